@@ -1,0 +1,34 @@
+// Matrix products against stored weights, the engine's hot loop, behind one kernel table
+// chosen once at start-up (scalar, AVX2, AVX-512...; THOTH_KERNELS=name forces a variant).
+//
+// Numerics follow the reference: activations are first converted to the weight's partner
+// type (f16 for f16 weights, q8_0 for q4_0/q5_0/q8_0, q8_1 for q4_1/q5_1, f32 for f32), then
+// each output is one dot product of a weight row with a converted activation row.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "asr/ggml_format.h"
+
+namespace thoth::asr {
+
+class ThreadPool;
+
+// A row-major matrix of `rows` rows of `cols` elements in `type`; row r starts at
+// data + r * row_stride bytes.
+struct MatrixView {
+  TensorType type = TensorType::F32;
+  const void* data = nullptr;
+  int64_t rows = 0, cols = 0;
+  size_t row_stride = 0;
+};
+
+// y[i * ldy + r] = dot(w row r, x row i) for i < n, r < w.rows.
+// x is f32, n rows of w.cols elements, row i at x + i * ldx.
+void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* y, int64_t ldy,
+            ThreadPool& pool);
+
+// Name of the kernel variant in use ("scalar", "avx2", "avx512", ...).
+const char* kernel_name();
+
+}  // namespace thoth::asr

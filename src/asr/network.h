@@ -1,0 +1,54 @@
+// The Whisper network for one transcription: encoder, decoder, and their caches.
+// Mutable per transcription; the ModelFile it reads is shared and immutable.
+//
+// The decoding rules (decoding.h) drive it: encode() one 30 s window, then decode() token
+// batches for up to n_sequences parallel sequences (beam search / best-of), each with its own
+// self-attention KV cache; the cross-attention keys and values are computed once per window.
+#pragma once
+#include <memory>
+#include <span>
+
+#include "asr/mel.h"
+#include "asr/model_file.h"
+
+namespace thoth::asr {
+
+class ThreadPool;
+
+struct DecodeItem {
+  int sequence = 0;           // which KV cache
+  const int32_t* tokens = nullptr;
+  int n_tokens = 0;
+  int n_past = 0;             // tokens already in this sequence's cache; new ones go after
+  float* logits = nullptr;    // receives n_vocab logits of the last token
+};
+
+class WhisperNetwork {
+ public:
+  WhisperNetwork(std::shared_ptr<const ModelFile> model, int n_sequences, ThreadPool& pool);
+  ~WhisperNetwork();
+  WhisperNetwork(const WhisperNetwork&) = delete;
+  WhisperNetwork& operator=(const WhisperNetwork&) = delete;
+
+  const ModelFile& model() const { return *model_; }
+  int n_vocab() const;
+  int n_sequences() const;
+
+  // Encodes frames [offset, offset + 2 * n_audio_ctx) of mel; frames past mel.n_len are zero,
+  // as in the reference. Computes the cross-attention K/V for every decoder layer.
+  void encode(const MelSpectrogram& mel, int offset);
+  // The encoder output of the last encode(): n_audio_ctx x n_audio_state (for tests).
+  const float* encoder_output() const;
+
+  // Runs each item's tokens through the decoder and writes the last token's logits.
+  void decode(std::span<const DecodeItem> items);
+  // Makes sequence dst's cache a copy of the first n_tokens of sequence src (beam search).
+  void copy_sequence(int src, int dst, int n_tokens);
+
+ private:
+  struct Impl;
+  std::shared_ptr<const ModelFile> model_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace thoth::asr

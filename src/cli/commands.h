@@ -1,0 +1,24 @@
+// Each `thoth` subcommand lives in its own cmd_<name>.cpp and registers itself here.
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+
+namespace thoth::cli {
+
+// Options every subcommand sees.
+struct GlobalOptions {
+  int verbosity = 0;  // -v repeats
+  bool quiet = false;
+};
+
+// A subcommand's body runs after parsing and returns the process exit code.
+using CommandBody = std::function<int()>;
+
+// Registers `sub` so that main() runs `body` when it is chosen.
+void on_run(CLI::App* sub, CommandBody body);
+
+void add_transcribe_command(CLI::App& app, const GlobalOptions& global);
+
+}  // namespace thoth::cli

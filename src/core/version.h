@@ -1,0 +1,4 @@
+#pragma once
+namespace thoth {
+const char* version_string();
+}
