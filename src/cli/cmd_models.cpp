@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "cli/commands.h"
+#include "core/paths.h"
 #include "models/catalog.h"
 #include "models/download.h"
 #include "models/lookup.h"
@@ -70,7 +71,9 @@ int run_pull(const std::string& name, const GlobalOptions& global) {
   if (!entries) return fail(entries.error());
   const ModelEntry* entry = models::find_entry(*entries, name);
   if (!entry) return fail("unknown model '" + name + "'; see thoth models list for the names");
-  const fs::path dest = models::models_dir() / entry->file;
+  auto dir = paths::ensure_dir(models::models_dir(), "models dir");
+  if (!dir) return fail(dir.error());
+  const fs::path dest = *dir / entry->file;
   if (present(dest)) {
     auto size = size_or_zero(dest);
     if (size != entry->bytes)

@@ -4,19 +4,12 @@
 #include <cstdlib>
 #include <system_error>
 
+#include "core/paths.h"
+
 namespace thoth::models {
 namespace fs = std::filesystem;
 
 namespace {
-
-// Until core/paths.h lands: THOTH_HOME overrides everything, else the XDG data dir.
-fs::path data_dir() {
-  if (const char* home = std::getenv("THOTH_HOME"); home && *home) return fs::path(home) / "data";
-  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg && fs::path(xdg).is_absolute())
-    return fs::path(xdg) / "thoth";
-  const char* home = std::getenv("HOME");
-  return fs::path(home && *home ? home : "/") / ".local/share/thoth";
-}
 
 bool is_regular(const fs::path& p) {
   std::error_code ec;
@@ -45,7 +38,7 @@ std::vector<const ModelEntry*> preference_order(const std::vector<ModelEntry>& e
 }  // namespace
 
 fs::path models_dir(const fs::path& data) { return data / "models"; }
-fs::path models_dir() { return models_dir(data_dir()); }
+fs::path models_dir() { return paths::models_dir(); }
 
 std::vector<fs::path> model_search_dirs(const fs::path& installed_dir) {
   std::vector<fs::path> dirs;

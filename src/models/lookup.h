@@ -10,7 +10,7 @@
 
 namespace thoth::models {
 
-// <data dir>/models, where `thoth models pull` installs files.
+// <data dir>/models, where `thoth models pull` installs files (core/paths.h: THOTH_HOME or XDG).
 std::filesystem::path models_dir();
 std::filesystem::path models_dir(const std::filesystem::path& data_dir);
 

@@ -185,7 +185,7 @@ TEST_F(ModelsCli, UnwritableDataDirIsNamed) {
   std::ofstream(dir / "blocker") << "not a directory";
   auto pull = run_thoth("models pull small", "THOTH_HOME=" + quoted((dir / "blocker").string()));
   EXPECT_EQ(pull.code, 1);
-  EXPECT_NE(pull.err.find("cannot create the models directory " + (dir / "blocker").string()), std::string::npos)
+  EXPECT_NE(pull.err.find("cannot create models dir " + (dir / "blocker").string()), std::string::npos)
       << pull.err;
 }
 
