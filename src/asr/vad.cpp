@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <climits>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -461,7 +462,9 @@ std::vector<float> vad_probabilities(const std::shared_ptr<const VadModel>& mode
 
 Result<void> validate(const VadParams& p) {
   if (!(p.threshold > 0.0f && p.threshold < 1.0f)) {
-    return make_error("VAD threshold must be between 0 and 1 (got " + std::to_string(p.threshold) + ")");
+    char got[32];
+    std::snprintf(got, sizeof got, "%g", static_cast<double>(p.threshold));
+    return make_error(std::string("VAD threshold must be between 0 and 1 (got ") + got + ")");
   }
   if (p.min_speech_ms < 0 || p.min_silence_ms < 0 || p.speech_pad_ms < 0) {
     return make_error("VAD durations must not be negative");
