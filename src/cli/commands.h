@@ -19,6 +19,14 @@ using CommandBody = std::function<int()>;
 // Registers `sub` so that main() runs `body` when it is chosen.
 void on_run(CLI::App* sub, CommandBody body);
 
+// Exit codes: 0 success, 1 failure, 2 usage error (bad command line).
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+// Prints "thoth: MESSAGE" on standard error and returns `code`, for `return fail(...)`.
+int fail(const std::string& message, int code = kExitFailure);
+
 void add_transcribe_command(CLI::App& app, const GlobalOptions& global);
+void add_config_command(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace thoth::cli
