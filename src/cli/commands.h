@@ -28,5 +28,6 @@ int fail(const std::string& message, int code = kExitFailure);
 
 void add_transcribe_command(CLI::App& app, const GlobalOptions& global);
 void add_config_command(CLI::App& app, const GlobalOptions& global);
+void add_history_command(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace thoth::cli

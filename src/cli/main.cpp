@@ -76,6 +76,7 @@ int main(int argc, char** argv) {
 
   add_transcribe_command(app, global);
   add_config_command(app, global);
+  add_history_command(app, global);
 
   if (int code = check_command_line(app, argc, argv)) return code;
   try {
