@@ -46,7 +46,7 @@ void add_config_command(CLI::App& app, const GlobalOptions& /*global*/) {
   auto* show = config->add_subcommand("show", "Print the effective settings (defaults included) as JSON");
   on_run(show, [] {
     auto c = load_config();
-    if (!c) return fail(c.error());
+    if (!c) return exit_with(kExitFailure, c.error());
     std::printf("%s\n", config_to_json(*c).dump(2).c_str());
     return 0;
   });
@@ -56,9 +56,9 @@ void add_config_command(CLI::App& app, const GlobalOptions& /*global*/) {
   get->add_option("KEY", key, "Dotted key, e.g. enhancement.timeout_ms")->required();
   on_run(get, [] {
     auto c = load_config();
-    if (!c) return fail(c.error());
+    if (!c) return exit_with(kExitFailure, c.error());
     auto v = config_get(*c, key);
-    if (!v) return fail(v.error(), kExitUsage);
+    if (!v) return exit_with(kExitUsage, v.error());
     print_value(*v);
     return 0;
   });
@@ -68,20 +68,20 @@ void add_config_command(CLI::App& app, const GlobalOptions& /*global*/) {
   set->add_option("VALUE", value, "New value: text, number, true/false, or JSON for lists")
       ->required();
   on_run(set, [] {
-    if (!key_known(key)) return fail(config_get(Config{}, key).error(), kExitUsage);
+    if (!key_known(key)) return exit_with(kExitUsage, config_get(Config{}, key).error());
     auto v = config_value_from_text(key, value);
-    if (!v) return fail(v.error(), kExitUsage);
+    if (!v) return exit_with(kExitUsage, v.error());
     auto c = config_set(paths::config_file(), key, *v);
-    if (!c) return fail(c.error());
+    if (!c) return exit_with(kExitFailure, c.error());
     return 0;
   });
 
   auto* unset = config->add_subcommand("unset", "Return one setting to its default");
   unset->add_option("KEY", key, "Dotted key")->required();
   on_run(unset, [] {
-    if (!key_known(key)) return fail(config_get(Config{}, key).error(), kExitUsage);
+    if (!key_known(key)) return exit_with(kExitUsage, config_get(Config{}, key).error());
     auto c = config_unset(paths::config_file(), key);
-    if (!c) return fail(c.error());
+    if (!c) return exit_with(kExitFailure, c.error());
     return 0;
   });
 }

@@ -23,11 +23,13 @@ void on_run(CLI::App* sub, CommandBody body);
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 
-// Prints "thoth: MESSAGE" on standard error and returns `code`, for `return fail(...)`.
-int fail(const std::string& message, int code = kExitFailure);
+// Prints "thoth: MESSAGE" on standard error and returns `code`:
+//   return exit_with(kExitUsage, "unknown key ...");
+int exit_with(int code, const std::string& message);
 
 void add_transcribe_command(CLI::App& app, const GlobalOptions& global);
 void add_config_command(CLI::App& app, const GlobalOptions& global);
+void add_models_command(CLI::App& app, const GlobalOptions& global);
 void add_history_command(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace thoth::cli

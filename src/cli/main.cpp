@@ -21,20 +21,19 @@ int check_command_line(const CLI::App& app, int argc, char** argv) {
     if (arg == "--") return 0;
     if (arg.rfind("--", 0) == 0) {
       if (arg == "--help" || arg == "--version" || arg == "--verbose" || arg == "--quiet") continue;
-      return fail("unknown option '" + arg + "'; see thoth --help", kExitUsage);
+      return exit_with(kExitUsage, "unknown option '" + arg + "'; see thoth --help");
     }
     if (arg[0] == '-') {
       if (arg.size() > 1 && arg.find_first_not_of("hVvq", 1) == std::string::npos) continue;
-      return fail("unknown option '" + arg + "'; see thoth --help", kExitUsage);
+      return exit_with(kExitUsage, "unknown option '" + arg + "'; see thoth --help");
     }
     std::string names;
     for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
       if (sub->check_name(arg)) return 0;
       names += (names.empty() ? "" : ", ") + sub->get_name();
     }
-    return fail("unknown command '" + arg + "' (commands: " + names +
-                    "); see thoth --help",
-                kExitUsage);
+    return exit_with(kExitUsage, "unknown command '" + arg + "' (commands: " + names +
+                    "); see thoth --help");
   }
   return 0;
 }
@@ -55,7 +54,7 @@ std::string command_path(const CLI::App& app) {
 
 void on_run(CLI::App* sub, CommandBody body) { bodies()[sub] = std::move(body); }
 
-int fail(const std::string& message, int code) {
+int exit_with(int code, const std::string& message) {
   std::fprintf(stderr, "thoth: %s\n", message.c_str());
   return code;
 }
@@ -76,6 +75,7 @@ int main(int argc, char** argv) {
 
   add_transcribe_command(app, global);
   add_config_command(app, global);
+  add_models_command(app, global);
   add_history_command(app, global);
 
   if (int code = check_command_line(app, argc, argv)) return code;
@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    return fail(std::string(e.what()) + "; see " + command_path(app) + " --help", kExitUsage);
+    return exit_with(kExitUsage, std::string(e.what()) + "; see " + command_path(app) + " --help");
   }
   thoth::log::init(global.verbosity, global.quiet);
 
@@ -99,5 +99,5 @@ int main(int argc, char** argv) {
     auto it = bodies().find(leaf);
     if (it != bodies().end()) return it->second();
   }
-  return fail("nothing to run; see thoth --help", kExitUsage);
+  return exit_with(kExitUsage, "nothing to run; see thoth --help");
 }
