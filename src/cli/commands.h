@@ -29,6 +29,7 @@ int exit_with(int code, const std::string& message);
 
 void add_transcribe_command(CLI::App& app, const GlobalOptions& global);
 void add_config_command(CLI::App& app, const GlobalOptions& global);
+void add_vad_command(CLI::App& app, const GlobalOptions& global);
 void add_models_command(CLI::App& app, const GlobalOptions& global);
 void add_history_command(CLI::App& app, const GlobalOptions& global);
 

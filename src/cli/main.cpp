@@ -75,6 +75,7 @@ int main(int argc, char** argv) {
 
   add_transcribe_command(app, global);
   add_config_command(app, global);
+  add_vad_command(app, global);
   add_models_command(app, global);
   add_history_command(app, global);
 
