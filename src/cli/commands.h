@@ -22,6 +22,7 @@ void on_run(CLI::App* sub, CommandBody body);
 void add_transcribe_command(CLI::App& app, const GlobalOptions& global);
 void add_devices_command(CLI::App& app, const GlobalOptions& global);
 void add_dictate_command(CLI::App& app, const GlobalOptions& global);
+void add_vad_command(CLI::App& app, const GlobalOptions& global);
 void add_models_command(CLI::App& app, const GlobalOptions& global);
 void add_history_command(CLI::App& app, const GlobalOptions& global);
 

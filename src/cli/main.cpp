@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   add_transcribe_command(app, global);
   add_devices_command(app, global);
   add_dictate_command(app, global);
+  add_vad_command(app, global);
   add_models_command(app, global);
   add_history_command(app, global);
 
