@@ -2,14 +2,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "asr/vad.h"
 #include "audio/audio_file.h"
 #include "cli/commands.h"
-#include "core/paths.h"
+#include "models/lookup.h"
 
 namespace thoth::cli {
 namespace {
@@ -17,27 +16,19 @@ namespace {
 // File names the Silero VAD ggml model goes by (whisper.cpp publishes the first).
 constexpr const char* kVadFileNames[] = {"ggml-silero-v6.2.0.bin", "silero-v6.2.0-ggml.bin"};
 
-// --model, else $THOTH_VAD_MODEL, else the known file names in $THOTH_MODEL_PATH's dirs and
-// then in the models dir.
+// --model, else $THOTH_VAD_MODEL, else the known file names in the dirs Whisper models are
+// looked up in ($THOTH_MODEL_PATH's, then the models dir).
 Result<std::string> find_vad_model(const std::string& option) {
   if (!option.empty()) return option;
   if (const char* env = std::getenv("THOTH_VAD_MODEL"); env && *env) return std::string(env);
-  std::vector<std::filesystem::path> dirs;
-  if (const char* env = std::getenv("THOTH_MODEL_PATH"); env && *env) {
-    std::stringstream list(env);
-    for (std::string dir; std::getline(list, dir, ':');) {
-      if (!dir.empty()) dirs.emplace_back(dir);
-    }
-  }
-  dirs.push_back(paths::models_dir());
-  for (const auto& dir : dirs) {
+  for (const auto& dir : models::model_search_dirs(models::models_dir())) {
     for (const char* name : kVadFileNames) {
       std::error_code ec;
       if (std::filesystem::is_regular_file(dir / name, ec)) return (dir / name).string();
     }
   }
   return make_error(std::string("no VAD model found: pass --model PATH, set THOTH_VAD_MODEL, or put ") +
-                    kVadFileNames[0] + " in " + paths::models_dir().string());
+                    kVadFileNames[0] + " in " + models::models_dir().string());
 }
 
 struct VadOptions {
