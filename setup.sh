@@ -10,7 +10,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libsndfile1-dev libsoxr-dev libcurl4-openssl-dev libssl-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libcpp-httplib-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev libpcre2-dev
   portaudio19-dev libpulse-dev libx11-dev libxtst-dev libxfixes-dev
   python3 python3-numpy espeak-ng sox libsox-fmt-all
   pulseaudio pulseaudio-utils xvfb xdotool xclip x11-utils

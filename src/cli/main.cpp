@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", global.quiet, "Only errors");
 
   add_transcribe_command(app, global);
+  add_history_command(app, global);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,206 @@
+// The reference's decoding rules (whisper.cpp 1.9.3 whisper_full_with_state), run against a
+// small backend interface so the rules can be tested with scripted logits.
+//
+// Times are in centiseconds (mel frames are 10 ms; timestamp tokens are 20 ms apart), as in
+// the reference; the Session converts to milliseconds.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "asr/network.h"
+#include "asr/tokenizer.h"
+
+namespace thoth::asr {
+
+// What the rules need from the network. WhisperNetwork satisfies it through an adapter
+// (transcribe.cpp); tests script it.
+class DecoderBackend {
+ public:
+  virtual ~DecoderBackend() = default;
+  // Encodes the 30 s window starting at mel frame `seek`.
+  virtual void encode(int seek) = 0;
+  // Runs each item's tokens on its sequence's cache and writes the last token's logits.
+  virtual void decode(std::span<const DecodeItem> items) = 0;
+  // Makes dst's cache a copy of the first n_tokens positions of src's.
+  virtual void copy_sequence(int src, int dst, int n_tokens) = 0;
+};
+
+constexpr int kMaxDecoders = 8;  // WHISPER_MAX_DECODERS
+
+struct ModelShape {
+  int n_text_ctx = 448;
+  int n_audio_ctx = 1500;
+  int n_text_layer = 4;
+};
+
+// whisper_full_params, the part that decides the tokens. Defaults are the reference's
+// (beam search, size 5, best-of 5, fallback on).
+struct DecodingOptions {
+  bool beam_search = true;
+  int beam_size = 5;
+  int best_of = 5;
+  float temperature = 0.0f;
+  float temperature_inc = 0.2f;  // 0 = no fallback
+  float entropy_thold = 2.4f;
+  float logprob_thold = -1.0f;
+  float no_speech_thold = 0.6f;
+  float length_penalty = -1.0f;
+  float max_initial_ts = 1.0f;
+  bool no_timestamps = false;
+  bool single_segment = false;
+  bool suppress_blank = true;
+  bool suppress_nst = false;
+  int max_tokens = 0;
+  int n_max_text_ctx = 16384;     // 0 = do not condition on previous text
+  std::vector<int32_t> prompt_tokens;  // initial prompt, already tokenized
+  int language_id = 0;            // -1 = detect on the first window
+  bool translate = false;
+  uint32_t seed = 0;              // decoder j samples with std::mt19937(seed + j)
+  const std::atomic<bool>* cancel = nullptr;
+  std::function<void(float)> on_progress;  // fraction of the audio done, after each window
+};
+
+// whisper_token_data: the sampled token and its timestamp companion.
+struct TokenData {
+  int32_t id = 0;
+  int32_t tid = 0;    // most probable timestamp token at this step (or id, if a timestamp)
+  float p = 0;        // probability of id
+  float plog = 0;     // log probability of id
+  float pt = 0;       // probability of tid
+  float ptsum = 0;    // total probability of the timestamp tokens
+};
+
+struct DecodedSegment {
+  int64_t t0 = 0, t1 = 0;        // centiseconds
+  std::string text;              // joined token bytes (may be invalid UTF-8: see to_valid_utf8)
+  std::vector<TokenData> tokens; // text tokens and the closing timestamp
+  float no_speech_prob = 0;
+};
+
+struct DecodingResult {
+  std::vector<DecodedSegment> segments;
+  int language_id = 0;
+  float language_prob = 1.0f;
+  bool cancelled = false;
+};
+
+// ---- the pieces, pure functions over logits (tested one by one) ----
+
+// log_softmax as whisper_compute_logprobs: the maximum is taken over the whole buffer
+// (which for a multi-token batch includes rows of other tokens), the sum over n_logits.
+void compute_logprobs(const std::vector<float>& logits, int n_logits, std::vector<float>& logprobs);
+void compute_probs(const std::vector<float>& logits, int n_logits, const std::vector<float>& logprobs,
+                   std::vector<float>& probs);
+
+// Filters applied to one decoder's logits before sampling (whisper_process_logits).
+struct LogitFilterContext {
+  const Tokenizer* tokenizer = nullptr;
+  const DecodingOptions* options = nullptr;
+  int n_audio_ctx = 1500;
+  int32_t blank_id = -1;                  // the " " token
+  std::vector<int32_t> non_speech_ids;    // for suppress_nst
+};
+LogitFilterContext make_logit_filter_context(const Tokenizer& tokenizer, const DecodingOptions& options,
+                                             int n_audio_ctx);
+
+struct DecoderLogits {
+  std::vector<float> logits, logprobs, probs;
+};
+// raw: n_vocab logits of the decoder's last token. tokens: what the decoder produced so far in
+// this window. has_ts / seek_delta: the decoder's timestamp state.
+void process_logits(const LogitFilterContext& ctx, const float* raw, std::span<const TokenData> tokens,
+                    bool has_ts, int seek_delta, float temperature, DecoderLogits& out);
+
+// whisper_sample_token: arg-max (best) or one draw from the distribution.
+TokenData sample_token(const DecoderLogits& d, int32_t token_beg, bool best, std::mt19937& rng);
+// whisper_sample_token_topk: k draws from the distribution (the reference's beam search
+// samples its candidates).
+std::vector<TokenData> sample_token_topk(const DecoderLogits& d, int32_t token_beg, int k, std::mt19937& rng);
+
+struct Sequence {
+  std::vector<TokenData> tokens;
+  int result_len = 0;
+  double sum_logprobs_all = 0;
+  double sum_logprobs = -INFINITY;
+  double avg_logprobs = -INFINITY;
+  double entropy = 0;
+  double score = -INFINITY;
+};
+// whisper_sequence_score: sum/avg log-prob of the first result_len tokens, length penalty, and
+// the entropy of the last 32 tokens (the reference's stand-in for the compression ratio).
+void score_sequence(Sequence& seq, float length_penalty);
+bool same_tokens(const Sequence& a, const Sequence& b);
+
+// Beam search bookkeeping: order candidates (by cumulative log-prob, then decoder), hand one
+// to each running decoder, skipping duplicates of the one just handed out (after step 0).
+struct BeamCandidate {
+  int decoder = 0;
+  int seek_delta = 0;
+  bool has_ts = false;
+  Sequence sequence;
+};
+// Returns, for each decoder index j in `running`, the index into the sorted candidates it takes.
+// `candidates` is sorted in place.
+std::vector<size_t> assign_beams(std::vector<BeamCandidate>& candidates, const std::vector<int>& running, int step);
+
+// Cache copies that give every decoder j the cache of source[j] (source[j] == j: untouched),
+// without overwriting a cache still needed: ordered copies, using `scratch` to break cycles.
+struct CacheCopy { int src, dst; };
+std::vector<CacheCopy> plan_cache_copies(const std::vector<int>& source, int scratch);
+
+// Splits a window's tokens into segments at timestamp tokens (the reference's output loop).
+// seek: window start (cs); seek_delta: how far the window advanced (cs).
+std::vector<DecodedSegment> split_segments(const Tokenizer& tok, std::span<const TokenData> tokens, int seek,
+                                           int seek_delta, bool single_segment, float no_speech_prob);
+// How far to move after a window: seek_delta, or the whole window when the last timestamp
+// stands alone after text (the reference's "single timestamp ending").
+int window_advance(std::span<const TokenData> tokens, int32_t token_beg, int seek, int seek_end, int seek_delta);
+
+// Language detection from the logits after [sot]: probabilities over the reference's table,
+// softmax in double. Returns the id of the most probable language; probs has 100 entries.
+int detect_language_from_logits(const Tokenizer& tok, const float* logits, std::vector<float>& probs);
+
+// ---- the whole algorithm ----
+
+// Decodes the audio window by window. seek_end = frames that hold audio (mel n_len_org).
+// Fills `result`; stops early (result.cancelled) when options.cancel becomes true.
+class WindowDecoder {
+ public:
+  WindowDecoder(DecoderBackend& backend, const Tokenizer& tokenizer, const ModelShape& shape,
+                const DecodingOptions& options);
+  // Number of decoder sequences the backend must hold (decoders + one scratch for beam copies).
+  static int sequences_needed(const DecodingOptions& options);
+
+  DecodingResult run(int seek_end);
+  // Language detection on the window at frame 0 (whisper_lang_auto_detect).
+  int detect_language(std::vector<float>& probs);
+
+ private:
+  struct Decoder {
+    Sequence sequence;
+    int i_batch = 0;
+    int seek_delta = 0;
+    bool failed = false, completed = false, has_ts = false;
+    DecoderLogits d;
+    std::mt19937 rng;
+  };
+  bool cancelled() const;
+  // decode() with the reference's logits buffer: n_tokens rows, only requested rows written,
+  // the others keep what an earlier call left (the no-speech probability reads row 0).
+  void decode_batch(std::vector<DecodeItem>& items, int n_rows);
+
+  DecoderBackend& backend_;
+  const Tokenizer& tok_;
+  ModelShape shape_;
+  DecodingOptions opt_;
+  LogitFilterContext filter_;
+  std::vector<Decoder> decoders_;
+  std::vector<float> state_logits_;
+};
+
+}  // namespace thoth::asr
