@@ -244,12 +244,14 @@ void softmax_row(float* s, int n, int n_visible, float scale) {
 
 // Keys of one attention: f16 rows [key][n_state]; values transposed: f16 rows [dim][key],
 // as the reference lays out its caches (so V^T of a head is a plain matrix for matmul()).
+// With flash attention, values are kept as rows like the keys (v, k_stride apart) instead.
 struct KvView {
   const uint16_t* k = nullptr;
   int64_t k_stride = 0;  // elements between key rows
   const uint16_t* vt = nullptr;
   int64_t vt_stride = 0;  // elements between value-dimension rows
   int n_keys = 0;
+  const uint16_t* v = nullptr;  // flash attention: value rows, k_stride apart
 };
 
 // softmax(q . k^T * scale) . v for `rows` query rows and one head, through two matmuls.
@@ -267,6 +269,118 @@ void attend_head(const float* q, int64_t rows, int64_t ldq, const KvView& kv, in
   const MatrixView values{TensorType::F16, kv.vt + static_cast<int64_t>(h) * d * kv.vt_stride, d, kv.n_keys,
                           static_cast<size_t>(kv.vt_stride) * 2};
   matmul(values, scores.data(), rows, kv.n_keys, out + static_cast<int64_t>(h) * d, ldo, pool);
+}
+
+
+// --- flash attention (ggml_flash_attn_ext on the CPU) -----------------------------------------
+// whisper-cli runs with flash attention on; the golden logits oracle ran with it off. Both are
+// kept so each can be matched: WhisperNetwork's flash_attention flag picks one.
+
+constexpr int kTileRows = 64;         // GGML_FA_TILE_Q: query batches this large take the f32 tiled path
+constexpr int kSplitMinKeys = 512;    // one query row over this many keys takes the split-KV path
+constexpr int kReferenceThreads = 2;  // ...cut into one chunk per thread of the golden runs
+
+// ggml_vec_dot_f16 for rows shorter than one SIMD step: widened products summed in double.
+inline float dot_f16(const uint16_t* a, const uint16_t* b, int n) {
+  double sum = 0.0;
+  for (int i = 0; i < n; ++i) sum += static_cast<double>(h2f(a[i]) * h2f(b[i]));
+  return static_cast<float>(sum);
+}
+
+struct Partial {
+  float m = -INFINITY, s = 0.0f;
+};
+
+// ggml's one-chunk kernel for one query row (f16) and head over keys [k0, k1): online
+// softmax, output accumulated in f16. Leaves the unnormalised output in out.
+Partial attend_one_chunk(const uint16_t* q16, const KvView& kv, int h, int d, int k0, int k1, float scale,
+                         float* out, uint16_t* acc16) {
+  Partial p;
+  for (int i = 0; i < d; ++i) acc16[i] = 0;
+  for (int j = k0; j < k1; ++j) {
+    const uint16_t* krow = kv.k + j * kv.k_stride + h * d;
+    const uint16_t* vrow = kv.v + j * kv.k_stride + h * d;
+    const float s = dot_f16(krow, q16, d) * scale;
+    float ms = 1.0f, vs = 1.0f;
+    if (s > p.m) {
+      const float m_old = p.m;
+      p.m = s;
+      ms = expf(m_old - p.m);
+      for (int i = 0; i < d; ++i) acc16[i] = fp32_to_fp16(h2f(acc16[i]) * ms);
+    } else {
+      vs = expf(s - p.m);
+    }
+    for (int i = 0; i < d; ++i) acc16[i] = fp32_to_fp16(std::fma(h2f(vrow[i]), vs, h2f(acc16[i])));
+    p.s = p.s * ms + vs;
+  }
+  for (int i = 0; i < d; ++i) out[i] = h2f(acc16[i]);
+  return p;
+}
+
+// One query row of one head on the one-chunk path, or, for a lone query row over many keys,
+// the split-KV path (chunks merged in f32). Writes the normalised output.
+void attend_row_flash(const float* q, const KvView& kv, int h, int d, int n_visible, float scale, bool lone_row,
+                      float* out) {
+  uint16_t q16[256], acc16[256];
+  to_half(q, q16, d);
+  if (lone_row && n_visible == kv.n_keys && kv.n_keys >= kSplitMinKeys) {
+    const int chunk = (kv.n_keys + kReferenceThreads - 1) / kReferenceThreads;
+    float m_final = -INFINITY, s_final = 0.0f, acc[256] = {}, part[256];
+    for (int c = 0; c < kReferenceThreads; ++c) {
+      const int k0 = c * chunk, k1 = std::min(kv.n_keys, k0 + chunk);
+      if (k0 >= kv.n_keys) continue;
+      const Partial p = attend_one_chunk(q16, kv, h, d, k0, k1, scale, part, acc16);
+      if (p.s == 0.0f) continue;
+      const float m_new = std::fmax(m_final, p.m);
+      const float scale_old = expf(m_final - m_new), scale_new = expf(p.m - m_new);
+      for (int i = 0; i < d; ++i) acc[i] = acc[i] * scale_old + part[i] * scale_new;
+      s_final = s_final * scale_old + p.s * scale_new;
+      m_final = m_new;
+    }
+    const float inv = s_final != 0.0f ? 1.0f / s_final : 0.0f;
+    for (int i = 0; i < d; ++i) out[i] = acc[i] * inv;
+    return;
+  }
+  const Partial p = attend_one_chunk(q16, kv, h, d, 0, n_visible, scale, out, acc16);
+  const float inv = p.s == 0.0f ? 0.0f : 1.0f / p.s;
+  for (int i = 0; i < d; ++i) out[i] *= inv;
+}
+
+// The tiled path for one head: f32 queries, keys and values widened to f32, f32 scores, the
+// exponentials' sum normalising the output at the end. The two products run through matmul().
+template <typename Visible>
+void attend_head_tiled(const float* q, int64_t rows, int64_t ldq, const KvView& kv, int h, int d, float scale,
+                       Visible visible, float* out, int64_t ldo, ThreadPool& pool) {
+  const int n = kv.n_keys;
+  std::vector<float> keys(static_cast<size_t>(n) * d), values_t(static_cast<size_t>(d) * n);
+  std::vector<float> scores(static_cast<size_t>(rows) * n), sums(rows), o(static_cast<size_t>(rows) * d);
+  for (int j = 0; j < n; ++j)
+    for (int i = 0; i < d; ++i) {
+      keys[static_cast<size_t>(j) * d + i] = h2f(kv.k[j * kv.k_stride + h * d + i]);
+      values_t[static_cast<size_t>(i) * n + j] = h2f(kv.v[j * kv.k_stride + h * d + i]);
+    }
+  const MatrixView kmat{TensorType::F32, keys.data(), n, d, static_cast<size_t>(d) * sizeof(float)};
+  matmul(kmat, q + static_cast<int64_t>(h) * d, rows, ldq, scores.data(), n, pool);
+  pool.parallel_for(rows, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      float* s = &scores[r * n];
+      const int vis = visible(r);
+      float mx = -INFINITY;
+      for (int j = 0; j < vis; ++j) mx = std::max(mx, s[j] *= scale);
+      double sum = 0.0;
+      for (int j = 0; j < n; ++j) {
+        s[j] = j < vis ? v_expf(s[j] - mx) : 0.0f;
+        sum += s[j];
+      }
+      sums[r] = static_cast<float>(sum);
+    }
+  });
+  const MatrixView vmat{TensorType::F32, values_t.data(), d, n, static_cast<size_t>(n) * sizeof(float)};
+  matmul(vmat, scores.data(), rows, n, o.data(), d, pool);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float inv = sums[r] == 0.0f ? 0.0f : 1.0f / sums[r];
+    for (int i = 0; i < d; ++i) out[r * ldo + static_cast<int64_t>(h) * d + i] = o[r * d + i] * inv;
+  }
 }
 
 }  // namespace
@@ -297,11 +411,13 @@ struct WhisperNetwork::Impl {
   struct SequenceCache {
     std::vector<uint16_t> k;   // [layer][position][n_state]
     std::vector<uint16_t> vt;  // [layer][n_state][position]: transposed, as the reference's V cache
+                               // (flash attention: [layer][position][n_state])
   };
 
   const ModelFile& m;
   ThreadPool& pool;
-  int n_state, n_head, d_head, n_audio_ctx, n_text_ctx, n_mels, n_vocab;
+  bool flash;
+  int n_state, n_head, d_head, n_audio_ctx, n_audio_ctx_pad, n_text_ctx, n_mels, n_vocab;
   MatrixView conv1, conv2;
   std::vector<uint16_t> conv1_f16, conv2_f16;  // f32 kernels rounded to f16 (f32 files only)
   const float *conv1_b, *conv2_b, *enc_pos, *dec_pos;
@@ -312,18 +428,22 @@ struct WhisperNetwork::Impl {
   std::vector<DecoderLayer> dec;
 
   std::vector<float> encoder_out;                 // [n_audio_ctx][n_state]
-  std::vector<uint16_t> cross_k;   // [layer][n_audio_ctx][n_state], pre-scaled
-  std::vector<uint16_t> cross_vt;  // [layer][n_state][n_audio_ctx]
+  // Cross-attention keys [layer][key][n_state], pre-scaled, and values [layer][n_state][key]
+  // (flash attention: [layer][key][n_state]); flash attention pads the keys to a multiple of
+  // 256 with zero rows that take part in its softmax, as the reference's padded buffers do.
+  std::vector<uint16_t> cross_k, cross_vt;
   std::vector<SequenceCache> sequences;
   ThreadPool serial_{1};           // runs a head's products inline inside a parallel task
   std::vector<float> scores_;
 
-  Impl(const ModelFile& model, int n_sequences, ThreadPool& p) : m(model), pool(p) {
+  Impl(const ModelFile& model, int n_sequences, bool flash_attention, ThreadPool& p)
+      : m(model), pool(p), flash(flash_attention) {
     const Hparams& hp = m.hparams();
     n_state = hp.n_audio_state;
     n_head = hp.n_audio_head;
     d_head = n_state / n_head;
     n_audio_ctx = hp.n_audio_ctx;
+    n_audio_ctx_pad = flash ? (n_audio_ctx + 255) / 256 * 256 : n_audio_ctx;
     n_text_ctx = hp.n_text_ctx;
     n_mels = hp.n_mels;
     n_vocab = hp.n_vocab;
@@ -386,7 +506,7 @@ struct WhisperNetwork::Impl {
       dec.push_back({attention(p + ".attn"), attention(p + ".cross_attn"), norm(p + ".mlp_ln"),
                      linear(p + ".mlp.0", true), linear(p + ".mlp.2", true)});
     }
-    cross_k.assign(static_cast<size_t>(dec.size()) * n_audio_ctx * n_state, 0);
+    cross_k.assign(static_cast<size_t>(dec.size()) * n_audio_ctx_pad * n_state, 0);
     cross_vt.assign(cross_k.size(), 0);
     encoder_out.assign(static_cast<size_t>(n_audio_ctx) * n_state, 0.0f);
     sequences.resize(std::max(1, n_sequences));
@@ -423,11 +543,27 @@ struct WhisperNetwork::Impl {
     gelu_rows(y, out_len * w.rows, pool);
   }
 
-  // Every head of one attention. Long query batches (the encoder) run head after head with
-  // the products spread over the pool; short ones (decoding) run heads in parallel, each
-  // head's products on the calling thread.
+  // Every head of one attention for `rows` query rows, of a batch of `batch_rows` (the
+  // reference picks its kernel by the whole batch). Long query batches (the encoder) run head
+  // after head with the products spread over the pool; short ones run heads in parallel.
   template <typename Visible>
-  void attention(const float* q, int64_t rows, const KvView& kv, float scale, Visible visible, float* out) {
+  void attention(const float* q, int64_t rows, int64_t batch_rows, const KvView& kv, float scale, Visible visible,
+                 float* out) {
+    if (flash) {
+      if (batch_rows >= kTileRows) {
+        for (int h = 0; h < n_head; ++h) attend_head_tiled(q, rows, n_state, kv, h, d_head, scale, visible, out, n_state, pool);
+        return;
+      }
+      pool.parallel_for(rows * n_head, [&](int64_t b, int64_t e) {
+        for (int64_t t = b; t < e; ++t) {
+          const int64_t r = t / n_head;
+          const int h = static_cast<int>(t % n_head);
+          attend_row_flash(q + r * n_state + h * d_head, kv, h, d_head, visible(r), scale, batch_rows == 1,
+                           out + r * n_state + h * d_head);
+        }
+      });
+      return;
+    }
     if (rows >= 32) {
       for (int h = 0; h < n_head; ++h)
         attend_head(q, rows, n_state, kv, h, d_head, scale, visible, out, n_state, scores_, pool);
@@ -438,6 +574,12 @@ struct WhisperNetwork::Impl {
       for (int64_t h = h0; h < h1; ++h)
         attend_head(q, rows, n_state, kv, static_cast<int>(h), d_head, scale, visible, out, n_state, scores, serial_);
     });
+  }
+
+  // Keys/values of rows [0, n) of x into f16 storage in this mode's layout (stride = keys).
+  void store_values(const float* x, int64_t n, uint16_t* dst, int64_t keys) {
+    if (flash) to_half(x, dst, n * n_state);
+    else transpose_to_half(x, n, dst, keys);
   }
 
   void encode(const MelSpectrogram& mel, int offset) {
@@ -460,7 +602,7 @@ struct WhisperNetwork::Impl {
 
     const size_t sz = static_cast<size_t>(n) * n_state;
     std::vector<float> h(sz), qb(sz), kb(sz), vb(sz), att(sz), proj(sz), mlp(sz * 4);
-    std::vector<uint16_t> k16(sz), vt16(sz);
+    std::vector<uint16_t> k16(static_cast<size_t>(n_audio_ctx_pad) * n_state, 0), vt16(k16.size(), 0);
     const float kq_scale = 1.0f / std::sqrt(static_cast<float>(d_head));
     for (const auto& L : enc) {
       layer_norm(x.data(), h.data(), n, n_state, L.attn.ln.w, L.attn.ln.b, pool);
@@ -469,9 +611,9 @@ struct WhisperNetwork::Impl {
       linear_rows(L.attn.v, h.data(), n, vb.data());
       // The reference casts K and V (transposed) to f16 before its attention products.
       to_half(kb.data(), k16.data(), static_cast<int64_t>(sz));
-      transpose_to_half(vb.data(), n, vt16.data(), n);
-      const KvView kv{k16.data(), n_state, vt16.data(), n, static_cast<int>(n)};
-      attention(qb.data(), n, kv, kq_scale, [&](int64_t) { return static_cast<int>(n); }, att.data());
+      store_values(vb.data(), n, vt16.data(), n);
+      const KvView kv{k16.data(), n_state, vt16.data(), n, n_audio_ctx_pad, vt16.data()};
+      attention(qb.data(), n, n, kv, kq_scale, [&](int64_t) { return n_audio_ctx_pad; }, att.data());
       linear_rows(L.attn.o, att.data(), n, proj.data());
       for (size_t i = 0; i < sz; ++i) x[i] = proj[i] + x[i];
 
@@ -489,8 +631,9 @@ struct WhisperNetwork::Impl {
       linear_rows(dec[l].cross.k, encoder_out.data(), n, kb.data());
       for (size_t i = 0; i < sz; ++i) kb[i] *= k_scale;
       linear_rows(dec[l].cross.v, encoder_out.data(), n, vb.data());
-      to_half(kb.data(), cross_k.data() + l * sz, static_cast<int64_t>(sz));
-      transpose_to_half(vb.data(), n, cross_vt.data() + l * sz, n);
+      const size_t base = l * static_cast<size_t>(n_audio_ctx_pad) * n_state;
+      to_half(kb.data(), cross_k.data() + base, static_cast<int64_t>(sz));
+      store_values(vb.data(), n, cross_vt.data() + base, n);
     }
   }
 
@@ -529,7 +672,7 @@ struct WhisperNetwork::Impl {
     }
     const float kq_scale = static_cast<float>(std::pow(static_cast<float>(d_head), -0.25));
     const size_t layer_stride = static_cast<size_t>(n_text_ctx) * n_state;
-    const size_t cross_stride = static_cast<size_t>(n_audio_ctx) * n_state;
+    const size_t cross_stride = static_cast<size_t>(n_audio_ctx_pad) * n_state;
     for (size_t l = 0; l < dec.size(); ++l) {
       const auto& L = dec[l];
       // Self-attention: new keys and values into each sequence's cache, then attend causally.
@@ -547,10 +690,12 @@ struct WhisperNetwork::Impl {
         for (int i = 0; i < it.n_tokens; ++i) {
           const int64_t r = r0 + i, pos = it.n_past + i;
           to_half(&kb[r * n_state], k + pos * n_state, n_state);
-          for (int c = 0; c < n_state; ++c) vt[c * n_text_ctx + pos] = fp32_to_fp16(vb[r * n_state + c]);
+          if (flash) to_half(&vb[r * n_state], vt + pos * n_state, n_state);
+          else
+            for (int c = 0; c < n_state; ++c) vt[c * n_text_ctx + pos] = fp32_to_fp16(vb[r * n_state + c]);
         }
-        const KvView kv{k, n_state, vt, n_text_ctx, it.n_past + it.n_tokens};
-        attention(&qb[r0 * n_state], it.n_tokens, kv, 1.0f,
+        const KvView kv{k, n_state, vt, n_text_ctx, it.n_past + it.n_tokens, vt};
+        attention(&qb[r0 * n_state], it.n_tokens, total, kv, 1.0f,
                   [&](int64_t r) { return it.n_past + static_cast<int>(r) + 1; }, &att[r0 * n_state]);
         r0 += it.n_tokens;
       }
@@ -561,8 +706,8 @@ struct WhisperNetwork::Impl {
       layer_norm(x.data(), h.data(), total, n_state, L.cross.ln.w, L.cross.ln.b, pool);
       linear_rows(L.cross.q, h.data(), total, qb.data());
       const KvView ckv{cross_k.data() + l * cross_stride, n_state, cross_vt.data() + l * cross_stride, n_audio_ctx,
-                       n_audio_ctx};
-      attention(qb.data(), total, ckv, kq_scale, [&](int64_t) { return n_audio_ctx; }, att.data());
+                       n_audio_ctx_pad, cross_vt.data() + l * cross_stride};
+      attention(qb.data(), total, total, ckv, kq_scale, [&](int64_t) { return n_audio_ctx_pad; }, att.data());
       linear_rows(L.cross.o, att.data(), total, proj.data());
       for (size_t i = 0; i < sz; ++i) x[i] = proj[i] + x[i];
 
@@ -596,6 +741,11 @@ struct WhisperNetwork::Impl {
     for (size_t l = 0; l < dec.size(); ++l) {
       const size_t base = l * layer_stride;
       std::memcpy(sequences[dst].k.data() + base, sequences[src].k.data() + base, static_cast<size_t>(n_tokens) * n_state * 2);
+      if (flash) {
+        std::memcpy(sequences[dst].vt.data() + base, sequences[src].vt.data() + base,
+                    static_cast<size_t>(n_tokens) * n_state * 2);
+        continue;
+      }
       for (int c = 0; c < n_state; ++c)
         std::memcpy(sequences[dst].vt.data() + base + static_cast<size_t>(c) * n_text_ctx,
                     sequences[src].vt.data() + base + static_cast<size_t>(c) * n_text_ctx, static_cast<size_t>(n_tokens) * 2);
@@ -603,8 +753,9 @@ struct WhisperNetwork::Impl {
   }
 };
 
-WhisperNetwork::WhisperNetwork(std::shared_ptr<const ModelFile> model, int n_sequences, ThreadPool& pool)
-    : model_(std::move(model)), impl_(std::make_unique<Impl>(*model_, n_sequences, pool)) {}
+WhisperNetwork::WhisperNetwork(std::shared_ptr<const ModelFile> model, int n_sequences, ThreadPool& pool,
+                               bool flash_attention)
+    : model_(std::move(model)), impl_(std::make_unique<Impl>(*model_, n_sequences, flash_attention, pool)) {}
 
 WhisperNetwork::~WhisperNetwork() = default;
 

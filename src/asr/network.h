@@ -25,7 +25,11 @@ struct DecodeItem {
 
 class WhisperNetwork {
  public:
-  WhisperNetwork(std::shared_ptr<const ModelFile> model, int n_sequences, ThreadPool& pool);
+  // flash_attention: compute attention as ggml's flash_attn_ext does (whisper-cli's default,
+  // so transcripts match the reference); off, as its plain softmax path does (what the golden
+  // logits oracle used). The two differ in rounding only.
+  WhisperNetwork(std::shared_ptr<const ModelFile> model, int n_sequences, ThreadPool& pool,
+                 bool flash_attention = true);
   ~WhisperNetwork();
   WhisperNetwork(const WhisperNetwork&) = delete;
   WhisperNetwork& operator=(const WhisperNetwork&) = delete;
