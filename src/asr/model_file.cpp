@@ -261,13 +261,15 @@ Result<std::shared_ptr<const ModelFile>> ModelFile::open(const std::string& path
   if (n_tokens < 0 || n_tokens > hp.n_vocab)
     return fail("vocabulary of " + std::to_string(n_tokens) + " tokens does not fit n_vocab " +
                 std::to_string(hp.n_vocab));
-  mf->vocab_.resize(hp.n_vocab);
+  // Token texts are located now and materialised once the whole file has checked out, so a
+  // rejected file costs no string building.
+  std::vector<std::pair<size_t, uint32_t>> token_spans(static_cast<size_t>(n_tokens));
   for (int32_t i = 0; i < n_tokens; ++i) {
     uint32_t len = 0;
     if (!rd.u32(len)) return fail("truncated vocabulary at token " + std::to_string(i));
-    const uint8_t* bytes = rd.take(len);
-    if (!bytes) return fail("truncated vocabulary at token " + std::to_string(i));
-    mf->vocab_[i].assign(reinterpret_cast<const char*>(bytes), len);
+    const size_t at = rd.offset();
+    if (!rd.take(len)) return fail("truncated vocabulary at token " + std::to_string(i));
+    token_spans[i] = {at, len};
   }
 
   // Special tokens: the English-only layout, shifted for multilingual vocabularies as the
@@ -282,24 +284,6 @@ Result<std::shared_ptr<const ModelFile>> ModelFile::open(const std::string& path
       *t += dt;
   }
   sp.language_begin = sp.sot + 1;
-  // Ids the file has no text for get the reference's placeholder names.
-  for (int32_t i = n_tokens; i < hp.n_vocab; ++i) {
-    std::string& w = mf->vocab_[i];
-    if (i > sp.timestamp_begin) w = "[_TT_" + std::to_string(i - sp.timestamp_begin) + "]";
-    else if (i == sp.eot) w = "[_EOT_]";
-    else if (i == sp.sot) w = "[_SOT_]";
-    else if (i == sp.translate) w = "[_TRANSLATE_]";
-    else if (i == sp.transcribe) w = "[_TRANSCRIBE_]";
-    else if (i == sp.solm) w = "[_SOLM_]";
-    else if (i == sp.prev) w = "[_PREV_]";
-    else if (i == sp.nosp) w = "[_NOSP_]";
-    else if (i == sp.not_timestamps) w = "[_NOT_]";
-    else if (i == sp.timestamp_begin) w = "[_BEG_]";
-    else if (i > sp.sot && i <= sp.sot + mf->num_languages() && i - sp.sot - 1 < kNumLanguageCodes)
-      w = std::string("[_LANG_") + kLanguageCodes[i - sp.sot - 1] + "]";
-    else w = "[_extra_token_" + std::to_string(i) + "]";
-  }
-
   // Tensors: header (n_dims, name length, type), dims, name, data; packed without padding.
   const auto expected = expected_tensors(hp, mf->weight_type_);
   mf->tensors_.reserve(expected.size());
@@ -370,6 +354,27 @@ Result<std::shared_ptr<const ModelFile>> ModelFile::open(const std::string& path
                     std::to_string(expected.size()) + " present)");
     }
   }
+  mf->vocab_.resize(hp.n_vocab);
+  const auto* base = static_cast<const char*>(map);
+  for (int32_t i = 0; i < n_tokens; ++i) mf->vocab_[i].assign(base + token_spans[i].first, token_spans[i].second);
+  // Ids the file has no text for get the reference's placeholder names.
+  for (int32_t i = n_tokens; i < hp.n_vocab; ++i) {
+    std::string& w = mf->vocab_[i];
+    if (i > sp.timestamp_begin) w = "[_TT_" + std::to_string(i - sp.timestamp_begin) + "]";
+    else if (i == sp.eot) w = "[_EOT_]";
+    else if (i == sp.sot) w = "[_SOT_]";
+    else if (i == sp.translate) w = "[_TRANSLATE_]";
+    else if (i == sp.transcribe) w = "[_TRANSCRIBE_]";
+    else if (i == sp.solm) w = "[_SOLM_]";
+    else if (i == sp.prev) w = "[_PREV_]";
+    else if (i == sp.nosp) w = "[_NOSP_]";
+    else if (i == sp.not_timestamps) w = "[_NOT_]";
+    else if (i == sp.timestamp_begin) w = "[_BEG_]";
+    else if (i > sp.sot && i <= sp.sot + mf->num_languages() && i - sp.sot - 1 < kNumLanguageCodes)
+      w = std::string("[_LANG_") + kLanguageCodes[i - sp.sot - 1] + "]";
+    else w = "[_extra_token_" + std::to_string(i) + "]";
+  }
+
   // by_name_ keys view tensors_[i].name; tensors_ no longer grows, so the views stay valid.
   return std::shared_ptr<const ModelFile>(std::move(mf));
 }

@@ -214,13 +214,14 @@ inline float v_expf(float x) {
   return std::fma(s2, j, s2) * s1;
 }
 
-// ggml_soft_max_ext on one row: x * scale, entries from n_visible on masked (-inf), the max
+// ggml_soft_max_ext on one row: x * scale, entries the mask hides at -inf, the max
 // subtracted, exponentials summed in double (16 lanes of v_expf, libm expf for the tail, as
 // the AVX-512 build does), then scaled by the reciprocal of the sum.
-void softmax_row(float* s, int n, int n_visible, float scale) {
+template <typename Visible>
+void softmax_row(float* s, int n, Visible visible, float scale) {
   float mx = -INFINITY;
   for (int j = 0; j < n; ++j) {
-    s[j] = j < n_visible ? s[j] * scale : -INFINITY;
+    s[j] = visible(j) ? s[j] * scale : -INFINITY;
     mx = s[j] > mx ? s[j] : mx;
   }
   double sum = 0.0;
@@ -255,7 +256,7 @@ struct KvView {
 };
 
 // softmax(q . k^T * scale) . v for `rows` query rows and one head, through two matmuls.
-// visible(r): how many keys row r sees (the causal mask); scores is scratch of rows * n_keys.
+// visible(r, j): whether row r sees key j (the mask); scores is scratch of rows * n_keys.
 template <typename Visible>
 void attend_head(const float* q, int64_t rows, int64_t ldq, const KvView& kv, int h, int d, float scale,
                  Visible visible, float* out, int64_t ldo, std::vector<float>& scores, ThreadPool& pool) {
@@ -264,7 +265,8 @@ void attend_head(const float* q, int64_t rows, int64_t ldq, const KvView& kv, in
                         static_cast<size_t>(kv.k_stride) * 2};
   matmul(keys, q + static_cast<int64_t>(h) * d, rows, ldq, scores.data(), kv.n_keys, pool);
   pool.parallel_for(rows, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) softmax_row(&scores[r * kv.n_keys], kv.n_keys, visible(r), scale);
+    for (int64_t r = r0; r < r1; ++r)
+      softmax_row(&scores[r * kv.n_keys], kv.n_keys, [&](int j) { return visible(r, j); }, scale);
   });
   const MatrixView values{TensorType::F16, kv.vt + static_cast<int64_t>(h) * d * kv.vt_stride, d, kv.n_keys,
                           static_cast<size_t>(kv.vt_stride) * 2};
@@ -293,11 +295,14 @@ struct Partial {
 
 // ggml's one-chunk kernel for one query row (f16) and head over keys [k0, k1): online
 // softmax, output accumulated in f16. Leaves the unnormalised output in out.
+// Keys the mask hides are skipped, as the reference's `continue` on a -inf mask does.
+template <typename Visible>
 Partial attend_one_chunk(const uint16_t* q16, const KvView& kv, int h, int d, int k0, int k1, float scale,
-                         float* out, uint16_t* acc16) {
+                         Visible visible, float* out, uint16_t* acc16) {
   Partial p;
   for (int i = 0; i < d; ++i) acc16[i] = 0;
   for (int j = k0; j < k1; ++j) {
+    if (!visible(j)) continue;
     const uint16_t* krow = kv.k + j * kv.k_stride + h * d;
     const uint16_t* vrow = kv.v + j * kv.k_stride + h * d;
     const float s = dot_f16(krow, q16, d) * scale;
@@ -319,17 +324,18 @@ Partial attend_one_chunk(const uint16_t* q16, const KvView& kv, int h, int d, in
 
 // One query row of one head on the one-chunk path, or, for a lone query row over many keys,
 // the split-KV path (chunks merged in f32). Writes the normalised output.
-void attend_row_flash(const float* q, const KvView& kv, int h, int d, int n_visible, float scale, bool lone_row,
+template <typename Visible>
+void attend_row_flash(const float* q, const KvView& kv, int h, int d, Visible visible, float scale, bool lone_row,
                       float* out) {
   uint16_t q16[256], acc16[256];
   to_half(q, q16, d);
-  if (lone_row && n_visible == kv.n_keys && kv.n_keys >= kSplitMinKeys) {
+  if (lone_row && kv.n_keys >= kSplitMinKeys) {
     const int chunk = (kv.n_keys + kReferenceThreads - 1) / kReferenceThreads;
     float m_final = -INFINITY, s_final = 0.0f, acc[256] = {}, part[256];
     for (int c = 0; c < kReferenceThreads; ++c) {
       const int k0 = c * chunk, k1 = std::min(kv.n_keys, k0 + chunk);
       if (k0 >= kv.n_keys) continue;
-      const Partial p = attend_one_chunk(q16, kv, h, d, k0, k1, scale, part, acc16);
+      const Partial p = attend_one_chunk(q16, kv, h, d, k0, k1, scale, visible, part, acc16);
       if (p.s == 0.0f) continue;
       const float m_new = std::fmax(m_final, p.m);
       const float scale_old = expf(m_final - m_new), scale_new = expf(p.m - m_new);
@@ -341,7 +347,7 @@ void attend_row_flash(const float* q, const KvView& kv, int h, int d, int n_visi
     for (int i = 0; i < d; ++i) out[i] = acc[i] * inv;
     return;
   }
-  const Partial p = attend_one_chunk(q16, kv, h, d, 0, n_visible, scale, out, acc16);
+  const Partial p = attend_one_chunk(q16, kv, h, d, 0, kv.n_keys, scale, visible, out, acc16);
   const float inv = p.s == 0.0f ? 0.0f : 1.0f / p.s;
   for (int i = 0; i < d; ++i) out[i] *= inv;
 }
@@ -364,12 +370,12 @@ void attend_head_tiled(const float* q, int64_t rows, int64_t ldq, const KvView& 
   pool.parallel_for(rows, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       float* s = &scores[r * n];
-      const int vis = visible(r);
       float mx = -INFINITY;
-      for (int j = 0; j < vis; ++j) mx = std::max(mx, s[j] *= scale);
+      for (int j = 0; j < n; ++j)
+        if (visible(r, j)) mx = std::max(mx, s[j] *= scale);
       double sum = 0.0;
       for (int j = 0; j < n; ++j) {
-        s[j] = j < vis ? v_expf(s[j] - mx) : 0.0f;
+        s[j] = visible(r, j) ? v_expf(s[j] - mx) : 0.0f;
         sum += s[j];
       }
       sums[r] = static_cast<float>(sum);
@@ -408,11 +414,15 @@ struct WhisperNetwork::Impl {
     Norm mlp_ln;
     Linear mlp0, mlp1;
   };
-  struct SequenceCache {
-    std::vector<uint16_t> k;   // [layer][position][n_state]
-    std::vector<uint16_t> vt;  // [layer][n_state][position]: transposed, as the reference's V cache
-                               // (flash attention: [layer][position][n_state])
+  // One cell of the self-attention cache. Like the reference's unified KV cache, cells are
+  // shared by the sequences that hold them (a copied sequence shares its source's cells) and
+  // attention visits a sequence's cells in cell order, which decides the rounding of the f16
+  // accumulator on the flash path.
+  struct Cell {
+    int pos = -1;        // -1: free
+    uint64_t seqs = 0;   // bit s: sequence s holds this cell
   };
+
 
   const ModelFile& m;
   ThreadPool& pool;
@@ -432,7 +442,12 @@ struct WhisperNetwork::Impl {
   // (flash attention: [layer][key][n_state]); flash attention pads the keys to a multiple of
   // 256 with zero rows that take part in its softmax, as the reference's padded buffers do.
   std::vector<uint16_t> cross_k, cross_vt;
-  std::vector<SequenceCache> sequences;
+  int n_seqs = 1;
+  int kv_size = 0;              // cells
+  std::vector<Cell> cells;
+  uint32_t head = 0;            // where the search for free cells starts
+  std::vector<uint16_t> self_k;  // [layer][cell][n_state]
+  std::vector<uint16_t> self_v;  // [layer][n_state][cell] (flash attention: [layer][cell][n_state])
   ThreadPool serial_{1};           // runs a head's products inline inside a parallel task
   std::vector<float> scores_;
 
@@ -509,11 +524,13 @@ struct WhisperNetwork::Impl {
     cross_k.assign(static_cast<size_t>(dec.size()) * n_audio_ctx_pad * n_state, 0);
     cross_vt.assign(cross_k.size(), 0);
     encoder_out.assign(static_cast<size_t>(n_audio_ctx) * n_state, 0.0f);
-    sequences.resize(std::max(1, n_sequences));
-    for (auto& s : sequences) {
-      s.k.assign(static_cast<size_t>(dec.size()) * n_text_ctx * n_state, 0);
-      s.vt.assign(s.k.size(), 0);
-    }
+    if (n_sequences < 1 || n_sequences > 64) throw std::invalid_argument("WhisperNetwork: 1..64 sequences");
+    n_seqs = n_sequences;
+    // The reference over-allocates its cache for several decoders to live with fragmentation.
+    kv_size = (n_text_ctx + 255) / 256 * 256 * (n_seqs > 1 ? std::min(n_seqs, 8) + 2 : 1);
+    cells.assign(kv_size, Cell{});
+    self_k.assign(dec.size() * static_cast<size_t>(kv_size) * n_state, 0);
+    self_v.assign(self_k.size(), 0);
   }
 
   void linear_rows(const Linear& l, const float* x, int64_t rows, float* y) {
@@ -558,7 +575,8 @@ struct WhisperNetwork::Impl {
         for (int64_t t = b; t < e; ++t) {
           const int64_t r = t / n_head;
           const int h = static_cast<int>(t % n_head);
-          attend_row_flash(q + r * n_state + h * d_head, kv, h, d_head, visible(r), scale, batch_rows == 1,
+          attend_row_flash(q + r * n_state + h * d_head, kv, h, d_head, [&](int j) { return visible(r, j); }, scale,
+                           batch_rows == 1,
                            out + r * n_state + h * d_head);
         }
       });
@@ -613,7 +631,7 @@ struct WhisperNetwork::Impl {
       to_half(kb.data(), k16.data(), static_cast<int64_t>(sz));
       store_values(vb.data(), n, vt16.data(), n);
       const KvView kv{k16.data(), n_state, vt16.data(), n, n_audio_ctx_pad, vt16.data()};
-      attention(qb.data(), n, n, kv, kq_scale, [&](int64_t) { return n_audio_ctx_pad; }, att.data());
+      attention(qb.data(), n, n, kv, kq_scale, [](int64_t, int) { return true; }, att.data());
       linear_rows(L.attn.o, att.data(), n, proj.data());
       for (size_t i = 0; i < sz; ++i) x[i] = proj[i] + x[i];
 
@@ -648,7 +666,7 @@ struct WhisperNetwork::Impl {
   void decode(std::span<const DecodeItem> items) {
     int64_t total = 0;
     for (const auto& it : items) {
-      if (it.sequence < 0 || it.sequence >= static_cast<int>(sequences.size()))
+      if (it.sequence < 0 || it.sequence >= n_seqs)
         throw std::out_of_range("decode: sequence out of range");
       if (it.n_tokens < 1 || it.n_past < 0 || it.n_past + it.n_tokens > n_text_ctx)
         throw std::out_of_range("decode: tokens do not fit the text context");
@@ -670,8 +688,26 @@ struct WhisperNetwork::Impl {
         }
       }
     }
+    // Cells for the batch, found as the reference finds them (positions a sequence already
+    // holds at or past n_past are dropped first; in the reference's own flow there are none).
+    for (const auto& it : items) remove_cells(it.sequence, it.n_past, INT32_MAX);
+    const int64_t slot = find_slot(total);
+    {
+      int64_t r = 0;
+      for (const auto& it : items)
+        for (int i = 0; i < it.n_tokens; ++i, ++r) {
+          cells[slot + r].pos = it.n_past + i;
+          cells[slot + r].seqs |= uint64_t{1} << it.sequence;
+        }
+    }
+    int n_kv = 1;  // cells up to the last one in use
+    for (int i = kv_size - 1; i > 0; --i)
+      if (cells[i].pos >= 0 && cells[i].seqs) {
+        n_kv = i + 1;
+        break;
+      }
     const float kq_scale = static_cast<float>(std::pow(static_cast<float>(d_head), -0.25));
-    const size_t layer_stride = static_cast<size_t>(n_text_ctx) * n_state;
+    const size_t kv_layer = static_cast<size_t>(kv_size) * n_state;
     const size_t cross_stride = static_cast<size_t>(n_audio_ctx_pad) * n_state;
     for (size_t l = 0; l < dec.size(); ++l) {
       const auto& L = dec[l];
@@ -682,21 +718,23 @@ struct WhisperNetwork::Impl {
       linear_rows(L.self.k, h.data(), total, kb.data());
       for (size_t i = 0; i < sz; ++i) kb[i] *= kq_scale;
       linear_rows(L.self.v, h.data(), total, vb.data());
+      uint16_t* k = self_k.data() + l * kv_layer;
+      uint16_t* v = self_v.data() + l * kv_layer;
+      for (int64_t r = 0; r < total; ++r) {
+        const int64_t c = slot + r;
+        to_half(&kb[r * n_state], k + c * n_state, n_state);
+        if (flash) to_half(&vb[r * n_state], v + c * n_state, n_state);
+        else
+          for (int i = 0; i < n_state; ++i) v[static_cast<int64_t>(i) * kv_size + c] = fp32_to_fp16(vb[r * n_state + i]);
+      }
+      const KvView kv{k, n_state, v, kv_size, n_kv, v};
       int64_t r0 = 0;
       for (const auto& it : items) {
-        auto& seq = sequences[it.sequence];
-        uint16_t* k = seq.k.data() + l * layer_stride;
-        uint16_t* vt = seq.vt.data() + l * layer_stride;
-        for (int i = 0; i < it.n_tokens; ++i) {
-          const int64_t r = r0 + i, pos = it.n_past + i;
-          to_half(&kb[r * n_state], k + pos * n_state, n_state);
-          if (flash) to_half(&vb[r * n_state], vt + pos * n_state, n_state);
-          else
-            for (int c = 0; c < n_state; ++c) vt[c * n_text_ctx + pos] = fp32_to_fp16(vb[r * n_state + c]);
-        }
-        const KvView kv{k, n_state, vt, n_text_ctx, it.n_past + it.n_tokens, vt};
+        const uint64_t bit = uint64_t{1} << it.sequence;
+        const int pos0 = it.n_past;
         attention(&qb[r0 * n_state], it.n_tokens, total, kv, 1.0f,
-                  [&](int64_t r) { return it.n_past + static_cast<int>(r) + 1; }, &att[r0 * n_state]);
+                  [&](int64_t r, int j) { return (cells[j].seqs & bit) && cells[j].pos <= pos0 + r; },
+                  &att[r0 * n_state]);
         r0 += it.n_tokens;
       }
       linear_rows(L.self.o, att.data(), total, proj.data());
@@ -707,7 +745,7 @@ struct WhisperNetwork::Impl {
       linear_rows(L.cross.q, h.data(), total, qb.data());
       const KvView ckv{cross_k.data() + l * cross_stride, n_state, cross_vt.data() + l * cross_stride, n_audio_ctx,
                        n_audio_ctx_pad, cross_vt.data() + l * cross_stride};
-      attention(qb.data(), total, total, ckv, kq_scale, [&](int64_t) { return n_audio_ctx_pad; }, att.data());
+      attention(qb.data(), total, total, ckv, kq_scale, [](int64_t, int) { return true; }, att.data());
       linear_rows(L.cross.o, att.data(), total, proj.data());
       for (size_t i = 0; i < sz; ++i) x[i] = proj[i] + x[i];
 
@@ -732,24 +770,70 @@ struct WhisperNetwork::Impl {
       if (items[k].logits) std::memcpy(items[k].logits, &logits[k * n_vocab], n_vocab * sizeof(float));
   }
 
-  void copy_sequence(int src, int dst, int n_tokens) {
-    if (src < 0 || dst < 0 || src >= static_cast<int>(sequences.size()) || dst >= static_cast<int>(sequences.size()))
-      throw std::out_of_range("copy_sequence: sequence out of range");
-    if (src == dst) return;
-    n_tokens = std::clamp(n_tokens, 0, n_text_ctx);
-    const size_t layer_stride = static_cast<size_t>(n_text_ctx) * n_state;
-    for (size_t l = 0; l < dec.size(); ++l) {
-      const size_t base = l * layer_stride;
-      std::memcpy(sequences[dst].k.data() + base, sequences[src].k.data() + base, static_cast<size_t>(n_tokens) * n_state * 2);
-      if (flash) {
-        std::memcpy(sequences[dst].vt.data() + base, sequences[src].vt.data() + base,
-                    static_cast<size_t>(n_tokens) * n_state * 2);
+  // whisper_kv_cache_find_slot: the first run of n free cells at or after head, wrapping.
+  int64_t find_slot(int64_t n) {
+    if (n > kv_size) throw std::length_error("decode: batch larger than the cache");
+    int64_t tested = 0;
+    for (;;) {
+      if (head + n > kv_size) {
+        tested += kv_size - head;
+        head = 0;
         continue;
       }
-      for (int c = 0; c < n_state; ++c)
-        std::memcpy(sequences[dst].vt.data() + base + static_cast<size_t>(c) * n_text_ctx,
-                    sequences[src].vt.data() + base + static_cast<size_t>(c) * n_text_ctx, static_cast<size_t>(n_tokens) * 2);
+      bool found = true;
+      for (int64_t i = 0; i < n; ++i)
+        if (cells[head + i].pos >= 0) {
+          found = false;
+          head += static_cast<uint32_t>(i + 1);
+          tested += i + 1;
+          break;
+        }
+      if (found) return head;
+      if (tested >= kv_size) throw std::length_error("decode: self-attention cache full");
     }
+  }
+
+  // whisper_kv_cache_seq_rm: sequence seq (all if < 0) lets go of positions [p0, p1); cells
+  // nobody holds any more are freed and the search for free cells restarts at the first.
+  void remove_cells(int seq, int p0, int p1) {
+    uint32_t new_head = kv_size;
+    for (int i = 0; i < kv_size; ++i) {
+      Cell& c = cells[i];
+      if (c.pos < p0 || c.pos >= p1) continue;
+      if (seq < 0) c.seqs = 0;
+      else if (c.seqs & (uint64_t{1} << seq)) c.seqs &= ~(uint64_t{1} << seq);
+      else continue;
+      if (!c.seqs) {
+        c.pos = -1;
+        if (new_head == static_cast<uint32_t>(kv_size)) new_head = i;
+      }
+    }
+    if (new_head != static_cast<uint32_t>(kv_size)) head = new_head;
+  }
+
+  void check_sequence(int seq, const char* what) const {
+    if (seq < 0 || seq >= n_seqs) throw std::out_of_range(std::string(what) + ": sequence out of range");
+  }
+
+  // rm(dst) then whisper_kv_cache_seq_cp(src -> dst, positions < n_tokens): dst shares src's cells.
+  void copy_sequence(int src, int dst, int n_tokens) {
+    check_sequence(src, "copy_sequence");
+    check_sequence(dst, "copy_sequence");
+    if (src == dst) return;
+    remove_cells(dst, 0, INT32_MAX);
+    head = 0;
+    for (auto& c : cells)
+      if ((c.seqs & (uint64_t{1} << src)) && c.pos >= 0 && c.pos < n_tokens) c.seqs |= uint64_t{1} << dst;
+  }
+
+  void remove_sequence(int seq) {
+    check_sequence(seq, "remove_sequence");
+    remove_cells(seq, 0, INT32_MAX);
+  }
+
+  void clear_cache() {
+    std::fill(cells.begin(), cells.end(), Cell{});
+    head = 0;
   }
 };
 
@@ -760,11 +844,13 @@ WhisperNetwork::WhisperNetwork(std::shared_ptr<const ModelFile> model, int n_seq
 WhisperNetwork::~WhisperNetwork() = default;
 
 int WhisperNetwork::n_vocab() const { return impl_->n_vocab; }
-int WhisperNetwork::n_sequences() const { return static_cast<int>(impl_->sequences.size()); }
+int WhisperNetwork::n_sequences() const { return impl_->n_seqs; }
 
 void WhisperNetwork::encode(const MelSpectrogram& mel, int offset) { impl_->encode(mel, offset); }
 const float* WhisperNetwork::encoder_output() const { return impl_->encoder_out.data(); }
 void WhisperNetwork::decode(std::span<const DecodeItem> items) { impl_->decode(items); }
 void WhisperNetwork::copy_sequence(int src, int dst, int n_tokens) { impl_->copy_sequence(src, dst, n_tokens); }
+void WhisperNetwork::remove_sequence(int seq) { impl_->remove_sequence(seq); }
+void WhisperNetwork::clear_cache() { impl_->clear_cache(); }
 
 }  // namespace thoth::asr
