@@ -64,9 +64,8 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
 }
 
 void ThreadPool::worker(int index) {
-  // Generation 0 is the pool's state at construction. Reading generation_ here instead would
-  // race with a run() issued before this thread got scheduled: the worker would take that
-  // job's generation as already seen and run() would wait for it forever.
+  // Generation 0 is the pool's birth: reading the counter here instead would miss a run()
+  // issued before this thread got scheduled, and that run() would wait forever.
   uint64_t seen = 0;
   for (;;) {
     uint64_t now = seen;
