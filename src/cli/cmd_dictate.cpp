@@ -16,9 +16,11 @@
 
 #include "audio/capture.h"
 #include "cli/commands.h"
+#include "core/config.h"
 #include "core/paths.h"
 #include "pipeline/capture_recorder.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/stage_adapters.h"
 
 namespace thoth::cli {
 namespace {
@@ -73,9 +75,21 @@ struct DictateOptions {
   bool now = false;
   double seconds = 0;
   std::string device;
+  bool type = false;
+  bool paste = false;
 };
 
 int run_dictate(const DictateOptions& opt, const GlobalOptions& global) {
+  auto config = load_config();
+  if (!config) {
+    std::fprintf(stderr, "thoth: %s\n", config.error().c_str());
+    return 1;
+  }
+  auto configured = pipeline::stages_from_config(*config);
+  if (!configured) {
+    std::fprintf(stderr, "thoth: %s\n", configured.error().c_str());
+    return 1;
+  }
   auto rec_dir = paths::ensure_dir(paths::recordings_dir(), "recordings dir");
   if (!rec_dir) {
     std::fprintf(stderr, "thoth: %s\n", rec_dir.error().c_str());
@@ -115,8 +129,13 @@ int run_dictate(const DictateOptions& opt, const GlobalOptions& global) {
   });
 
   pipeline::Stages stages;
-  stages.recorder = std::make_shared<pipeline::CaptureRecorder>(opt.device);
-  stages.output = std::make_shared<StdoutOutput>();
+  stages.recorder = std::make_shared<pipeline::CaptureRecorder>(opt.device.empty() ? config->audio.device : opt.device);
+  stages.filter = configured->filter;
+  stages.enhancer = configured->enhancer;
+  stages.history = configured->history;
+  if (opt.paste) stages.output = std::make_shared<pipeline::X11PasteOutput>("", config->output.paste_shortcut == "Ctrl+Shift+V");
+  else if (opt.type) stages.output = std::make_shared<pipeline::X11TypingOutput>();
+  else stages.output = std::make_shared<StdoutOutput>();
   pipeline::Pipeline pipe_line(std::move(stages), {rec_dir->string()}, bus);
 
   bool stdin_open = true;
@@ -181,6 +200,7 @@ int run_dictate(const DictateOptions& opt, const GlobalOptions& global) {
       std::fprintf(stderr, "thoth: the recording is kept at %s\n", result->audio_path.c_str());
     return 1;
   }
+  if (opt.type || opt.paste) std::printf("%s\n", result->text.c_str());
   if (global.verbosity > 0)
     std::fprintf(stderr, "thoth: %.1f s of audio; stop->text %.0f ms (drain %.0f, transcribe %.0f, filter %.0f, enhance %.0f, output %.0f)\n",
                  result->audio_seconds, result->timings.total_ms, result->timings.drain_ms,
@@ -196,7 +216,9 @@ void add_dictate_command(CLI::App& app, const GlobalOptions& global) {
   static DictateOptions opt;
   sub->add_flag("--now", opt.now, "Start recording at once instead of waiting for Enter");
   sub->add_option("--seconds", opt.seconds, "Stop after this many seconds")->check(CLI::PositiveNumber);
-  sub->add_option("-d,--device", opt.device, "Input device (see `thoth devices`); default: the system's");
+  sub->add_option("-d,--device", opt.device, "Input device (see `thoth devices`); default: audio.device in the config, else the system's");
+  sub->add_flag("--type", opt.type, "Also type the text into the focused X11 window");
+  sub->add_flag("--paste", opt.paste, "Also paste the text into the focused X11 window (clipboard restored)");
   on_run(sub, [&global] { return run_dictate(opt, global); });
 }
 
