@@ -35,6 +35,7 @@ std::string endpoint_url(const EndpointConfig& e) {
 std::string api_key(const EndpointConfig& e) {
   if (!e.api_key.empty()) return e.api_key;
   if (const char* k = std::getenv("THOTH_ENHANCE_API_KEY"); k && *k) return k;
+  if (const char* k = std::getenv("THOTH_API_KEY"); k && *k) return k;
   if (e.protocol == Protocol::openai) {
     if (const char* k = std::getenv("OPENAI_API_KEY"); k && *k) return k;
   }

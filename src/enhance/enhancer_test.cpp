@@ -470,13 +470,19 @@ TEST(EnhancerAuth, ApiKeyFromConfigThenEnvironment) {
   cfg.api_key.clear();
   ::setenv("OPENAI_API_KEY", "sk-openai-env", 1);
   ::unsetenv("THOTH_ENHANCE_API_KEY");
+  ::unsetenv("THOTH_API_KEY");
   ASSERT_TRUE(enhance_text(cfg, grammar(), {"x", "", {}}, no_cancel));
   EXPECT_EQ(server.last_authorization(), "Bearer sk-openai-env");
+
+  ::setenv("THOTH_API_KEY", "sk-thoth-any", 1);
+  ASSERT_TRUE(enhance_text(cfg, grammar(), {"x", "", {}}, no_cancel));
+  EXPECT_EQ(server.last_authorization(), "Bearer sk-thoth-any");
 
   ::setenv("THOTH_ENHANCE_API_KEY", "sk-thoth-env", 1);
   ASSERT_TRUE(enhance_text(cfg, grammar(), {"x", "", {}}, no_cancel));
   EXPECT_EQ(server.last_authorization(), "Bearer sk-thoth-env");
   ::unsetenv("THOTH_ENHANCE_API_KEY");
+  ::unsetenv("THOTH_API_KEY");
   ::unsetenv("OPENAI_API_KEY");
 
   ASSERT_TRUE(enhance_text(cfg, grammar(), {"x", "", {}}, no_cancel));
