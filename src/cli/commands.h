@@ -20,6 +20,8 @@ using CommandBody = std::function<int()>;
 void on_run(CLI::App* sub, CommandBody body);
 
 void add_transcribe_command(CLI::App& app, const GlobalOptions& global);
+void add_vad_command(CLI::App& app, const GlobalOptions& global);
+void add_models_command(CLI::App& app, const GlobalOptions& global);
 void add_history_command(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace thoth::cli

@@ -26,6 +26,8 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", global.quiet, "Only errors");
 
   add_transcribe_command(app, global);
+  add_vad_command(app, global);
+  add_models_command(app, global);
   add_history_command(app, global);
 
   try {
