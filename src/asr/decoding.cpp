@@ -1,5 +1,7 @@
 #include "asr/decoding.h"
 
+#include "asr/thread_pool.h"
+
 #include <algorithm>
 #include <cmath>
 #include <iterator>
@@ -357,14 +359,30 @@ int detect_language_from_logits(const Tokenizer& tok, const float* logits, std::
 // ---------------------------------------------------------------------------------------------
 
 WindowDecoder::WindowDecoder(DecoderBackend& backend, const Tokenizer& tokenizer, const ModelShape& shape,
-                             const DecodingOptions& options)
-    : backend_(backend), tok_(tokenizer), shape_(shape), opt_(options) {
+                             const DecodingOptions& options, ThreadPool* pool)
+    : backend_(backend), pool_(pool), tok_(tokenizer), shape_(shape), opt_(options) {
   filter_ = make_logit_filter_context(tok_, opt_, shape_.n_audio_ctx);
 }
 
 int WindowDecoder::sequences_needed(const DecodingOptions& o) {
   const int n = o.beam_search ? std::max(o.best_of, o.beam_size) : o.best_of;
   return std::max(1, n) + 1;
+}
+
+void WindowDecoder::for_each_running(int n, const std::function<void(int)>& fn) {
+  int running = 0;
+  for (int j = 0; j < n; ++j) running += !(decoders_[j].completed || decoders_[j].failed);
+  if (!pool_ || pool_->size() < 2 || running < 2) {
+    for (int j = 0; j < n; ++j)
+      if (!decoders_[j].completed && !decoders_[j].failed) fn(j);
+    return;
+  }
+  // Each decoder's state (logits, sequence, generator) is touched by one thread only.
+  const int stride = pool_->size();
+  pool_->run([&](int t) {
+    for (int j = t; j < n; j += stride)
+      if (!decoders_[j].completed && !decoders_[j].failed) fn(j);
+  });
 }
 
 bool WindowDecoder::cancelled() const {
@@ -523,9 +541,8 @@ DecodingResult WindowDecoder::run(int seek_end) {
         if (opt_.beam_search)
           for (auto& bc : bc_per_dec) bc.clear();
 
-        for (int j = 0; j < n_decoders_cur; ++j) {
+        for_each_running(n_decoders_cur, [&](int j) {
           auto& d = decoders_[j];
-          if (d.completed || d.failed) continue;
           if (!opt_.beam_search) {
             d.sequence.tokens.push_back(sample_token(d.d, sp.timestamp_begin, t_cur < 1e-6f, d.rng));
             d.sequence.sum_logprobs_all += d.sequence.tokens.back().plog;
@@ -536,7 +553,7 @@ DecodingResult WindowDecoder::run(int seek_end) {
               bc_per_dec[j].back().sequence.sum_logprobs_all += token.plog;
             }
           }
-        }
+        });
 
         if (opt_.beam_search) {
           beam_candidates.clear();
@@ -617,12 +634,11 @@ DecodingResult WindowDecoder::run(int seek_end) {
           items.push_back(DecodeItem{j, &d.sequence.tokens.back().id, 1, n_past, nullptr});
         }
         decode_batch(items, rows, static_cast<int>(items.size()));
-        for (int j = 0; j < n_decoders_cur; ++j) {
+        for_each_running(n_decoders_cur, [&](int j) {
           auto& d = decoders_[j];
-          if (d.failed || d.completed) continue;
           process_logits(filter_, batch_logits_.data() + static_cast<size_t>(d.i_batch) * n_vocab, d.sequence.tokens,
                          d.has_ts, d.seek_delta, t_cur, d.d);
-        }
+        });
       }
 
       // Rank the sequences and keep the best.

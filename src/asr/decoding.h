@@ -19,6 +19,8 @@ namespace thoth::asr {
 
 // What the rules need from the network. WhisperNetwork satisfies it through an adapter
 // (transcribe.cpp); tests script it.
+class ThreadPool;
+
 class DecoderBackend {
  public:
   virtual ~DecoderBackend() = default;
@@ -173,8 +175,10 @@ int detect_language_from_logits(const Tokenizer& tok, const float* logits, std::
 // Fills `result`; stops early (result.cancelled) when options.cancel becomes true.
 class WindowDecoder {
  public:
+  // pool (optional): samples and filters the decoders' logits in parallel, as the reference
+  // does with its threads; results do not depend on it.
   WindowDecoder(DecoderBackend& backend, const Tokenizer& tokenizer, const ModelShape& shape,
-                const DecodingOptions& options);
+                const DecodingOptions& options, ThreadPool* pool = nullptr);
   // Number of decoder sequences the backend must hold (decoders + one scratch for beam copies).
   static int sequences_needed(const DecodingOptions& options);
 
@@ -192,6 +196,8 @@ class WindowDecoder {
     std::mt19937 rng;
   };
   bool cancelled() const;
+  // fn(j) for every decoder j < n that is neither completed nor failed, spread over the pool.
+  void for_each_running(int n, const std::function<void(int)>& fn);
   // decode() into batch_logits_ (item r's logits at row r), while keeping track of what the
   // reference's logits buffer would hold: it has one row per batch token, only rows that asked
   // for logits are written, the others keep what an earlier call left there (or zeros when the
@@ -201,6 +207,7 @@ class WindowDecoder {
   float no_speech_probability() const;
 
   DecoderBackend& backend_;
+  ThreadPool* pool_ = nullptr;
   const Tokenizer& tok_;
   ModelShape shape_;
   DecodingOptions opt_;

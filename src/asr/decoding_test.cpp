@@ -1,5 +1,7 @@
 #include "asr/decoding.h"
 
+#include "asr/thread_pool.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -432,6 +434,22 @@ TEST(WindowDecoder, BeamsDivergeAndKeepTheirOwnCaches) {
   // The segment holds the text and the closing timestamp, not the opening <0.10>.
   ASSERT_EQ(r.segments[0].tokens.size(), expect.size() - 1);
   for (size_t i = 1; i < expect.size(); ++i) EXPECT_EQ(r.segments[0].tokens[i - 1].id, expect[i]) << i;
+}
+
+TEST(WindowDecoder, ThreadsDoNotChangeTheResult) {
+  Tokenizer tok = english_tokenizer();
+  DecodingOptions opt;  // beam 5 with fallback
+  auto run = [&](ThreadPool* pool) {
+    ScriptedNetwork net(WindowDecoder::sequences_needed(opt), history_script, 9.0f);
+    return WindowDecoder(net, tok, ModelShape{}, opt, pool).run(1100);
+  };
+  ThreadPool pool(3);
+  const DecodingResult a = run(nullptr), b = run(&pool);
+  ASSERT_EQ(a.segments.size(), b.segments.size());
+  for (size_t i = 0; i < a.segments.size(); ++i) {
+    EXPECT_EQ(a.segments[i].t0, b.segments[i].t0);
+    EXPECT_EQ(a.segments[i].text, b.segments[i].text);
+  }
 }
 
 TEST(WindowDecoder, FallbackRetriesAtEveryTemperatureWhenUnsure) {

@@ -179,7 +179,7 @@ Result<Transcript> Session::transcribe(const float* pcm, size_t n_samples, const
   NetworkBackend backend(net, mel);
   DecodingOptions run_opt = *dopt;
   run_opt.on_progress = options.on_progress;
-  WindowDecoder decoder(backend, impl_->tokenizer, shape_of(file), run_opt);
+  WindowDecoder decoder(backend, impl_->tokenizer, shape_of(file), run_opt, &pool);
 
   const auto t_dec = Clock::now();
   DecodingResult r = decoder.run(mel.n_len_org);
