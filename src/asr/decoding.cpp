@@ -270,34 +270,6 @@ std::vector<size_t> assign_beams(std::vector<BeamCandidate>& candidates, const s
   return taken;
 }
 
-std::vector<CacheCopy> plan_cache_copies(const std::vector<int>& source, int scratch) {
-  std::vector<int> src = source;
-  std::vector<int> pending;
-  for (int j = 0; j < static_cast<int>(src.size()); ++j)
-    if (src[j] >= 0 && src[j] != j) pending.push_back(j);
-  std::vector<CacheCopy> copies;
-  while (!pending.empty()) {
-    // A destination whose current cache nobody still needs can be overwritten now.
-    auto needed = [&](int j) {
-      for (int k : pending)
-        if (src[k] == j) return true;
-      return false;
-    };
-    auto it = std::find_if(pending.begin(), pending.end(), [&](int j) { return !needed(j); });
-    if (it != pending.end()) {
-      copies.push_back({src[*it], *it});
-      pending.erase(it);
-      continue;
-    }
-    // Every pending destination is someone's source: a cycle. Park one cache in the scratch.
-    const int j = pending.front();
-    copies.push_back({j, scratch});
-    for (int k : pending)
-      if (src[k] == j) src[k] = scratch;
-  }
-  return copies;
-}
-
 std::vector<DecodedSegment> split_segments(const Tokenizer& tok, std::span<const TokenData> tokens, int seek,
                                            int seek_delta, bool single_segment, float no_speech_prob) {
   std::vector<DecodedSegment> out;
@@ -366,7 +338,7 @@ WindowDecoder::WindowDecoder(DecoderBackend& backend, const Tokenizer& tokenizer
 
 int WindowDecoder::sequences_needed(const DecodingOptions& o) {
   const int n = o.beam_search ? std::max(o.best_of, o.beam_size) : o.best_of;
-  return std::max(1, n) + 1;
+  return 2 * std::max(1, n);
 }
 
 void WindowDecoder::for_each_running(int n, const std::function<void(int)>& fn) {
@@ -449,8 +421,8 @@ DecodingResult WindowDecoder::run(int seek_end) {
     temperatures.push_back(opt_.temperature);
   }
 
-  const int n_decoders = sequences_needed(opt_) - 1;
-  const int scratch = n_decoders;
+  const int n_decoders = sequences_needed(opt_) / 2;
+  const int staging = n_decoders;  // sequences staging..2*n_decoders-1 hold the beam shuffle
   decoders_.assign(n_decoders, Decoder{});
   for (int j = 0; j < n_decoders; ++j) decoders_[j].rng = std::mt19937(opt_.seed + j);
 
@@ -521,6 +493,7 @@ DecodingResult WindowDecoder::run(int seek_end) {
         result.cancelled = true;
         return result;
       }
+      backend_.clear_cache();
       items.assign(1, DecodeItem{0, prompt.data(), static_cast<int>(prompt.size()), 0, nullptr});
       const int last_row = static_cast<int>(prompt.size()) - 1;
       decode_batch(items, {last_row}, last_row + 1);
@@ -562,17 +535,20 @@ DecodingResult WindowDecoder::run(int seek_end) {
           for (int j = 0; j < n_decoders_cur; ++j)
             if (!decoders_[j].completed && !decoders_[j].failed) running.push_back(j);
           const auto taken = assign_beams(beam_candidates, running, i);
-          std::vector<int> source(n_decoders, -1);
+          const int n_cached = static_cast<int>(prompt.size()) + i;
           for (size_t r = 0; r < running.size(); ++r) {
-            auto& d = decoders_[running[r]];
+            const int j = running[r];
+            auto& d = decoders_[j];
             auto& cur = beam_candidates[taken[r]];
             d.seek_delta = cur.seek_delta;
             d.has_ts = cur.has_ts;
             d.sequence = cur.sequence;
-            source[running[r]] = cur.decoder;
+            backend_.copy_sequence(cur.decoder, staging + j, n_cached);
           }
-          for (const auto& c : plan_cache_copies(source, scratch))
-            backend_.copy_sequence(c.src, c.dst, static_cast<int>(prompt.size()) + i);
+          for (const int j : running) {
+            backend_.copy_sequence(staging + j, j, n_cached);
+            backend_.remove_sequence(staging + j);
+          }
         }
 
         // Completion, failure and the window shift from the timestamps.

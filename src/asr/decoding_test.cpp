@@ -235,27 +235,6 @@ TEST(BeamSearch, WrapsAroundWhenCandidatesRunOut) {
   EXPECT_EQ(assign_beams(c, {0, 1, 2}, 2), (std::vector<size_t>{0, 0, 0}));
 }
 
-// Applies the planned copies to caches named by their owner and checks every decoder ends up
-// with its source's cache, whatever the permutation.
-void check_plan(const std::vector<int>& source) {
-  const int n = static_cast<int>(source.size());
-  std::vector<int> cache(n + 1);
-  for (int j = 0; j <= n; ++j) cache[j] = j;
-  for (const auto& c : plan_cache_copies(source, n)) cache[c.dst] = cache[c.src];
-  for (int j = 0; j < n; ++j) EXPECT_EQ(cache[j], source[j] < 0 ? j : source[j]) << "decoder " << j;
-}
-
-TEST(BeamSearch, CacheCopiesHandleSharingChainsAndCycles) {
-  check_plan({0, 1, 2});          // nothing moves
-  check_plan({0, 0, 0, 0, 0});    // everyone continues decoder 0
-  check_plan({1, 0});             // swap
-  check_plan({1, 2, 0});          // 3-cycle
-  check_plan({2, 2, 1, -1, 3});   // chain, a finished decoder (-1) untouched
-  check_plan({1, 0, 3, 2, 4});    // two swaps
-  check_plan({4, 3, 1, 0, 2});
-  EXPECT_TRUE(plan_cache_copies({0, 1, 2}, 3).empty());
-}
-
 TEST(Segments, SplitAtTimestampsWithClosingTimestampInEach) {
   Tokenizer tok = english_tokenizer();
   // <0.00> A B <2.00> <2.00> C <4.00>
@@ -347,11 +326,17 @@ class ScriptedNetwork : public DecoderBackend {
     ASSERT_LE(n_tokens, static_cast<int>(s.size()));
     caches_.at(dst).assign(s.begin(), s.begin() + n_tokens);
   }
+  void remove_sequence(int seq) override { caches_.at(seq).clear(); }
+  void clear_cache() override {
+    for (auto& c : caches_) c.clear();
+    ++clears;
+  }
 
   std::vector<int> encodes;
   std::vector<std::vector<int32_t>> prompts;
   int decodes = 0;
   int prompt_decodes = 0;
+  int clears = 0;
   int cancel_after = 0;
   std::atomic<bool>* cancel_flag = nullptr;
 
@@ -466,6 +451,7 @@ TEST(WindowDecoder, FallbackRetriesAtEveryTemperatureWhenUnsure) {
   EXPECT_FALSE(r.cancelled);
   EXPECT_EQ(net.encodes.size(), 1u);
   EXPECT_EQ(net.prompt_decodes, 6);
+  EXPECT_EQ(net.clears, 6);  // a fresh cache for every temperature's prompt
 }
 
 TEST(WindowDecoder, NoSpeechProbabilityReadsTheReferenceBuffersFirstRow) {

@@ -49,6 +49,8 @@ class NetworkBackend final : public DecoderBackend {
     decode_ms += ms_since(t0);
   }
   void copy_sequence(int src, int dst, int n_tokens) override { net_.copy_sequence(src, dst, n_tokens); }
+  void remove_sequence(int seq) override { net_.remove_sequence(seq); }
+  void clear_cache() override { net_.clear_cache(); }
 
   double encode_ms = 0, decode_ms = 0;
 
