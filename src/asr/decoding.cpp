@@ -23,7 +23,10 @@ const char* const kNonSpeech[] = {
 }  // namespace
 
 void compute_logprobs(const std::vector<float>& logits, int n_logits, std::vector<float>& logprobs) {
-  const float logit_max = *std::max_element(logits.begin(), logits.end());
+  compute_logprobs(logits.data(), n_logits, *std::max_element(logits.begin(), logits.end()), logprobs.data());
+}
+
+void compute_logprobs(const float* logits, int n_logits, float logit_max, float* logprobs) {
   float logsumexp = 0.0f;
   for (int i = 0; i < n_logits; ++i)
     if (logits[i] > -INFINITY) logsumexp += expf(logits[i] - logit_max);
@@ -369,22 +372,36 @@ bool WindowDecoder::cancelled() const {
   return opt_.cancel && opt_.cancel->load(std::memory_order_relaxed);
 }
 
-void WindowDecoder::decode_batch(std::vector<DecodeItem>& items, int n_rows) {
+void WindowDecoder::decode_batch(std::vector<DecodeItem>& items, const std::vector<int>& rows, int n_rows) {
   const size_t n_vocab = tok_.n_vocab();
-  state_logits_.resize(static_cast<size_t>(n_rows) * n_vocab);
-  for (size_t r = 0; r < items.size(); ++r) {
-    const int row = items.size() == 1 ? n_rows - 1 : static_cast<int>(r);
-    items[r].logits = state_logits_.data() + row * n_vocab;
-  }
+  batch_logits_.resize(items.size() * n_vocab);
+  for (size_t r = 0; r < items.size(); ++r) items[r].logits = batch_logits_.data() + r * n_vocab;
   backend_.decode(items);
+
+  if (row_max_.empty()) row0_.assign(n_vocab, 0.0f);
+  row_max_.resize(n_rows, 0.0f);
+  for (size_t r = 0; r < items.size(); ++r) {
+    const float* l = items[r].logits;
+    row_max_[rows[r]] = *std::max_element(l, l + n_vocab);
+    if (rows[r] == 0) row0_.assign(l, l + n_vocab);
+  }
+}
+
+float WindowDecoder::no_speech_probability() const {
+  const int n_vocab = tok_.n_vocab();
+  const float max_all = *std::max_element(row_max_.begin(), row_max_.end());
+  std::vector<float> logprobs(n_vocab);
+  compute_logprobs(row0_.data(), n_vocab, max_all, logprobs.data());
+  const int32_t nosp = tok_.special().nosp;
+  return row0_[nosp] == -INFINITY ? 0.0f : expf(logprobs[nosp]);
 }
 
 int WindowDecoder::detect_language(std::vector<float>& probs) {
   backend_.encode(0);
   const int32_t sot = tok_.special().sot;
   std::vector<DecodeItem> items{{0, &sot, 1, 0, nullptr}};
-  decode_batch(items, 1);
-  return detect_language_from_logits(tok_, state_logits_.data(), probs);
+  decode_batch(items, {0}, 1);
+  return detect_language_from_logits(tok_, batch_logits_.data(), probs);
 }
 
 DecodingResult WindowDecoder::run(int seek_end) {
@@ -436,6 +453,7 @@ DecodingResult WindowDecoder::run(int seek_end) {
   std::vector<std::vector<BeamCandidate>> bc_per_dec(n_decoders);
   std::vector<BeamCandidate> beam_candidates;
   std::vector<DecodeItem> items;
+  std::vector<int> rows;
   const int n_max = shape_.n_text_ctx / 2 - 4;
 
   while (true) {
@@ -486,21 +504,16 @@ DecodingResult WindowDecoder::run(int seek_end) {
         return result;
       }
       items.assign(1, DecodeItem{0, prompt.data(), static_cast<int>(prompt.size()), 0, nullptr});
-      decode_batch(items, static_cast<int>(prompt.size()));
+      const int last_row = static_cast<int>(prompt.size()) - 1;
+      decode_batch(items, {last_row}, last_row + 1);
 
-      // The no-speech probability comes from the unfiltered logits of the buffer's first row,
-      // exactly as the reference computes it (for a multi-token prompt that row is not the
-      // last token's: it holds whatever an earlier decode left there).
-      {
-        std::vector<float> lp(n_vocab), pr(n_vocab);
-        compute_logprobs(state_logits_, n_vocab, lp);
-        compute_probs(state_logits_, n_vocab, lp, pr);
-        no_speech_prob = pr[sp.nosp];
-      }
+      // The no-speech probability from the unfiltered logits of the buffer's first row, exactly
+      // as the reference computes it (for a multi-token prompt that row is not the last
+      // token's: it holds whatever an earlier decode left there).
+      no_speech_prob = no_speech_probability();
 
-      decoders_[0].i_batch = static_cast<int>(prompt.size()) - 1;
-      process_logits(filter_, state_logits_.data() + static_cast<size_t>(decoders_[0].i_batch) * n_vocab, {},
-                     false, decoders_[0].seek_delta, t_cur, decoders_[0].d);
+      decoders_[0].i_batch = 0;
+      process_logits(filter_, batch_logits_.data(), {}, false, decoders_[0].seek_delta, t_cur, decoders_[0].d);
       for (int j = 1; j < n_decoders_cur; ++j) {
         backend_.copy_sequence(0, j, static_cast<int>(prompt.size()));
         decoders_[j].d = decoders_[0].d;
@@ -595,18 +608,19 @@ DecodingResult WindowDecoder::run(int seek_end) {
         // Next token's logits for every running decoder, in one batch.
         const int n_past = static_cast<int>(prompt.size()) + i;
         items.clear();
+        rows.clear();
         for (int j = 0; j < n_decoders_cur; ++j) {
           auto& d = decoders_[j];
           if (d.failed || d.completed) continue;
           d.i_batch = static_cast<int>(items.size());
+          rows.push_back(d.i_batch);
           items.push_back(DecodeItem{j, &d.sequence.tokens.back().id, 1, n_past, nullptr});
         }
-        // decode_batch maps a lone item to the last row; a batch of one is that row too.
-        decode_batch(items, static_cast<int>(items.size()));
+        decode_batch(items, rows, static_cast<int>(items.size()));
         for (int j = 0; j < n_decoders_cur; ++j) {
           auto& d = decoders_[j];
           if (d.failed || d.completed) continue;
-          process_logits(filter_, state_logits_.data() + static_cast<size_t>(d.i_batch) * n_vocab, d.sequence.tokens,
+          process_logits(filter_, batch_logits_.data() + static_cast<size_t>(d.i_batch) * n_vocab, d.sequence.tokens,
                          d.has_ts, d.seek_delta, t_cur, d.d);
         }
       }

@@ -94,6 +94,8 @@ struct DecodingResult {
 // log_softmax as whisper_compute_logprobs: the maximum is taken over the whole buffer
 // (which for a multi-token batch includes rows of other tokens), the sum over n_logits.
 void compute_logprobs(const std::vector<float>& logits, int n_logits, std::vector<float>& logprobs);
+// The same with the maximum given (the maximum of a buffer larger than logits).
+void compute_logprobs(const float* logits, int n_logits, float logit_max, float* logprobs);
 void compute_probs(const std::vector<float>& logits, int n_logits, const std::vector<float>& logprobs,
                    std::vector<float>& probs);
 
@@ -190,9 +192,13 @@ class WindowDecoder {
     std::mt19937 rng;
   };
   bool cancelled() const;
-  // decode() with the reference's logits buffer: n_tokens rows, only requested rows written,
-  // the others keep what an earlier call left (the no-speech probability reads row 0).
-  void decode_batch(std::vector<DecodeItem>& items, int n_rows);
+  // decode() into batch_logits_ (item r's logits at row r), while keeping track of what the
+  // reference's logits buffer would hold: it has one row per batch token, only rows that asked
+  // for logits are written, the others keep what an earlier call left there (or zeros when the
+  // buffer grew). The no-speech probability reads that buffer's row 0 and its overall maximum,
+  // so both are mirrored here without holding the whole buffer.
+  void decode_batch(std::vector<DecodeItem>& items, const std::vector<int>& rows, int n_rows);
+  float no_speech_probability() const;
 
   DecoderBackend& backend_;
   const Tokenizer& tok_;
@@ -200,7 +206,9 @@ class WindowDecoder {
   DecodingOptions opt_;
   LogitFilterContext filter_;
   std::vector<Decoder> decoders_;
-  std::vector<float> state_logits_;
+  std::vector<float> batch_logits_;
+  std::vector<float> row0_;      // the reference buffer's first row
+  std::vector<float> row_max_;   // the maximum of each of its rows
 };
 
 }  // namespace thoth::asr

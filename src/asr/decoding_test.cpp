@@ -314,8 +314,9 @@ TEST(Language, DetectionIsASoftmaxOverTheLanguageTokens) {
 class ScriptedNetwork : public DecoderBackend {
  public:
   using Script = std::function<int32_t(const std::vector<int32_t>& generated, int seek)>;
-  ScriptedNetwork(int n_sequences, Script script, float peak = 30.0f)
-      : caches_(n_sequences), script_(std::move(script)), peak_(peak) {}
+  ScriptedNetwork(int n_sequences, Script script, float peak = 30.0f, int n_vocab = kVocabEn,
+                  int32_t sot = kSp.sot)
+      : caches_(n_sequences), script_(std::move(script)), peak_(peak), n_vocab_(n_vocab), sot_(sot) {}
 
   void encode(int seek) override {
     seek_ = seek;
@@ -331,9 +332,9 @@ class ScriptedNetwork : public DecoderBackend {
       if (it.n_tokens > 1) prompts.emplace_back(it.tokens, it.tokens + it.n_tokens);
       std::vector<int32_t> generated;
       for (size_t i = 0; i < c.size(); ++i)
-        if (c[i] == kSp.sot) generated.clear();
+        if (c[i] == sot_) generated.clear();
         else generated.push_back(c[i]);
-      std::fill(it.logits, it.logits + kVocabEn, 0.0f);
+      std::fill(it.logits, it.logits + n_vocab_, 0.0f);
       it.logits[script_(generated, seek_)] = peak_;
       ++decodes;
       if (cancel_after > 0 && decodes >= cancel_after) cancel_flag->store(true);
@@ -356,6 +357,8 @@ class ScriptedNetwork : public DecoderBackend {
   std::vector<std::vector<int32_t>> caches_;
   Script script_;
   float peak_;
+  int n_vocab_;
+  int32_t sot_;
   int seek_ = 0;
 };
 
@@ -445,6 +448,41 @@ TEST(WindowDecoder, FallbackRetriesAtEveryTemperatureWhenUnsure) {
   EXPECT_FALSE(r.cancelled);
   EXPECT_EQ(net.encodes.size(), 1u);
   EXPECT_EQ(net.prompt_decodes, 6);
+}
+
+TEST(WindowDecoder, NoSpeechProbabilityReadsTheReferenceBuffersFirstRow) {
+  // English-only: the prompt is [sot] alone, so row 0 is the prompt's last token and the
+  // no-speech token (logit 0 against a peak of 30) is all but impossible.
+  {
+    Tokenizer tok = english_tokenizer();
+    DecodingOptions opt;
+    opt.beam_search = false;
+    opt.best_of = 1;
+    ScriptedNetwork net(WindowDecoder::sequences_needed(opt), two_segment_script);
+    const DecodingResult r = WindowDecoder(net, tok, ModelShape{}, opt).run(1100);
+    ASSERT_FALSE(r.segments.empty());
+    EXPECT_LT(r.segments[0].no_speech_prob, 1e-9f);
+  }
+  // Multilingual: the prompt [sot, en, transcribe] fills three rows; the reference reads row 0,
+  // which the first decode never wrote (zeros), against the maximum of the whole buffer (the
+  // peak in row 2): 1 / n_vocab.
+  {
+    const SpecialTokens ml{50257, 50258, 50358, 50359, 50360, 50361, 50362, 50363, 50364, 50259};
+    std::vector<std::string> vocab(51865, "x");
+    Tokenizer tok(std::move(vocab), ml, true, 99);
+    DecodingOptions opt;
+    opt.beam_search = false;
+    opt.best_of = 1;
+    auto script = [&](const std::vector<int32_t>& g, int) -> int32_t {
+      static const int32_t seq[] = {ml.timestamp_begin + 10, 500, ml.timestamp_begin + 100, ml.eot};
+      const size_t k = g.size() - 2;  // after the language and task tokens
+      return k < std::size(seq) ? seq[k] : ml.eot;
+    };
+    ScriptedNetwork net(WindowDecoder::sequences_needed(opt), script, 30.0f, 51865, ml.sot);
+    const DecodingResult r = WindowDecoder(net, tok, ModelShape{}, opt).run(1100);
+    ASSERT_FALSE(r.segments.empty());
+    EXPECT_NEAR(r.segments[0].no_speech_prob, 1.0 / 51865, 1e-8);
+  }
 }
 
 TEST(WindowDecoder, AudioShorterThan100msGivesNothing) {
