@@ -19,7 +19,16 @@ using CommandBody = std::function<int()>;
 // Registers `sub` so that main() runs `body` when it is chosen.
 void on_run(CLI::App* sub, CommandBody body);
 
+// Exit codes: 0 success, 1 failure, 2 usage error (bad command line).
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+// Prints "thoth: MESSAGE" on standard error and returns `code`:
+//   return exit_with(kExitUsage, "unknown key ...");
+int exit_with(int code, const std::string& message);
+
 void add_transcribe_command(CLI::App& app, const GlobalOptions& global);
+void add_config_command(CLI::App& app, const GlobalOptions& global);
 void add_vad_command(CLI::App& app, const GlobalOptions& global);
 void add_models_command(CLI::App& app, const GlobalOptions& global);
 void add_history_command(CLI::App& app, const GlobalOptions& global);
