@@ -28,6 +28,8 @@ constexpr int kExitUsage = 2;
 int exit_with(int code, const std::string& message);
 
 void add_transcribe_command(CLI::App& app, const GlobalOptions& global);
+void add_devices_command(CLI::App& app, const GlobalOptions& global);
+void add_dictate_command(CLI::App& app, const GlobalOptions& global);
 void add_config_command(CLI::App& app, const GlobalOptions& global);
 void add_vad_command(CLI::App& app, const GlobalOptions& global);
 void add_models_command(CLI::App& app, const GlobalOptions& global);

@@ -74,6 +74,8 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", global.quiet, "Only errors");
 
   add_transcribe_command(app, global);
+  add_devices_command(app, global);
+  add_dictate_command(app, global);
   add_config_command(app, global);
   add_vad_command(app, global);
   add_models_command(app, global);

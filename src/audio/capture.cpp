@@ -1,0 +1,551 @@
+#include "audio/capture.h"
+
+#include <fcntl.h>
+#include <pulse/pulseaudio.h>
+#include <sndfile.h>
+#include <soxr.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+#include "audio/ring_buffer.h"
+
+namespace thoth::audio {
+namespace {
+
+constexpr int kOutRate = 16000;
+constexpr double kLevelPeriodS = 0.025;  // 40 Hz meter updates
+constexpr double kRingSeconds = 4.0;     // slack for a writer stalled by a slow disk
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+float to_dbfs(double linear) {
+  if (linear <= 1e-6) return -120.0f;
+  return float(20.0 * std::log10(linear));
+}
+
+// A connected PulseAudio context on its own threaded main loop. Every call into the
+// context happens with the loop locked, as the threaded-mainloop API requires.
+class PulseConnection {
+ public:
+  ~PulseConnection() {
+    if (loop_) pa_threaded_mainloop_stop(loop_);
+    if (context_) {
+      pa_context_disconnect(context_);
+      pa_context_unref(context_);
+    }
+    if (loop_) pa_threaded_mainloop_free(loop_);
+  }
+
+  Result<void> connect() {
+    loop_ = pa_threaded_mainloop_new();
+    if (!loop_) return make_error("audio: cannot create the PulseAudio main loop");
+    context_ = pa_context_new(pa_threaded_mainloop_get_api(loop_), "thoth");
+    if (!context_) return make_error("audio: cannot create a PulseAudio context");
+    pa_context_set_state_callback(context_, &PulseConnection::on_state, this);
+    // No autospawn: a missing server is reported, never silently started behind the user.
+    if (pa_context_connect(context_, nullptr, PA_CONTEXT_NOAUTOSPAWN, nullptr) < 0)
+      return server_error();
+    if (pa_threaded_mainloop_start(loop_) < 0)
+      return make_error("audio: cannot start the PulseAudio main loop");
+    Lock lock(loop_);
+    for (;;) {
+      const pa_context_state_t s = pa_context_get_state(context_);
+      if (s == PA_CONTEXT_READY) return {};
+      if (!PA_CONTEXT_IS_GOOD(s)) return server_error();
+      pa_threaded_mainloop_wait(loop_);
+    }
+  }
+
+  pa_threaded_mainloop* loop() const { return loop_; }
+  pa_context* context() const { return context_; }
+
+  // Holds the main-loop lock for a scope.
+  struct Lock {
+    explicit Lock(pa_threaded_mainloop* l) : loop(l) { pa_threaded_mainloop_lock(loop); }
+    ~Lock() { pa_threaded_mainloop_unlock(loop); }
+    pa_threaded_mainloop* loop;
+  };
+
+  // Waits (loop locked) until an operation completes; its callback signals the loop.
+  void wait_for(pa_operation* op) {
+    if (!op) return;
+    while (pa_operation_get_state(op) == PA_OPERATION_RUNNING) pa_threaded_mainloop_wait(loop_);
+    pa_operation_unref(op);
+  }
+
+  std::string last_error() const { return pa_strerror(pa_context_errno(context_)); }
+
+ private:
+  Error server_error() const {
+    const char* server = std::getenv("PULSE_SERVER");
+    return make_error(std::string("audio: cannot connect to the PulseAudio/PipeWire server") +
+                      (server ? std::string(" at ") + server : std::string()) + ": " +
+                      pa_strerror(pa_context_errno(context_)) +
+                      " (is an audio server running for this user?)");
+  }
+
+  static void on_state(pa_context*, void* self) {
+    pa_threaded_mainloop_signal(static_cast<PulseConnection*>(self)->loop_, 0);
+  }
+
+  pa_threaded_mainloop* loop_ = nullptr;
+  pa_context* context_ = nullptr;
+};
+
+struct SourceQuery {
+  pa_threaded_mainloop* loop;
+  std::vector<InputDevice>* out;
+  bool found = false;
+};
+
+void on_source_info(pa_context*, const pa_source_info* info, int eol, void* userdata) {
+  auto* q = static_cast<SourceQuery*>(userdata);
+  if (eol != 0 || !info) {
+    pa_threaded_mainloop_signal(q->loop, 0);
+    return;
+  }
+  InputDevice d;
+  d.name = info->name ? info->name : "";
+  d.description = info->description ? info->description : d.name;
+  d.sample_rate = int(info->sample_spec.rate);
+  d.channels = int(info->sample_spec.channels);
+  d.is_monitor = info->monitor_of_sink != PA_INVALID_INDEX;
+  q->out->push_back(std::move(d));
+  q->found = true;
+}
+
+struct ServerQuery {
+  pa_threaded_mainloop* loop;
+  std::string default_source;
+};
+
+void on_server_info(pa_context*, const pa_server_info* info, void* userdata) {
+  auto* q = static_cast<ServerQuery*>(userdata);
+  if (info && info->default_source_name) q->default_source = info->default_source_name;
+  pa_threaded_mainloop_signal(q->loop, 0);
+}
+
+}  // namespace
+
+Result<std::vector<InputDevice>> list_input_devices() {
+  PulseConnection pulse;
+  if (auto r = pulse.connect(); !r) return make_error(r.error());
+  std::vector<InputDevice> devices;
+  PulseConnection::Lock lock(pulse.loop());
+  ServerQuery server{pulse.loop(), {}};
+  pulse.wait_for(pa_context_get_server_info(pulse.context(), on_server_info, &server));
+  SourceQuery sources{pulse.loop(), &devices};
+  pulse.wait_for(pa_context_get_source_info_list(pulse.context(), on_source_info, &sources));
+  for (auto& d : devices) d.is_default = d.name == server.default_source;
+  return devices;
+}
+
+// Everything the audio callback, the writer thread and the controlling thread share.
+struct Capture::Impl {
+  CaptureOptions options;
+  PulseConnection pulse;
+  pa_stream* stream = nullptr;
+  std::string device;
+  int rate = 0, channels = 0;
+  int64_t start_request_ns = 0;
+
+  std::unique_ptr<RingBuffer> ring;
+  std::vector<float> silence;  // pre-allocated: fills holes without allocating in the callback
+
+  // Written by the audio callback, read elsewhere. Counters are statistics only, so
+  // relaxed; first_sample_ns is published with release so a reader that sees it also sees
+  // the first samples' counters.
+  std::atomic<uint64_t> captured_frames{0};
+  std::atomic<uint64_t> overflow_frames{0};
+  std::atomic<int64_t> first_sample_ns{0};
+  std::atomic<bool> stream_failed{false};
+
+  // Controller -> writer: set after the stream is disconnected, so once the writer has
+  // seen it (acquire) and then finds the ring empty, no sample can still arrive.
+  std::atomic<bool> stop{false};
+  std::thread writer;
+
+  // Owned by the writer thread until it is joined.
+  SNDFILE* wav = nullptr;
+  soxr_t resampler = nullptr;
+  std::vector<float> samples;
+  std::string writer_error;
+  bool stopped = false;
+
+  static void on_read(pa_stream* s, size_t, void* userdata);
+  static void on_stream_state(pa_stream* s, void* userdata);
+  void write_loop();
+  void consume(const float* interleaved, size_t frames, std::vector<float>& mono,
+               std::vector<float>& resampled, double& level_sq, float& level_peak,
+               size_t& level_frames, size_t level_window);
+  void emit(const float* out, size_t n);
+};
+
+// The audio callback: runs on PulseAudio's loop thread. It copies into the ring and counts;
+// no locks, no allocation, no logging, no I/O.
+void Capture::Impl::on_read(pa_stream* s, size_t, void* userdata) {
+  auto* self = static_cast<Impl*>(userdata);
+  const size_t frame_bytes = sizeof(float) * size_t(self->channels);
+  for (;;) {
+    const void* data = nullptr;
+    size_t nbytes = 0;
+    if (pa_stream_peek(s, &data, &nbytes) < 0 || nbytes == 0) return;
+    const size_t frames = nbytes / frame_bytes;
+    size_t written = 0;
+    if (data) {
+      written = self->ring->write(static_cast<const float*>(data), frames * size_t(self->channels),
+                                  size_t(self->channels));
+    } else {
+      // A hole (the server lost data): keep the timeline by writing silence.
+      size_t left = frames * size_t(self->channels);
+      while (left > 0) {
+        const size_t n = std::min(left, self->silence.size());
+        const size_t w = self->ring->write(self->silence.data(), n, size_t(self->channels));
+        written += w;
+        if (w < n) break;
+        left -= n;
+      }
+    }
+    const size_t written_frames = written / size_t(self->channels);
+    if (written_frames < frames)
+      self->overflow_frames.fetch_add(frames - written_frames, std::memory_order_relaxed);
+    self->captured_frames.fetch_add(written_frames, std::memory_order_relaxed);
+    if (written_frames > 0 && self->first_sample_ns.load(std::memory_order_relaxed) == 0)
+      self->first_sample_ns.store(now_ns(), std::memory_order_release);
+    pa_stream_drop(s);
+  }
+}
+
+void Capture::Impl::on_stream_state(pa_stream* s, void* userdata) {
+  auto* self = static_cast<Impl*>(userdata);
+  const pa_stream_state_t st = pa_stream_get_state(s);
+  if (st == PA_STREAM_FAILED) self->stream_failed.store(true, std::memory_order_relaxed);
+  pa_threaded_mainloop_signal(self->pulse.loop(), 0);
+}
+
+void Capture::Impl::emit(const float* out, size_t n) {
+  if (n == 0) return;
+  // Quantise once here and keep exactly what the WAV stores, so that transcribing these
+  // samples and transcribing the file give the same text.
+  std::vector<short> pcm(n);
+  for (size_t i = 0; i < n; ++i) {
+    const float v = std::clamp(out[i], -1.0f, 32767.0f / 32768.0f);
+    pcm[i] = short(std::lrint(v * 32768.0f));
+    samples.push_back(float(pcm[i]) / 32768.0f);
+  }
+  if (wav && writer_error.empty()) {
+    if (sf_write_short(wav, pcm.data(), sf_count_t(n)) != sf_count_t(n))
+      writer_error = "audio: writing " + options.wav_path + " failed: " + sf_strerror(wav);
+  }
+}
+
+void Capture::Impl::consume(const float* in, size_t frames, std::vector<float>& mono,
+                            std::vector<float>& resampled, double& level_sq, float& level_peak,
+                            size_t& level_frames, size_t level_window) {
+  mono.resize(frames);
+  const float inv = 1.0f / float(channels);
+  for (size_t f = 0; f < frames; ++f) {
+    float sum = 0;
+    for (int c = 0; c < channels; ++c) sum += in[f * size_t(channels) + size_t(c)];
+    const float m = sum * inv;
+    mono[f] = m;
+    level_sq += double(m) * m;
+    level_peak = std::max(level_peak, std::fabs(m));
+    if (++level_frames == level_window) {
+      if (options.on_level)
+        options.on_level({to_dbfs(std::sqrt(level_sq / double(level_window))), to_dbfs(level_peak)});
+      level_sq = 0;
+      level_peak = 0;
+      level_frames = 0;
+    }
+  }
+  size_t offset = 0;
+  while (offset < frames) {
+    size_t idone = 0, odone = 0;
+    soxr_process(resampler, mono.data() + offset, frames - offset, &idone, resampled.data(),
+                 resampled.size(), &odone);
+    emit(resampled.data(), odone);
+    offset += idone;
+    if (idone == 0 && odone == 0) break;  // cannot happen with an adequate output buffer
+  }
+}
+
+void Capture::Impl::write_loop() {
+  // About 20 ms of device audio per read: small enough for a 40 Hz meter.
+  const size_t frames_per_read = std::max<size_t>(256, size_t(rate) / 50);
+  std::vector<float> in(frames_per_read * size_t(channels));
+  std::vector<float> mono;
+  std::vector<float> resampled(frames_per_read * kOutRate / size_t(rate) + 1024);
+  const size_t level_window = std::max<size_t>(1, size_t(std::lround(rate * kLevelPeriodS)));
+  double level_sq = 0;
+  float level_peak = 0;
+  size_t level_frames = 0;
+  for (;;) {
+    // Read the flag before the ring: if stop was already set, an empty ring means done.
+    const bool stopping = stop.load(std::memory_order_acquire);
+    const size_t n = ring->read(in.data(), in.size());
+    if (n == 0) {
+      if (stopping) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(4));
+      continue;
+    }
+    consume(in.data(), n / size_t(channels), mono, resampled, level_sq, level_peak, level_frames,
+            level_window);
+  }
+  // Flush the resampler's delay line so the last word is not clipped.
+  for (;;) {
+    size_t odone = 0;
+    soxr_process(resampler, nullptr, 0, nullptr, resampled.data(), resampled.size(), &odone);
+    if (odone == 0) break;
+    emit(resampled.data(), odone);
+  }
+}
+
+Capture::Capture(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Capture::~Capture() {
+  if (impl_ && !impl_->stopped) (void)stop();
+}
+
+Result<std::unique_ptr<Capture>> Capture::start(CaptureOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->start_request_ns = now_ns();
+  impl->options = std::move(options);
+  if (auto r = impl->pulse.connect(); !r) return make_error(r.error());
+
+  // Find the device's native format: we record it as is and do our own conversion.
+  std::vector<InputDevice> found;
+  {
+    PulseConnection::Lock lock(impl->pulse.loop());
+    SourceQuery q{impl->pulse.loop(), &found};
+    const std::string name = impl->options.device.empty() ? "@DEFAULT_SOURCE@" : impl->options.device;
+    impl->pulse.wait_for(
+        pa_context_get_source_info_by_name(impl->pulse.context(), name.c_str(), on_source_info, &q));
+  }
+  if (found.empty()) {
+    if (impl->options.device.empty())
+      return make_error("audio: the audio server has no default input device (see `thoth devices`)");
+    return make_error("audio: no input device named '" + impl->options.device +
+                      "' (see `thoth devices` for the names)");
+  }
+  impl->device = found.front().name;
+  impl->rate = found.front().sample_rate;
+  impl->channels = found.front().channels;
+  if (impl->rate <= 0 || impl->channels <= 0 || impl->channels > 32)
+    return make_error("audio: input device '" + impl->device + "' reports an unusable format");
+
+  // The WAV holds what the user said: created 0600 from the start.
+  const int fd = ::open(impl->options.wav_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return make_error("audio: cannot create recording " + impl->options.wav_path + ": " +
+                      std::strerror(errno));
+  ::fchmod(fd, 0600);
+  SF_INFO info{};
+  info.samplerate = kOutRate;
+  info.channels = 1;
+  info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
+  impl->wav = sf_open_fd(fd, SFM_WRITE, &info, /*close_desc=*/1);
+  if (!impl->wav) {
+    ::close(fd);
+    return make_error("audio: cannot write WAV " + impl->options.wav_path + ": " + sf_strerror(nullptr));
+  }
+
+  soxr_error_t err = nullptr;
+  const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
+  const soxr_quality_spec_t quality = soxr_quality_spec(SOXR_HQ, 0);
+  impl->resampler = soxr_create(double(impl->rate), double(kOutRate), 1, &err, &io, &quality, nullptr);
+  if (!impl->resampler) {
+    sf_close(impl->wav);
+    return make_error(std::string("audio: cannot create the resampler: ") + (err ? err : "unknown"));
+  }
+
+  impl->ring = std::make_unique<RingBuffer>(size_t(kRingSeconds * impl->rate) * size_t(impl->channels));
+  impl->silence.assign(4096u * size_t(impl->channels), 0.0f);
+  impl->samples.reserve(size_t(kOutRate) * 30);
+
+  Impl* raw = impl.get();
+  impl->writer = std::thread([raw] { raw->write_loop(); });
+
+  auto fail = [&](std::string message) -> Error {
+    raw->stop.store(true, std::memory_order_release);
+    raw->writer.join();
+    soxr_delete(raw->resampler);
+    sf_close(raw->wav);
+    raw->stopped = true;
+    return make_error(std::move(message));
+  };
+
+  {
+    PulseConnection::Lock lock(impl->pulse.loop());
+    pa_sample_spec spec{};
+    spec.format = PA_SAMPLE_FLOAT32NE;
+    spec.rate = uint32_t(impl->rate);
+    spec.channels = uint8_t(impl->channels);
+    pa_channel_map map;
+    pa_channel_map_init_extend(&map, spec.channels, PA_CHANNEL_MAP_DEFAULT);
+    impl->stream = pa_stream_new(impl->pulse.context(), "Thoth dictation", &spec, &map);
+    if (!impl->stream) return fail("audio: cannot create a record stream: " + impl->pulse.last_error());
+    pa_stream_set_state_callback(impl->stream, &Impl::on_stream_state, raw);
+    pa_stream_set_read_callback(impl->stream, &Impl::on_read, raw);
+    // 10 ms fragments: the first samples arrive quickly and the meter stays live.
+    pa_buffer_attr attr;
+    attr.maxlength = uint32_t(-1);
+    attr.tlength = attr.prebuf = attr.minreq = uint32_t(-1);
+    attr.fragsize = uint32_t(pa_usec_to_bytes(10'000, &spec));
+    if (pa_stream_connect_record(impl->stream, impl->device.c_str(), &attr, PA_STREAM_ADJUST_LATENCY) < 0)
+      return fail("audio: cannot record from '" + impl->device + "': " + impl->pulse.last_error());
+    for (;;) {
+      const pa_stream_state_t st = pa_stream_get_state(impl->stream);
+      if (st == PA_STREAM_READY) break;
+      if (!PA_STREAM_IS_GOOD(st)) {
+        std::string msg = "audio: cannot record from '" + impl->device + "': " + impl->pulse.last_error();
+        pa_stream_unref(impl->stream);
+        impl->stream = nullptr;
+        return fail(std::move(msg));
+      }
+      pa_threaded_mainloop_wait(impl->pulse.loop());
+    }
+  }
+  return std::unique_ptr<Capture>(new Capture(std::move(impl)));
+}
+
+Recording Capture::stop() {
+  Impl& im = *impl_;
+  Recording rec;
+  rec.wav_path = im.options.wav_path;
+  rec.device = im.device;
+  rec.device_rate = im.rate;
+  rec.device_channels = im.channels;
+  if (im.stopped) return rec;
+  {
+    // Once disconnect returns under the loop lock, the read callback cannot run again.
+    PulseConnection::Lock lock(im.pulse.loop());
+    if (im.stream) {
+      pa_stream_set_read_callback(im.stream, nullptr, nullptr);
+      pa_stream_set_state_callback(im.stream, nullptr, nullptr);
+      pa_stream_disconnect(im.stream);
+      pa_stream_unref(im.stream);
+      im.stream = nullptr;
+    }
+  }
+  im.stop.store(true, std::memory_order_release);
+  im.writer.join();
+  im.stopped = true;
+  soxr_delete(im.resampler);
+  im.resampler = nullptr;
+  if (sf_close(im.wav) != 0 && im.writer_error.empty())
+    im.writer_error = "audio: closing " + im.options.wav_path + " failed";
+  im.wav = nullptr;
+
+  rec.captured_frames = im.captured_frames.load(std::memory_order_relaxed);
+  rec.overflow_frames = im.overflow_frames.load(std::memory_order_relaxed);
+  const int64_t first = im.first_sample_ns.load(std::memory_order_acquire);
+  if (first != 0) rec.start_latency_ms = double(first - im.start_request_ns) / 1e6;
+  rec.samples = std::move(im.samples);
+  rec.duration_s = double(rec.samples.size()) / kOutRate;
+  if (im.stream_failed.load(std::memory_order_relaxed))
+    rec.error = "audio: input device '" + im.device + "' stopped delivering audio (unplugged or server gone)";
+  else
+    rec.error = im.writer_error;
+  return rec;
+}
+
+bool Capture::has_first_sample() const {
+  return impl_->first_sample_ns.load(std::memory_order_acquire) != 0;
+}
+uint64_t Capture::overflow_frames() const {
+  return impl_->overflow_frames.load(std::memory_order_relaxed);
+}
+double Capture::captured_seconds() const {
+  return double(impl_->captured_frames.load(std::memory_order_relaxed)) / double(impl_->rate);
+}
+
+// ---- recovery of WAVs left by a killed writer ----
+
+namespace {
+uint32_t le32(const unsigned char* p) {
+  return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
+}
+void put_le32(unsigned char* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<unsigned char>(v >> (8 * i));
+}
+}  // namespace
+
+Result<bool> repair_wav(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return make_error("audio: cannot open " + path + " for repair: " + std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st{};
+  if (::fstat(fd, &st) != 0) return make_error("audio: cannot stat " + path);
+  const uint64_t file_len = uint64_t(st.st_size);
+  unsigned char head[12];
+  if (file_len < 12 || ::pread(fd, head, 12, 0) != 12 || std::memcmp(head, "RIFF", 4) != 0 ||
+      std::memcmp(head + 8, "WAVE", 4) != 0)
+    return make_error("audio: " + path + " is not a WAV file (no RIFF/WAVE header)");
+
+  uint64_t pos = 12;
+  uint32_t block_align = 0;
+  while (pos + 8 <= file_len) {
+    unsigned char chunk[8];
+    if (::pread(fd, chunk, 8, off_t(pos)) != 8) break;
+    const uint32_t size = le32(chunk + 4);
+    if (std::memcmp(chunk, "fmt ", 4) == 0) {
+      unsigned char fmt[16];
+      if (size < 16 || ::pread(fd, fmt, 16, off_t(pos + 8)) != 16)
+        return make_error("audio: " + path + " has a damaged fmt chunk");
+      block_align = uint32_t(fmt[12]) | uint32_t(fmt[13]) << 8;
+    }
+    if (std::memcmp(chunk, "data", 4) == 0) {
+      if (block_align == 0) return make_error("audio: " + path + " has no fmt chunk before its data");
+      const uint64_t data_off = pos + 8;
+      uint64_t data_len = file_len - data_off;
+      data_len -= data_len % block_align;
+      if (data_len > 0xFFFFFFFFull - data_off) data_len = (0xFFFFFFFFull - data_off) / block_align * block_align;
+      const uint64_t total = data_off + data_len;
+      const uint32_t riff_size = uint32_t(total - 8);
+      if (size == data_len && le32(head + 4) == riff_size && total == file_len) return false;
+      if (total != file_len && ::ftruncate(fd, off_t(total)) != 0)
+        return make_error("audio: cannot truncate " + path + ": " + std::strerror(errno));
+      unsigned char v[4];
+      put_le32(v, uint32_t(data_len));
+      if (::pwrite(fd, v, 4, off_t(pos + 4)) != 4) return make_error("audio: cannot rewrite " + path);
+      put_le32(v, riff_size);
+      if (::pwrite(fd, v, 4, 4) != 4) return make_error("audio: cannot rewrite " + path);
+      ::fsync(fd);
+      return true;
+    }
+    const uint64_t next = pos + 8 + size + (size & 1);
+    if (next <= pos) break;
+    pos = next;
+  }
+  return make_error("audio: " + path + " has no data chunk; nothing to recover");
+}
+
+RecoveryReport recover_recordings(const std::string& dir) {
+  RecoveryReport report;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (!entry.is_regular_file(ec) || entry.path().extension() != ".wav") continue;
+    auto r = repair_wav(entry.path().string());
+    if (!r) report.errors.push_back(r.error());
+    else if (*r) report.repaired.push_back(entry.path().string());
+  }
+  return report;
+}
+
+}  // namespace thoth::audio

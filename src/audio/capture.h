@@ -1,0 +1,96 @@
+// Recording from a real input device through PulseAudio (also what PipeWire's pulse server
+// speaks). Real-time discipline, as in the seed: the stream's read callback only copies
+// into a lock-free SPSC ring and counts overflows; a writer thread owned by the Capture
+// drains the ring, mixes to mono, resamples to 16 kHz with soxr and appends to a 16-bit WAV.
+//
+//   auto cap = thoth::audio::Capture::start({.device = "", .wav_path = "/tmp/x.wav"});
+//   ...speak...
+//   thoth::audio::Recording rec = (*cap)->stop();   // drains everything, closes the WAV
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+
+namespace thoth::audio {
+
+struct InputDevice {
+  std::string name;         // what --device takes (the PulseAudio source name)
+  std::string description;  // what a person reads
+  int sample_rate = 0;
+  int channels = 0;
+  bool is_default = false;
+  bool is_monitor = false;  // the loopback of an output, not a microphone
+};
+
+// Input devices of the running audio server; the default one is marked.
+Result<std::vector<InputDevice>> list_input_devices();
+
+struct InputLevel {
+  float rms_dbfs = -120.0f;
+  float peak_dbfs = -120.0f;
+};
+
+// Published from the writer thread (never from the audio callback), once per 25 ms of
+// captured audio, i.e. 40 Hz while recording.
+using LevelCallback = std::function<void(const InputLevel&)>;
+
+struct CaptureOptions {
+  std::string device;    // source name; empty = the server's default input
+  std::string wav_path;  // 16 kHz mono 16-bit WAV written while recording, created 0600
+  LevelCallback on_level;
+};
+
+struct Recording {
+  std::string wav_path;
+  std::string device;            // the source actually opened
+  std::vector<float> samples;    // 16 kHz mono, exactly the values stored in the WAV
+  double duration_s = 0;
+  uint64_t captured_frames = 0;  // device frames that reached the ring
+  uint64_t overflow_frames = 0;  // device frames lost because the ring was full
+  int device_rate = 0, device_channels = 0;
+  double start_latency_ms = -1;  // start request -> first captured sample; -1 if none came
+  std::string error;             // stream lost or disk full mid-recording; audio so far kept
+};
+
+class Capture {
+ public:
+  // Connects to the audio server, opens the device and the WAV, and starts recording.
+  // Errors name the device or file at fault.
+  static Result<std::unique_ptr<Capture>> start(CaptureOptions options);
+  ~Capture();  // stops (keeping the WAV) if stop() was not called
+  Capture(const Capture&) = delete;
+  Capture& operator=(const Capture&) = delete;
+
+  // Stops the stream, lets the writer drain every captured sample, closes the WAV.
+  Recording stop();
+
+  // Live figures, safe from any thread while recording.
+  bool has_first_sample() const;
+  uint64_t overflow_frames() const;
+  double captured_seconds() const;
+
+  struct Impl;
+
+ private:
+  explicit Capture(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// A WAV whose writer was killed has header sizes that do not match its length: rewrites
+// the RIFF and data sizes from the file length (dropping a trailing partial frame).
+// Returns true when the file was repaired, false when it was already consistent.
+Result<bool> repair_wav(const std::string& path);
+
+struct RecoveryReport {
+  std::vector<std::string> repaired;
+  std::vector<std::string> errors;  // one line per file that could not be repaired
+};
+
+// Called at start over the recordings dir: repairs every *.wav left by a killed process.
+RecoveryReport recover_recordings(const std::string& dir);
+
+}  // namespace thoth::audio

@@ -1,0 +1,301 @@
+// Capture against a real PulseAudio server started by the test: a null sink whose monitor
+// is the input, fed with paplay, so what was played is what must be recorded.
+#include "audio/capture.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sndfile.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include "support/pulse_server.h"
+#include "support/shared_data.h"
+#include "support/signal_match.h"
+
+namespace thoth::audio {
+namespace {
+
+using thoth::test::PulseServer;
+using thoth::test::ScratchDir;
+
+struct WavContent {
+  int rate = 0, channels = 0, format = 0;
+  std::vector<float> samples;
+  bool ok = false;
+};
+
+WavContent read_wav(const std::string& path) {
+  WavContent w;
+  SF_INFO info{};
+  SNDFILE* f = sf_open(path.c_str(), SFM_READ, &info);
+  if (!f) return w;
+  w.rate = info.samplerate;
+  w.channels = info.channels;
+  w.format = info.format;
+  w.samples.resize(size_t(info.frames) * size_t(info.channels));
+  w.samples.resize(size_t(sf_readf_float(f, w.samples.data(), info.frames)) * size_t(info.channels));
+  sf_close(f);
+  w.ok = true;
+  return w;
+}
+
+// Re-executed as a recorder child (WavOfAKilledRecorder...): record until SIGKILL. Runs
+// before main() so that no test machinery is involved in the child.
+[[maybe_unused]] const bool kRecorderChild = [] {
+  const char* wav = std::getenv("THOTH_TEST_RECORD_UNTIL_KILLED");
+  if (!wav) return false;
+  const int ready_fd = std::atoi(std::getenv("THOTH_TEST_READY_FD"));
+  auto cap = Capture::start({PulseServer::kMonitor, wav, nullptr});
+  if (!cap) {
+    std::fprintf(stderr, "recorder child: %s\n", cap.error().c_str());
+    _exit(3);
+  }
+  while ((*cap)->captured_seconds() < 1.5) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  char c = 1;
+  (void)!write(ready_fd, &c, 1);
+  for (;;) pause();
+}();
+
+std::unique_ptr<PulseServer> start_server() {
+  std::string error;
+  auto server = PulseServer::start(&error);
+  EXPECT_TRUE(server) << error;
+  return server;
+}
+
+TEST(CaptureDevices, ListsTheServersInputsWithTheDefaultMarked) {
+  auto server = start_server();
+  ASSERT_TRUE(server);
+  auto devices = list_input_devices();
+  ASSERT_TRUE(devices) << devices.error();
+  int defaults = 0;
+  bool monitor_found = false;
+  for (const auto& d : *devices) {
+    defaults += d.is_default;
+    if (d.name == PulseServer::kMonitor) {
+      monitor_found = true;
+      EXPECT_TRUE(d.is_default);
+      EXPECT_TRUE(d.is_monitor);
+      EXPECT_GT(d.sample_rate, 0);
+      EXPECT_GT(d.channels, 0);
+      EXPECT_FALSE(d.description.empty());
+    }
+  }
+  EXPECT_TRUE(monitor_found);
+  EXPECT_EQ(defaults, 1);
+}
+
+TEST(Capture, RecordsWhatIsPlayedAs16kMonoWav) {
+  auto server = start_server();
+  ASSERT_TRUE(server);
+  ScratchDir dir;
+  const auto jfk = thoth::test::shared_file("speech/jfk.wav");
+  const std::string wav = (dir / "take.wav").string();
+
+  std::atomic<int> level_calls{0};
+  std::atomic<float> loudest{-200.0f};
+  std::atomic<bool> level_on_test_thread{false};
+  const auto test_thread = std::this_thread::get_id();
+  CaptureOptions options;
+  options.device = PulseServer::kMonitor;
+  options.wav_path = wav;
+  options.on_level = [&](const InputLevel& l) {
+    level_calls.fetch_add(1, std::memory_order_relaxed);
+    if (std::this_thread::get_id() == test_thread) level_on_test_thread = true;
+    if (l.peak_dbfs > loudest.load()) loudest = l.peak_dbfs;
+  };
+  auto cap = Capture::start(options);
+  ASSERT_TRUE(cap) << cap.error();
+  ASSERT_EQ(server->play(jfk), 0);
+  Recording rec = (*cap)->stop();
+
+  EXPECT_EQ(rec.error, "");
+  EXPECT_EQ(rec.device, PulseServer::kMonitor);
+  EXPECT_EQ(rec.overflow_frames, 0u);
+  EXPECT_GT(rec.start_latency_ms, 0.0);
+  EXPECT_LT(rec.start_latency_ms, 2000.0);
+  EXPECT_GT(rec.captured_frames, 0u);
+
+  struct stat st{};
+  ASSERT_EQ(stat(wav.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  const WavContent on_disk = read_wav(wav);
+  ASSERT_TRUE(on_disk.ok);
+  EXPECT_EQ(on_disk.rate, 16000);
+  EXPECT_EQ(on_disk.channels, 1);
+  EXPECT_EQ(on_disk.format, SF_FORMAT_WAV | SF_FORMAT_PCM_16);
+  // The samples handed back are exactly what the file holds.
+  ASSERT_EQ(on_disk.samples.size(), rec.samples.size());
+  EXPECT_TRUE(on_disk.samples == rec.samples);
+
+  const WavContent played = read_wav(jfk.string());
+  ASSERT_TRUE(played.ok);
+  const double played_s = double(played.samples.size()) / played.rate;
+  EXPECT_NEAR(rec.duration_s, played_s, 0.05 * played_s);
+  const auto match = thoth::test::best_alignment(rec.samples, played.samples, 2 * 16000);
+  EXPECT_GE(match.ncc, 0.9) << "lag " << match.lag;
+
+  // 40 Hz meter: one update per 25 ms of device audio, from the writer thread.
+  EXPECT_GE(level_calls.load(), int(20 * rec.duration_s));
+  EXPECT_FALSE(level_on_test_thread.load());
+  EXPECT_GT(loudest.load(), -20.0f);
+}
+
+TEST(Capture, UnknownDeviceIsAClearError) {
+  auto server = start_server();
+  ASSERT_TRUE(server);
+  ScratchDir dir;
+  auto cap = Capture::start({"no-such-mic", (dir / "x.wav").string(), nullptr});
+  ASSERT_FALSE(cap);
+  EXPECT_NE(cap.error().find("no-such-mic"), std::string::npos) << cap.error();
+  EXPECT_NE(cap.error().find("thoth devices"), std::string::npos) << cap.error();
+}
+
+TEST(Capture, UnwritableRecordingPathIsAClearError) {
+  auto server = start_server();
+  ASSERT_TRUE(server);
+  ScratchDir dir;
+  const std::string path = (dir / "missing-dir" / "x.wav").string();
+  auto cap = Capture::start({PulseServer::kMonitor, path, nullptr});
+  ASSERT_FALSE(cap);
+  EXPECT_NE(cap.error().find(path), std::string::npos) << cap.error();
+}
+
+TEST(Capture, NoAudioServerIsAClearError) {
+  ScratchDir dir;
+  const char* old = std::getenv("PULSE_SERVER");
+  const std::string saved = old ? old : "";
+  setenv("PULSE_SERVER", ("unix:" + (dir / "nothing-here").string()).c_str(), 1);
+  auto cap = Capture::start({"", (dir / "x.wav").string(), nullptr});
+  auto devices = list_input_devices();
+  if (old) setenv("PULSE_SERVER", saved.c_str(), 1);
+  else unsetenv("PULSE_SERVER");
+  ASSERT_FALSE(cap);
+  EXPECT_NE(cap.error().find("cannot connect"), std::string::npos) << cap.error();
+  ASSERT_FALSE(devices);
+  EXPECT_NE(devices.error().find("audio server"), std::string::npos) << devices.error();
+}
+
+// A recorder killed with SIGKILL leaves a WAV whose header does not match its length;
+// recover_recordings() fixes it so that every recorded sample is readable.
+TEST(Capture, WavOfAKilledRecorderIsRecoveredAtNextStart) {
+  auto server = start_server();
+  ASSERT_TRUE(server);
+  ScratchDir dir;
+  const std::string wav = (dir / "killed.wav").string();
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  // libpulse refuses to run in a forked child of a process that used it, so the recorder is
+  // this test binary re-executed (see kRecorderChild above).
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(ready[0]);
+    setenv("THOTH_TEST_RECORD_UNTIL_KILLED", wav.c_str(), 1);
+    setenv("THOTH_TEST_READY_FD", std::to_string(ready[1]).c_str(), 1);
+    execl("/proc/self/exe", "capture-child", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(ready[1]);
+  char c = 0;
+  ASSERT_EQ(read(ready[0], &c, 1), 1) << "child could not record";
+  close(ready[0]);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let the writer write
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+
+  struct stat st{};
+  ASSERT_EQ(stat(wav.c_str(), &st), 0);
+  const double bytes_recorded_s = double(st.st_size - 44) / (2 * 16000);
+  ASSERT_GT(bytes_recorded_s, 1.0);
+
+  std::ofstream(dir / "notes.txt") << "not audio";
+  const RecoveryReport report = recover_recordings(dir.path().string());
+  ASSERT_EQ(report.repaired.size(), 1u);
+  EXPECT_EQ(report.repaired[0], wav);
+  EXPECT_TRUE(report.errors.empty());
+
+  const WavContent fixed = read_wav(wav);
+  ASSERT_TRUE(fixed.ok);
+  EXPECT_NEAR(double(fixed.samples.size()) / 16000, bytes_recorded_s, 0.01);
+  auto again = repair_wav(wav);
+  ASSERT_TRUE(again) << again.error();
+  EXPECT_FALSE(*again);
+}
+
+// ---- repair_wav on crafted files: no audio server needed ----
+
+void write_test_wav(const std::string& path, size_t n) {
+  SF_INFO info{};
+  info.samplerate = 16000;
+  info.channels = 1;
+  info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
+  SNDFILE* f = sf_open(path.c_str(), SFM_WRITE, &info);
+  ASSERT_NE(f, nullptr);
+  std::vector<short> pcm(n);
+  for (size_t i = 0; i < n; ++i) pcm[i] = short(i * 7);
+  sf_write_short(f, pcm.data(), sf_count_t(n));
+  sf_close(f);
+}
+
+void poke32(const std::string& path, long offset, uint32_t v) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(offset);
+  for (int i = 0; i < 4; ++i) f.put(char(v >> (8 * i)));
+}
+
+TEST(RepairWav, ConsistentFileIsLeftAlone) {
+  ScratchDir dir;
+  const std::string p = (dir / "a.wav").string();
+  write_test_wav(p, 1000);
+  auto r = repair_wav(p);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_FALSE(*r);
+  EXPECT_EQ(read_wav(p).samples.size(), 1000u);
+}
+
+TEST(RepairWav, ZeroSizesAndTrailingHalfSampleAreFixed) {
+  ScratchDir dir;
+  const std::string p = (dir / "a.wav").string();
+  write_test_wav(p, 1000);
+  poke32(p, 4, 0);   // RIFF size as a killed writer leaves it
+  poke32(p, 40, 0);  // data size
+  std::ofstream(p, std::ios::app | std::ios::binary).put('\x7f');  // half a sample
+  auto r = repair_wav(p);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_TRUE(*r);
+  const auto w = read_wav(p);
+  ASSERT_TRUE(w.ok);
+  ASSERT_EQ(w.samples.size(), 1000u);
+  EXPECT_FLOAT_EQ(w.samples[999], float(short(999 * 7)) / 32768.0f);
+  EXPECT_EQ(std::filesystem::file_size(p), 44u + 2000u);
+}
+
+TEST(RepairWav, NonWavAndEmptyFilesAreClearErrors) {
+  ScratchDir dir;
+  const std::string text = (dir / "t.wav").string();
+  std::ofstream(text) << "hello, this is not a wave file at all";
+  auto r = repair_wav(text);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find(text), std::string::npos);
+  const std::string empty = (dir / "e.wav").string();
+  std::ofstream{empty};
+  EXPECT_FALSE(repair_wav(empty));
+  EXPECT_FALSE(repair_wav((dir / "missing.wav").string()));
+  const RecoveryReport report = recover_recordings(dir.path().string());
+  EXPECT_TRUE(report.repaired.empty());
+  EXPECT_EQ(report.errors.size(), 2u);
+}
+
+}  // namespace
+}  // namespace thoth::audio
