@@ -7,8 +7,12 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "asr/ggml_format.h"
+#include "core/result.h"
 
 namespace thoth::asr {
 
@@ -30,5 +34,18 @@ void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* 
 
 // Name of the kernel variant in use ("scalar", "avx2", "avx512", ...).
 const char* kernel_name();
+
+// Picks the variant once: THOTH_KERNELS=name if set, else the best this CPU and OS support.
+// Returns an error naming the variable when it asks for a variant this machine cannot run
+// (call it at start-up to report that; matmul() itself then falls back to the best variant).
+Result<void> init_kernels();
+
+// Variants this machine can run, scalar first, best last.
+std::vector<std::string> available_kernels();
+
+// Switches every later matmul() in this process to `name` (tests and benchmarks compare
+// variants this way); an error if this machine cannot run it. Not for use while another
+// thread is inside matmul().
+Result<void> select_kernels(std::string_view name);
 
 }  // namespace thoth::asr

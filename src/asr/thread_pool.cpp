@@ -64,7 +64,9 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
 }
 
 void ThreadPool::worker(int index) {
-  uint64_t seen = generation_.load(std::memory_order_acquire);
+  // Generation 0 is the pool's birth: reading the counter here instead would miss a run()
+  // issued before this thread got scheduled, and that run() would wait forever.
+  uint64_t seen = 0;
   for (;;) {
     uint64_t now = seen;
     for (int i = 0; i < kSpinPolls; ++i) {

@@ -1,0 +1,61 @@
+// The kernel table behind matmul(): one per instruction-set variant, picked once at start.
+// Internal to asr/: matmul.cpp drives it, kernels_<variant>.cpp fill it in.
+//
+// Contract every variant keeps (so the variants agree within float rounding and the scalar
+// table stays the ground truth):
+//  - convert_row turns an f32 activation row into the weight type's partner format, bit for
+//    bit the same in every variant (ggml's x86 rules: q8 scale d = amax / 127, values
+//    rounded half-to-even after multiplying by 127 / amax; f16 rounding half-to-even);
+//  - gemm computes each output as one dot product whose summation order does not depend on
+//    where the output sits in the tile, so results do not change with threads or tiling.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "asr/ggml_format.h"
+
+namespace thoth::asr::kernels {
+
+// One tile of the product: y[i * ldy + r] = dot(w row r, x row i), r < m, i < n.
+struct GemmTile {
+  const uint8_t* w = nullptr;  // weight rows, w_stride bytes apart
+  size_t w_stride = 0;
+  int64_t m = 0;
+  const uint8_t* x = nullptr;  // converted activation rows, x_stride bytes apart
+  size_t x_stride = 0;
+  int64_t n = 0;
+  int64_t k = 0;  // elements per row (a multiple of 32 for the quantized types)
+  float* y = nullptr;
+  int64_t ldy = 0;
+};
+
+struct TypeKernels {
+  // Bytes of one converted activation row of k elements; nullptr means the kernel reads the
+  // f32 activations as given (f32 weights) and convert_row is unused.
+  size_t (*x_row_bytes)(int64_t k) = nullptr;
+  void (*convert_row)(const float* x, void* dst, int64_t k) = nullptr;
+  void (*gemm)(const GemmTile& tile) = nullptr;
+};
+
+struct KernelTable {
+  const char* name = "";
+  TypeKernels f32, f16, q4_0, q4_1, q5_0, q5_1, q8_0;
+
+  const TypeKernels* for_type(TensorType t) const;
+};
+
+const KernelTable& scalar_table();
+// nullptr when the variant is not compiled into this binary; the caller checks CPU support.
+const KernelTable* avx2_table();
+const KernelTable* avx512_table();
+
+// Shared by the variants: the activation conversions, exactly as ggml's x86 CPU backend
+// converts src1 before its dot products (quantize_row_q8_0 / q8_1, fp32 -> fp16).
+void convert_row_f16(const float* x, void* dst, int64_t k);   // f32 values rounded via f16
+void convert_row_q8_0(const float* x, void* dst, int64_t k);  // BlockQ8_0[k / 32]
+void convert_row_q8_1(const float* x, void* dst, int64_t k);  // BlockQ8_1[k / 32]
+size_t x_row_bytes_f32(int64_t k);   // k floats (the f16 partner rows)
+size_t x_row_bytes_q8_0(int64_t k);
+size_t x_row_bytes_q8_1(int64_t k);
+
+}  // namespace thoth::asr::kernels

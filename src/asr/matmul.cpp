@@ -1,0 +1,186 @@
+#include "asr/matmul.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "asr/kernels.h"
+#include "asr/thread_pool.h"
+
+namespace thoth::asr {
+
+namespace {
+
+using kernels::KernelTable;
+
+struct Variant {
+  const KernelTable* table;
+  bool supported;
+};
+
+std::vector<Variant> variants() {
+  std::vector<Variant> v;
+  v.push_back({&kernels::scalar_table(), true});
+  return v;
+}
+
+// The table in use. Relaxed is enough: a table is immutable static data, and switching
+// variants happens only between matmul() calls (select_kernels' contract).
+std::atomic<const KernelTable*> g_table{nullptr};
+
+const KernelTable* best_table() {
+  const KernelTable* best = &kernels::scalar_table();
+  for (const auto& v : variants())
+    if (v.supported) best = v.table;
+  return best;
+}
+
+const KernelTable* find_table(std::string_view name) {
+  for (const auto& v : variants())
+    if (v.supported && name == v.table->name) return v.table;
+  return nullptr;
+}
+
+std::string variant_list() {
+  std::string s;
+  for (const auto& name : available_kernels()) s += (s.empty() ? "" : ", ") + name;
+  return s;
+}
+
+const KernelTable& table() {
+  const KernelTable* t = g_table.load(std::memory_order_relaxed);
+  if (t != nullptr) return *t;
+  static const bool once = [] {
+    if (auto r = init_kernels(); !r.ok())
+      std::fprintf(stderr, "thoth: %s; using %s\n", r.error().c_str(), kernel_name());
+    return true;
+  }();
+  (void)once;
+  return *g_table.load(std::memory_order_relaxed);
+}
+
+// Scratch for converted activations, per calling thread (several transcriptions may run at
+// once, each on its own thread with its own pool).
+std::vector<uint8_t>& scratch() {
+  thread_local std::vector<uint8_t> buf;
+  return buf;
+}
+
+// Tile sizes: a tile's weight rows and activation rows both stay in L2 while the
+// micro-kernel reuses each converted activation row across its weight rows.
+constexpr size_t kWeightTileBytes = 96 * 1024;
+constexpr size_t kActTileBytes = 192 * 1024;
+
+}  // namespace
+
+const char* kernel_name() { return table().name; }
+
+std::vector<std::string> available_kernels() {
+  std::vector<std::string> names;
+  for (const auto& v : variants())
+    if (v.supported) names.emplace_back(v.table->name);
+  return names;
+}
+
+Result<void> select_kernels(std::string_view name) {
+  const KernelTable* t = find_table(name);
+  if (t == nullptr)
+    return make_error("kernel variant '" + std::string(name) +
+                      "' is not available on this machine (available: " + variant_list() + ")");
+  g_table.store(t, std::memory_order_relaxed);
+  return {};
+}
+
+Result<void> init_kernels() {
+  const char* env = std::getenv("THOTH_KERNELS");
+  if (env != nullptr && *env != '\0') {
+    if (const KernelTable* t = find_table(env)) {
+      g_table.store(t, std::memory_order_relaxed);
+      return {};
+    }
+    const KernelTable* expected = nullptr;
+    g_table.compare_exchange_strong(expected, best_table(), std::memory_order_relaxed);
+    return make_error(std::string("THOTH_KERNELS=") + env +
+                      " is not a kernel variant this machine can run (available: " +
+                      variant_list() + ")");
+  }
+  const KernelTable* expected = nullptr;
+  g_table.compare_exchange_strong(expected, best_table(), std::memory_order_relaxed);
+  return {};
+}
+
+void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* y, int64_t ldy,
+            ThreadPool& pool) {
+  const int64_t m = w.rows, k = w.cols;
+  if (n <= 0 || m <= 0) return;
+  const kernels::TypeKernels* tk = table().for_type(w.type);
+  if (tk == nullptr || tk->gemm == nullptr) {
+    std::fprintf(stderr, "thoth: matmul on weights of type %s is not supported\n", type_name(w.type));
+    std::abort();  // a bug: the loader admits only file tensor types
+  }
+
+  // 1. Activations into the weight type's partner format, once for all weight rows.
+  const uint8_t* xc = reinterpret_cast<const uint8_t*>(x);
+  size_t x_stride = static_cast<size_t>(ldx) * sizeof(float);
+  if (tk->x_row_bytes != nullptr) {
+    x_stride = tk->x_row_bytes(k);
+    auto& buf = scratch();
+    if (buf.size() < x_stride * n) buf.resize(x_stride * n);
+    uint8_t* dst = buf.data();
+    auto convert = tk->convert_row;
+    auto convert_rows = [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) convert(x + i * ldx, dst + i * x_stride, k);
+    };
+    if (n * k >= 32768) pool.parallel_for(n, convert_rows);
+    else convert_rows(0, n);
+    xc = dst;
+  }
+
+  // 2. Tiles of (weight rows x activation rows), handed out dynamically so a thread slowed
+  //    by other load on the machine does not hold the rest back.
+  const size_t w_row = w.row_stride;
+  int64_t tm = std::clamp<int64_t>(static_cast<int64_t>(kWeightTileBytes / std::max<size_t>(w_row, 1)), 4, 256);
+  int64_t tn = std::clamp<int64_t>(static_cast<int64_t>(kActTileBytes / std::max<size_t>(x_stride, 1)), 1, 256);
+  tm = tm / 4 * 4;
+  const int threads = pool.size();
+  if (n == 1) {
+    // Decoder-like: only weight rows to split; enough tiles to balance, few enough to be cheap.
+    tm = std::max<int64_t>(4, std::min<int64_t>(tm, (m + 8 * threads - 1) / (8 * threads)));
+    tm = (tm + 3) / 4 * 4;
+  }
+  const int64_t m_tiles = (m + tm - 1) / tm, n_tiles = (n + tn - 1) / tn;
+  const int64_t n_total = m_tiles * n_tiles;
+  const auto* wbase = static_cast<const uint8_t*>(w.data);
+  auto gemm = tk->gemm;
+  auto run_tile = [&](int64_t t) {
+    // Activation tile outer: consecutive tiles of a thread share the same activation rows.
+    const int64_t it = t / m_tiles, mt = t % m_tiles;
+    kernels::GemmTile tile;
+    const int64_t r0 = mt * tm, i0 = it * tn;
+    tile.w = wbase + r0 * w_row;
+    tile.w_stride = w_row;
+    tile.m = std::min(tm, m - r0);
+    tile.x = xc + i0 * x_stride;
+    tile.x_stride = x_stride;
+    tile.n = std::min(tn, n - i0);
+    tile.k = k;
+    tile.y = y + i0 * ldy + r0;
+    tile.ldy = ldy;
+    gemm(tile);
+  };
+  if (threads == 1 || n_total == 1) {
+    for (int64_t t = 0; t < n_total; ++t) run_tile(t);
+    return;
+  }
+  std::atomic<int64_t> next{0};
+  pool.run([&](int) {
+    // relaxed: the counter only hands out distinct indices; the pool's join publishes y.
+    for (int64_t t = next.fetch_add(1, std::memory_order_relaxed); t < n_total;
+         t = next.fetch_add(1, std::memory_order_relaxed))
+      run_tile(t);
+  });
+}
+
+}  // namespace thoth::asr

@@ -1,0 +1,306 @@
+#include "asr/matmul.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "asr/kernels.h"
+#include "asr/quantize.h"
+#include "asr/thread_pool.h"
+
+namespace thoth::asr {
+namespace {
+
+const TensorType kWeightTypes[] = {TensorType::F32,  TensorType::F16,  TensorType::Q4_0,
+                                   TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1,
+                                   TensorType::Q8_0};
+
+TensorType partner(TensorType t) {
+  switch (t) {
+    case TensorType::F32: return TensorType::F32;
+    case TensorType::F16: return TensorType::F16;
+    case TensorType::Q4_1:
+    case TensorType::Q5_1: return TensorType::Q8_1;
+    default: return TensorType::Q8_0;
+  }
+}
+
+// A weight matrix stored in `type`, from Gaussian values.
+struct Weights {
+  TensorType type;
+  int64_t rows, cols;
+  size_t stride;
+  std::vector<uint8_t> bytes;
+  MatrixView view() const { return {type, bytes.data(), rows, cols, stride}; }
+  std::vector<float> row(int64_t r) const {
+    std::vector<float> v(cols);
+    dequantize_row(type, bytes.data() + r * stride, v.data(), cols);
+    return v;
+  }
+};
+
+Weights make_weights(TensorType type, int64_t rows, int64_t cols, uint32_t seed,
+                     size_t pad = 0) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 0.5f);
+  Weights w{type, rows, cols, row_bytes(type, cols) + pad, {}};
+  w.bytes.assign(w.stride * rows, 0xcd);
+  std::vector<float> v(cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (auto& e : v) e = normal(rng);
+    quantize_row_reference(type, v.data(), w.bytes.data() + r * w.stride, cols);
+  }
+  return w;
+}
+
+std::vector<float> make_activations(int64_t n, int64_t ld, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(n * ld);
+  for (auto& e : x) e = normal(rng);
+  return x;
+}
+
+// q4_1 / q5_1 against q8_1 use the activation block's stored s = f16(d * sum(q)) for the
+// weight minimum's share, as the reference does: sum_b d_w d_x sum(q_w q_x) + m_w s_x.
+double exact_min_type_dot(TensorType wtype, const uint8_t* wrow, const float* x, int64_t k) {
+  std::vector<BlockQ8_1> xb(k / kQK);
+  kernels::convert_row_q8_1(x, xb.data(), k);
+  const size_t bb = block_bytes(wtype);
+  double s = 0;
+  for (int64_t b = 0; b < k / kQK; ++b) {
+    std::vector<uint8_t> blk(wrow + b * bb, wrow + (b + 1) * bb);
+    uint16_t d, m;
+    std::memcpy(&d, blk.data(), 2);
+    std::memcpy(&m, blk.data() + 2, 2);
+    const uint16_t one = 0x3c00, zero = 0;  // decode the raw levels q_w exactly
+    std::memcpy(blk.data(), &one, 2);
+    std::memcpy(blk.data() + 2, &zero, 2);
+    float q[kQK];
+    dequantize_row(wtype, blk.data(), q, kQK);
+    double sumi = 0;
+    for (int j = 0; j < kQK; ++j) sumi += static_cast<double>(q[j]) * xb[b].qs[j];
+    s += static_cast<double>(fp16_to_fp32(d)) * fp16_to_fp32(xb[b].d) * sumi +
+         static_cast<double>(fp16_to_fp32(m)) * fp16_to_fp32(xb[b].s);
+  }
+  return s;
+}
+
+// The activation row as the kernels see it after conversion to the partner type.
+std::vector<float> converted(TensorType wtype, const float* x, int64_t k) {
+  const TensorType p = partner(wtype);
+  if (p == TensorType::F32) return std::vector<float>(x, x + k);
+  std::vector<float> out(k);
+  if (p == TensorType::F16) {
+    kernels::convert_row_f16(x, out.data(), k);
+    return out;
+  }
+  std::vector<uint8_t> q(row_bytes(p, k));
+  if (p == TensorType::Q8_0) kernels::convert_row_q8_0(x, q.data(), k);
+  else kernels::convert_row_q8_1(x, q.data(), k);
+  dequantize_row(p, q.data(), out.data(), k);
+  return out;
+}
+
+struct Expected {
+  std::vector<double> y, scale;  // double-precision dot and sum |w||x| per output
+};
+
+Expected reference(const Weights& w, const std::vector<float>& x, int64_t n, int64_t ldx,
+                   bool convert_activations) {
+  Expected e{std::vector<double>(n * w.rows), std::vector<double>(n * w.rows)};
+  for (int64_t i = 0; i < n; ++i) {
+    const auto xi = convert_activations ? converted(w.type, &x[i * ldx], w.cols)
+                                        : std::vector<float>(&x[i * ldx], &x[i * ldx] + w.cols);
+    for (int64_t r = 0; r < w.rows; ++r) {
+      const auto wr = w.row(r);
+      double s = 0, a = 0;
+      for (int64_t j = 0; j < w.cols; ++j) {
+        s += static_cast<double>(wr[j]) * xi[j];
+        a += std::fabs(static_cast<double>(wr[j]) * xi[j]);
+      }
+      if (convert_activations && partner(w.type) == TensorType::Q8_1)
+        s = exact_min_type_dot(w.type, w.bytes.data() + r * w.stride, &x[i * ldx], w.cols);
+      e.y[i * w.rows + r] = s;
+      e.scale[i * w.rows + r] = a;
+    }
+  }
+  return e;
+}
+
+// Runs every test body once per kernel variant the machine supports.
+class MatmulVariant : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override { ASSERT_TRUE(select_kernels(GetParam()).ok()); }
+  void TearDown() override { (void)init_kernels(); }
+};
+
+std::vector<float> run(const Weights& w, const std::vector<float>& x, int64_t n, int64_t ldx,
+                       int64_t ldy, int threads) {
+  ThreadPool pool(threads);
+  std::vector<float> y(n * ldy, -12345.0f);
+  matmul(w.view(), x.data(), n, ldx, y.data(), ldy, pool);
+  return y;
+}
+
+TEST_P(MatmulVariant, EveryTypeMatchesDoublePrecisionOnItsConvertedInputs) {
+  struct Shape { int64_t m, k, n; };
+  for (TensorType type : kWeightTypes) {
+    for (Shape s : {Shape{37, 64, 1}, Shape{70, 384, 5}, Shape{9, 96, 33}, Shape{130, 1536, 2}}) {
+      SCOPED_TRACE(std::string(type_name(type)) + " m=" + std::to_string(s.m) +
+                   " k=" + std::to_string(s.k) + " n=" + std::to_string(s.n));
+      const int64_t ldx = s.k + 3, ldy = s.m + 5;
+      const Weights w = make_weights(type, s.m, s.k, 100 + s.m, 0);
+      const auto x = make_activations(s.n, ldx, 200 + s.k);
+      const auto y = run(w, x, s.n, ldx, ldy, 2);
+      const Expected exact = reference(w, x, s.n, ldx, true);
+      const Expected loose = reference(w, x, s.n, ldx, false);
+      for (int64_t i = 0; i < s.n; ++i) {
+        for (int64_t r = 0; r < s.m; ++r) {
+          const size_t e = i * s.m + r;
+          const float got = y[i * ldy + r];
+          // Same inputs: only float summation differs (plus f16/fp32 scale products).
+          ASSERT_NEAR(got, exact.y[e], 2e-6 * exact.scale[e] + 1e-6) << "i=" << i << " r=" << r;
+          // Against the unconverted activations: within the partner type's rounding.
+          const double tol = type == TensorType::F32 ? 1e-6 : type == TensorType::F16 ? 1e-3 : 1.5e-2;
+          ASSERT_NEAR(got, loose.y[e], tol * loose.scale[e] + 1e-6) << "i=" << i << " r=" << r;
+        }
+        for (int64_t r = s.m; r < ldy; ++r) ASSERT_EQ(y[i * ldy + r], -12345.0f) << "wrote past m";
+      }
+    }
+  }
+}
+
+TEST_P(MatmulVariant, ResultsDoNotDependOnThreadsBatchOrRowStride) {
+  for (TensorType type : kWeightTypes) {
+    SCOPED_TRACE(type_name(type));
+    const int64_t m = 203, k = 384, n = 77;
+    const Weights w = make_weights(type, m, k, 5, 0);
+    const Weights padded = make_weights(type, m, k, 5, 64);  // same values, wider stride
+    const auto x = make_activations(n, k, 6);
+    const auto y1 = run(w, x, n, k, m, 1);
+    const auto y2 = run(w, x, n, k, m, 2);
+    const auto y3 = run(padded, x, n, k, m, 3);
+    ASSERT_EQ(0, std::memcmp(y1.data(), y2.data(), y1.size() * sizeof(float)));
+    ASSERT_EQ(0, std::memcmp(y1.data(), y3.data(), y1.size() * sizeof(float)));
+    for (int64_t i : {0L, 31L, 76L}) {  // one row alone gives the same numbers as in a batch
+      std::vector<float> xi(x.begin() + i * k, x.begin() + (i + 1) * k);
+      const auto yi = run(w, xi, 1, k, m, 2);
+      ASSERT_EQ(0, std::memcmp(yi.data(), &y1[i * m], m * sizeof(float))) << "row " << i;
+    }
+  }
+}
+
+TEST_P(MatmulVariant, AgreesWithScalarWithinFloatRounding) {
+  for (TensorType type : kWeightTypes) {
+    SCOPED_TRACE(type_name(type));
+    const int64_t m = 96, k = 1536, n = 19;
+    const Weights w = make_weights(type, m, k, 8, 0);
+    const auto x = make_activations(n, k, 9);
+    const auto y = run(w, x, n, k, m, 2);
+    ASSERT_TRUE(select_kernels("scalar").ok());
+    const auto ys = run(w, x, n, k, m, 2);
+    ASSERT_TRUE(select_kernels(GetParam()).ok());
+    const Expected e = reference(w, x, n, k, true);
+    for (size_t j = 0; j < y.size(); ++j)
+      ASSERT_NEAR(y[j], ys[j], 4e-6 * e.scale[j] + 1e-6) << j;
+  }
+}
+
+TEST_P(MatmulVariant, ZeroAndTinyActivationsGiveZeroOrFiniteResults) {
+  for (TensorType type : kWeightTypes) {
+    SCOPED_TRACE(type_name(type));
+    const Weights w = make_weights(type, 8, 64, 3, 0);
+    std::vector<float> x(64, 0.0f);
+    for (float v : run(w, x, 1, 64, 8, 1)) EXPECT_EQ(v, 0.0f);
+    x.assign(64, 1e-30f);  // f16 underflows to zero; q8 scales underflow to zero
+    for (float v : run(w, x, 1, 64, 8, 1)) EXPECT_TRUE(std::isfinite(v));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Kernels, MatmulVariant, ::testing::ValuesIn(available_kernels()),
+                         [](const auto& info) { return info.param; });
+
+TEST(ActivationConversion, Q8_0RoundsHalfToEvenWithMultiplier127OverAmax) {
+  float x[32] = {};
+  x[0] = 127.0f;  // amax 127: multiplier exactly 1
+  x[1] = 2.5f;
+  x[2] = 3.5f;
+  x[3] = -2.5f;
+  x[4] = -0.5f;
+  x[5] = 0.49f;
+  BlockQ8_0 b;
+  kernels::convert_row_q8_0(x, &b, 32);
+  EXPECT_EQ(fp16_to_fp32(b.d), 1.0f);
+  EXPECT_EQ(b.qs[0], 127);
+  EXPECT_EQ(b.qs[1], 2);
+  EXPECT_EQ(b.qs[2], 4);
+  EXPECT_EQ(b.qs[3], -2);
+  EXPECT_EQ(b.qs[4], 0);
+  EXPECT_EQ(b.qs[5], 0);
+  EXPECT_EQ(b.qs[6], 0);
+}
+
+TEST(ActivationConversion, Q8_1CarriesScaledSum) {
+  float x[64];
+  for (int j = 0; j < 64; ++j) x[j] = static_cast<float>(j % 7) - 2.0f;
+  BlockQ8_1 b[2];
+  kernels::convert_row_q8_1(x, b, 64);
+  for (const auto& blk : b) {
+    int sum = 0;
+    for (int8_t q : blk.qs) sum += q;
+    EXPECT_EQ(blk.s, fp32_to_fp16(fp16_to_fp32(0) + (4.0f / 127.0f) * static_cast<float>(sum)));
+    EXPECT_EQ(blk.d, fp32_to_fp16(4.0f / 127.0f));
+  }
+}
+
+TEST(ActivationConversion, AllZeroBlockHasZeroScale) {
+  float x[32] = {};
+  BlockQ8_0 b;
+  kernels::convert_row_q8_0(x, &b, 32);
+  EXPECT_EQ(b.d, 0);
+  for (int8_t q : b.qs) EXPECT_EQ(q, 0);
+}
+
+TEST(ActivationConversion, F16PartnerRowsAreRoundedThroughHalf) {
+  const float x[3] = {1.0f + std::ldexp(1.0f, -11), 0.1f, 70000.0f};
+  float out[3];
+  kernels::convert_row_f16(x, out, 3);
+  EXPECT_EQ(out[0], 1.0f);
+  EXPECT_EQ(out[1], fp16_to_fp32(fp32_to_fp16(0.1f)));
+  EXPECT_TRUE(std::isinf(out[2]));
+}
+
+TEST(KernelSelection, ScalarIsAlwaysAvailableAndUnknownNamesAreRefused) {
+  const auto names = available_kernels();
+  ASSERT_FALSE(names.empty());
+  EXPECT_EQ(names.front(), "scalar");
+  auto r = select_kernels("neon-on-x86");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("neon-on-x86"), std::string::npos);
+  EXPECT_NE(r.error().find("scalar"), std::string::npos);
+  ASSERT_TRUE(select_kernels("scalar").ok());
+  EXPECT_STREQ(kernel_name(), "scalar");
+  ASSERT_TRUE(init_kernels().ok());
+  EXPECT_EQ(std::string(kernel_name()), names.back());
+}
+
+TEST(KernelSelection, EnvironmentForcesAVariantOrNamesTheBadValue) {
+  ASSERT_EQ(setenv("THOTH_KERNELS", "scalar", 1), 0);
+  EXPECT_TRUE(init_kernels().ok());
+  EXPECT_STREQ(kernel_name(), "scalar");
+  ASSERT_EQ(setenv("THOTH_KERNELS", "bogus", 1), 0);
+  auto r = init_kernels();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("THOTH_KERNELS=bogus"), std::string::npos);
+  unsetenv("THOTH_KERNELS");
+  ASSERT_TRUE(init_kernels().ok());
+}
+
+}  // namespace
+}  // namespace thoth::asr
