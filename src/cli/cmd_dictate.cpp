@@ -16,9 +16,11 @@
 
 #include "audio/capture.h"
 #include "cli/commands.h"
+#include "core/config.h"
 #include "core/paths.h"
 #include "pipeline/capture_recorder.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/stage_adapters.h"
 
 namespace thoth::cli {
 namespace {
@@ -76,6 +78,16 @@ struct DictateOptions {
 };
 
 int run_dictate(const DictateOptions& opt, const GlobalOptions& global) {
+  auto config = load_config();
+  if (!config) {
+    std::fprintf(stderr, "thoth: %s\n", config.error().c_str());
+    return 1;
+  }
+  auto configured = pipeline::stages_from_config(*config);
+  if (!configured) {
+    std::fprintf(stderr, "thoth: %s\n", configured.error().c_str());
+    return 1;
+  }
   auto rec_dir = paths::ensure_dir(paths::recordings_dir(), "recordings dir");
   if (!rec_dir) {
     std::fprintf(stderr, "thoth: %s\n", rec_dir.error().c_str());
@@ -115,7 +127,10 @@ int run_dictate(const DictateOptions& opt, const GlobalOptions& global) {
   });
 
   pipeline::Stages stages;
-  stages.recorder = std::make_shared<pipeline::CaptureRecorder>(opt.device);
+  stages.recorder = std::make_shared<pipeline::CaptureRecorder>(opt.device.empty() ? config->audio.device : opt.device);
+  stages.filter = configured->filter;
+  stages.enhancer = configured->enhancer;
+  stages.history = configured->history;
   stages.output = std::make_shared<StdoutOutput>();
   pipeline::Pipeline pipe_line(std::move(stages), {rec_dir->string()}, bus);
 
@@ -196,7 +211,7 @@ void add_dictate_command(CLI::App& app, const GlobalOptions& global) {
   static DictateOptions opt;
   sub->add_flag("--now", opt.now, "Start recording at once instead of waiting for Enter");
   sub->add_option("--seconds", opt.seconds, "Stop after this many seconds")->check(CLI::PositiveNumber);
-  sub->add_option("-d,--device", opt.device, "Input device (see `thoth devices`); default: the system's");
+  sub->add_option("-d,--device", opt.device, "Input device (see `thoth devices`); default: audio.device in the config, else the system's");
   on_run(sub, [&global] { return run_dictate(opt, global); });
 }
 

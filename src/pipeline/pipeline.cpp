@@ -99,6 +99,9 @@ Result<void> Pipeline::start() {
     stop_requested_ = false;
     started_at_ = Clock::now();
     created_at_ = utc_now_iso();
+    created_at_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
     wav_path_ = path;
   }
   auto started = stages_.recorder->start(path, [this](const audio::InputLevel& level) {
@@ -150,6 +153,7 @@ void Pipeline::work() {
     cv_.wait(lock, [&] { return stop_requested_ || cancel_requested(); });
     started_at = started_at_;
     result.created_at = created_at_;
+    result.created_at_ms = created_at_ms_;
     result.audio_path = wav_path_;
   }
   const auto stop_at = Clock::now();

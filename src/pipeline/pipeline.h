@@ -81,6 +81,7 @@ class Pipeline {
   bool stop_requested_ = false;
   std::chrono::steady_clock::time_point started_at_;
   std::string created_at_;
+  int64_t created_at_ms_ = 0;
   std::string wav_path_;
   std::optional<PipelineResult> last_result_;
 

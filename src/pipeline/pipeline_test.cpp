@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "pipeline/capture_recorder.h"
+#include "pipeline/stage_adapters.h"
 #include "support/pulse_server.h"
 #include "support/shared_data.h"
 
@@ -687,6 +688,66 @@ TEST(PipelineWithCapture, RecordedSamplesReachTheTranscriber) {
   EXPECT_EQ(rig.transcriber->samples_seen, size_t(std::lround(result->audio_seconds * 16000)));
   EXPECT_GT(result->audio_seconds, 0.5);
   EXPECT_EQ(rig.output->delivered, std::vector<std::string>{"hello um world"});
+}
+
+// ---- real filter, history and enhancer stages next to scripted capture and engine ----
+
+TEST(PipelineWithRealStages, FilteredRunAndFailuresLandInTheSqliteHistory) {
+  Rig rig;
+  auto store = store::HistoryStore::open(rig.dir / "history.db");
+  ASSERT_TRUE(store) << store.error();
+  auto history = std::make_shared<HistoryStage>(std::move(*store));
+  auto filter = text::TextFilter::create({});
+  ASSERT_TRUE(filter) << filter.error();
+  Stages s = rig.stages(false, false);
+  s.filter = std::make_shared<TextFilterStage>(std::move(*filter));
+  s.history = history;
+  // Enhancement against a loopback port where nothing listens: it fails, the run does not.
+  enhance::EndpointConfig ep;
+  ep.base_url = "http://127.0.0.1:9";
+  ep.retries = 0;
+  ep.connect_timeout = 2000ms;
+  ep.total_timeout = 4000ms;
+  s.enhancer = std::make_shared<LlmEnhancer>(ep, enhance::builtin_templates().front(), std::vector<std::string>{});
+  rig.transcriber->text = " so um I think  the café is open";
+  Pipeline p(std::move(s), rig.options(), rig.bus);
+  ASSERT_TRUE(p.start());
+  ASSERT_TRUE(p.stop());
+  auto done = p.wait();
+  ASSERT_EQ(done->final_state, S::Completed) << done->error;
+  EXPECT_EQ(done->text, "So I think the café is open");
+  EXPECT_EQ(rig.output->delivered, std::vector<std::string>{"So I think the café is open"});
+  EXPECT_FALSE(done->enhanced);
+
+  rig.transcriber->error = "asr: cannot decode";
+  ASSERT_TRUE(p.start());
+  ASSERT_TRUE(p.stop());
+  auto failed = p.wait();
+  EXPECT_EQ(failed->final_state, S::Failed);
+
+  auto reopened = store::HistoryStore::open(rig.dir / "history.db");
+  ASSERT_TRUE(reopened);
+  auto rows = reopened->search({});
+  ASSERT_TRUE(rows) << rows.error();
+  ASSERT_EQ(rows->size(), 2u);
+  const auto& ok_row = rows->at(1);  // newest first
+  EXPECT_EQ(ok_row.id, done->history_id);
+  EXPECT_EQ(ok_row.status, store::DictationStatus::completed);
+  EXPECT_EQ(ok_row.raw_text, " so um I think  the café is open");
+  EXPECT_EQ(ok_row.text, "So I think the café is open");
+  EXPECT_EQ(ok_row.audio_path, done->audio_path);
+  EXPECT_EQ(ok_row.transcription_model, "scripted-model");
+  EXPECT_TRUE(ok_row.durations.record_ms.has_value());
+  EXPECT_TRUE(ok_row.durations.filter_ms.has_value());
+  EXPECT_TRUE(ok_row.durations.enhance_ms.has_value());
+  EXPECT_TRUE(ok_row.durations.output_ms.has_value());
+  EXPECT_NE(ok_row.error.find("enhancement failed"), std::string::npos) << ok_row.error;
+  const auto& failed_row = rows->at(0);
+  EXPECT_EQ(failed_row.status, store::DictationStatus::failed);
+  EXPECT_EQ(failed_row.error, "asr: cannot decode");
+  EXPECT_EQ(failed_row.audio_path, failed->audio_path);
+  EXPECT_TRUE(std::filesystem::exists(failed_row.audio_path));
+  EXPECT_FALSE(failed_row.durations.output_ms.has_value());
 }
 
 }  // namespace

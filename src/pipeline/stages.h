@@ -75,6 +75,7 @@ struct PipelineResult {
   bool cancelled = false;
   PipelineState cancelled_in = PipelineState::Idle;  // the state the cancel arrived in
   std::string created_at;                            // ISO 8601 UTC, when recording started
+  int64_t created_at_ms = 0;                         // the same as Unix milliseconds
 
   std::string audio_path;
   std::string device;

@@ -1,0 +1,62 @@
+// The real stages behind the pipeline's interfaces: text filters (text/), the LLM
+// enhancement clients (enhance/) and the SQLite history (store/), built from the config.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "enhance/enhancer.h"
+#include "pipeline/stages.h"
+#include "store/history.h"
+#include "text/filter.h"
+
+namespace thoth::pipeline {
+
+class TextFilterStage final : public TextFilter {
+ public:
+  explicit TextFilterStage(text::TextFilter filter) : filter_(std::move(filter)) {}
+  Result<std::string> apply(const std::string& text) override;
+  const text::TextFilter& filter() const { return filter_; }
+
+ private:
+  text::TextFilter filter_;
+};
+
+class LlmEnhancer final : public Enhancer {
+ public:
+  LlmEnhancer(enhance::EndpointConfig endpoint, enhance::PromptTemplate tmpl,
+              std::vector<std::string> vocabulary)
+      : endpoint_(std::move(endpoint)), template_(std::move(tmpl)), vocabulary_(std::move(vocabulary)) {}
+  Result<std::string> enhance(const std::string& text, const std::atomic<bool>& cancel) override;
+  std::string model_name() const override { return endpoint_.model; }
+  std::string prompt_name() const override { return template_.name; }
+
+ private:
+  enhance::EndpointConfig endpoint_;
+  enhance::PromptTemplate template_;
+  std::vector<std::string> vocabulary_;
+};
+
+// Maps a run onto a history row: every outcome is stored, with its audio path and text.
+store::HistoryEntry to_history_entry(const PipelineResult& result);
+
+class HistoryStage final : public History {
+ public:
+  explicit HistoryStage(store::HistoryStore store) : store_(std::move(store)) {}
+  Result<int64_t> record(const PipelineResult& result) override;
+
+ private:
+  store::HistoryStore store_;  // thread-safe; runs are serialised by the pipeline anyway
+};
+
+// Builds the filter, enhancer and history stages the config asks for (null when disabled).
+// Errors name the config key or file at fault (a bad regex rule, an unknown template).
+struct ConfiguredStages {
+  std::shared_ptr<TextFilter> filter;
+  std::shared_ptr<Enhancer> enhancer;
+  std::shared_ptr<History> history;
+};
+Result<ConfiguredStages> stages_from_config(const Config& config);
+
+}  // namespace thoth::pipeline
