@@ -1,9 +1,15 @@
 #include "asr/quantize.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cfloat>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <system_error>
+#include <vector>
 
 namespace thoth::asr {
 
@@ -208,6 +214,259 @@ void dequantize_row(TensorType t, const void* src, float* y, int64_t k) {
       return;
     }
   }
+}
+
+}  // namespace thoth::asr
+
+// ---- Model file quantizer ----------------------------------------------------------------
+
+namespace thoth::asr {
+
+namespace {
+
+constexpr int32_t kMagic = 0x67676d6c;     // "lmgg" little-endian
+constexpr int32_t kQuantVersion = 2;       // GGML_QNT_VERSION
+constexpr int32_t kQuantVersionFactor = 1000;
+
+// ggml's file-type numbers (enum ggml_ftype) for the header.
+int32_t file_type_of(TensorType t) {
+  switch (t) {
+    case TensorType::Q4_0: return 2;
+    case TensorType::Q4_1: return 3;
+    case TensorType::Q8_0: return 7;
+    case TensorType::Q5_0: return 8;
+    case TensorType::Q5_1: return 9;
+    default: return -1;
+  }
+}
+
+// Reads the input with every length checked against what is left of the file.
+class Reader {
+ public:
+  Reader(std::ifstream& in, uint64_t size, const std::string& path)
+      : in_(in), left_(size), path_(path) {}
+  uint64_t left() const { return left_; }
+  bool read(void* dst, uint64_t n, const char* what) {
+    if (n > left_) {
+      error_ = path_ + ": truncated file: " + what + " needs " + std::to_string(n) +
+               " bytes, " + std::to_string(left_) + " left";
+      return false;
+    }
+    in_.read(static_cast<char*>(dst), static_cast<std::streamsize>(n));
+    if (!in_) {
+      error_ = path_ + ": read error in " + what;
+      return false;
+    }
+    left_ -= n;
+    return true;
+  }
+  bool i32(int32_t& v, const char* what) { return read(&v, sizeof v, what); }
+  const std::string& error() const { return error_; }
+
+ private:
+  std::ifstream& in_;
+  uint64_t left_;
+  const std::string& path_;
+  std::string error_;
+};
+
+class Writer {
+ public:
+  explicit Writer(std::ofstream& out) : out_(out) {}
+  void write(const void* src, uint64_t n) {
+    out_.write(static_cast<const char*>(src), static_cast<std::streamsize>(n));
+    bytes_ += n;
+  }
+  void i32(int32_t v) { write(&v, sizeof v); }
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  std::ofstream& out_;
+  uint64_t bytes_ = 0;
+};
+
+// Removes the partly written file unless the quantization succeeded.
+struct TempFile {
+  std::filesystem::path path;
+  bool keep = false;
+  ~TempFile() {
+    if (!keep) {
+      std::error_code ec;
+      std::filesystem::remove(path, ec);
+    }
+  }
+};
+
+}  // namespace
+
+Result<TensorType> parse_quantization_type(std::string_view name) {
+  if (name == "q8_0") return TensorType::Q8_0;
+  if (name == "q5_0") return TensorType::Q5_0;
+  if (name == "q5_1") return TensorType::Q5_1;
+  if (name == "q4_0") return TensorType::Q4_0;
+  if (name == "q4_1") return TensorType::Q4_1;
+  return make_error("unknown quantization type '" + std::string(name) +
+                    "' (expected q8_0, q5_0, q5_1, q4_0 or q4_1)");
+}
+
+Result<QuantizeReport> quantize_model_file(const std::string& in_path, const std::string& out_path,
+                                           TensorType type) {
+  namespace fs = std::filesystem;
+  const int32_t ftype = file_type_of(type);
+  if (ftype < 0) return make_error(std::string("cannot quantize to ") + type_name(type));
+
+  std::error_code ec;
+  if (!fs::is_regular_file(in_path, ec))
+    return make_error(in_path + ": no such model file");
+  const uint64_t in_size = fs::file_size(in_path, ec);
+  if (ec) return make_error(in_path + ": " + ec.message());
+  std::ifstream in(in_path, std::ios::binary);
+  if (!in) return make_error(in_path + ": cannot open: " + std::strerror(errno));
+
+  const fs::path out_fs(out_path);
+  if (fs::is_directory(out_fs, ec)) return make_error(out_path + ": is a directory");
+  const fs::path out_dir = out_fs.has_parent_path() ? out_fs.parent_path() : fs::path(".");
+  if (!fs::is_directory(out_dir, ec))
+    return make_error(out_path + ": directory " + out_dir.string() + " does not exist");
+  if (fs::exists(out_fs, ec) && fs::equivalent(out_fs, in_path, ec))
+    return make_error(out_path + ": output would overwrite the input model");
+  std::string part_name = out_fs.filename().string();
+  part_name.insert(0, 1, '.');  // (not "." + name: GCC 12 warns falsely on that)
+  part_name += ".part";
+  TempFile tmp{out_dir / part_name};
+  std::ofstream out(tmp.path, std::ios::binary | std::ios::trunc);
+  if (!out)
+    return make_error(out_path + ": cannot write in " + out_dir.string() + ": " +
+                      std::strerror(errno));
+
+  Reader r(in, in_size, in_path);
+  Writer w(out);
+  QuantizeReport report;
+  report.bytes_in = in_size;
+
+  // Header: magic and eleven hyper-parameters, the last being the file type.
+  int32_t header[12];
+  if (!r.read(header, sizeof header, "header")) return make_error(r.error());
+  if (header[0] != kMagic) return make_error(in_path + ": not a ggml Whisper model (bad magic)");
+  const int32_t n_vocab = header[1];
+  const int32_t in_ftype = header[11];
+  if (in_ftype != 0 && in_ftype != 1)
+    return make_error(in_path + ": already quantized (file type " + std::to_string(in_ftype) +
+                      "); quantize an f16 or f32 model");
+  header[11] = kQuantVersion * kQuantVersionFactor + ftype;
+  w.write(header, sizeof header);
+
+  // Mel filterbank, copied.
+  int32_t n_mel = 0, n_fft = 0;
+  if (!r.i32(n_mel, "mel filter count") || !r.i32(n_fft, "mel filter length"))
+    return make_error(r.error());
+  if (n_mel <= 0 || n_fft <= 0 || n_mel > 1024 || n_fft > 4096)
+    return make_error(in_path + ": absurd mel filterbank size " + std::to_string(n_mel) + "x" +
+                      std::to_string(n_fft));
+  std::vector<uint8_t> buf(static_cast<size_t>(n_mel) * n_fft * sizeof(float));
+  if (!r.read(buf.data(), buf.size(), "mel filters")) return make_error(r.error());
+  w.i32(n_mel);
+  w.i32(n_fft);
+  w.write(buf.data(), buf.size());
+
+  // Vocabulary, copied.
+  int32_t n_words = 0;
+  if (!r.i32(n_words, "vocabulary size")) return make_error(r.error());
+  if (n_words < 0 || n_words > n_vocab || n_words > 1000000)
+    return make_error(in_path + ": vocabulary of " + std::to_string(n_words) +
+                      " tokens does not fit n_vocab " + std::to_string(n_vocab));
+  w.i32(n_words);
+  for (int32_t i = 0; i < n_words; ++i) {
+    int32_t len = 0;
+    if (!r.i32(len, "token length")) return make_error(r.error());
+    if (len < 0 || len > 1024)
+      return make_error(in_path + ": token " + std::to_string(i) + " has absurd length " +
+                        std::to_string(len));
+    buf.resize(static_cast<size_t>(len));
+    if (!r.read(buf.data(), buf.size(), "token")) return make_error(r.error());
+    w.i32(len);
+    w.write(buf.data(), buf.size());
+  }
+
+  // Tensors, as the reference walks them: 2-D f32/f16 tensors are quantized row by row,
+  // except these, which the decoder and convolutions need at full precision.
+  const std::regex quantize_all(".*");
+  const std::regex skip[] = {std::regex("encoder.conv1.bias"), std::regex("encoder.conv2.bias"),
+                             std::regex("encoder.positional_embedding"),
+                             std::regex("decoder.positional_embedding")};
+  std::vector<float> values;
+  std::vector<uint8_t> qbuf;
+  while (r.left() > 0) {
+    int32_t n_dims = 0, name_len = 0, ttype = 0;
+    if (!r.i32(n_dims, "tensor header") || !r.i32(name_len, "tensor header") ||
+        !r.i32(ttype, "tensor header"))
+      return make_error(r.error());
+    if (n_dims < 1 || n_dims > 4)
+      return make_error(in_path + ": tensor with " + std::to_string(n_dims) + " dimensions");
+    int32_t ne[4] = {1, 1, 1, 1};
+    int64_t nelements = 1;
+    for (int i = 0; i < n_dims; ++i) {
+      if (!r.i32(ne[i], "tensor shape")) return make_error(r.error());
+      if (ne[i] <= 0) return make_error(in_path + ": tensor with a dimension of " + std::to_string(ne[i]));
+      nelements *= ne[i];
+      if (nelements > (int64_t{1} << 34)) return make_error(in_path + ": tensor of absurd size");
+    }
+    if (name_len <= 0 || name_len > 256)
+      return make_error(in_path + ": tensor name of absurd length " + std::to_string(name_len));
+    std::string name(static_cast<size_t>(name_len), '\0');
+    if (!r.read(name.data(), name.size(), "tensor name")) return make_error(r.error());
+    if (ttype != 0 && ttype != 1)
+      return make_error(in_path + ": tensor '" + name + "' is stored as type " +
+                        std::to_string(ttype) + "; only f32 and f16 tensors can be quantized");
+
+    bool quantize = std::regex_match(name, quantize_all);
+    for (const auto& s : skip)
+      if (std::regex_match(name, s)) quantize = false;
+    quantize = quantize && n_dims == 2;
+    const uint64_t in_bytes = static_cast<uint64_t>(nelements) * (ttype == 0 ? 4 : 2);
+    buf.resize(in_bytes);
+    if (!r.read(buf.data(), buf.size(), ("tensor '" + name + "' data").c_str()))
+      return make_error(r.error());
+
+    const int32_t out_type = quantize ? static_cast<int32_t>(type) : ttype;
+    w.i32(n_dims);
+    w.i32(name_len);
+    w.i32(out_type);
+    for (int i = 0; i < n_dims; ++i) w.i32(ne[i]);
+    w.write(name.data(), name.size());
+    if (!quantize) {
+      w.write(buf.data(), buf.size());
+      ++report.tensors_copied;
+      continue;
+    }
+    if (ne[0] % kQK != 0)
+      return make_error(in_path + ": tensor '" + name + "' has rows of " + std::to_string(ne[0]) +
+                        " values, not a multiple of " + std::to_string(kQK));
+    values.resize(static_cast<size_t>(nelements));
+    if (ttype == 1) {
+      const auto* h = reinterpret_cast<const uint16_t*>(buf.data());
+      for (int64_t i = 0; i < nelements; ++i) values[i] = fp16_to_fp32(h[i]);
+    } else {
+      std::memcpy(values.data(), buf.data(), buf.size());
+    }
+    const int64_t rows = nelements / ne[0];
+    const size_t rb = row_bytes(type, ne[0]);
+    qbuf.resize(rb * rows);
+    for (int64_t row = 0; row < rows; ++row)
+      quantize_row_reference(type, values.data() + row * ne[0], qbuf.data() + row * rb, ne[0]);
+    w.write(qbuf.data(), qbuf.size());
+    ++report.tensors_quantized;
+  }
+  if (report.tensors_quantized == 0) return make_error(in_path + ": no tensors to quantize");
+
+  out.flush();
+  out.close();
+  if (!out) return make_error(out_path + ": write failed (disk full?)");
+  fs::rename(tmp.path, out_fs, ec);
+  if (ec) return make_error(out_path + ": cannot create: " + ec.message());
+  tmp.keep = true;
+  report.bytes_out = w.bytes();
+  return report;
 }
 
 }  // namespace thoth::asr

@@ -33,6 +33,8 @@ void add_dictate_command(CLI::App& app, const GlobalOptions& global);
 void add_config_command(CLI::App& app, const GlobalOptions& global);
 void add_vad_command(CLI::App& app, const GlobalOptions& global);
 void add_models_command(CLI::App& app, const GlobalOptions& global);
+// Adds `quantize` to `thoth models` (creating `models` if absent); after add_models_command.
+void add_models_quantize_command(CLI::App& app);
 void add_history_command(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace thoth::cli

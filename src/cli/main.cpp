@@ -79,6 +79,7 @@ int main(int argc, char** argv) {
   add_config_command(app, global);
   add_vad_command(app, global);
   add_models_command(app, global);
+  add_models_quantize_command(app);
   add_history_command(app, global);
 
   if (int code = check_command_line(app, argc, argv)) return code;
