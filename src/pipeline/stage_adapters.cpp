@@ -2,6 +2,7 @@
 
 #include "core/paths.h"
 #include "enhance/prompt.h"
+#include "output/x11_keyboard.h"
 
 namespace thoth::pipeline {
 
@@ -17,6 +18,13 @@ Result<std::string> LlmEnhancer::enhance(const std::string& text, const std::ato
   auto r = enhance::enhance_text(endpoint_, template_, inputs, cancel);
   if (!r) return make_error(r.error());
   return r->text;
+}
+
+Result<void> X11TypingOutput::deliver(const std::string& text, const std::atomic<bool>& cancel) {
+  // Connect per dictation: the display may have changed since the last one (new session).
+  auto keyboard = output::X11Keyboard::open(display_);
+  if (!keyboard) return make_error(keyboard.error());
+  return (*keyboard)->type(text, &cancel);
 }
 
 store::HistoryEntry to_history_entry(const PipelineResult& r) {

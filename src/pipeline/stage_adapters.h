@@ -38,6 +38,17 @@ class LlmEnhancer final : public Enhancer {
   std::vector<std::string> vocabulary_;
 };
 
+// Types at the cursor of the focused X11 window (XTest, any Unicode character).
+class X11TypingOutput final : public Output {
+ public:
+  explicit X11TypingOutput(std::string display = "") : display_(std::move(display)) {}
+  Result<void> deliver(const std::string& text, const std::atomic<bool>& cancel) override;
+  std::string method_name() const override { return "x11-type"; }
+
+ private:
+  std::string display_;
+};
+
 // Maps a run onto a history row: every outcome is stored, with its audio path and text.
 store::HistoryEntry to_history_entry(const PipelineResult& result);
 
