@@ -76,6 +76,7 @@ struct DictateOptions {
   double seconds = 0;
   std::string device;
   bool type = false;
+  bool paste = false;
 };
 
 int run_dictate(const DictateOptions& opt, const GlobalOptions& global) {
@@ -132,7 +133,8 @@ int run_dictate(const DictateOptions& opt, const GlobalOptions& global) {
   stages.filter = configured->filter;
   stages.enhancer = configured->enhancer;
   stages.history = configured->history;
-  if (opt.type) stages.output = std::make_shared<pipeline::X11TypingOutput>();
+  if (opt.paste) stages.output = std::make_shared<pipeline::X11PasteOutput>("", config->output.paste_shortcut == "Ctrl+Shift+V");
+  else if (opt.type) stages.output = std::make_shared<pipeline::X11TypingOutput>();
   else stages.output = std::make_shared<StdoutOutput>();
   pipeline::Pipeline pipe_line(std::move(stages), {rec_dir->string()}, bus);
 
@@ -198,7 +200,7 @@ int run_dictate(const DictateOptions& opt, const GlobalOptions& global) {
       std::fprintf(stderr, "thoth: the recording is kept at %s\n", result->audio_path.c_str());
     return 1;
   }
-  if (opt.type) std::printf("%s\n", result->text.c_str());
+  if (opt.type || opt.paste) std::printf("%s\n", result->text.c_str());
   if (global.verbosity > 0)
     std::fprintf(stderr, "thoth: %.1f s of audio; stop->text %.0f ms (drain %.0f, transcribe %.0f, filter %.0f, enhance %.0f, output %.0f)\n",
                  result->audio_seconds, result->timings.total_ms, result->timings.drain_ms,
@@ -216,6 +218,7 @@ void add_dictate_command(CLI::App& app, const GlobalOptions& global) {
   sub->add_option("--seconds", opt.seconds, "Stop after this many seconds")->check(CLI::PositiveNumber);
   sub->add_option("-d,--device", opt.device, "Input device (see `thoth devices`); default: audio.device in the config, else the system's");
   sub->add_flag("--type", opt.type, "Also type the text into the focused X11 window");
+  sub->add_flag("--paste", opt.paste, "Also paste the text into the focused X11 window (clipboard restored)");
   on_run(sub, [&global] { return run_dictate(opt, global); });
 }
 

@@ -27,6 +27,15 @@ Result<void> X11TypingOutput::deliver(const std::string& text, const std::atomic
   return (*keyboard)->type(text, &cancel);
 }
 
+Result<void> X11PasteOutput::deliver(const std::string& text, const std::atomic<bool>& cancel) {
+  if (!clipboard_) {
+    auto c = output::X11Clipboard::open(display_);
+    if (!c) return make_error(c.error());
+    clipboard_ = std::move(*c);
+  }
+  return clipboard_->paste(text, shift_, &cancel);
+}
+
 store::HistoryEntry to_history_entry(const PipelineResult& r) {
   store::HistoryEntry e;
   e.created_at_ms = r.created_at_ms;

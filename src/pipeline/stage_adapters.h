@@ -7,6 +7,7 @@
 
 #include "core/config.h"
 #include "enhance/enhancer.h"
+#include "output/x11_clipboard.h"
 #include "pipeline/stages.h"
 #include "store/history.h"
 #include "text/filter.h"
@@ -47,6 +48,22 @@ class X11TypingOutput final : public Output {
 
  private:
   std::string display_;
+};
+
+// Pastes through the X11 CLIPBOARD (Ctrl+V, or Ctrl+Shift+V for terminals) and puts the
+// previous clipboard back. The clipboard object lives as long as this stage, so restored
+// content keeps being served.
+class X11PasteOutput final : public Output {
+ public:
+  explicit X11PasteOutput(std::string display = "", bool shift = false)
+      : display_(std::move(display)), shift_(shift) {}
+  Result<void> deliver(const std::string& text, const std::atomic<bool>& cancel) override;
+  std::string method_name() const override { return "x11-paste"; }
+
+ private:
+  std::string display_;
+  bool shift_;
+  std::unique_ptr<output::X11Clipboard> clipboard_;
 };
 
 // Maps a run onto a history row: every outcome is stored, with its audio path and text.

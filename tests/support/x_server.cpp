@@ -129,13 +129,32 @@ void TypedTextRecorder::run() {
     while (XPending(d)) {
       XEvent ev;
       XNextEvent(d, &ev);
-      if (ev.type == MappingNotify) {
+      if (ev.type == SelectionNotify && ev.xselection.property != None) {
+        Atom type = 0;
+        int format = 0;
+        unsigned long n = 0, after = 0;
+        unsigned char* data = nullptr;
+        XGetWindowProperty(d, window_, ev.xselection.property, 0, 1 << 24, True, AnyPropertyType, &type, &format,
+                           &n, &after, &data);
+        if (data) {
+          std::lock_guard lock(mutex_);
+          text_.append(reinterpret_cast<char*>(data), n);
+          for (unsigned long i = 0; i < n; ++i) chars_ += (data[i] & 0xc0) != 0x80;
+          last_ = std::chrono::steady_clock::now();
+          XFree(data);
+        }
+      } else if (ev.type == MappingNotify) {
         XRefreshKeyboardMapping(&ev.xmapping);  // as every toolkit does
       } else if (ev.type == KeyPress) {
         char buf[16];
         KeySym ks = NoSymbol;
         XLookupString(&ev.xkey, buf, sizeof buf, &ks, nullptr);
-        if (const char32_t cp = keysym_char(ks)) {
+        if ((ev.xkey.state & ControlMask) && (ks == XK_v || ks == XK_V)) {
+          // Paste, as applications do: ask the CLIPBOARD owner for UTF-8 text.
+          XConvertSelection(d, XInternAtom(d, "CLIPBOARD", False), XInternAtom(d, "UTF8_STRING", False),
+                            XInternAtom(d, "TEST_PASTE", False), window_, ev.xkey.time);
+          XFlush(d);
+        } else if (const char32_t cp = keysym_char(ks)) {
           std::lock_guard lock(mutex_);
           append_utf8(text_, cp);
           ++chars_;
