@@ -79,6 +79,7 @@ class ModelFile {
   TensorType weight_type_ = TensorType::F16;
   void* map_ = nullptr;
   size_t map_size_ = 0;
+  std::vector<void*> owned_;  // aligned copies of tensors the file stores at odd addresses
 };
 
 }  // namespace thoth::asr

@@ -19,13 +19,17 @@ struct DecodeItem {
   int sequence = 0;           // which KV cache
   const int32_t* tokens = nullptr;
   int n_tokens = 0;
-  int n_past = 0;             // tokens already in this sequence's cache; new ones go after
+  int n_past = 0;             // position of the first token; the sequence's cells at or past it are dropped
   float* logits = nullptr;    // receives n_vocab logits of the last token
 };
 
 class WhisperNetwork {
  public:
-  WhisperNetwork(std::shared_ptr<const ModelFile> model, int n_sequences, ThreadPool& pool);
+  // flash_attention: compute attention as ggml's flash_attn_ext does (whisper-cli's default,
+  // so transcripts match the reference); off, as its plain softmax path does (what the golden
+  // logits oracle used). The two differ in rounding only.
+  WhisperNetwork(std::shared_ptr<const ModelFile> model, int n_sequences, ThreadPool& pool,
+                 bool flash_attention = true);
   ~WhisperNetwork();
   WhisperNetwork(const WhisperNetwork&) = delete;
   WhisperNetwork& operator=(const WhisperNetwork&) = delete;
@@ -42,8 +46,20 @@ class WhisperNetwork {
 
   // Runs each item's tokens through the decoder and writes the last token's logits.
   void decode(std::span<const DecodeItem> items);
-  // Makes sequence dst's cache a copy of the first n_tokens of sequence src (beam search).
+  // The self-attention cache is the reference's unified one: cells shared between sequences,
+  // visited in cell order. To decode exactly as the reference does, drive it as whisper_full
+  // drives its cache: clear_cache() before each window's (or temperature's) prompt; after the
+  // prompt, copy_sequence(0, j) for the other decoders; for beam search, each step
+  // copy_sequence(source_j, T + j) for every running j first, then for every running j
+  // copy_sequence(T + j, j) and remove_sequence(T + j) (T: a sequence range kept for this).
+  //
+  // Makes sequence dst hold what sequence src holds at positions < n_tokens (dst's own
+  // cells are let go first); the two then share those cells (whisper_kv_cache_seq_cp).
   void copy_sequence(int src, int dst, int n_tokens);
+  // Sequence seq lets go of all its cells (whisper_kv_cache_seq_rm).
+  void remove_sequence(int seq);
+  // Empties the cache (whisper_kv_cache_clear).
+  void clear_cache();
 
  private:
   struct Impl;

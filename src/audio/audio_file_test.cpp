@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <numbers>
 #include <random>
@@ -393,6 +394,66 @@ TEST(Resampler, RejectsInvalidRates) {
   EXPECT_FALSE(Resampler::create(0, 16000).ok());
   EXPECT_FALSE(Resampler::create(44100, -1).ok());
   EXPECT_FALSE(Resampler::create(NAN, 16000).ok());
+}
+
+}  // namespace
+}  // namespace thoth::audio
+
+namespace thoth::audio {
+namespace {
+
+// Peak normalised cross-correlation of `a` and `b` over lags up to `max_lag` (codecs delay
+// the signal by their encoder padding).
+double best_correlation(const std::vector<float>& a, const std::vector<float>& b, int max_lag) {
+  double best = 0;
+  for (int lag = -max_lag; lag <= max_lag; lag += 1) {
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      long j = static_cast<long>(i) + lag;
+      if (j < 0 || j >= static_cast<long>(b.size())) continue;
+      ab += double(a[i]) * b[j];
+      aa += double(a[i]) * a[i];
+      bb += double(b[j]) * b[j];
+    }
+    if (aa > 0 && bb > 0) best = std::max(best, ab / std::sqrt(aa * bb));
+  }
+  return best;
+}
+
+int sh(const std::string& command) { return std::system(command.c_str()); }
+
+// Real speech (espeak-ng) converted by sox, an independent tool, into other rates, channel
+// counts and codecs must decode to the same 16 kHz signal as the original.
+TEST(AudioFile, SpeechThroughSoxConversions) {
+  test::ScratchDir dir;
+  auto voice = dir / "voice.wav";
+  ASSERT_EQ(sh("espeak-ng -w '" + voice.string() + "' 'Ask not what your country can do for you' 2>/dev/null"), 0);
+  auto reference = load_audio_16k_mono(voice);  // espeak-ng writes 22050 Hz mono
+  ASSERT_TRUE(reference.ok()) << reference.error();
+  ASSERT_GT(reference->size(), 16000u);
+  struct Conversion {
+    const char* file;
+    const char* sox_options;
+    int max_lag;
+    double min_correlation;
+  } conversions[] = {
+      {"s48k.wav", "-r 48000 -c 2 -b 24", 4, 0.99},
+      {"s44k.flac", "-r 44100 -c 2", 4, 0.99},
+      {"s8k.wav", "-r 8000 -c 1 -b 8", 4, 0.95},  // telephone band: most speech energy is below 4 kHz
+      {"s32k.ogg", "-r 32000 -c 2", 400, 0.95},
+      {"s44k.mp3", "-r 44100 -c 2", 1200, 0.95},
+  };
+  for (const auto& c : conversions) {
+    auto out = dir / c.file;
+    ASSERT_EQ(sh("sox -q '" + voice.string() + "' " + c.sox_options + " '" + out.string() + "' 2>/dev/null"), 0)
+        << c.file;
+    auto pcm = load_audio_16k_mono(out);
+    ASSERT_TRUE(pcm.ok()) << c.file << ": " << pcm.error();
+    EXPECT_NEAR(double(pcm->size()), double(reference->size()), 0.06 * 16000) << c.file;
+    double corr = best_correlation(*reference, *pcm, c.max_lag);
+    EXPECT_GE(corr, c.min_correlation) << c.file;
+    std::printf("%s: correlation %.4f, %zu samples (reference %zu)\n", c.file, corr, pcm->size(), reference->size());
+  }
 }
 
 }  // namespace

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <cmath>
 #include <fstream>
+#include <functional>
 
 #include "core/paths.h"
 #include "support/shared_data.h"
@@ -234,6 +236,34 @@ TEST_F(ConfigFile, UnwritableConfigDir) {
   auto c = config_set(dir_ / "blocker/config.json", "server.port", json(1234));
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.error().find("cannot create config dir"), std::string::npos) << c.error();
+}
+
+// The README's table is the user's reference: every key of the schema must be in it, with
+// its default.
+TEST(ConfigDocs, ReadmeDocumentsEveryKey) {
+  auto readme = paths::read_file(test::source_root() / "README.md");
+  ASSERT_TRUE(readme.ok()) << readme.error();
+  std::vector<std::pair<std::string, json>> leaves;
+  std::function<void(const std::string&, const json&)> walk = [&](const std::string& p,
+                                                                  const json& v) {
+    if (!v.is_object()) {
+      leaves.emplace_back(p, v);
+      return;
+    }
+    for (auto it = v.begin(); it != v.end(); ++it) walk(p.empty() ? it.key() : p + "." + it.key(), *it);
+  };
+  walk("", config_to_json(Config{}));
+  for (const auto& [key, value] : leaves) {
+    std::string row = "| `" + key + "` | `";
+    auto at = readme->find(row);
+    ASSERT_NE(at, std::string::npos) << "README.md lacks a row for " << key;
+    if (value.is_array()) continue;  // lists are abbreviated
+    std::string shown = value.is_number_float() && value.get<double>() == std::floor(value.get<double>())
+                            ? std::to_string(static_cast<long long>(value.get<double>()))
+                            : value.dump();
+    EXPECT_EQ(readme->compare(at + row.size(), shown.size() + 1, shown + "`"), 0)
+        << "README.md default of " << key << " should be " << shown;
+  }
 }
 
 TEST(ConfigKeys, GetReturnsEffectiveValues) {

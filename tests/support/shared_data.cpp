@@ -8,6 +8,8 @@
 
 namespace thoth::test {
 
+std::filesystem::path source_root() { return THOTH_SOURCE_DIR; }
+
 std::filesystem::path shared_root() {
   if (const char* env = std::getenv("THOTH_SHARED"); env && *env) return env;
   return std::filesystem::path(THOTH_SOURCE_DIR).parent_path() / "shared";

@@ -5,6 +5,9 @@
 
 namespace thoth::test {
 
+// Root of the source tree (README, setup.sh, ...).
+std::filesystem::path source_root();
+
 // Root of the shared data: $THOTH_SHARED, else ../shared beside the repo root.
 std::filesystem::path shared_root();
 

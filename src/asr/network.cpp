@@ -1,0 +1,856 @@
+// The Whisper transformer, computed the way the reference computes it (whisper.cpp on ggml's
+// CPU backend as whisper-cli runs by default: flash attention off), because greedy and beam
+// decoding must pick the same tokens on near-ties. What that means here:
+//  - every matrix product goes through matmul(), which converts activations to the weight's
+//    partner type (f16, q8_0, q8_1) as ggml does -- attention included: keys and values are
+//    f16 (the reference casts them, and its KV caches are f16), so queries and softmax
+//    probabilities are rounded to f16 on their way into the two attention products;
+//  - the convolutions run on f16 im2col rows against f16 kernels (f32 kernels are rounded to
+//    f16 first: ggml converts the kernel to the im2col type);
+//  - GELU goes through ggml's f16 table; layer norm and softmax sum in double as ggml does,
+//    and the softmax exponentials are ggml's vectorised expf (ggml_v_expf) lane by lane;
+//  - decoder self-attention queries and keys are pre-scaled by d^-1/4 (keys before the f16
+//    cache), cross-attention keys likewise, its queries scaled inside the softmax.
+#include "asr/network.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include "asr/matmul.h"
+#include "asr/thread_pool.h"
+
+namespace thoth::asr {
+
+namespace {
+
+constexpr float kNormEps = 1e-5f;
+
+
+
+// f16 -> f32 through a table: the attention loops convert every cached key and value.
+const float* half_table() {
+  static const std::vector<float> table = [] {
+    std::vector<float> t(65536);
+    for (uint32_t i = 0; i < 65536; ++i) t[i] = fp16_to_fp32(static_cast<uint16_t>(i));
+    return t;
+  }();
+  return table.data();
+}
+inline float h2f(uint16_t h) { return half_table()[h]; }
+
+// ggml's GELU for f32 tensors: saturate outside [-10, 10], else the tanh formula evaluated at
+// the f16-rounded input and rounded to f16 (ggml_table_gelu_f16).
+const uint16_t* gelu_table() {
+  static const std::vector<uint16_t> table = [] {
+    std::vector<uint16_t> t(65536);
+    const float kSqrt2OverPi = 0.79788456080286535587989211986876f, kCoefA = 0.044715f;
+    for (uint32_t i = 0; i < 65536; ++i) {
+      const float x = fp16_to_fp32(static_cast<uint16_t>(i));
+      t[i] = fp32_to_fp16(0.5f * x * (1.0f + tanhf(kSqrt2OverPi * x * (1.0f + kCoefA * x * x))));
+    }
+    return t;
+  }();
+  return table.data();
+}
+
+void gelu_rows(float* x, int64_t n, ThreadPool& pool) {
+  const uint16_t* table = gelu_table();
+  pool.parallel_for(n, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const float v = x[i];
+      if (v <= -10.0f) x[i] = 0.0f;
+      else if (v < 10.0f) x[i] = h2f(table[fp32_to_fp16(v)]);
+    }
+  });
+}
+
+// ggml_norm then ggml_mul(w) then ggml_add(b), each rounded as the separate ops are.
+void layer_norm_row(const float* x, float* y, int n, const float* w, const float* b) {
+  double sum = 0.0;
+  for (int i = 0; i < n; ++i) sum += x[i];
+  const float mean = static_cast<float>(sum) / static_cast<float>(n);
+  double sum2 = 0.0;
+  for (int i = 0; i < n; ++i) {
+    const float d = x[i] - mean;
+    y[i] = d;
+    sum2 += static_cast<double>(d * d);
+  }
+  const float variance = static_cast<float>(sum2 / n);
+  const float scale = 1.0f / std::sqrt(variance + kNormEps);
+  for (int i = 0; i < n; ++i) {
+    const float v = y[i] * scale;
+    const float m = v * w[i];
+    y[i] = m + b[i];
+  }
+}
+
+void layer_norm(const float* x, float* y, int64_t rows, int n, const float* w, const float* b, ThreadPool& pool) {
+  pool.parallel_for(rows, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) layer_norm_row(x + r * n, y + r * n, n, w, b);
+  });
+}
+
+void add_bias(float* y, int64_t rows, int n, const float* b) {
+  if (!b) return;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int i = 0; i < n; ++i) y[r * n + i] += b[i];
+}
+
+void to_half(const float* x, uint16_t* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = fp32_to_fp16(x[i]);
+}
+
+// Row `row` of a stored matrix as f32 (ggml_get_rows: f16 widened, quantized blocks expanded).
+void dequantize_row(const TensorView& t, int64_t row, float* out) {
+  const int64_t n = t.ne[0];
+  const uint8_t* p = static_cast<const uint8_t*>(t.data) + row_bytes(t.type, n) * row;
+  switch (t.type) {
+    case TensorType::F32:
+      std::memcpy(out, p, n * sizeof(float));
+      return;
+    case TensorType::F16:
+      for (int64_t i = 0; i < n; ++i) {
+        uint16_t h;
+        std::memcpy(&h, p + 2 * i, 2);
+        out[i] = h2f(h);
+      }
+      return;
+    default:
+      break;
+  }
+  for (int64_t blk = 0; blk < n / kQK; ++blk) {
+    float* y = out + blk * kQK;
+    switch (t.type) {
+      case TensorType::Q4_0: {
+        const auto* b = reinterpret_cast<const BlockQ4_0*>(p) + blk;
+        const float d = h2f(b->d);
+        for (int j = 0; j < kQK / 2; ++j) {
+          y[j] = static_cast<float>((b->qs[j] & 0x0F) - 8) * d;
+          y[j + kQK / 2] = static_cast<float>((b->qs[j] >> 4) - 8) * d;
+        }
+        break;
+      }
+      case TensorType::Q4_1: {
+        const auto* b = reinterpret_cast<const BlockQ4_1*>(p) + blk;
+        const float d = h2f(b->d), m = h2f(b->m);
+        for (int j = 0; j < kQK / 2; ++j) {
+          y[j] = static_cast<float>(b->qs[j] & 0x0F) * d + m;
+          y[j + kQK / 2] = static_cast<float>(b->qs[j] >> 4) * d + m;
+        }
+        break;
+      }
+      case TensorType::Q5_0: {
+        const auto* b = reinterpret_cast<const BlockQ5_0*>(p) + blk;
+        const float d = h2f(b->d);
+        uint32_t qh;
+        std::memcpy(&qh, b->qh, 4);
+        for (int j = 0; j < kQK / 2; ++j) {
+          const int xh0 = static_cast<int>(((qh >> j) << 4) & 0x10);
+          const int xh1 = static_cast<int>((qh >> (j + 12)) & 0x10);
+          y[j] = static_cast<float>(((b->qs[j] & 0x0F) | xh0) - 16) * d;
+          y[j + kQK / 2] = static_cast<float>(((b->qs[j] >> 4) | xh1) - 16) * d;
+        }
+        break;
+      }
+      case TensorType::Q5_1: {
+        const auto* b = reinterpret_cast<const BlockQ5_1*>(p) + blk;
+        const float d = h2f(b->d), m = h2f(b->m);
+        uint32_t qh;
+        std::memcpy(&qh, b->qh, 4);
+        for (int j = 0; j < kQK / 2; ++j) {
+          const int xh0 = static_cast<int>(((qh >> j) << 4) & 0x10);
+          const int xh1 = static_cast<int>((qh >> (j + 12)) & 0x10);
+          y[j] = static_cast<float>((b->qs[j] & 0x0F) | xh0) * d + m;
+          y[j + kQK / 2] = static_cast<float>((b->qs[j] >> 4) | xh1) * d + m;
+        }
+        break;
+      }
+      case TensorType::Q8_0: {
+        const auto* b = reinterpret_cast<const BlockQ8_0*>(p) + blk;
+        const float d = h2f(b->d);
+        for (int j = 0; j < kQK; ++j) y[j] = static_cast<float>(b->qs[j]) * d;
+        break;
+      }
+      default:
+        throw std::logic_error("dequantize_row: unsupported type");
+    }
+  }
+}
+
+MatrixView view_of(const TensorView& t) {
+  MatrixView m;
+  m.type = t.type;
+  m.data = t.data;
+  m.cols = t.ne[0];
+  m.rows = t.ne[1] * t.ne[2] * t.ne[3];
+  m.row_stride = row_bytes(t.type, t.ne[0]);
+  return m;
+}
+
+// --- attention ------------------------------------------------------------------------------
+
+// ggml_v_expf, one lane: ARM's optimized-routines expf as ggml vectorises it for softmax.
+inline float v_expf(float x) {
+  auto bits = [](float f) { uint32_t u; std::memcpy(&u, &f, 4); return u; };
+  auto from = [](uint32_t u) { float f; std::memcpy(&f, &u, 4); return f; };
+  const float r = 0x1.8p23f;
+  const float z = std::fma(x, 0x1.715476p+0f, r);
+  const float n = z - r;
+  const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
+  const uint32_t e = bits(z) << 23;
+  const float k = from(e + bits(1.0f));
+  const float u = b * b;
+  const float j = std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
+                           u, 0x1.ffffecp-1f * b);
+  if (!(std::fabs(n) > 126.0f)) return std::fma(j, k, k);
+  const uint32_t g = n <= 0.0f ? 0x82000000u : 0u;
+  const float s1 = from(g + 0x7f000000u);
+  const float s2 = from(e - g);
+  if (std::fabs(n) > 192.0f) return s1 * s1;
+  return std::fma(s2, j, s2) * s1;
+}
+
+// ggml_soft_max_ext on one row: x * scale, entries the mask hides at -inf, the max
+// subtracted, exponentials summed in double (16 lanes of v_expf, libm expf for the tail, as
+// the AVX-512 build does), then scaled by the reciprocal of the sum.
+template <typename Visible>
+void softmax_row(float* s, int n, Visible visible, float scale) {
+  float mx = -INFINITY;
+  for (int j = 0; j < n; ++j) {
+    s[j] = visible(j) ? s[j] * scale : -INFINITY;
+    mx = s[j] > mx ? s[j] : mx;
+  }
+  double sum = 0.0;
+  int j = 0;
+  for (; j + 15 < n; j += 16) {
+    float v[16];
+    for (int l = 0; l < 16; ++l) v[l] = s[j + l] = v_expf(s[j + l] - mx);
+    // _mm512_reduce_add_ps: halves added pairwise, 16 -> 8 -> 4 -> 2 -> 1.
+    for (int w = 8; w >= 1; w /= 2)
+      for (int l = 0; l < w; ++l) v[l] = v[l] + v[l + w];
+    sum += static_cast<double>(v[0]);
+  }
+  for (; j < n; ++j) {
+    const float val = expf(s[j] - mx);
+    sum += static_cast<double>(val);
+    s[j] = val;
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int k = 0; k < n; ++k) s[k] *= inv;
+}
+
+// Keys of one attention: f16 rows [key][n_state]; values transposed: f16 rows [dim][key],
+// as the reference lays out its caches (so V^T of a head is a plain matrix for matmul()).
+// With flash attention, values are kept as rows like the keys (v, k_stride apart) instead.
+struct KvView {
+  const uint16_t* k = nullptr;
+  int64_t k_stride = 0;  // elements between key rows
+  const uint16_t* vt = nullptr;
+  int64_t vt_stride = 0;  // elements between value-dimension rows
+  int n_keys = 0;
+  const uint16_t* v = nullptr;  // flash attention: value rows, k_stride apart
+};
+
+// softmax(q . k^T * scale) . v for `rows` query rows and one head, through two matmuls.
+// visible(r, j): whether row r sees key j (the mask); scores is scratch of rows * n_keys.
+template <typename Visible>
+void attend_head(const float* q, int64_t rows, int64_t ldq, const KvView& kv, int h, int d, float scale,
+                 Visible visible, float* out, int64_t ldo, std::vector<float>& scores, ThreadPool& pool) {
+  scores.resize(static_cast<size_t>(rows) * kv.n_keys);
+  const MatrixView keys{TensorType::F16, kv.k + static_cast<int64_t>(h) * d, kv.n_keys, d,
+                        static_cast<size_t>(kv.k_stride) * 2};
+  matmul(keys, q + static_cast<int64_t>(h) * d, rows, ldq, scores.data(), kv.n_keys, pool);
+  pool.parallel_for(rows, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r)
+      softmax_row(&scores[r * kv.n_keys], kv.n_keys, [&](int j) { return visible(r, j); }, scale);
+  });
+  const MatrixView values{TensorType::F16, kv.vt + static_cast<int64_t>(h) * d * kv.vt_stride, d, kv.n_keys,
+                          static_cast<size_t>(kv.vt_stride) * 2};
+  matmul(values, scores.data(), rows, kv.n_keys, out + static_cast<int64_t>(h) * d, ldo, pool);
+}
+
+
+// --- flash attention (ggml_flash_attn_ext on the CPU) -----------------------------------------
+// whisper-cli runs with flash attention on; the golden logits oracle ran with it off. Both are
+// kept so each can be matched: WhisperNetwork's flash_attention flag picks one.
+
+constexpr int kTileRows = 64;         // GGML_FA_TILE_Q: query batches this large take the f32 tiled path
+constexpr int kSplitMinKeys = 512;    // one query row over this many keys takes the split-KV path
+constexpr int kReferenceThreads = 2;  // ...cut into one chunk per thread of the golden runs
+
+// ggml_vec_dot_f16 for rows shorter than one SIMD step: widened products summed in double.
+inline float dot_f16(const uint16_t* a, const uint16_t* b, int n) {
+  double sum = 0.0;
+  for (int i = 0; i < n; ++i) sum += static_cast<double>(h2f(a[i]) * h2f(b[i]));
+  return static_cast<float>(sum);
+}
+
+struct Partial {
+  float m = -INFINITY, s = 0.0f;
+};
+
+// ggml's one-chunk kernel for one query row (f16) and head over keys [k0, k1): online
+// softmax, output accumulated in f16. Leaves the unnormalised output in out.
+// Keys the mask hides are skipped, as the reference's `continue` on a -inf mask does.
+template <typename Visible>
+Partial attend_one_chunk(const uint16_t* q16, const KvView& kv, int h, int d, int k0, int k1, float scale,
+                         Visible visible, float* out, uint16_t* acc16) {
+  Partial p;
+  for (int i = 0; i < d; ++i) acc16[i] = 0;
+  for (int j = k0; j < k1; ++j) {
+    if (!visible(j)) continue;
+    const uint16_t* krow = kv.k + j * kv.k_stride + h * d;
+    const uint16_t* vrow = kv.v + j * kv.k_stride + h * d;
+    const float s = dot_f16(krow, q16, d) * scale;
+    float ms = 1.0f, vs = 1.0f;
+    if (s > p.m) {
+      const float m_old = p.m;
+      p.m = s;
+      ms = expf(m_old - p.m);
+      for (int i = 0; i < d; ++i) acc16[i] = fp32_to_fp16(h2f(acc16[i]) * ms);
+    } else {
+      vs = expf(s - p.m);
+    }
+    for (int i = 0; i < d; ++i) acc16[i] = fp32_to_fp16(std::fma(h2f(vrow[i]), vs, h2f(acc16[i])));
+    p.s = p.s * ms + vs;
+  }
+  for (int i = 0; i < d; ++i) out[i] = h2f(acc16[i]);
+  return p;
+}
+
+// One query row of one head on the one-chunk path, or, for a lone query row over many keys,
+// the split-KV path (chunks merged in f32). Writes the normalised output.
+template <typename Visible>
+void attend_row_flash(const float* q, const KvView& kv, int h, int d, Visible visible, float scale, bool lone_row,
+                      float* out) {
+  uint16_t q16[256], acc16[256];
+  to_half(q, q16, d);
+  if (lone_row && kv.n_keys >= kSplitMinKeys) {
+    const int chunk = (kv.n_keys + kReferenceThreads - 1) / kReferenceThreads;
+    float m_final = -INFINITY, s_final = 0.0f, acc[256] = {}, part[256];
+    for (int c = 0; c < kReferenceThreads; ++c) {
+      const int k0 = c * chunk, k1 = std::min(kv.n_keys, k0 + chunk);
+      if (k0 >= kv.n_keys) continue;
+      const Partial p = attend_one_chunk(q16, kv, h, d, k0, k1, scale, visible, part, acc16);
+      if (p.s == 0.0f) continue;
+      const float m_new = std::fmax(m_final, p.m);
+      const float scale_old = expf(m_final - m_new), scale_new = expf(p.m - m_new);
+      for (int i = 0; i < d; ++i) acc[i] = acc[i] * scale_old + part[i] * scale_new;
+      s_final = s_final * scale_old + p.s * scale_new;
+      m_final = m_new;
+    }
+    const float inv = s_final != 0.0f ? 1.0f / s_final : 0.0f;
+    for (int i = 0; i < d; ++i) out[i] = acc[i] * inv;
+    return;
+  }
+  const Partial p = attend_one_chunk(q16, kv, h, d, 0, kv.n_keys, scale, visible, out, acc16);
+  const float inv = p.s == 0.0f ? 0.0f : 1.0f / p.s;
+  for (int i = 0; i < d; ++i) out[i] *= inv;
+}
+
+// The tiled path for one head: f32 queries, keys and values widened to f32, f32 scores, the
+// exponentials' sum normalising the output at the end. The two products run through matmul().
+template <typename Visible>
+void attend_head_tiled(const float* q, int64_t rows, int64_t ldq, const KvView& kv, int h, int d, float scale,
+                       Visible visible, float* out, int64_t ldo, ThreadPool& pool) {
+  const int n = kv.n_keys;
+  std::vector<float> keys(static_cast<size_t>(n) * d), values_t(static_cast<size_t>(d) * n);
+  std::vector<float> scores(static_cast<size_t>(rows) * n), sums(rows), o(static_cast<size_t>(rows) * d);
+  for (int j = 0; j < n; ++j)
+    for (int i = 0; i < d; ++i) {
+      keys[static_cast<size_t>(j) * d + i] = h2f(kv.k[j * kv.k_stride + h * d + i]);
+      values_t[static_cast<size_t>(i) * n + j] = h2f(kv.v[j * kv.k_stride + h * d + i]);
+    }
+  const MatrixView kmat{TensorType::F32, keys.data(), n, d, static_cast<size_t>(d) * sizeof(float)};
+  matmul(kmat, q + static_cast<int64_t>(h) * d, rows, ldq, scores.data(), n, pool);
+  pool.parallel_for(rows, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      float* s = &scores[r * n];
+      float mx = -INFINITY;
+      for (int j = 0; j < n; ++j)
+        if (visible(r, j)) mx = std::max(mx, s[j] *= scale);
+      double sum = 0.0;
+      for (int j = 0; j < n; ++j) {
+        s[j] = visible(r, j) ? v_expf(s[j] - mx) : 0.0f;
+        sum += s[j];
+      }
+      sums[r] = static_cast<float>(sum);
+    }
+  });
+  const MatrixView vmat{TensorType::F32, values_t.data(), d, n, static_cast<size_t>(n) * sizeof(float)};
+  matmul(vmat, scores.data(), rows, n, o.data(), d, pool);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float inv = sums[r] == 0.0f ? 0.0f : 1.0f / sums[r];
+    for (int i = 0; i < d; ++i) out[r * ldo + static_cast<int64_t>(h) * d + i] = o[r * d + i] * inv;
+  }
+}
+
+}  // namespace
+
+struct WhisperNetwork::Impl {
+  struct Linear {
+    MatrixView w;
+    const float* b = nullptr;
+  };
+  struct Norm {
+    const float* w = nullptr;
+    const float* b = nullptr;
+  };
+  struct Attention {
+    Norm ln;
+    Linear q, k, v, o;
+  };
+  struct EncoderLayer {
+    Attention attn;
+    Norm mlp_ln;
+    Linear mlp0, mlp1;
+  };
+  struct DecoderLayer {
+    Attention self, cross;
+    Norm mlp_ln;
+    Linear mlp0, mlp1;
+  };
+  // One cell of the self-attention cache. Like the reference's unified KV cache, cells are
+  // shared by the sequences that hold them (a copied sequence shares its source's cells) and
+  // attention visits a sequence's cells in cell order, which decides the rounding of the f16
+  // accumulator on the flash path.
+  struct Cell {
+    int pos = -1;        // -1: free
+    uint64_t seqs = 0;   // bit s: sequence s holds this cell
+  };
+
+
+  const ModelFile& m;
+  ThreadPool& pool;
+  bool flash;
+  int n_state, n_head, d_head, n_audio_ctx, n_audio_ctx_pad, n_text_ctx, n_mels, n_vocab;
+  MatrixView conv1, conv2;
+  std::vector<uint16_t> conv1_f16, conv2_f16;  // f32 kernels rounded to f16 (f32 files only)
+  const float *conv1_b, *conv2_b, *enc_pos, *dec_pos;
+  Norm ln_post, dec_ln;
+  const TensorView* token_embedding;
+  MatrixView token_matrix;
+  std::vector<EncoderLayer> enc;
+  std::vector<DecoderLayer> dec;
+
+  std::vector<float> encoder_out;                 // [n_audio_ctx][n_state]
+  // Cross-attention keys [layer][key][n_state], pre-scaled, and values [layer][n_state][key]
+  // (flash attention: [layer][key][n_state]); flash attention pads the keys to a multiple of
+  // 256 with zero rows that take part in its softmax, as the reference's padded buffers do.
+  std::vector<uint16_t> cross_k, cross_vt;
+  int n_seqs = 1;
+  int kv_size = 0;              // cells
+  std::vector<Cell> cells;
+  uint32_t head = 0;            // where the search for free cells starts
+  std::vector<uint16_t> self_k;  // [layer][cell][n_state]
+  std::vector<uint16_t> self_v;  // [layer][n_state][cell] (flash attention: [layer][cell][n_state])
+  ThreadPool serial_{1};           // runs a head's products inline inside a parallel task
+  std::vector<float> scores_;
+
+  Impl(const ModelFile& model, int n_sequences, bool flash_attention, ThreadPool& p)
+      : m(model), pool(p), flash(flash_attention) {
+    const Hparams& hp = m.hparams();
+    n_state = hp.n_audio_state;
+    n_head = hp.n_audio_head;
+    d_head = n_state / n_head;
+    n_audio_ctx = hp.n_audio_ctx;
+    n_audio_ctx_pad = flash ? (n_audio_ctx + 255) / 256 * 256 : n_audio_ctx;
+    n_text_ctx = hp.n_text_ctx;
+    n_mels = hp.n_mels;
+    n_vocab = hp.n_vocab;
+    if (hp.n_text_head != n_head) throw std::invalid_argument("encoder and decoder head counts differ");
+
+    auto t = [&](const std::string& name) -> const TensorView& {
+      const TensorView* tv = m.tensor(name);
+      if (!tv) throw std::logic_error("validated model lacks " + name);
+      return *tv;
+    };
+    auto f32 = [&](const std::string& name) { return static_cast<const float*>(t(name).data); };
+    auto linear = [&](const std::string& p, bool bias) {
+      Linear l;
+      l.w = view_of(t(p + ".weight"));
+      if (bias) l.b = f32(p + ".bias");
+      return l;
+    };
+    auto norm = [&](const std::string& p) { return Norm{f32(p + ".weight"), f32(p + ".bias")}; };
+    auto attention = [&](const std::string& p) {
+      Attention a;
+      a.ln = norm(p + "_ln");
+      a.q = linear(p + ".query", true);
+      a.k = linear(p + ".key", false);
+      a.v = linear(p + ".value", true);
+      a.o = linear(p + ".out", true);
+      return a;
+    };
+    auto conv = [&](const std::string& name, std::vector<uint16_t>& f16_copy) {
+      const TensorView& tv = t(name);
+      MatrixView mv;
+      mv.rows = tv.ne[2];
+      mv.cols = tv.ne[0] * tv.ne[1];
+      mv.type = TensorType::F16;
+      mv.row_stride = static_cast<size_t>(mv.cols) * 2;
+      if (tv.type == TensorType::F32) {
+        f16_copy.resize(static_cast<size_t>(mv.rows * mv.cols));
+        to_half(static_cast<const float*>(tv.data), f16_copy.data(), mv.rows * mv.cols);
+        mv.data = f16_copy.data();
+      } else {
+        mv.data = tv.data;
+      }
+      return mv;
+    };
+    conv1 = conv("encoder.conv1.weight", conv1_f16);
+    conv2 = conv("encoder.conv2.weight", conv2_f16);
+    conv1_b = f32("encoder.conv1.bias");
+    conv2_b = f32("encoder.conv2.bias");
+    enc_pos = f32("encoder.positional_embedding");
+    dec_pos = f32("decoder.positional_embedding");
+    ln_post = norm("encoder.ln_post");
+    dec_ln = norm("decoder.ln");
+    token_embedding = &t("decoder.token_embedding.weight");
+    token_matrix = view_of(*token_embedding);
+    for (int i = 0; i < hp.n_audio_layer; ++i) {
+      const std::string p = "encoder.blocks." + std::to_string(i);
+      enc.push_back({attention(p + ".attn"), norm(p + ".mlp_ln"), linear(p + ".mlp.0", true), linear(p + ".mlp.2", true)});
+    }
+    for (int i = 0; i < hp.n_text_layer; ++i) {
+      const std::string p = "decoder.blocks." + std::to_string(i);
+      dec.push_back({attention(p + ".attn"), attention(p + ".cross_attn"), norm(p + ".mlp_ln"),
+                     linear(p + ".mlp.0", true), linear(p + ".mlp.2", true)});
+    }
+    cross_k.assign(static_cast<size_t>(dec.size()) * n_audio_ctx_pad * n_state, 0);
+    cross_vt.assign(cross_k.size(), 0);
+    encoder_out.assign(static_cast<size_t>(n_audio_ctx) * n_state, 0.0f);
+    if (n_sequences < 1 || n_sequences > 64) throw std::invalid_argument("WhisperNetwork: 1..64 sequences");
+    n_seqs = n_sequences;
+    // The reference over-allocates its cache for several decoders to live with fragmentation.
+    kv_size = (n_text_ctx + 255) / 256 * 256 * (n_seqs > 1 ? std::min(n_seqs, 8) + 2 : 1);
+    cells.assign(kv_size, Cell{});
+    self_k.assign(dec.size() * static_cast<size_t>(kv_size) * n_state, 0);
+    self_v.assign(self_k.size(), 0);
+  }
+
+  void linear_rows(const Linear& l, const float* x, int64_t rows, float* y) {
+    matmul(l.w, x, rows, l.w.cols, y, l.w.rows, pool);
+    add_bias(y, rows, static_cast<int>(l.w.rows), l.b);
+  }
+
+  // Convolution of kernel 3, padding 1, as f16 im2col rows times the f16 kernel.
+  void conv1d(const MatrixView& w, const float* bias, const float* x, int64_t in_len, int in_ch, bool channel_major,
+              int stride, int64_t out_len, float* y) {
+    std::vector<float> cols(static_cast<size_t>(out_len) * in_ch * 3);
+    pool.parallel_for(out_len, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        float* row = cols.data() + static_cast<size_t>(t) * in_ch * 3;
+        for (int c = 0; c < in_ch; ++c) {
+          for (int k = 0; k < 3; ++k) {
+            const int64_t pos = t * stride + k - 1;
+            float v = 0.0f;
+            if (pos >= 0 && pos < in_len) v = channel_major ? x[c * in_len + pos] : x[pos * in_ch + c];
+            row[c * 3 + k] = h2f(fp32_to_fp16(v));  // im2col's f16 destination
+          }
+        }
+      }
+    });
+    matmul(w, cols.data(), out_len, in_ch * 3, y, w.rows, pool);
+    add_bias(y, out_len, static_cast<int>(w.rows), bias);
+    gelu_rows(y, out_len * w.rows, pool);
+  }
+
+  // Every head of one attention for `rows` query rows, of a batch of `batch_rows` (the
+  // reference picks its kernel by the whole batch). Long query batches (the encoder) run head
+  // after head with the products spread over the pool; short ones run heads in parallel.
+  template <typename Visible>
+  void attention(const float* q, int64_t rows, int64_t batch_rows, const KvView& kv, float scale, Visible visible,
+                 float* out) {
+    if (flash) {
+      if (batch_rows >= kTileRows) {
+        for (int h = 0; h < n_head; ++h) attend_head_tiled(q, rows, n_state, kv, h, d_head, scale, visible, out, n_state, pool);
+        return;
+      }
+      pool.parallel_for(rows * n_head, [&](int64_t b, int64_t e) {
+        for (int64_t t = b; t < e; ++t) {
+          const int64_t r = t / n_head;
+          const int h = static_cast<int>(t % n_head);
+          attend_row_flash(q + r * n_state + h * d_head, kv, h, d_head, [&](int j) { return visible(r, j); }, scale,
+                           batch_rows == 1,
+                           out + r * n_state + h * d_head);
+        }
+      });
+      return;
+    }
+    if (rows >= 32) {
+      for (int h = 0; h < n_head; ++h)
+        attend_head(q, rows, n_state, kv, h, d_head, scale, visible, out, n_state, scores_, pool);
+      return;
+    }
+    pool.parallel_for(n_head, [&](int64_t h0, int64_t h1) {
+      thread_local std::vector<float> scores;
+      for (int64_t h = h0; h < h1; ++h)
+        attend_head(q, rows, n_state, kv, static_cast<int>(h), d_head, scale, visible, out, n_state, scores, serial_);
+    });
+  }
+
+  // Keys/values of rows [0, n) of x into f16 storage in this mode's layout (stride = keys).
+  void store_values(const float* x, int64_t n, uint16_t* dst, int64_t keys) {
+    if (flash) to_half(x, dst, n * n_state);
+    else transpose_to_half(x, n, dst, keys);
+  }
+
+  void encode(const MelSpectrogram& mel, int offset) {
+    if (mel.n_mel != n_mels) throw std::invalid_argument("mel has the wrong number of bins for this model");
+    const int64_t n_frames = 2 * static_cast<int64_t>(n_audio_ctx);
+    // The window, channel-major; frames past the spectrogram are zero as in the reference.
+    std::vector<float> window(static_cast<size_t>(n_mels) * n_frames, 0.0f);
+    const int64_t i0 = std::min<int64_t>(std::max(offset, 0), mel.n_len);
+    const int64_t i1 = std::min<int64_t>(static_cast<int64_t>(std::max(offset, 0)) + n_frames, mel.n_len);
+    for (int c = 0; c < n_mels; ++c)
+      for (int64_t i = i0; i < i1; ++i)
+        window[c * n_frames + (i - i0)] = mel.data[static_cast<size_t>(c) * mel.n_len + i];
+
+    std::vector<float> c1(static_cast<size_t>(n_frames) * n_state);
+    conv1d(conv1, conv1_b, window.data(), n_frames, n_mels, true, 1, n_frames, c1.data());
+    const int64_t n = n_audio_ctx;
+    std::vector<float> x(static_cast<size_t>(n) * n_state);
+    conv1d(conv2, conv2_b, c1.data(), n_frames, n_state, false, 2, n, x.data());
+    for (int64_t i = 0; i < n * n_state; ++i) x[i] = enc_pos[i] + x[i];
+
+    const size_t sz = static_cast<size_t>(n) * n_state;
+    std::vector<float> h(sz), qb(sz), kb(sz), vb(sz), att(sz), proj(sz), mlp(sz * 4);
+    std::vector<uint16_t> k16(static_cast<size_t>(n_audio_ctx_pad) * n_state, 0), vt16(k16.size(), 0);
+    const float kq_scale = 1.0f / std::sqrt(static_cast<float>(d_head));
+    for (const auto& L : enc) {
+      layer_norm(x.data(), h.data(), n, n_state, L.attn.ln.w, L.attn.ln.b, pool);
+      linear_rows(L.attn.q, h.data(), n, qb.data());
+      linear_rows(L.attn.k, h.data(), n, kb.data());
+      linear_rows(L.attn.v, h.data(), n, vb.data());
+      // The reference casts K and V (transposed) to f16 before its attention products.
+      to_half(kb.data(), k16.data(), static_cast<int64_t>(sz));
+      store_values(vb.data(), n, vt16.data(), n);
+      const KvView kv{k16.data(), n_state, vt16.data(), n, n_audio_ctx_pad, vt16.data()};
+      attention(qb.data(), n, n, kv, kq_scale, [](int64_t, int) { return true; }, att.data());
+      linear_rows(L.attn.o, att.data(), n, proj.data());
+      for (size_t i = 0; i < sz; ++i) x[i] = proj[i] + x[i];
+
+      layer_norm(x.data(), h.data(), n, n_state, L.mlp_ln.w, L.mlp_ln.b, pool);
+      linear_rows(L.mlp0, h.data(), n, mlp.data());
+      gelu_rows(mlp.data(), static_cast<int64_t>(sz) * 4, pool);
+      linear_rows(L.mlp1, mlp.data(), n, proj.data());
+      for (size_t i = 0; i < sz; ++i) x[i] = proj[i] + x[i];
+    }
+    layer_norm(x.data(), encoder_out.data(), n, n_state, ln_post.w, ln_post.b, pool);
+
+    // Cross-attention keys (pre-scaled by d^-1/4) and transposed values, once per window.
+    const float k_scale = static_cast<float>(std::pow(static_cast<float>(d_head), -0.25));
+    for (size_t l = 0; l < dec.size(); ++l) {
+      linear_rows(dec[l].cross.k, encoder_out.data(), n, kb.data());
+      for (size_t i = 0; i < sz; ++i) kb[i] *= k_scale;
+      linear_rows(dec[l].cross.v, encoder_out.data(), n, vb.data());
+      const size_t base = l * static_cast<size_t>(n_audio_ctx_pad) * n_state;
+      to_half(kb.data(), cross_k.data() + base, static_cast<int64_t>(sz));
+      store_values(vb.data(), n, cross_vt.data() + base, n);
+    }
+  }
+
+  // rows x n_state f32 -> n_state rows of f16, row i holding column i (stride `stride`).
+  void transpose_to_half(const float* x, int64_t rows, uint16_t* y, int64_t stride) {
+    pool.parallel_for(n_state, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c)
+        for (int64_t r = 0; r < rows; ++r) y[c * stride + r] = fp32_to_fp16(x[r * n_state + c]);
+    });
+  }
+
+  void decode(std::span<const DecodeItem> items) {
+    int64_t total = 0;
+    for (const auto& it : items) {
+      if (it.sequence < 0 || it.sequence >= n_seqs)
+        throw std::out_of_range("decode: sequence out of range");
+      if (it.n_tokens < 1 || it.n_past < 0 || it.n_past + it.n_tokens > n_text_ctx)
+        throw std::out_of_range("decode: tokens do not fit the text context");
+      for (int i = 0; i < it.n_tokens; ++i)
+        if (it.tokens[i] < 0 || it.tokens[i] >= n_vocab) throw std::out_of_range("decode: token id out of range");
+      total += it.n_tokens;
+    }
+    if (total == 0) return;
+    const size_t sz = static_cast<size_t>(total) * n_state;
+    std::vector<float> x(sz), h(sz), qb(sz), kb(sz), vb(sz), att(sz), proj(sz), mlp(sz * 4);
+    {
+      std::vector<float> tok(n_state);
+      int64_t r = 0;
+      for (const auto& it : items) {
+        for (int i = 0; i < it.n_tokens; ++i, ++r) {
+          dequantize_row(*token_embedding, it.tokens[i], tok.data());
+          const float* pe = dec_pos + static_cast<size_t>(it.n_past + i) * n_state;
+          for (int c = 0; c < n_state; ++c) x[r * n_state + c] = tok[c] + pe[c];
+        }
+      }
+    }
+    // Cells for the batch, found as the reference finds them (positions a sequence already
+    // holds at or past n_past are dropped first; in the reference's own flow there are none).
+    for (const auto& it : items) remove_cells(it.sequence, it.n_past, INT32_MAX);
+    const int64_t slot = find_slot(total);
+    {
+      int64_t r = 0;
+      for (const auto& it : items)
+        for (int i = 0; i < it.n_tokens; ++i, ++r) {
+          cells[slot + r].pos = it.n_past + i;
+          cells[slot + r].seqs |= uint64_t{1} << it.sequence;
+        }
+    }
+    int n_kv = 1;  // cells up to the last one in use
+    for (int i = kv_size - 1; i > 0; --i)
+      if (cells[i].pos >= 0 && cells[i].seqs) {
+        n_kv = i + 1;
+        break;
+      }
+    const float kq_scale = static_cast<float>(std::pow(static_cast<float>(d_head), -0.25));
+    const size_t kv_layer = static_cast<size_t>(kv_size) * n_state;
+    const size_t cross_stride = static_cast<size_t>(n_audio_ctx_pad) * n_state;
+    for (size_t l = 0; l < dec.size(); ++l) {
+      const auto& L = dec[l];
+      // Self-attention: new keys and values into each sequence's cache, then attend causally.
+      layer_norm(x.data(), h.data(), total, n_state, L.self.ln.w, L.self.ln.b, pool);
+      linear_rows(L.self.q, h.data(), total, qb.data());
+      for (size_t i = 0; i < sz; ++i) qb[i] *= kq_scale;
+      linear_rows(L.self.k, h.data(), total, kb.data());
+      for (size_t i = 0; i < sz; ++i) kb[i] *= kq_scale;
+      linear_rows(L.self.v, h.data(), total, vb.data());
+      uint16_t* k = self_k.data() + l * kv_layer;
+      uint16_t* v = self_v.data() + l * kv_layer;
+      for (int64_t r = 0; r < total; ++r) {
+        const int64_t c = slot + r;
+        to_half(&kb[r * n_state], k + c * n_state, n_state);
+        if (flash) to_half(&vb[r * n_state], v + c * n_state, n_state);
+        else
+          for (int i = 0; i < n_state; ++i) v[static_cast<int64_t>(i) * kv_size + c] = fp32_to_fp16(vb[r * n_state + i]);
+      }
+      const KvView kv{k, n_state, v, kv_size, n_kv, v};
+      int64_t r0 = 0;
+      for (const auto& it : items) {
+        const uint64_t bit = uint64_t{1} << it.sequence;
+        const int pos0 = it.n_past;
+        attention(&qb[r0 * n_state], it.n_tokens, total, kv, 1.0f,
+                  [&](int64_t r, int j) { return (cells[j].seqs & bit) && cells[j].pos <= pos0 + r; },
+                  &att[r0 * n_state]);
+        r0 += it.n_tokens;
+      }
+      linear_rows(L.self.o, att.data(), total, proj.data());
+      for (size_t i = 0; i < sz; ++i) x[i] = proj[i] + x[i];
+
+      // Cross-attention over the window's encoder output; the scale is applied in the softmax.
+      layer_norm(x.data(), h.data(), total, n_state, L.cross.ln.w, L.cross.ln.b, pool);
+      linear_rows(L.cross.q, h.data(), total, qb.data());
+      const KvView ckv{cross_k.data() + l * cross_stride, n_state, cross_vt.data() + l * cross_stride, n_audio_ctx,
+                       n_audio_ctx_pad, cross_vt.data() + l * cross_stride};
+      attention(qb.data(), total, total, ckv, kq_scale, [](int64_t, int) { return true; }, att.data());
+      linear_rows(L.cross.o, att.data(), total, proj.data());
+      for (size_t i = 0; i < sz; ++i) x[i] = proj[i] + x[i];
+
+      layer_norm(x.data(), h.data(), total, n_state, L.mlp_ln.w, L.mlp_ln.b, pool);
+      linear_rows(L.mlp0, h.data(), total, mlp.data());
+      gelu_rows(mlp.data(), static_cast<int64_t>(sz) * 4, pool);
+      linear_rows(L.mlp1, mlp.data(), total, proj.data());
+      for (size_t i = 0; i < sz; ++i) x[i] = proj[i] + x[i];
+    }
+    // Final norm and logits for each item's last token.
+    std::vector<float> last(static_cast<size_t>(items.size()) * n_state);
+    {
+      int64_t r = -1;
+      for (size_t k = 0; k < items.size(); ++k) {
+        r += items[k].n_tokens;
+        layer_norm_row(&x[r * n_state], &last[k * n_state], n_state, dec_ln.w, dec_ln.b);
+      }
+    }
+    std::vector<float> logits(static_cast<size_t>(items.size()) * n_vocab);
+    matmul(token_matrix, last.data(), static_cast<int64_t>(items.size()), n_state, logits.data(), n_vocab, pool);
+    for (size_t k = 0; k < items.size(); ++k)
+      if (items[k].logits) std::memcpy(items[k].logits, &logits[k * n_vocab], n_vocab * sizeof(float));
+  }
+
+  // whisper_kv_cache_find_slot: the first run of n free cells at or after head, wrapping.
+  int64_t find_slot(int64_t n) {
+    if (n > kv_size) throw std::length_error("decode: batch larger than the cache");
+    int64_t tested = 0;
+    for (;;) {
+      if (head + n > kv_size) {
+        tested += kv_size - head;
+        head = 0;
+        continue;
+      }
+      bool found = true;
+      for (int64_t i = 0; i < n; ++i)
+        if (cells[head + i].pos >= 0) {
+          found = false;
+          head += static_cast<uint32_t>(i + 1);
+          tested += i + 1;
+          break;
+        }
+      if (found) return head;
+      if (tested >= kv_size) throw std::length_error("decode: self-attention cache full");
+    }
+  }
+
+  // whisper_kv_cache_seq_rm: sequence seq (all if < 0) lets go of positions [p0, p1); cells
+  // nobody holds any more are freed and the search for free cells restarts at the first.
+  void remove_cells(int seq, int p0, int p1) {
+    uint32_t new_head = kv_size;
+    for (int i = 0; i < kv_size; ++i) {
+      Cell& c = cells[i];
+      if (c.pos < p0 || c.pos >= p1) continue;
+      if (seq < 0) c.seqs = 0;
+      else if (c.seqs & (uint64_t{1} << seq)) c.seqs &= ~(uint64_t{1} << seq);
+      else continue;
+      if (!c.seqs) {
+        c.pos = -1;
+        if (new_head == static_cast<uint32_t>(kv_size)) new_head = i;
+      }
+    }
+    if (new_head != static_cast<uint32_t>(kv_size)) head = new_head;
+  }
+
+  void check_sequence(int seq, const char* what) const {
+    if (seq < 0 || seq >= n_seqs) throw std::out_of_range(std::string(what) + ": sequence out of range");
+  }
+
+  // rm(dst) then whisper_kv_cache_seq_cp(src -> dst, positions < n_tokens): dst shares src's cells.
+  void copy_sequence(int src, int dst, int n_tokens) {
+    check_sequence(src, "copy_sequence");
+    check_sequence(dst, "copy_sequence");
+    if (src == dst) return;
+    remove_cells(dst, 0, INT32_MAX);
+    head = 0;
+    for (auto& c : cells)
+      if ((c.seqs & (uint64_t{1} << src)) && c.pos >= 0 && c.pos < n_tokens) c.seqs |= uint64_t{1} << dst;
+  }
+
+  void remove_sequence(int seq) {
+    check_sequence(seq, "remove_sequence");
+    remove_cells(seq, 0, INT32_MAX);
+  }
+
+  void clear_cache() {
+    std::fill(cells.begin(), cells.end(), Cell{});
+    head = 0;
+  }
+};
+
+WhisperNetwork::WhisperNetwork(std::shared_ptr<const ModelFile> model, int n_sequences, ThreadPool& pool,
+                               bool flash_attention)
+    : model_(std::move(model)), impl_(std::make_unique<Impl>(*model_, n_sequences, flash_attention, pool)) {}
+
+WhisperNetwork::~WhisperNetwork() = default;
+
+int WhisperNetwork::n_vocab() const { return impl_->n_vocab; }
+int WhisperNetwork::n_sequences() const { return impl_->n_seqs; }
+
+void WhisperNetwork::encode(const MelSpectrogram& mel, int offset) { impl_->encode(mel, offset); }
+const float* WhisperNetwork::encoder_output() const { return impl_->encoder_out.data(); }
+void WhisperNetwork::decode(std::span<const DecodeItem> items) { impl_->decode(items); }
+void WhisperNetwork::copy_sequence(int src, int dst, int n_tokens) { impl_->copy_sequence(src, dst, n_tokens); }
+void WhisperNetwork::remove_sequence(int seq) { impl_->remove_sequence(seq); }
+void WhisperNetwork::clear_cache() { impl_->clear_cache(); }
+
+}  // namespace thoth::asr
