@@ -35,6 +35,7 @@ std::string endpoint_url(const EndpointConfig& e) {
 std::string api_key(const EndpointConfig& e) {
   if (!e.api_key.empty()) return e.api_key;
   if (const char* k = std::getenv("THOTH_ENHANCE_API_KEY"); k && *k) return k;
+  if (const char* k = std::getenv("THOTH_API_KEY"); k && *k) return k;
   if (e.protocol == Protocol::openai) {
     if (const char* k = std::getenv("OPENAI_API_KEY"); k && *k) return k;
   }
@@ -260,6 +261,8 @@ Attempt attempt_once(const EndpointConfig& e, const std::string& url, const std:
   }
   long status = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_off_t connect_us = 0;
+  curl_easy_getinfo(curl, CURLINFO_CONNECT_TIME_T, &connect_us);
   curl_multi_remove_handle(multi, curl);
   curl_easy_cleanup(curl);
   curl_multi_cleanup(multi);
@@ -274,11 +277,16 @@ Attempt attempt_once(const EndpointConfig& e, const std::string& url, const std:
     return result;
   }
   if (code != CURLE_OK) {
-    if (code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST) {
+    // A timeout before the connection was made is a failure to connect, retried like a
+    // refusal; a timeout afterwards means the server is too slow, and is final.
+    const bool never_connected = code == CURLE_OPERATION_TIMEDOUT && connect_us == 0;
+    if (code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST || never_connected) {
       result.outcome = AttemptOutcome::connect_failed;
     }
     result.error = curl_easy_strerror(code);
-    if (code == CURLE_OPERATION_TIMEDOUT) result.error = "timed out";
+    if (code == CURLE_OPERATION_TIMEDOUT) {
+      result.error = never_connected ? "connecting timed out" : "timed out";
+    }
     return result;
   }
   if (status / 100 != 2) {

@@ -20,7 +20,8 @@ struct EndpointConfig {
   Protocol protocol = Protocol::ollama;
   std::string base_url = "http://127.0.0.1:11434";  // OpenAI-style: ".../v1" may be included
   std::string model = "llama3.2";
-  std::string api_key;  // empty: $THOTH_ENHANCE_API_KEY, then $OPENAI_API_KEY
+  std::string api_key;  // empty: $THOTH_ENHANCE_API_KEY, $THOTH_API_KEY, then (openai
+                        // protocol only) $OPENAI_API_KEY
   bool stream = true;
   std::chrono::milliseconds connect_timeout{5'000};
   std::chrono::milliseconds total_timeout{30'000};  // for all attempts together

@@ -450,6 +450,56 @@ TEST(EnhancerErrors, CancelDuringRetryPauseIsPrompt) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 500ms);
 }
 
+// A loopback port whose accept queue is full: the kernel drops further SYNs, so a new
+// connection neither succeeds nor fails until the client gives up.
+class BlackholePort {
+ public:
+  BlackholePort() {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    EXPECT_EQ(::listen(listener_, 0), 0);
+    socklen_t len = sizeof addr;
+    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    for (int i = 0; i < 4; ++i) {
+      int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+      ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+      fillers_.push_back(fd);
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  ~BlackholePort() {
+    for (int fd : fillers_) ::close(fd);
+    ::close(listener_);
+  }
+  int port() const { return port_; }
+
+ private:
+  int listener_ = -1;
+  int port_ = 0;
+  std::vector<int> fillers_;
+};
+
+TEST(EnhancerErrors, ConnectTimeoutIsRetriedWithinTheTotalBudget) {
+  BlackholePort blackhole;
+  EndpointConfig cfg;
+  cfg.base_url = "http://127.0.0.1:" + std::to_string(blackhole.port());
+  cfg.connect_timeout = 250ms;
+  cfg.total_timeout = 10s;
+  cfg.retries = 1;
+  std::atomic<bool> no_cancel{false};
+  const auto start = std::chrono::steady_clock::now();
+  auto r = enhance_text(cfg, grammar(), {"x", "", {}}, no_cancel);
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().find("connecting timed out"), std::string::npos) << r.error();
+  EXPECT_GE(elapsed, 500ms);  // two attempts of 250 ms each
+  EXPECT_LT(elapsed, 5s);     // far from the 10 s total
+}
+
 TEST(EnhancerErrors, EmptyTextIsRefusedWithoutARequest) {
   ChatServer server;
   std::atomic<bool> no_cancel{false};
@@ -470,13 +520,19 @@ TEST(EnhancerAuth, ApiKeyFromConfigThenEnvironment) {
   cfg.api_key.clear();
   ::setenv("OPENAI_API_KEY", "sk-openai-env", 1);
   ::unsetenv("THOTH_ENHANCE_API_KEY");
+  ::unsetenv("THOTH_API_KEY");
   ASSERT_TRUE(enhance_text(cfg, grammar(), {"x", "", {}}, no_cancel));
   EXPECT_EQ(server.last_authorization(), "Bearer sk-openai-env");
+
+  ::setenv("THOTH_API_KEY", "sk-thoth-any", 1);
+  ASSERT_TRUE(enhance_text(cfg, grammar(), {"x", "", {}}, no_cancel));
+  EXPECT_EQ(server.last_authorization(), "Bearer sk-thoth-any");
 
   ::setenv("THOTH_ENHANCE_API_KEY", "sk-thoth-env", 1);
   ASSERT_TRUE(enhance_text(cfg, grammar(), {"x", "", {}}, no_cancel));
   EXPECT_EQ(server.last_authorization(), "Bearer sk-thoth-env");
   ::unsetenv("THOTH_ENHANCE_API_KEY");
+  ::unsetenv("THOTH_API_KEY");
   ::unsetenv("OPENAI_API_KEY");
 
   ASSERT_TRUE(enhance_text(cfg, grammar(), {"x", "", {}}, no_cancel));

@@ -292,6 +292,45 @@ std::string format_timestamp(int64_t unix_ms) {
   return buf;
 }
 
+std::optional<int64_t> parse_timestamp(std::string_view iso) {
+  const std::string s(iso);
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, consumed = 0;
+  char t = 0;
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2d%c%2d:%2d:%2d%n", &y, &mo, &d, &t, &h, &mi, &sec, &consumed) != 7 ||
+      (t != 'T' && t != ' ') || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) {
+    return std::nullopt;
+  }
+  size_t i = static_cast<size_t>(consumed);
+  int64_t millis = 0;
+  if (i < s.size() && s[i] == '.') {
+    int digits = 0;
+    for (++i; i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])); ++i, ++digits) {
+      if (digits < 3) millis = millis * 10 + (s[i] - '0');
+    }
+    if (digits == 0) return std::nullopt;
+    for (; digits < 3; ++digits) millis *= 10;
+  }
+  int64_t offset_s = 0;
+  if (i < s.size() && s[i] == 'Z') {
+    ++i;
+  } else if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
+    int oh = 0, om = 0, n = 0;
+    if (std::sscanf(s.c_str() + i + 1, "%2d:%2d%n", &oh, &om, &n) != 2) return std::nullopt;
+    offset_s = (oh * 3600 + om * 60) * (s[i] == '-' ? -1 : 1);
+    i += 1 + static_cast<size_t>(n);
+  }
+  if (i != s.size()) return std::nullopt;
+  // Days from the civil date (proleptic Gregorian), without timegm's dependence on TZ.
+  const int yy = mo <= 2 ? y - 1 : y;
+  const int era = (yy >= 0 ? yy : yy - 399) / 400;
+  const int yoe = yy - era * 400;
+  const int doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  const int64_t days = static_cast<int64_t>(era) * 146097 + doe - 719468;
+  const int64_t seconds = days * 86400 + h * 3600 + mi * 60 + sec - offset_s;
+  return seconds * 1000 + millis;
+}
+
 // One connection per store. SQLite's own locking orders writers across connections and
 // processes (WAL + busy timeout); this mutex only keeps one thread at a time on this
 // connection so that an error message read after a failed call belongs to that call.

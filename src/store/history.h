@@ -99,6 +99,9 @@ class HistoryStore {
 // ISO 8601 UTC with milliseconds: "2026-11-25T17:14:03.123Z".
 std::string format_timestamp(int64_t unix_ms);
 
+// Reads "YYYY-MM-DDTHH:MM:SS[.fff][Z|+HH:MM|-HH:MM]" (a space may stand for the T) as Unix ms.
+std::optional<int64_t> parse_timestamp(std::string_view iso);
+
 // The columns in export order, as named in JSON and the CSV header.
 const std::vector<std::string>& export_columns();
 

@@ -581,6 +581,22 @@ TEST(HistoryStoreConcurrency, OneStoreSharedByThreads) {
   EXPECT_EQ(all->size(), 200u);
 }
 
+TEST(Timestamps, FormatAndParseRoundTrip) {
+  for (int64_t ms : {int64_t{0}, int64_t{1'700'000'000'123}, int64_t{951'782'400'000} /* 2000-02-29 */,
+                     int64_t{4'102'444'799'999}}) {
+    EXPECT_EQ(parse_timestamp(format_timestamp(ms)), ms) << format_timestamp(ms);
+  }
+  EXPECT_EQ(format_timestamp(1'700'000'000'123), "2023-11-14T22:13:20.123Z");
+  EXPECT_EQ(parse_timestamp("2023-11-14T22:13:20Z"), 1'700'000'000'000);
+  EXPECT_EQ(parse_timestamp("2023-11-14 22:13:20.5"), 1'700'000'000'500);
+  EXPECT_EQ(parse_timestamp("2023-11-15T00:13:20+02:00"), 1'700'000'000'000);
+  EXPECT_EQ(parse_timestamp("2023-11-14T17:13:20.123456-05:00"), 1'700'000'000'123);
+  EXPECT_FALSE(parse_timestamp("2023-11-14"));
+  EXPECT_FALSE(parse_timestamp("2023-13-14T00:00:00Z"));
+  EXPECT_FALSE(parse_timestamp("2023-11-14T00:00:00Zjunk"));
+  EXPECT_FALSE(parse_timestamp("yesterday"));
+}
+
 TEST(HistoryStore, StatusNamesRoundTrip) {
   for (auto s : {DictationStatus::completed, DictationStatus::failed, DictationStatus::cancelled,
                  DictationStatus::no_speech}) {
