@@ -23,6 +23,7 @@ namespace {
 constexpr int kOutRate = 16000;
 constexpr double kLevelPeriodS = 0.025;  // 40 Hz meter updates
 constexpr double kRingSeconds = 4.0;     // slack for a writer stalled by a slow disk
+constexpr int64_t kStopTailWaitNs = 300'000'000;  // bound on waiting for the last fragment
 
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -160,6 +161,7 @@ struct Capture::Impl {
   std::string device;
   int rate = 0, channels = 0;
   int64_t start_request_ns = 0;
+  int64_t ready_ns = 0;  // the stream started recording
 
   std::unique_ptr<RingBuffer> ring;
   std::vector<float> silence;  // pre-allocated: fills holes without allocating in the callback
@@ -418,6 +420,7 @@ Result<std::unique_ptr<Capture>> Capture::start(CaptureOptions options) {
       pa_threaded_mainloop_wait(impl->pulse.loop());
     }
   }
+  impl->ready_ns = now_ns();
   return std::unique_ptr<Capture>(new Capture(std::move(impl)));
 }
 
@@ -429,6 +432,15 @@ Recording Capture::stop() {
   rec.device_rate = im.rate;
   rec.device_channels = im.channels;
   if (im.stopped) return rec;
+  // The last words are still on their way when stop is asked (one fragment, ~10 ms, from a
+  // microphone): wait, briefly, until the audio up to the stop request has arrived.
+  const int64_t stop_ns = now_ns();
+  const uint64_t due = uint64_t(double(stop_ns - im.ready_ns) * 1e-9 * im.rate);
+  const int64_t give_up = stop_ns + kStopTailWaitNs;
+  while (im.captured_frames.load(std::memory_order_relaxed) + im.overflow_frames.load(std::memory_order_relaxed) <
+             due &&
+         now_ns() < give_up && !im.stream_failed.load(std::memory_order_relaxed))
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
   {
     // Once disconnect returns under the loop lock, the read callback cannot run again.
     PulseConnection::Lock lock(im.pulse.loop());

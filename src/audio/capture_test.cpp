@@ -186,6 +186,33 @@ TEST(Capture, NoAudioServerIsAClearError) {
   EXPECT_NE(devices.error().find("audio server"), std::string::npos) << devices.error();
 }
 
+// The writer drains the ring on its own thread; when it stalls (here: a meter callback
+// that blocks, as a slow disk would) the ring fills, the callback drops what does not fit,
+// and the drops are counted and reported, never waited for.
+TEST(Capture, OverflowIsCountedWhenTheWriterStalls) {
+  auto server = start_server();
+  ASSERT_TRUE(server);
+  ScratchDir dir;
+  std::atomic<bool> stalled{false};
+  CaptureOptions options;
+  options.device = PulseServer::kMonitor;
+  options.wav_path = (dir / "stall.wav").string();
+  options.on_level = [&](const InputLevel&) {
+    if (!stalled.exchange(true)) std::this_thread::sleep_for(std::chrono::milliseconds(6000));
+  };
+  auto cap = Capture::start(options);
+  ASSERT_TRUE(cap) << cap.error();
+  while (!stalled.load()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(6500));
+  const uint64_t live_overflow = (*cap)->overflow_frames();
+  Recording rec = (*cap)->stop();
+  EXPECT_GT(live_overflow, 0u);
+  EXPECT_GE(rec.overflow_frames, live_overflow);
+  // What reached the WAV is what the ring accepted, resampled to 16 kHz.
+  EXPECT_NEAR(rec.duration_s, double(rec.captured_frames) / rec.device_rate, 0.05);
+  EXPECT_EQ(rec.error, "");
+}
+
 // A recorder killed with SIGKILL leaves a WAV whose header does not match its length;
 // recover_recordings() fixes it so that every recorded sample is readable.
 TEST(Capture, WavOfAKilledRecorderIsRecoveredAtNextStart) {

@@ -18,7 +18,9 @@
 #include "cli/commands.h"
 #include "core/config.h"
 #include "core/paths.h"
+#include "models/lookup.h"
 #include "pipeline/capture_recorder.h"
+#include "pipeline/engine_transcriber.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/stage_adapters.h"
 
@@ -75,6 +77,7 @@ struct DictateOptions {
   bool now = false;
   double seconds = 0;
   std::string device;
+  std::string model;
   bool type = false;
   bool paste = false;
 };
@@ -128,7 +131,26 @@ int run_dictate(const DictateOptions& opt, const GlobalOptions& global) {
       std::fprintf(stderr, "thoth: %s\n", e.message.c_str());
   });
 
+  // The model loads before recording starts, so a missing model fails at once.
+  auto model_path = models::resolve_model(opt.model.empty() ? config->transcription.model : opt.model);
+  if (!model_path) {
+    std::fprintf(stderr, "thoth: %s\n", model_path.error().c_str());
+    return 1;
+  }
+  asr::TranscribeOptions engine_options;
+  engine_options.language = config->transcription.language;
+  engine_options.translate = config->transcription.translate;
+  engine_options.n_threads = config->transcription.threads;
+  engine_options.beam_size = config->transcription.beam_size;
+  engine_options.initial_prompt = config->transcription.initial_prompt;
+  auto engine = pipeline::EngineTranscriber::load(*model_path, engine_options);
+  if (!engine) {
+    std::fprintf(stderr, "thoth: %s\n", engine.error().c_str());
+    return 1;
+  }
+
   pipeline::Stages stages;
+  stages.transcriber = *engine;
   stages.recorder = std::make_shared<pipeline::CaptureRecorder>(opt.device.empty() ? config->audio.device : opt.device);
   stages.filter = configured->filter;
   stages.enhancer = configured->enhancer;
@@ -217,6 +239,7 @@ void add_dictate_command(CLI::App& app, const GlobalOptions& global) {
   sub->add_flag("--now", opt.now, "Start recording at once instead of waiting for Enter");
   sub->add_option("--seconds", opt.seconds, "Stop after this many seconds")->check(CLI::PositiveNumber);
   sub->add_option("-d,--device", opt.device, "Input device (see `thoth devices`); default: audio.device in the config, else the system's");
+  sub->add_option("-m,--model", opt.model, "Whisper model: a path or a name (thoth models list); default: transcription.model");
   sub->add_flag("--type", opt.type, "Also type the text into the focused X11 window");
   sub->add_flag("--paste", opt.paste, "Also paste the text into the focused X11 window (clipboard restored)");
   on_run(sub, [&global] { return run_dictate(opt, global); });

@@ -53,7 +53,7 @@ struct Key {
 
 // Clients re-read the keymap when they get MappingNotify; give them a moment before keys
 // that rely on a changed mapping arrive, and before the mapping changes again.
-constexpr auto kMappingSettle = std::chrono::milliseconds(40);
+constexpr auto kMappingSettle = std::chrono::milliseconds(80);
 
 // Xlib's default error handler exits the process; a failed request must instead become an
 // error of the call that made it.

@@ -1,0 +1,67 @@
+// `thoth devices` and `thoth dictate` as a user runs them, against a PulseAudio server
+// started by the test (the binary finds it through PULSE_SERVER, inherited).
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sndfile.h>
+
+#include <filesystem>
+
+#include "store/history.h"
+#include "support/process.h"
+#include "support/pulse_server.h"
+#include "support/shared_data.h"
+
+namespace {
+
+using thoth::test::PulseServer;
+using thoth::test::run_thoth;
+using thoth::test::RunOptions;
+using thoth::test::ScratchDir;
+
+std::string mini_model() { return thoth::test::shared_file("models/mini.en-f16.bin").string(); }
+
+std::unique_ptr<PulseServer> start_server() {
+  std::string error;
+  auto s = PulseServer::start(&error);
+  EXPECT_TRUE(s) << error;
+  return s;
+}
+
+// Records for a fixed time while speech plays, transcribes with our engine, prints the
+// text, keeps the WAV in the recordings dir and stores the run in the history.
+TEST(DictateCommand, RecordsForSecondsAndKeepsTheWavAndHistory) {
+  auto server = start_server();
+  ASSERT_TRUE(server);
+  ScratchDir home;
+  RunOptions o;
+  o.env["THOTH_HOME"] = home.path().string();
+  const pid_t player = server->play_async(thoth::test::shared_file("speech/jfk.wav"));
+  auto r = run_thoth({"dictate", "--now", "--seconds", "4", "--device", PulseServer::kMonitor, "--model", mini_model()}, o);
+  kill(player, SIGTERM);
+  PulseServer::wait_player(player);
+  EXPECT_NE(r.err.find("Recording to " + (home.path() / "recordings").string()), std::string::npos) << r.err;
+
+  std::vector<std::filesystem::path> wavs;
+  for (const auto& e : std::filesystem::directory_iterator(home / "recordings")) wavs.push_back(e.path());
+  ASSERT_EQ(wavs.size(), 1u);
+  SF_INFO info{};
+  SNDFILE* f = sf_open(wavs[0].c_str(), SFM_READ, &info);
+  ASSERT_NE(f, nullptr);
+  sf_close(f);
+  EXPECT_EQ(info.samplerate, 16000);
+  EXPECT_GT(info.frames, 16000);
+
+  auto store = thoth::store::HistoryStore::open(home / "history.db");
+  ASSERT_TRUE(store) << store.error();
+  auto rows = store->search({});
+  ASSERT_TRUE(rows) << rows.error();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(rows->at(0).audio_path, wavs[0].string());
+  EXPECT_GT(rows->at(0).audio_duration_s, 1.0);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(rows->at(0).status, thoth::store::DictationStatus::completed);
+  EXPECT_EQ(rows->at(0).text + "\n", r.out);
+  EXPECT_EQ(rows->at(0).transcription_model, "mini.en-f16.bin");
+}
+
+}  // namespace
