@@ -59,8 +59,12 @@ int run_list() {
     } else if (present(models::rejected_path(file))) {
       status = "rejected download kept as " + models::rejected_path(file).filename().string();
     }
-    std::printf("%-22s %10s  %-30s %s\n", e.name.c_str(), models::format_bytes(e.bytes).c_str(), e.file.c_str(),
-                status.c_str());
+    char row[512];
+    std::snprintf(row, sizeof row, "%-22s %10s  %-30s %s", e.name.c_str(), models::format_bytes(e.bytes).c_str(),
+                  e.file.c_str(), status.c_str());
+    std::string line = row;
+    line.erase(line.find_last_not_of(' ') + 1);
+    std::printf("%s\n", line.c_str());
   }
   std::printf("models dir: %s\n", dir.c_str());
   return 0;
