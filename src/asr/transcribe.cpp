@@ -108,7 +108,7 @@ struct Session::Impl {
     d.beam_search = o.beam_size > 1;
     d.beam_size = o.beam_size;
     d.best_of = o.best_of;
-    if (WindowDecoder::sequences_needed(d) - 1 > kMaxDecoders)
+    if (WindowDecoder::sequences_needed(d) / 2 > kMaxDecoders)
       return make_error("beam size and best-of must be at most " + std::to_string(kMaxDecoders));
     d.temperature_inc = o.temperature_fallback ? o.temperature_increment : 0.0f;
     d.entropy_thold = o.entropy_threshold;
