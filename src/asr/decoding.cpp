@@ -1,5 +1,7 @@
 #include "asr/decoding.h"
 
+#include "asr/thread_pool.h"
+
 #include <algorithm>
 #include <cmath>
 #include <iterator>
@@ -268,34 +270,6 @@ std::vector<size_t> assign_beams(std::vector<BeamCandidate>& candidates, const s
   return taken;
 }
 
-std::vector<CacheCopy> plan_cache_copies(const std::vector<int>& source, int scratch) {
-  std::vector<int> src = source;
-  std::vector<int> pending;
-  for (int j = 0; j < static_cast<int>(src.size()); ++j)
-    if (src[j] >= 0 && src[j] != j) pending.push_back(j);
-  std::vector<CacheCopy> copies;
-  while (!pending.empty()) {
-    // A destination whose current cache nobody still needs can be overwritten now.
-    auto needed = [&](int j) {
-      for (int k : pending)
-        if (src[k] == j) return true;
-      return false;
-    };
-    auto it = std::find_if(pending.begin(), pending.end(), [&](int j) { return !needed(j); });
-    if (it != pending.end()) {
-      copies.push_back({src[*it], *it});
-      pending.erase(it);
-      continue;
-    }
-    // Every pending destination is someone's source: a cycle. Park one cache in the scratch.
-    const int j = pending.front();
-    copies.push_back({j, scratch});
-    for (int k : pending)
-      if (src[k] == j) src[k] = scratch;
-  }
-  return copies;
-}
-
 std::vector<DecodedSegment> split_segments(const Tokenizer& tok, std::span<const TokenData> tokens, int seek,
                                            int seek_delta, bool single_segment, float no_speech_prob) {
   std::vector<DecodedSegment> out;
@@ -357,14 +331,30 @@ int detect_language_from_logits(const Tokenizer& tok, const float* logits, std::
 // ---------------------------------------------------------------------------------------------
 
 WindowDecoder::WindowDecoder(DecoderBackend& backend, const Tokenizer& tokenizer, const ModelShape& shape,
-                             const DecodingOptions& options)
-    : backend_(backend), tok_(tokenizer), shape_(shape), opt_(options) {
+                             const DecodingOptions& options, ThreadPool* pool)
+    : backend_(backend), pool_(pool), tok_(tokenizer), shape_(shape), opt_(options) {
   filter_ = make_logit_filter_context(tok_, opt_, shape_.n_audio_ctx);
 }
 
 int WindowDecoder::sequences_needed(const DecodingOptions& o) {
   const int n = o.beam_search ? std::max(o.best_of, o.beam_size) : o.best_of;
-  return std::max(1, n) + 1;
+  return 2 * std::max(1, n);
+}
+
+void WindowDecoder::for_each_running(int n, const std::function<void(int)>& fn) {
+  int running = 0;
+  for (int j = 0; j < n; ++j) running += !(decoders_[j].completed || decoders_[j].failed);
+  if (!pool_ || pool_->size() < 2 || running < 2) {
+    for (int j = 0; j < n; ++j)
+      if (!decoders_[j].completed && !decoders_[j].failed) fn(j);
+    return;
+  }
+  // Each decoder's state (logits, sequence, generator) is touched by one thread only.
+  const int stride = pool_->size();
+  pool_->run([&](int t) {
+    for (int j = t; j < n; j += stride)
+      if (!decoders_[j].completed && !decoders_[j].failed) fn(j);
+  });
 }
 
 bool WindowDecoder::cancelled() const {
@@ -431,8 +421,8 @@ DecodingResult WindowDecoder::run(int seek_end) {
     temperatures.push_back(opt_.temperature);
   }
 
-  const int n_decoders = sequences_needed(opt_) - 1;
-  const int scratch = n_decoders;
+  const int n_decoders = sequences_needed(opt_) / 2;
+  const int staging = n_decoders;  // sequences staging..2*n_decoders-1 hold the beam shuffle
   decoders_.assign(n_decoders, Decoder{});
   for (int j = 0; j < n_decoders; ++j) decoders_[j].rng = std::mt19937(opt_.seed + j);
 
@@ -503,6 +493,7 @@ DecodingResult WindowDecoder::run(int seek_end) {
         result.cancelled = true;
         return result;
       }
+      backend_.clear_cache();
       items.assign(1, DecodeItem{0, prompt.data(), static_cast<int>(prompt.size()), 0, nullptr});
       const int last_row = static_cast<int>(prompt.size()) - 1;
       decode_batch(items, {last_row}, last_row + 1);
@@ -523,9 +514,8 @@ DecodingResult WindowDecoder::run(int seek_end) {
         if (opt_.beam_search)
           for (auto& bc : bc_per_dec) bc.clear();
 
-        for (int j = 0; j < n_decoders_cur; ++j) {
+        for_each_running(n_decoders_cur, [&](int j) {
           auto& d = decoders_[j];
-          if (d.completed || d.failed) continue;
           if (!opt_.beam_search) {
             d.sequence.tokens.push_back(sample_token(d.d, sp.timestamp_begin, t_cur < 1e-6f, d.rng));
             d.sequence.sum_logprobs_all += d.sequence.tokens.back().plog;
@@ -536,7 +526,7 @@ DecodingResult WindowDecoder::run(int seek_end) {
               bc_per_dec[j].back().sequence.sum_logprobs_all += token.plog;
             }
           }
-        }
+        });
 
         if (opt_.beam_search) {
           beam_candidates.clear();
@@ -545,17 +535,20 @@ DecodingResult WindowDecoder::run(int seek_end) {
           for (int j = 0; j < n_decoders_cur; ++j)
             if (!decoders_[j].completed && !decoders_[j].failed) running.push_back(j);
           const auto taken = assign_beams(beam_candidates, running, i);
-          std::vector<int> source(n_decoders, -1);
+          const int n_cached = static_cast<int>(prompt.size()) + i;
           for (size_t r = 0; r < running.size(); ++r) {
-            auto& d = decoders_[running[r]];
+            const int j = running[r];
+            auto& d = decoders_[j];
             auto& cur = beam_candidates[taken[r]];
             d.seek_delta = cur.seek_delta;
             d.has_ts = cur.has_ts;
             d.sequence = cur.sequence;
-            source[running[r]] = cur.decoder;
+            backend_.copy_sequence(cur.decoder, staging + j, n_cached);
           }
-          for (const auto& c : plan_cache_copies(source, scratch))
-            backend_.copy_sequence(c.src, c.dst, static_cast<int>(prompt.size()) + i);
+          for (const int j : running) {
+            backend_.copy_sequence(staging + j, j, n_cached);
+            backend_.remove_sequence(staging + j);
+          }
         }
 
         // Completion, failure and the window shift from the timestamps.
@@ -617,12 +610,11 @@ DecodingResult WindowDecoder::run(int seek_end) {
           items.push_back(DecodeItem{j, &d.sequence.tokens.back().id, 1, n_past, nullptr});
         }
         decode_batch(items, rows, static_cast<int>(items.size()));
-        for (int j = 0; j < n_decoders_cur; ++j) {
+        for_each_running(n_decoders_cur, [&](int j) {
           auto& d = decoders_[j];
-          if (d.failed || d.completed) continue;
           process_logits(filter_, batch_logits_.data() + static_cast<size_t>(d.i_batch) * n_vocab, d.sequence.tokens,
                          d.has_ts, d.seek_delta, t_cur, d.d);
-        }
+        });
       }
 
       // Rank the sequences and keep the best.

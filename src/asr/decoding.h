@@ -19,6 +19,8 @@ namespace thoth::asr {
 
 // What the rules need from the network. WhisperNetwork satisfies it through an adapter
 // (transcribe.cpp); tests script it.
+class ThreadPool;
+
 class DecoderBackend {
  public:
   virtual ~DecoderBackend() = default;
@@ -26,8 +28,13 @@ class DecoderBackend {
   virtual void encode(int seek) = 0;
   // Runs each item's tokens on its sequence's cache and writes the last token's logits.
   virtual void decode(std::span<const DecodeItem> items) = 0;
-  // Makes dst's cache a copy of the first n_tokens positions of src's.
+  // The reference's unified self-attention cache (see network.h): dst lets go of its cells
+  // and shares src's cells at positions < n_tokens; remove_sequence lets go of all of seq's
+  // cells; clear_cache empties the cache. The rules call them in the reference's order, since
+  // where a token's cell lands decides the order attention visits it in.
   virtual void copy_sequence(int src, int dst, int n_tokens) = 0;
+  virtual void remove_sequence(int seq) = 0;
+  virtual void clear_cache() = 0;
 };
 
 constexpr int kMaxDecoders = 8;  // WHISPER_MAX_DECODERS
@@ -150,11 +157,6 @@ struct BeamCandidate {
 // `candidates` is sorted in place.
 std::vector<size_t> assign_beams(std::vector<BeamCandidate>& candidates, const std::vector<int>& running, int step);
 
-// Cache copies that give every decoder j the cache of source[j] (source[j] == j: untouched),
-// without overwriting a cache still needed: ordered copies, using `scratch` to break cycles.
-struct CacheCopy { int src, dst; };
-std::vector<CacheCopy> plan_cache_copies(const std::vector<int>& source, int scratch);
-
 // Splits a window's tokens into segments at timestamp tokens (the reference's output loop).
 // seek: window start (cs); seek_delta: how far the window advanced (cs).
 std::vector<DecodedSegment> split_segments(const Tokenizer& tok, std::span<const TokenData> tokens, int seek,
@@ -173,9 +175,12 @@ int detect_language_from_logits(const Tokenizer& tok, const float* logits, std::
 // Fills `result`; stops early (result.cancelled) when options.cancel becomes true.
 class WindowDecoder {
  public:
+  // pool (optional): samples and filters the decoders' logits in parallel, as the reference
+  // does with its threads; results do not depend on it.
   WindowDecoder(DecoderBackend& backend, const Tokenizer& tokenizer, const ModelShape& shape,
-                const DecodingOptions& options);
-  // Number of decoder sequences the backend must hold (decoders + one scratch for beam copies).
+                const DecodingOptions& options, ThreadPool* pool = nullptr);
+  // Number of sequences the backend must hold: one per decoder, and as many again for the
+  // beam search's cache shuffle (sequence n_decoders + j stages decoder j's next cache).
   static int sequences_needed(const DecodingOptions& options);
 
   DecodingResult run(int seek_end);
@@ -192,6 +197,8 @@ class WindowDecoder {
     std::mt19937 rng;
   };
   bool cancelled() const;
+  // fn(j) for every decoder j < n that is neither completed nor failed, spread over the pool.
+  void for_each_running(int n, const std::function<void(int)>& fn);
   // decode() into batch_logits_ (item r's logits at row r), while keeping track of what the
   // reference's logits buffer would hold: it has one row per batch token, only rows that asked
   // for logits are written, the others keep what an earlier call left there (or zeros when the
@@ -201,6 +208,7 @@ class WindowDecoder {
   float no_speech_probability() const;
 
   DecoderBackend& backend_;
+  ThreadPool* pool_ = nullptr;
   const Tokenizer& tok_;
   ModelShape shape_;
   DecodingOptions opt_;

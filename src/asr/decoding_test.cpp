@@ -1,5 +1,7 @@
 #include "asr/decoding.h"
 
+#include "asr/thread_pool.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -233,27 +235,6 @@ TEST(BeamSearch, WrapsAroundWhenCandidatesRunOut) {
   EXPECT_EQ(assign_beams(c, {0, 1, 2}, 2), (std::vector<size_t>{0, 0, 0}));
 }
 
-// Applies the planned copies to caches named by their owner and checks every decoder ends up
-// with its source's cache, whatever the permutation.
-void check_plan(const std::vector<int>& source) {
-  const int n = static_cast<int>(source.size());
-  std::vector<int> cache(n + 1);
-  for (int j = 0; j <= n; ++j) cache[j] = j;
-  for (const auto& c : plan_cache_copies(source, n)) cache[c.dst] = cache[c.src];
-  for (int j = 0; j < n; ++j) EXPECT_EQ(cache[j], source[j] < 0 ? j : source[j]) << "decoder " << j;
-}
-
-TEST(BeamSearch, CacheCopiesHandleSharingChainsAndCycles) {
-  check_plan({0, 1, 2});          // nothing moves
-  check_plan({0, 0, 0, 0, 0});    // everyone continues decoder 0
-  check_plan({1, 0});             // swap
-  check_plan({1, 2, 0});          // 3-cycle
-  check_plan({2, 2, 1, -1, 3});   // chain, a finished decoder (-1) untouched
-  check_plan({1, 0, 3, 2, 4});    // two swaps
-  check_plan({4, 3, 1, 0, 2});
-  EXPECT_TRUE(plan_cache_copies({0, 1, 2}, 3).empty());
-}
-
 TEST(Segments, SplitAtTimestampsWithClosingTimestampInEach) {
   Tokenizer tok = english_tokenizer();
   // <0.00> A B <2.00> <2.00> C <4.00>
@@ -345,11 +326,17 @@ class ScriptedNetwork : public DecoderBackend {
     ASSERT_LE(n_tokens, static_cast<int>(s.size()));
     caches_.at(dst).assign(s.begin(), s.begin() + n_tokens);
   }
+  void remove_sequence(int seq) override { caches_.at(seq).clear(); }
+  void clear_cache() override {
+    for (auto& c : caches_) c.clear();
+    ++clears;
+  }
 
   std::vector<int> encodes;
   std::vector<std::vector<int32_t>> prompts;
   int decodes = 0;
   int prompt_decodes = 0;
+  int clears = 0;
   int cancel_after = 0;
   std::atomic<bool>* cancel_flag = nullptr;
 
@@ -434,6 +421,22 @@ TEST(WindowDecoder, BeamsDivergeAndKeepTheirOwnCaches) {
   for (size_t i = 1; i < expect.size(); ++i) EXPECT_EQ(r.segments[0].tokens[i - 1].id, expect[i]) << i;
 }
 
+TEST(WindowDecoder, ThreadsDoNotChangeTheResult) {
+  Tokenizer tok = english_tokenizer();
+  DecodingOptions opt;  // beam 5 with fallback
+  auto run = [&](ThreadPool* pool) {
+    ScriptedNetwork net(WindowDecoder::sequences_needed(opt), history_script, 9.0f);
+    return WindowDecoder(net, tok, ModelShape{}, opt, pool).run(1100);
+  };
+  ThreadPool pool(3);
+  const DecodingResult a = run(nullptr), b = run(&pool);
+  ASSERT_EQ(a.segments.size(), b.segments.size());
+  for (size_t i = 0; i < a.segments.size(); ++i) {
+    EXPECT_EQ(a.segments[i].t0, b.segments[i].t0);
+    EXPECT_EQ(a.segments[i].text, b.segments[i].text);
+  }
+}
+
 TEST(WindowDecoder, FallbackRetriesAtEveryTemperatureWhenUnsure) {
   // Flat logits: an average log-prob far below -1 at every temperature, so every temperature
   // is tried (0.0, 0.2, ..., 1.0), each with its own prompt decode.
@@ -448,6 +451,7 @@ TEST(WindowDecoder, FallbackRetriesAtEveryTemperatureWhenUnsure) {
   EXPECT_FALSE(r.cancelled);
   EXPECT_EQ(net.encodes.size(), 1u);
   EXPECT_EQ(net.prompt_decodes, 6);
+  EXPECT_EQ(net.clears, 6);  // a fresh cache for every temperature's prompt
 }
 
 TEST(WindowDecoder, NoSpeechProbabilityReadsTheReferenceBuffersFirstRow) {

@@ -9,6 +9,10 @@
 #include "asr/kernels.h"
 #include "asr/thread_pool.h"
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 namespace thoth::asr {
 
 namespace {
@@ -20,9 +24,42 @@ struct Variant {
   bool supported;
 };
 
+struct CpuFeatures {
+  bool avx2 = false;    // AVX2 + FMA + F16C, with the OS saving YMM state
+  bool avx512 = false;  // AVX-512 F/BW/VL/DQ + VNNI, with the OS saving ZMM and mask state
+};
+
+CpuFeatures detect_cpu() {
+  CpuFeatures f;
+#if defined(__x86_64__)
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
+  const bool osxsave = c & (1u << 27), avx = c & (1u << 28), fma = c & (1u << 12),
+             f16c = c & (1u << 29);
+  if (!osxsave || !avx) return f;
+  // The CPU having a register file is not enough: the OS must save it on context switch.
+  unsigned xcr0_lo = 0, xcr0_hi = 0;
+  __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+  const bool os_ymm = (xcr0_lo & 0x6u) == 0x6u;          // SSE and AVX state
+  const bool os_zmm = (xcr0_lo & 0xe6u) == 0xe6u;        // + opmask, ZMM_Hi256, Hi16_ZMM
+  if (__get_cpuid_max(0, nullptr) < 7) return f;
+  __cpuid_count(7, 0, a, b, c, d);
+  const bool avx2 = b & (1u << 5);
+  const bool avx512f = b & (1u << 16), avx512dq = b & (1u << 17), avx512bw = b & (1u << 30),
+             avx512vl = b & (1u << 31), vnni = c & (1u << 11);
+  f.avx2 = os_ymm && avx2 && fma && f16c;
+  f.avx512 = f.avx2 && os_zmm && avx512f && avx512dq && avx512bw && avx512vl && vnni;
+  // AMX is never used: a CPU may advertise it while the kernel refuses the tile state.
+#endif
+  return f;
+}
+
 std::vector<Variant> variants() {
+  static const CpuFeatures cpu = detect_cpu();
   std::vector<Variant> v;
   v.push_back({&kernels::scalar_table(), true});
+  if (const KernelTable* t = kernels::avx2_table()) v.push_back({t, cpu.avx2});
+  if (const KernelTable* t = kernels::avx512_table()) v.push_back({t, cpu.avx512});
   return v;
 }
 
@@ -100,14 +137,12 @@ Result<void> init_kernels() {
       g_table.store(t, std::memory_order_relaxed);
       return {};
     }
-    const KernelTable* expected = nullptr;
-    g_table.compare_exchange_strong(expected, best_table(), std::memory_order_relaxed);
+    g_table.store(best_table(), std::memory_order_relaxed);
     return make_error(std::string("THOTH_KERNELS=") + env +
                       " is not a kernel variant this machine can run (available: " +
                       variant_list() + ")");
   }
-  const KernelTable* expected = nullptr;
-  g_table.compare_exchange_strong(expected, best_table(), std::memory_order_relaxed);
+  g_table.store(best_table(), std::memory_order_relaxed);
   return {};
 }
 

@@ -35,7 +35,8 @@ void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* 
 // Name of the kernel variant in use ("scalar", "avx2", "avx512", ...).
 const char* kernel_name();
 
-// Picks the variant once: THOTH_KERNELS=name if set, else the best this CPU and OS support.
+// Picks the variant: THOTH_KERNELS=name if set, else the best this CPU and OS support
+// (matmul() calls it on first use; calling it again re-reads the variable).
 // Returns an error naming the variable when it asks for a variant this machine cannot run
 // (call it at start-up to report that; matmul() itself then falls back to the best variant).
 Result<void> init_kernels();

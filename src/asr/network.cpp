@@ -327,11 +327,21 @@ Partial attend_one_chunk(const uint16_t* q16, const KvView& kv, int h, int d, in
 template <typename Visible>
 void attend_row_flash(const float* q, const KvView& kv, int h, int d, Visible visible, float scale, bool lone_row,
                       float* out) {
-  uint16_t q16[256], acc16[256];
+  // Per-thread scratch sized by the head width (any width a valid file may declare).
+  thread_local std::vector<uint16_t> q16_buf, acc16_buf;
+  thread_local std::vector<float> acc_buf, part_buf;
+  q16_buf.resize(d);
+  acc16_buf.resize(d);
+  uint16_t* q16 = q16_buf.data();
+  uint16_t* acc16 = acc16_buf.data();
   to_half(q, q16, d);
   if (lone_row && kv.n_keys >= kSplitMinKeys) {
     const int chunk = (kv.n_keys + kReferenceThreads - 1) / kReferenceThreads;
-    float m_final = -INFINITY, s_final = 0.0f, acc[256] = {}, part[256];
+    float m_final = -INFINITY, s_final = 0.0f;
+    acc_buf.assign(d, 0.0f);
+    part_buf.resize(d);
+    float* acc = acc_buf.data();
+    float* part = part_buf.data();
     for (int c = 0; c < kReferenceThreads; ++c) {
       const int k0 = c * chunk, k1 = std::min(kv.n_keys, k0 + chunk);
       if (k0 >= kv.n_keys) continue;

@@ -49,6 +49,8 @@ class NetworkBackend final : public DecoderBackend {
     decode_ms += ms_since(t0);
   }
   void copy_sequence(int src, int dst, int n_tokens) override { net_.copy_sequence(src, dst, n_tokens); }
+  void remove_sequence(int seq) override { net_.remove_sequence(seq); }
+  void clear_cache() override { net_.clear_cache(); }
 
   double encode_ms = 0, decode_ms = 0;
 
@@ -179,7 +181,7 @@ Result<Transcript> Session::transcribe(const float* pcm, size_t n_samples, const
   NetworkBackend backend(net, mel);
   DecodingOptions run_opt = *dopt;
   run_opt.on_progress = options.on_progress;
-  WindowDecoder decoder(backend, impl_->tokenizer, shape_of(file), run_opt);
+  WindowDecoder decoder(backend, impl_->tokenizer, shape_of(file), run_opt, &pool);
 
   const auto t_dec = Clock::now();
   DecodingResult r = decoder.run(mel.n_len_org);

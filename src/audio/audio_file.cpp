@@ -128,8 +128,9 @@ std::string seconds(double s) {
 
 // A WAV/AIFF whose data chunk is cut short opens fine: libsndfile trims the frame count
 // to what is there and only notes it in its log ("data : 352800 (should be 99920)"). A
-// declared size of 0 or 0xFFFFFFFF is how streaming writers say "unknown", not truncation.
-std::optional<std::string> truncated_chunk(SNDFILE* sf) {
+// declared size of 0 or 0xFFFFFFFF is how streaming writers say "unknown", not truncation,
+// and a shortfall under one frame (`frame_bytes`) is a sloppy writer, not lost audio.
+std::optional<std::string> truncated_chunk(SNDFILE* sf, unsigned long long frame_bytes) {
   char log[16384] = {0};
   sf_command(sf, SFC_GET_LOG_INFO, log, sizeof log - 1);
   std::string_view text(log);
@@ -140,7 +141,7 @@ std::optional<std::string> truncated_chunk(SNDFILE* sf) {
     std::string line(text.substr(at, eol == std::string_view::npos ? eol : eol - at));
     unsigned long long declared = 0, actual = 0;
     if (std::sscanf(line.c_str() + chunk.size(), "%llu (should be %llu)", &declared, &actual) == 2 &&
-        declared > actual && declared != 0 && declared != 0xFFFFFFFFull &&
+        declared >= actual + frame_bytes && declared != 0 && declared != 0xFFFFFFFFull &&
         line.find("0x") == std::string::npos) {
       return "the header promises " + std::to_string(declared) + " bytes of audio, the file holds " +
              std::to_string(actual);
@@ -223,7 +224,9 @@ Result<std::vector<float>> load_audio_16k_mono(const std::string& path) {
   if (info.channels <= 0 || info.samplerate <= 0)
     return make_error(name + ": invalid header (" + std::to_string(info.channels) + " channels at " +
                       std::to_string(info.samplerate) + " Hz)");
-  if (auto cut = truncated_chunk(file.sf_)) return make_error(name + ": truncated: " + *cut);
+  // Widest sample libsndfile reads is 8 bytes (double).
+  if (auto cut = truncated_chunk(file.sf_, 8ull * static_cast<unsigned>(info.channels)))
+    return make_error(name + ": truncated: " + *cut);
   const int major = info.format & SF_FORMAT_TYPEMASK;
   if (major == SF_FORMAT_OGG) {
     if (!from_stdin) tail = read_tail(path, 65536);

@@ -325,6 +325,16 @@ TEST(AudioFile, TruncatedFilesAreRejected) {
   }
 }
 
+TEST(AudioFile, WavShortOfItsLastByteStillLoads) {
+  test::ScratchDir dir;
+  write_sine(dir / "full.wav", SF_FORMAT_WAV | SF_FORMAT_PCM_16, 16000, 2, 1.0);
+  std::string bytes = bytes_of(dir / "full.wav");
+  write_bytes(dir / "short.wav", bytes.substr(0, bytes.size() - 1));
+  auto pcm = load_audio_16k_mono(dir / "short.wav");
+  ASSERT_TRUE(pcm.ok()) << pcm.error();
+  EXPECT_EQ(pcm->size(), 15999u);
+}
+
 TEST(AudioFile, WriteWavRoundTripsAndIsPrivate) {
   test::ScratchDir dir;
   std::vector<float> samples(16000);

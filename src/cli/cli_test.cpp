@@ -233,6 +233,38 @@ TEST_F(ThothHome, UnwritableHomeWithoutPermission) {
   ::chmod(home_.c_str(), 0700);
 }
 
+// Commands that store data (history database, downloaded models) refuse an unusable data
+// dir with one line naming it, before doing any work.
+TEST_F(ThothHome, UnwritableDataDir) {
+  std::ofstream(scratch_ / "file") << "not a directory";
+  RunOptions o;
+  o.env["THOTH_HOME"] = (scratch_ / "file/thoth").string();
+  auto r = run_thoth({"history"}, o);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err.rfind("thoth: cannot create data dir " + (scratch_ / "file/thoth").string(), 0), 0u)
+      << r.err;
+  EXPECT_TRUE(contains(r.err, "THOTH_HOME")) << r.err;
+  r = run_thoth({"models", "pull", "tiny.en"}, o);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err.rfind("thoth: cannot create models dir " + (scratch_ / "file/thoth/models").string(), 0), 0u)
+      << r.err;
+
+  // Present but read-only for the user (as root: run as "nobody", since root writes anywhere).
+  std::filesystem::create_directories(home_);
+  ::chmod(scratch_.path().c_str(), 0755);
+  ::chmod(home_.c_str(), 0555);
+  std::vector<std::string> argv;
+  if (::geteuid() == 0)
+    argv = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
+  argv.push_back(test::thoth_binary().string());
+  argv.push_back("history");
+  r = test::run_program(argv, opts());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "thoth: data dir " + home_.string() +
+                       " is not writable: Permission denied (set THOTH_HOME to a writable directory)\n");
+  ::chmod(home_.c_str(), 0700);
+}
+
 TEST_F(ThothHome, VerbosityFlags) {
   auto quiet = run_thoth({"config", "show"}, opts());
   EXPECT_TRUE(quiet.err.empty()) << quiet.err;

@@ -1,35 +1,16 @@
 // `thoth vad FILE`: the speech segments Silero VAD finds in an audio file.
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "asr/vad.h"
 #include "audio/audio_file.h"
 #include "cli/commands.h"
-#include "models/lookup.h"
+#include "models/vad_model.h"
 
 namespace thoth::cli {
 namespace {
-
-// File names the Silero VAD ggml model goes by (whisper.cpp publishes the first).
-constexpr const char* kVadFileNames[] = {"ggml-silero-v6.2.0.bin", "silero-v6.2.0-ggml.bin"};
-
-// --model, else $THOTH_VAD_MODEL, else the known file names in the dirs Whisper models are
-// looked up in ($THOTH_MODEL_PATH's, then the models dir).
-Result<std::string> find_vad_model(const std::string& option) {
-  if (!option.empty()) return option;
-  if (const char* env = std::getenv("THOTH_VAD_MODEL"); env && *env) return std::string(env);
-  for (const auto& dir : models::model_search_dirs(models::models_dir())) {
-    for (const char* name : kVadFileNames) {
-      std::error_code ec;
-      if (std::filesystem::is_regular_file(dir / name, ec)) return (dir / name).string();
-    }
-  }
-  return make_error(std::string("no VAD model found: pass --model PATH, set THOTH_VAD_MODEL, or put ") +
-                    kVadFileNames[0] + " in " + models::models_dir().string());
-}
 
 struct VadOptions {
   std::string file;
@@ -43,7 +24,7 @@ int run_vad(const VadOptions& o) {
     std::fprintf(stderr, "thoth vad: %s\n", ok.error().c_str());
     return 2;
   }
-  auto model_path = find_vad_model(o.model);
+  auto model_path = models::resolve_vad_model(o.model);
   if (!model_path) {
     std::fprintf(stderr, "thoth vad: %s\n", model_path.error().c_str());
     return 1;

@@ -36,5 +36,6 @@ void add_models_command(CLI::App& app, const GlobalOptions& global);
 // Adds `quantize` to `thoth models` (creating `models` if absent); after add_models_command.
 void add_models_quantize_command(CLI::App& app);
 void add_history_command(CLI::App& app, const GlobalOptions& global);
+void add_dictionary_command(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace thoth::cli

@@ -1,11 +1,17 @@
 // `thoth models ...` run as a user would: the built binary, THOTH_HOME in a scratch dir, the
 // catalogue and base URL pointing at a real HTTP server on loopback.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <pty.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "models/test_model_server.h"
 #include "support/shared_data.h"
@@ -20,12 +26,6 @@ struct CliRun {
   int code = -1;
   std::string out, err;
 };
-
-std::string quoted(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -48,19 +48,80 @@ struct ModelsCli : ::testing::Test {
                                 << "\n";
   }
 
-  CliRun run_thoth(const std::string& args, const std::string& extra_env = "") {
-    std::string cmd = "env -u THOTH_MODEL_PATH THOTH_HOME=" + quoted(home.string()) +
-                      " THOTH_MODEL_CATALOG=" + quoted(catalog_file.string()) +
-                      " THOTH_MODEL_BASE_URL=" + quoted(server.url()) + " " + extra_env + " " +
-                      quoted(thoth::test::thoth_binary().string()) + " " + args + " 2>" +
-                      quoted((dir / "stderr").string()) + " </dev/null";
+  // The environment the binary sees: ours minus THOTH_* settings, plus the test's.
+  std::vector<std::string> environment() const {
+    std::vector<std::string> env;
+    for (char** e = environ; *e; ++e)
+      if (std::strncmp(*e, "THOTH_", 6) != 0) env.emplace_back(*e);
+    env.push_back("THOTH_HOME=" + home.string());
+    env.push_back("THOTH_MODEL_CATALOG=" + catalog_file.string());
+    env.push_back("THOTH_MODEL_BASE_URL=" + server.url());
+    return env;
+  }
+
+  // Starts the binary; its stdout and stderr go to files (or both to a new pseudo-terminal
+  // when `pty_fd` is given). Everything the child needs is built before fork(): the test
+  // server's threads keep running in the parent.
+  pid_t spawn(const std::string& args, const std::vector<std::string>& extra_env, int* pty_fd = nullptr) {
+    std::vector<std::string> argv_s{thoth::test::thoth_binary().string()};
+    std::istringstream in(args);
+    for (std::string a; in >> a;) argv_s.push_back(a);
+    std::vector<std::string> env_s;
+    for (const auto& e : environment()) {
+      bool overridden = false;
+      for (const auto& x : extra_env)
+        overridden |= e.substr(0, e.find('=') + 1) == x.substr(0, x.find('=') + 1);
+      if (!overridden) env_s.push_back(e);
+    }
+    for (const auto& x : extra_env) env_s.push_back(x);
+    std::vector<char*> argv, envp;
+    for (auto& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (auto& e : env_s) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    const std::string out = (dir / "stdout").string(), err = (dir / "stderr").string();
+    pid_t pid = pty_fd ? ::forkpty(pty_fd, nullptr, nullptr, nullptr) : ::fork();
+    if (pid == 0) {
+      if (!pty_fd) {
+        int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int n = ::open("/dev/null", O_RDONLY);
+        if (o < 0 || e < 0 || n < 0) ::_exit(126);
+        ::dup2(n, 0);
+        ::dup2(o, 1);
+        ::dup2(e, 2);
+      }
+      ::execve(argv[0], argv.data(), envp.data());
+      ::_exit(127);
+    }
+    return pid;
+  }
+
+  // Waits for the child; kills it if it outlives `limit`. Returns its exit code (-1: signal).
+  static int wait_exit(pid_t pid, std::chrono::seconds limit = std::chrono::seconds(30)) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    int status = 0;
+    for (;;) {
+      pid_t r = ::waitpid(pid, &status, WNOHANG);
+      if (r == pid) break;
+      if (r < 0) return -2;
+      if (std::chrono::steady_clock::now() > deadline) {
+        ADD_FAILURE() << "thoth did not exit within " << limit.count() << " s";
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, &status, 0);
+        return -1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  CliRun run_thoth(const std::string& args, const std::vector<std::string>& extra_env = {}) {
     CliRun run;
-    std::FILE* p = ::popen(cmd.c_str(), "r");
-    if (!p) return run;
-    char buf[4096];
-    while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) run.out.append(buf, n);
-    int status = ::pclose(p);
-    run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    pid_t pid = spawn(args, extra_env);
+    if (pid < 0) return run;
+    run.code = wait_exit(pid);
+    run.out = slurp(dir / "stdout");
     run.err = slurp(dir / "stderr");
     return run;
   }
@@ -172,7 +233,7 @@ TEST_F(ModelsCli, ErrorsAreOneLineAndNonZero) {
   EXPECT_EQ(not_installed.code, 1);
   EXPECT_NE(not_installed.err.find("run: thoth models pull other"), std::string::npos) << not_installed.err;
 
-  auto bad_catalog = run_thoth("models list", "THOTH_MODEL_CATALOG=/nonexistent.tsv");
+  auto bad_catalog = run_thoth("models list", {"THOTH_MODEL_CATALOG=/nonexistent.tsv"});
   EXPECT_EQ(bad_catalog.code, 1);
   EXPECT_NE(bad_catalog.err.find("/nonexistent.tsv"), std::string::npos) << bad_catalog.err;
 
@@ -183,7 +244,7 @@ TEST_F(ModelsCli, ErrorsAreOneLineAndNonZero) {
 TEST_F(ModelsCli, UnwritableDataDirIsNamed) {
   server.add("ggml-small-test.bin", ServedFile{small});
   std::ofstream(dir / "blocker") << "not a directory";
-  auto pull = run_thoth("models pull small", "THOTH_HOME=" + quoted((dir / "blocker").string()));
+  auto pull = run_thoth("models pull small", {"THOTH_HOME=" + (dir / "blocker").string()});
   EXPECT_EQ(pull.code, 1);
   EXPECT_NE(pull.err.find("cannot create models dir " + (dir / "blocker").string()), std::string::npos)
       << pull.err;
@@ -193,6 +254,53 @@ TEST_F(ModelsCli, VerifyWithNothingInstalledSaysHowToPull) {
   auto verify = run_thoth("models verify");
   EXPECT_EQ(verify.code, 0);
   EXPECT_NE(verify.out.find("no models installed"), std::string::npos) << verify.out;
+}
+
+}  // namespace
+}  // namespace thoth::models
+
+namespace thoth::models {
+namespace {
+
+TEST_F(ModelsCli, TerminalGetsAProgressBar) {
+  server.add("ggml-small-test.bin", ServedFile{small});
+  int master = -1;
+  pid_t pid = spawn("models pull small", {}, &master);
+  ASSERT_GT(pid, 0);
+  std::string screen;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(master, buf, sizeof buf);
+    if (n > 0) screen.append(buf, static_cast<std::size_t>(n));
+    else if (n < 0 && errno == EINTR) continue;
+    else break;  // EIO once the child has gone
+  }
+  ::close(master);
+  EXPECT_EQ(wait_exit(pid), 0) << screen;
+  EXPECT_NE(screen.find("\rggml-small-test.bin ["), std::string::npos) << screen;
+  EXPECT_NE(screen.find("] 100%"), std::string::npos) << screen;
+  EXPECT_NE(screen.find("/s"), std::string::npos) << screen;
+  EXPECT_NE(screen.find("ETA"), std::string::npos) << screen;
+  EXPECT_EQ(slurp(models_dir() / "ggml-small-test.bin"), small);
+}
+
+TEST_F(ModelsCli, InterruptKeepsThePartForResume) {
+  server.add("ggml-small-test.bin", ServedFile{small, Behaviour::kStall, 50 * 1024});
+  const fs::path part = models_dir() / "ggml-small-test.bin.part";
+  pid_t pid = spawn("models pull small", {});
+  ASSERT_GT(pid, 0);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::error_code ec;
+  while (fs::file_size(part, ec) != 50 * 1024 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(fs::file_size(part, ec), 50u * 1024);
+  auto t0 = std::chrono::steady_clock::now();
+  ::kill(pid, SIGINT);
+  EXPECT_EQ(wait_exit(pid), 130);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
+  std::string err = slurp(dir / "stderr");
+  EXPECT_NE(err.find("thoth: download of ggml-small-test.bin cancelled"), std::string::npos) << err;
+  EXPECT_EQ(fs::file_size(part, ec), 50u * 1024);
 }
 
 }  // namespace

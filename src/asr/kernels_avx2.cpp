@@ -1,0 +1,242 @@
+// AVX2 + FMA + F16C kernels (compiled with those flags only; chosen at run time).
+// Activations use the scalar table's conversions, so only float summation order differs.
+#if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "asr/kernels.h"
+#include "asr/kernels_tiling.h"
+
+namespace thoth::asr::kernels {
+namespace {
+
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+inline float half(uint16_t h) { return _cvtsh_ss(h); }
+
+// ---- f32 / f16 weights: 8 lanes per output, tail zero-padded into the same lanes ----------
+
+struct F32Weights {
+  static __m256 load(const uint8_t* row, int64_t j) {
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + j);
+  }
+  static __m256 load_tail(const uint8_t* row, int64_t j, int64_t left) {
+    float tmp[8] = {};
+    std::memcpy(tmp, reinterpret_cast<const float*>(row) + j, left * sizeof(float));
+    return _mm256_loadu_ps(tmp);
+  }
+};
+
+struct F16Weights {
+  static __m256 load(const uint8_t* row, int64_t j) {
+    return _mm256_cvtph_ps(
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(reinterpret_cast<const uint16_t*>(row) + j)));
+  }
+  static __m256 load_tail(const uint8_t* row, int64_t j, int64_t left) {
+    uint16_t tmp[8] = {};
+    std::memcpy(tmp, reinterpret_cast<const uint16_t*>(row) + j, left * sizeof(uint16_t));
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tmp)));
+  }
+};
+
+template <class W>
+struct FloatKernel {
+  template <int RM, int RN>
+  static void block(const GemmTile& t, int64_t r0, int64_t i0) {
+    __m256 acc[RM][RN];
+    for (int i = 0; i < RM; ++i)
+      for (int j = 0; j < RN; ++j) acc[i][j] = _mm256_setzero_ps();
+    const uint8_t* w[RM];
+    const float* x[RN];
+    for (int i = 0; i < RM; ++i) w[i] = t.w + (r0 + i) * t.w_stride;
+    for (int j = 0; j < RN; ++j) x[j] = reinterpret_cast<const float*>(t.x + (i0 + j) * t.x_stride);
+    int64_t k = 0;
+    for (; k + 8 <= t.k; k += 8) {
+      __m256 wv[RM];
+      for (int i = 0; i < RM; ++i) wv[i] = W::load(w[i], k);
+      for (int j = 0; j < RN; ++j) {
+        const __m256 xv = _mm256_loadu_ps(x[j] + k);
+        for (int i = 0; i < RM; ++i) acc[i][j] = _mm256_fmadd_ps(wv[i], xv, acc[i][j]);
+      }
+    }
+    if (k < t.k) {
+      const int64_t left = t.k - k;
+      __m256 wv[RM];
+      for (int i = 0; i < RM; ++i) wv[i] = W::load_tail(w[i], k, left);
+      for (int j = 0; j < RN; ++j) {
+        float tmp[8] = {};
+        std::memcpy(tmp, x[j] + k, left * sizeof(float));
+        const __m256 xv = _mm256_loadu_ps(tmp);
+        for (int i = 0; i < RM; ++i) acc[i][j] = _mm256_fmadd_ps(wv[i], xv, acc[i][j]);
+      }
+    }
+    for (int j = 0; j < RN; ++j)
+      for (int i = 0; i < RM; ++i) t.y[(i0 + j) * t.ldy + r0 + i] = hsum(acc[i][j]);
+  }
+};
+
+// ---- quantized weights against q8_0 / q8_1 activation blocks -----------------------------
+// Per block: 32 products summed to 8 int32 lanes (exact), converted to float, scaled by
+// d_w * d_x and accumulated; the q*_1 types add m_w * s_x separately, as ggml's AVX2 does.
+
+inline __m256i nibbles(const uint8_t* qs) {
+  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m256i both = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
+  return _mm256_and_si256(both, _mm256_set1_epi8(0x0f));
+}
+
+// 32 bits -> 32 bytes of 0x10 where the bit is set (the fifth bit of the q5 values).
+inline __m256i fifth_bits(const uint8_t* qh) {
+  uint32_t bits;
+  std::memcpy(&bits, qh, sizeof bits);
+  const __m256i shuf = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
+                                         0x0101010101010101, 0x0000000000000000);
+  __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)), shuf);
+  const __m256i select = _mm256_set1_epi64x(0x8040201008040201);
+  bytes = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, select), select);
+  return _mm256_and_si256(bytes, _mm256_set1_epi8(0x10));
+}
+
+inline __m256i madd_u8_s8(__m256i u, __m256i s) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+// Unsigned weight levels (q4: 0..15, q5: 0..31); kOffset is 8 / 16 for the *_0 types.
+struct Q4_0 { static constexpr size_t kBytes = sizeof(BlockQ4_0); using XBlock = BlockQ8_0; static constexpr int kOffset = 8; static constexpr bool kMin = false;
+  static __m256i levels(const uint8_t* b) { return nibbles(reinterpret_cast<const BlockQ4_0*>(b)->qs); }
+  static float d(const uint8_t* b) { return half(reinterpret_cast<const BlockQ4_0*>(b)->d); }
+  static float m(const uint8_t*) { return 0.0f; } };
+struct Q4_1 { static constexpr size_t kBytes = sizeof(BlockQ4_1); using XBlock = BlockQ8_1; static constexpr int kOffset = 0; static constexpr bool kMin = true;
+  static __m256i levels(const uint8_t* b) { return nibbles(reinterpret_cast<const BlockQ4_1*>(b)->qs); }
+  static float d(const uint8_t* b) { return half(reinterpret_cast<const BlockQ4_1*>(b)->d); }
+  static float m(const uint8_t* b) { return half(reinterpret_cast<const BlockQ4_1*>(b)->m); } };
+struct Q5_0 { static constexpr size_t kBytes = sizeof(BlockQ5_0); using XBlock = BlockQ8_0; static constexpr int kOffset = 16; static constexpr bool kMin = false;
+  static __m256i levels(const uint8_t* b) {
+    const auto* q = reinterpret_cast<const BlockQ5_0*>(b);
+    return _mm256_or_si256(nibbles(q->qs), fifth_bits(q->qh)); }
+  static float d(const uint8_t* b) { return half(reinterpret_cast<const BlockQ5_0*>(b)->d); }
+  static float m(const uint8_t*) { return 0.0f; } };
+struct Q5_1 { static constexpr size_t kBytes = sizeof(BlockQ5_1); using XBlock = BlockQ8_1; static constexpr int kOffset = 0; static constexpr bool kMin = true;
+  static __m256i levels(const uint8_t* b) {
+    const auto* q = reinterpret_cast<const BlockQ5_1*>(b);
+    return _mm256_or_si256(nibbles(q->qs), fifth_bits(q->qh)); }
+  static float d(const uint8_t* b) { return half(reinterpret_cast<const BlockQ5_1*>(b)->d); }
+  static float m(const uint8_t* b) { return half(reinterpret_cast<const BlockQ5_1*>(b)->m); } };
+
+template <class Q>
+struct UnsignedQuantKernel {
+  using XB = typename Q::XBlock;
+  static constexpr size_t kWBlock = Q::kBytes;
+  template <int RM, int RN>
+  static void block(const GemmTile& t, int64_t r0, int64_t i0) {
+    __m256 acc[RM][RN];
+    float msum[RM][RN];
+    for (int i = 0; i < RM; ++i)
+      for (int j = 0; j < RN; ++j) {
+        acc[i][j] = _mm256_setzero_ps();
+        msum[i][j] = 0.0f;
+      }
+    const int64_t nb = t.k / kQK;
+    for (int64_t b = 0; b < nb; ++b) {
+      __m256i wv[RM];
+      float dw[RM], mw[RM];
+      for (int i = 0; i < RM; ++i) {
+        const uint8_t* blk = t.w + (r0 + i) * t.w_stride + b * kWBlock;
+        wv[i] = Q::levels(blk);
+        dw[i] = Q::d(blk);
+        if constexpr (Q::kMin) mw[i] = Q::m(blk);
+      }
+      for (int j = 0; j < RN; ++j) {
+        const XB* xb = reinterpret_cast<const XB*>(t.x + (i0 + j) * t.x_stride) + b;
+        const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb->qs));
+        const float dx = half(xb->d);
+        __m256i offset_sum = _mm256_setzero_si256();
+        if constexpr (Q::kOffset != 0)
+          offset_sum = madd_u8_s8(_mm256_set1_epi8(Q::kOffset), xv);
+        for (int i = 0; i < RM; ++i) {
+          __m256i p = madd_u8_s8(wv[i], xv);
+          if constexpr (Q::kOffset != 0) p = _mm256_sub_epi32(p, offset_sum);
+          acc[i][j] = _mm256_fmadd_ps(_mm256_set1_ps(dw[i] * dx), _mm256_cvtepi32_ps(p), acc[i][j]);
+          if constexpr (Q::kMin) msum[i][j] += mw[i] * half(reinterpret_cast<const BlockQ8_1*>(xb)->s);
+        }
+      }
+    }
+    for (int j = 0; j < RN; ++j)
+      for (int i = 0; i < RM; ++i) t.y[(i0 + j) * t.ldy + r0 + i] = hsum(acc[i][j]) + msum[i][j];
+  }
+};
+
+struct Q8_0Kernel {
+  template <int RM, int RN>
+  static void block(const GemmTile& t, int64_t r0, int64_t i0) {
+    __m256 acc[RM][RN];
+    for (int i = 0; i < RM; ++i)
+      for (int j = 0; j < RN; ++j) acc[i][j] = _mm256_setzero_ps();
+    const int64_t nb = t.k / kQK;
+    for (int64_t b = 0; b < nb; ++b) {
+      __m256i wabs[RM], wv[RM];
+      float dw[RM];
+      for (int i = 0; i < RM; ++i) {
+        const auto* blk = reinterpret_cast<const BlockQ8_0*>(t.w + (r0 + i) * t.w_stride) + b;
+        wv[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qs));
+        wabs[i] = _mm256_sign_epi8(wv[i], wv[i]);
+        dw[i] = half(blk->d);
+      }
+      for (int j = 0; j < RN; ++j) {
+        const auto* xb = reinterpret_cast<const BlockQ8_0*>(t.x + (i0 + j) * t.x_stride) + b;
+        const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb->qs));
+        const float dx = half(xb->d);
+        for (int i = 0; i < RM; ++i) {
+          // |w| * (x with w's sign): unsigned x signed, as maddubs wants.
+          const __m256i p = madd_u8_s8(wabs[i], _mm256_sign_epi8(xv, wv[i]));
+          acc[i][j] = _mm256_fmadd_ps(_mm256_set1_ps(dw[i] * dx), _mm256_cvtepi32_ps(p), acc[i][j]);
+        }
+      }
+    }
+    for (int j = 0; j < RN; ++j)
+      for (int i = 0; i < RM; ++i) t.y[(i0 + j) * t.ldy + r0 + i] = hsum(acc[i][j]);
+  }
+};
+
+void gemm_f32(const GemmTile& t) { gemm_tiled<4, 3, FloatKernel<F32Weights>>(t); }
+void gemm_f16(const GemmTile& t) { gemm_tiled<4, 3, FloatKernel<F16Weights>>(t); }
+void gemm_q4_0(const GemmTile& t) { gemm_tiled<4, 2, UnsignedQuantKernel<Q4_0>>(t); }
+void gemm_q4_1(const GemmTile& t) { gemm_tiled<4, 2, UnsignedQuantKernel<Q4_1>>(t); }
+void gemm_q5_0(const GemmTile& t) { gemm_tiled<4, 2, UnsignedQuantKernel<Q5_0>>(t); }
+void gemm_q5_1(const GemmTile& t) { gemm_tiled<4, 2, UnsignedQuantKernel<Q5_1>>(t); }
+void gemm_q8_0(const GemmTile& t) { gemm_tiled<4, 2, Q8_0Kernel>(t); }
+
+KernelTable make_avx2() {
+  KernelTable t;
+  t.name = "avx2";
+  t.f32 = {nullptr, nullptr, gemm_f32};
+  t.f16 = {x_row_bytes_f32, convert_row_f16, gemm_f16};
+  t.q4_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q4_0};
+  t.q4_1 = {x_row_bytes_q8_1, convert_row_q8_1, gemm_q4_1};
+  t.q5_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q5_0};
+  t.q5_1 = {x_row_bytes_q8_1, convert_row_q8_1, gemm_q5_1};
+  t.q8_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q8_0};
+  return t;
+}
+
+}  // namespace
+
+const KernelTable* avx2_table() {
+  static const KernelTable table = make_avx2();
+  return &table;
+}
+
+}  // namespace thoth::asr::kernels
+
+#else  // not built for x86-64 with AVX2: the variant is absent from this binary
+#include "asr/kernels.h"
+namespace thoth::asr::kernels {
+const KernelTable* avx2_table() { return nullptr; }
+}  // namespace thoth::asr::kernels
+#endif

@@ -1,0 +1,262 @@
+// AVX-512 (F, BW, VL, DQ) + VNNI kernels, compiled with those flags only and chosen at run
+// time when the CPU has them and the OS saves the ZMM state. Activations use the scalar
+// table's conversions, so only float summation order differs from the scalar path.
+#if defined(__x86_64__) && defined(__AVX512F__) && defined(__AVX512BW__) && \
+    defined(__AVX512VL__) && defined(__AVX512VNNI__)
+// GCC 12's AVX-512 headers start several intrinsics from _mm512_undefined_*(), which its
+// own -Wuninitialized then reports at every inlined use: not a defect of this file.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "asr/kernels.h"
+#include "asr/kernels_tiling.h"
+
+namespace thoth::asr::kernels {
+namespace {
+
+inline float half(uint16_t h) { return _cvtsh_ss(h); }
+
+// Fixed-order horizontal sum (GCC 12's _mm512_reduce_add_ps trips -Wuninitialized).
+inline float hsum(__m512 v) {
+  const __m256 h = _mm256_add_ps(_mm512_extractf32x8_ps(v, 0), _mm512_extractf32x8_ps(v, 1));
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// ---- f32 / f16 weights: 16 lanes per output, masked tail into the same lanes --------------
+
+struct F32Weights {
+  static __m512 load(const uint8_t* row, int64_t j) {
+    return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + j);
+  }
+  static __m512 load_tail(const uint8_t* row, int64_t j, __mmask16 m) {
+    return _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(row) + j);
+  }
+};
+
+struct F16Weights {
+  static __m512 load(const uint8_t* row, int64_t j) {
+    return _mm512_cvtph_ps(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(reinterpret_cast<const uint16_t*>(row) + j)));
+  }
+  static __m512 load_tail(const uint8_t* row, int64_t j, __mmask16 m) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, reinterpret_cast<const uint16_t*>(row) + j));
+  }
+};
+
+template <class W>
+struct FloatKernel {
+  template <int RM, int RN>
+  static void block(const GemmTile& t, int64_t r0, int64_t i0) {
+    __m512 acc[RM][RN];
+    for (int i = 0; i < RM; ++i)
+      for (int j = 0; j < RN; ++j) acc[i][j] = _mm512_setzero_ps();
+    const uint8_t* w[RM];
+    const float* x[RN];
+    for (int i = 0; i < RM; ++i) w[i] = t.w + (r0 + i) * t.w_stride;
+    for (int j = 0; j < RN; ++j) x[j] = reinterpret_cast<const float*>(t.x + (i0 + j) * t.x_stride);
+    int64_t k = 0;
+    for (; k + 16 <= t.k; k += 16) {
+      __m512 wv[RM];
+      for (int i = 0; i < RM; ++i) wv[i] = W::load(w[i], k);
+      for (int j = 0; j < RN; ++j) {
+        const __m512 xv = _mm512_loadu_ps(x[j] + k);
+        for (int i = 0; i < RM; ++i) acc[i][j] = _mm512_fmadd_ps(wv[i], xv, acc[i][j]);
+      }
+    }
+    if (k < t.k) {
+      const __mmask16 m = static_cast<__mmask16>((1u << (t.k - k)) - 1);
+      __m512 wv[RM];
+      for (int i = 0; i < RM; ++i) wv[i] = W::load_tail(w[i], k, m);
+      for (int j = 0; j < RN; ++j) {
+        const __m512 xv = _mm512_maskz_loadu_ps(m, x[j] + k);
+        for (int i = 0; i < RM; ++i) acc[i][j] = _mm512_fmadd_ps(wv[i], xv, acc[i][j]);
+      }
+    }
+    for (int j = 0; j < RN; ++j)
+      for (int i = 0; i < RM; ++i) t.y[(i0 + j) * t.ldy + r0 + i] = hsum(acc[i][j]);
+  }
+};
+
+// ---- quantized weights: two 32-value blocks per register, VNNI dot products ---------------
+// Lanes 0-7 hold block b's partial sums, lanes 8-15 block b+1's; each is scaled by its own
+// d_w * d_x. An odd last block runs with a zero partner (adds exactly +0).
+
+inline __m256i nibbles(const uint8_t* qs) {
+  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m256i both = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
+  return _mm256_and_si256(both, _mm256_set1_epi8(0x0f));
+}
+
+inline __m512i pair(__m256i a, __m256i b) {
+  return _mm512_inserti64x4(_mm512_inserti64x4(_mm512_setzero_si512(), a, 0), b, 1);
+}
+
+inline __m512 pair_scale(float a, float b) {
+  return _mm512_insertf32x8(_mm512_set1_ps(a), _mm256_set1_ps(b), 1);
+}
+
+inline uint32_t qh_bits(const uint8_t* qh) {
+  uint32_t v;
+  std::memcpy(&v, qh, sizeof v);
+  return v;
+}
+
+struct Q4_0 { using W = BlockQ4_0; using XBlock = BlockQ8_0; static constexpr int kOffset = 8;
+  static constexpr bool kMin = false; static constexpr bool kFifth = false; };
+struct Q4_1 { using W = BlockQ4_1; using XBlock = BlockQ8_1; static constexpr int kOffset = 0;
+  static constexpr bool kMin = true; static constexpr bool kFifth = false; };
+struct Q5_0 { using W = BlockQ5_0; using XBlock = BlockQ8_0; static constexpr int kOffset = 16;
+  static constexpr bool kMin = false; static constexpr bool kFifth = true; };
+struct Q5_1 { using W = BlockQ5_1; using XBlock = BlockQ8_1; static constexpr int kOffset = 0;
+  static constexpr bool kMin = true; static constexpr bool kFifth = true; };
+
+template <class Q>
+struct UnsignedQuantKernel {
+  using WB = typename Q::W;
+  using XB = typename Q::XBlock;
+
+  // Levels (0..15 or 0..31) of blocks a and b; b may be null (zero partner).
+  static __m512i levels(const WB* a, const WB* b) {
+    const __m256i zero = _mm256_setzero_si256();
+    __m512i v = pair(nibbles(a->qs), b ? nibbles(b->qs) : zero);
+    if constexpr (Q::kFifth) {
+      const uint64_t bits = qh_bits(a->qh) | (b ? static_cast<uint64_t>(qh_bits(b->qh)) << 32 : 0);
+      v = _mm512_or_si512(v, _mm512_maskz_set1_epi8(bits, 0x10));
+    }
+    return v;
+  }
+
+  template <int RM, int RN>
+  static void block(const GemmTile& t, int64_t r0, int64_t i0) {
+    __m512 acc[RM][RN];
+    float msum[RM][RN];
+    for (int i = 0; i < RM; ++i)
+      for (int j = 0; j < RN; ++j) {
+        acc[i][j] = _mm512_setzero_ps();
+        msum[i][j] = 0.0f;
+      }
+    const int64_t nb = t.k / kQK;
+    for (int64_t b = 0; b < nb; b += 2) {
+      const bool has_b = b + 1 < nb;
+      __m512i wv[RM];
+      __m512 dw[RM];
+      float mw[RM][2];
+      for (int i = 0; i < RM; ++i) {
+        const WB* blk = reinterpret_cast<const WB*>(t.w + (r0 + i) * t.w_stride) + b;
+        wv[i] = levels(blk, has_b ? blk + 1 : nullptr);
+        dw[i] = pair_scale(half(blk[0].d), has_b ? half(blk[1].d) : 0.0f);
+        if constexpr (Q::kMin) {
+          mw[i][0] = half(blk[0].m);
+          mw[i][1] = has_b ? half(blk[1].m) : 0.0f;
+        }
+      }
+      for (int j = 0; j < RN; ++j) {
+        const XB* xb = reinterpret_cast<const XB*>(t.x + (i0 + j) * t.x_stride) + b;
+        const __m256i xa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[0].qs));
+        const __m256i xbv = has_b ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[1].qs))
+                                  : _mm256_setzero_si256();
+        const __m512i xv = pair(xa, xbv);
+        const __m512 dx = pair_scale(half(xb[0].d), has_b ? half(xb[1].d) : 0.0f);
+        __m512i offset_sum = _mm512_setzero_si512();
+        if constexpr (Q::kOffset != 0)
+          offset_sum = _mm512_dpbusd_epi32(offset_sum, _mm512_set1_epi8(Q::kOffset), xv);
+        for (int i = 0; i < RM; ++i) {
+          __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv[i], xv);
+          if constexpr (Q::kOffset != 0) p = _mm512_sub_epi32(p, offset_sum);
+          acc[i][j] = _mm512_fmadd_ps(_mm512_mul_ps(dw[i], dx), _mm512_cvtepi32_ps(p), acc[i][j]);
+          if constexpr (Q::kMin) {
+            msum[i][j] += mw[i][0] * half(reinterpret_cast<const BlockQ8_1*>(xb)[0].s);
+            if (has_b) msum[i][j] += mw[i][1] * half(reinterpret_cast<const BlockQ8_1*>(xb)[1].s);
+          }
+        }
+      }
+    }
+    for (int j = 0; j < RN; ++j)
+      for (int i = 0; i < RM; ++i)
+        t.y[(i0 + j) * t.ldy + r0 + i] = hsum(acc[i][j]) + msum[i][j];
+  }
+};
+
+struct Q8_0Kernel {
+  template <int RM, int RN>
+  static void block(const GemmTile& t, int64_t r0, int64_t i0) {
+    __m512 acc[RM][RN];
+    for (int i = 0; i < RM; ++i)
+      for (int j = 0; j < RN; ++j) acc[i][j] = _mm512_setzero_ps();
+    const int64_t nb = t.k / kQK;
+    const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+    for (int64_t b = 0; b < nb; b += 2) {
+      const bool has_b = b + 1 < nb;
+      __m512i wv[RM], wsum[RM];
+      __m512 dw[RM];
+      for (int i = 0; i < RM; ++i) {
+        const auto* blk = reinterpret_cast<const BlockQ8_0*>(t.w + (r0 + i) * t.w_stride) + b;
+        const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[0].qs));
+        const __m256i c = has_b ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[1].qs))
+                                : _mm256_setzero_si256();
+        wv[i] = pair(a, c);
+        // VNNI multiplies unsigned by signed: use x + 128 and take back 128 * sum(w).
+        wsum[i] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, wv[i]);
+        dw[i] = pair_scale(half(blk[0].d), has_b ? half(blk[1].d) : 0.0f);
+      }
+      for (int j = 0; j < RN; ++j) {
+        const auto* xb = reinterpret_cast<const BlockQ8_0*>(t.x + (i0 + j) * t.x_stride) + b;
+        const __m256i xa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[0].qs));
+        const __m256i xc = has_b ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[1].qs))
+                                 : _mm256_setzero_si256();
+        const __m512i xu = _mm512_xor_si512(pair(xa, xc), bias);
+        const __m512 dx = pair_scale(half(xb[0].d), has_b ? half(xb[1].d) : 0.0f);
+        for (int i = 0; i < RM; ++i) {
+          const __m512i p =
+              _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), xu, wv[i]), wsum[i]);
+          acc[i][j] = _mm512_fmadd_ps(_mm512_mul_ps(dw[i], dx), _mm512_cvtepi32_ps(p), acc[i][j]);
+        }
+      }
+    }
+    for (int j = 0; j < RN; ++j)
+      for (int i = 0; i < RM; ++i) t.y[(i0 + j) * t.ldy + r0 + i] = hsum(acc[i][j]);
+  }
+};
+
+void gemm_f32(const GemmTile& t) { gemm_tiled<4, 4, FloatKernel<F32Weights>>(t); }
+void gemm_f16(const GemmTile& t) { gemm_tiled<4, 4, FloatKernel<F16Weights>>(t); }
+void gemm_q4_0(const GemmTile& t) { gemm_tiled<4, 3, UnsignedQuantKernel<Q4_0>>(t); }
+void gemm_q4_1(const GemmTile& t) { gemm_tiled<4, 3, UnsignedQuantKernel<Q4_1>>(t); }
+void gemm_q5_0(const GemmTile& t) { gemm_tiled<4, 3, UnsignedQuantKernel<Q5_0>>(t); }
+void gemm_q5_1(const GemmTile& t) { gemm_tiled<4, 3, UnsignedQuantKernel<Q5_1>>(t); }
+void gemm_q8_0(const GemmTile& t) { gemm_tiled<4, 3, Q8_0Kernel>(t); }
+
+KernelTable make_avx512() {
+  KernelTable t;
+  t.name = "avx512";
+  t.f32 = {nullptr, nullptr, gemm_f32};
+  t.f16 = {x_row_bytes_f32, convert_row_f16, gemm_f16};
+  t.q4_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q4_0};
+  t.q4_1 = {x_row_bytes_q8_1, convert_row_q8_1, gemm_q4_1};
+  t.q5_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q5_0};
+  t.q5_1 = {x_row_bytes_q8_1, convert_row_q8_1, gemm_q5_1};
+  t.q8_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q8_0};
+  return t;
+}
+
+}  // namespace
+
+const KernelTable* avx512_table() {
+  static const KernelTable table = make_avx512();
+  return &table;
+}
+
+}  // namespace thoth::asr::kernels
+
+#else  // not built for x86-64 with AVX-512: the variant is absent from this binary
+#include "asr/kernels.h"
+namespace thoth::asr::kernels {
+const KernelTable* avx512_table() { return nullptr; }
+}  // namespace thoth::asr::kernels
+#endif

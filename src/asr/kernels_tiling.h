@@ -1,0 +1,45 @@
+// Register-blocking driver shared by the SIMD variants: walks a GemmTile in blocks of RM
+// weight rows x RN activation rows, so each loaded activation vector serves RM weight rows
+// and each converted weight vector serves RN activation rows.
+//
+// Everything here has internal linkage on purpose: each variant's file includes it and
+// compiles its own copy with its own instruction-set flags. A shared (inline) definition
+// would let the linker pick the AVX-512 copy for the AVX2 variant.
+#pragma once
+#include <cstdint>
+
+#include "asr/kernels.h"
+
+namespace thoth::asr::kernels {
+namespace {
+
+// K::block<RM, RN>(tile, r0, i0) computes outputs r0..r0+RM-1 of activation rows
+// i0..i0+RN-1. Each output must be computed the same way whatever RM and RN are.
+template <int RM, int RN, class K>
+void weight_rows_pass(const GemmTile& t, int64_t i0) {
+  int64_t r = 0;
+  for (; r + RM <= t.m; r += RM) K::template block<RM, RN>(t, r, i0);
+  for (; r < t.m; ++r) K::template block<1, RN>(t, r, i0);
+}
+
+template <int RM, int RN, class K>
+void activation_remainder(const GemmTile& t, int64_t i0, int64_t left) {
+  if constexpr (RN > 0) {
+    if (left == RN) weight_rows_pass<RM, RN, K>(t, i0);
+    else activation_remainder<RM, RN - 1, K>(t, i0, left);
+  }
+}
+
+template <int RM, int RN, class K>
+void gemm_tiled(const GemmTile& t) {
+  int64_t i = 0;
+  if (t.n == 1) {  // decoder steps: one activation row, weights streamed once
+    weight_rows_pass<RM, 1, K>(t, 0);
+    return;
+  }
+  for (; i + RN <= t.n; i += RN) weight_rows_pass<RM, RN, K>(t, i);
+  if (i < t.n) activation_remainder<RM, RN - 1, K>(t, i, t.n - i);
+}
+
+}  // namespace
+}  // namespace thoth::asr::kernels
