@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sndfile.h>
 
+#include <cstdio>
 #include <filesystem>
 
 #include "store/history.h"
@@ -35,6 +36,12 @@ TEST(DictateCommand, RecordsForSecondsAndKeepsTheWavAndHistory) {
   ScratchDir home;
   RunOptions o;
   o.env["THOTH_HOME"] = home.path().string();
+  // Greedy decoding keeps the random-weight model quick; the engine has its own tests.
+  std::filesystem::create_directories(home.path());
+  std::FILE* conf = std::fopen((home / "config.json").c_str(), "w");
+  std::fputs("{\"transcription\": {\"beam_size\": 1}}", conf);
+  std::fclose(conf);
+  o.timeout = std::chrono::milliseconds(300000);
   const pid_t player = server->play_async(thoth::test::shared_file("speech/jfk.wav"));
   auto r = run_thoth({"dictate", "--now", "--seconds", "4", "--device", PulseServer::kMonitor, "--model", mini_model()}, o);
   kill(player, SIGTERM);
