@@ -16,10 +16,12 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
 #include "asr/vad.h"
+#include "asr/whisper.h"
 
 namespace thoth::asr {
 
@@ -53,5 +55,30 @@ GatedAudio gate_audio(const float* pcm, size_t n_samples, const std::vector<VadS
 // Runs the VAD over `pcm` and gates it.
 GatedAudio gate_speech(const std::shared_ptr<const VadModel>& model, const float* pcm, size_t n_samples,
                        const VadParams& params);
+
+// What transcribe_gated did.
+struct GatedTranscript {
+  Transcript transcript;            // every segment and token time is in the original audio
+  bool gated = false;               // a VAD ran (false: the engine was given all the audio)
+  bool no_speech = false;           // the VAD found no speech, so the engine was not run
+  std::vector<VadSegment> speech;   // what the VAD found, in original time
+  int64_t engine_samples = 0;       // how much audio the engine was given
+  double vad_ms = 0;
+};
+
+// The engine as transcribe_gated calls it: 16 kHz mono samples in, a transcript out.
+using TranscribeFn = std::function<Result<Transcript>(const float* pcm, size_t n_samples)>;
+
+// Runs the VAD over `pcm` (when `vad` is set), then `engine` on the speech alone, and maps the
+// transcript's times back to `pcm`. No speech: an empty transcript, and `engine` is never
+// called (Whisper makes up words from silence and noise). Without `vad`: `engine` on all of
+// `pcm`, times untouched. Bad `params` are an error.
+Result<GatedTranscript> transcribe_gated(const std::shared_ptr<const VadModel>& vad, const VadParams& params,
+                                         const float* pcm, size_t n_samples, const TranscribeFn& engine);
+
+// The same with `session` as the engine.
+Result<GatedTranscript> transcribe_gated(Session& session, const std::shared_ptr<const VadModel>& vad,
+                                         const VadParams& params, const float* pcm, size_t n_samples,
+                                         const TranscribeOptions& options);
 
 }  // namespace thoth::asr

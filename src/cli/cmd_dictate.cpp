@@ -143,7 +143,14 @@ int run_dictate(const DictateOptions& opt, const GlobalOptions& global) {
   engine_options.n_threads = config->transcription.threads;
   engine_options.beam_size = config->transcription.beam_size;
   engine_options.initial_prompt = config->transcription.initial_prompt;
-  auto engine = pipeline::EngineTranscriber::load(*model_path, engine_options);
+  std::string vad_warning;
+  auto gate = pipeline::speech_gate_from_config(config->vad, false, &vad_warning);
+  if (!gate) {
+    std::fprintf(stderr, "thoth: %s\n", gate.error().c_str());
+    return 1;
+  }
+  if (!vad_warning.empty() && !global.quiet) std::fprintf(stderr, "thoth: warning: %s\n", vad_warning.c_str());
+  auto engine = pipeline::EngineTranscriber::load(*model_path, engine_options, std::move(*gate));
   if (!engine) {
     std::fprintf(stderr, "thoth: %s\n", engine.error().c_str());
     return 1;
@@ -221,6 +228,13 @@ int run_dictate(const DictateOptions& opt, const GlobalOptions& global) {
     if (result->error.find(result->audio_path) == std::string::npos)
       std::fprintf(stderr, "thoth: the recording is kept at %s\n", result->audio_path.c_str());
     return 1;
+  }
+  if (result->no_speech) {
+    // Not a failure: there was simply nothing to write.
+    if (!global.quiet)
+      std::fprintf(stderr, "thoth: no speech detected; nothing typed (the recording is kept at %s)\n",
+                   result->audio_path.c_str());
+    return 0;
   }
   if (opt.type || opt.paste) std::printf("%s\n", result->text.c_str());
   if (global.verbosity > 0)

@@ -199,6 +199,12 @@ void Pipeline::work() {
   if (!transcript) return fail(transcript.error());
   result.raw_text = result.filtered_text = result.text = transcript->text;
   if (transcript->cancelled || cancel_requested()) return cancelled(PipelineState::Transcribing);
+  if (transcript->no_speech) {
+    // Nothing to filter, enhance or type; the run is a success that says so.
+    result.no_speech = true;
+    result.timings.total_ms = ms_since(stop_at);
+    return finish(result, PipelineState::Completed);
+  }
 
   if (stages_.filter) {
     transition(PipelineState::Filtering, "Filtering text");
@@ -248,11 +254,12 @@ void Pipeline::finish(PipelineResult& result, PipelineState terminal) {
   }
   auto shared = std::make_shared<const PipelineResult>(result);
   if (terminal == PipelineState::Completed) {
-    transition(PipelineState::Completed, "Done");
+    const std::string message = result.no_speech ? std::string(kNoSpeechMessage) : "Done";
+    transition(PipelineState::Completed, message);
     PipelineEvent e;
     e.kind = PipelineEvent::Kind::Complete;
     e.state = terminal;
-    e.message = "Done";
+    e.message = message;
     e.result = shared;
     bus_.publish(std::move(e));
   } else if (terminal == PipelineState::Failed) {

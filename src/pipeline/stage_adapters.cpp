@@ -55,6 +55,7 @@ store::HistoryEntry to_history_entry(const PipelineResult& r) {
   if (!r.output_method.empty()) e.durations.output_ms = ms(r.timings.output_ms);
   if (r.cancelled) e.status = store::DictationStatus::cancelled;
   else if (r.final_state == PipelineState::Failed) e.status = store::DictationStatus::failed;
+  else if (r.no_speech) e.status = store::DictationStatus::no_speech;
   else e.status = store::DictationStatus::completed;
   e.error = r.error;
   for (const auto& w : r.warnings) e.error += (e.error.empty() ? "" : "; ") + w;

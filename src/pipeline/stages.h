@@ -25,6 +25,7 @@ class Recorder {
 struct Transcription {
   std::string text;
   bool cancelled = false;  // the text is what was decoded before the cancel
+  bool no_speech = false;  // nothing was said (voice activity detection): no text, by design
 };
 
 class Transcriber {
@@ -86,6 +87,7 @@ struct PipelineResult {
   std::string raw_text;       // the engine's transcript (partial if cancelled)
   std::string filtered_text;  // after the text filters (= raw when none ran)
   std::string text;           // what was (or would have been) delivered
+  bool no_speech = false;     // nothing was said: completed with no text, nothing typed
   bool filtered = false;
   bool enhanced = false;
   bool delivered = false;
