@@ -21,7 +21,12 @@ Result<std::string> resolve_vad_model(const std::string& path) {
 }
 
 Result<std::string> resolve_vad_model_setting(const std::string& name_or_path) {
-  if (name_or_path.empty() || name_or_path == kVadModelName) return resolve_vad_model();
+  if (name_or_path.empty() || name_or_path == kVadModelName) {
+    if (auto found = resolve_vad_model()) return found;
+    // Said for the config, not for `thoth vad --model`.
+    return make_error(std::string("no VAD model found: put ") + kVadModelFileNames[0] + " in " +
+                      models_dir().string() + ", or point vad.model or THOTH_VAD_MODEL at the file");
+  }
   std::error_code ec;
   if (name_or_path.find('/') != std::string::npos || std::filesystem::is_regular_file(name_or_path, ec))
     return name_or_path;
