@@ -68,7 +68,8 @@ int64_t GatedAudio::to_original_ms(int64_t gated_ms) const {
 }
 
 Result<GatedTranscript> transcribe_gated(const std::shared_ptr<const VadModel>& vad, const VadParams& params,
-                                         const float* pcm, size_t n_samples, const TranscribeFn& engine) {
+                                         const float* pcm, size_t n_samples, const TranscribeFn& engine,
+                                         const std::atomic<bool>* cancel) {
   GatedTranscript out;
   if (!vad) {
     auto t = engine(pcm, n_samples);
@@ -80,7 +81,18 @@ Result<GatedTranscript> transcribe_gated(const std::shared_ptr<const VadModel>& 
   if (auto ok = validate(params); !ok) return make_error(ok.error());
   out.gated = true;
   const auto t0 = std::chrono::steady_clock::now();
-  GatedAudio g = gate_speech(vad, pcm, n_samples, params);
+  // gate_speech() chunk by chunk, so that a cancel need not wait for a long recording's VAD.
+  std::vector<float> probs;
+  probs.reserve(n_samples / kVadChunkSamples + 1);
+  VadStream stream(vad);
+  for (size_t at = 0; at < n_samples; at += kVadChunkSamples) {
+    if (probs.size() % 32 == 0 && cancel && cancel->load(std::memory_order_acquire)) {
+      out.transcript.cancelled = true;
+      return out;
+    }
+    probs.push_back(stream.process(pcm + at, std::min<size_t>(kVadChunkSamples, n_samples - at)));
+  }
+  GatedAudio g = gate_audio(pcm, n_samples, vad_segments_from_probs(probs, params), params);
   out.vad_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   out.speech = g.segments;
   if (!g.has_speech()) {
@@ -105,9 +117,9 @@ Result<GatedTranscript> transcribe_gated(const std::shared_ptr<const VadModel>& 
 Result<GatedTranscript> transcribe_gated(Session& session, const std::shared_ptr<const VadModel>& vad,
                                          const VadParams& params, const float* pcm, size_t n_samples,
                                          const TranscribeOptions& options) {
-  auto r = transcribe_gated(vad, params, pcm, n_samples, [&](const float* p, size_t n) {
-    return session.transcribe(p, n, options);
-  });
+  auto r = transcribe_gated(
+      vad, params, pcm, n_samples, [&](const float* p, size_t n) { return session.transcribe(p, n, options); },
+      options.cancel);
   // Nothing was said in the language asked for; "auto" stays unknown.
   if (r && r->no_speech && options.language != "auto") r->transcript.language = options.language;
   return r;

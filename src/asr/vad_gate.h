@@ -14,6 +14,7 @@
 // reference, the overlap never runs into the next segment, so no audio is seen twice and the
 // mapping back is exact and monotonic rather than interpolated.
 #pragma once
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -72,11 +73,13 @@ using TranscribeFn = std::function<Result<Transcript>(const float* pcm, size_t n
 // Runs the VAD over `pcm` (when `vad` is set), then `engine` on the speech alone, and maps the
 // transcript's times back to `pcm`. No speech: an empty transcript, and `engine` is never
 // called (Whisper makes up words from silence and noise). Without `vad`: `engine` on all of
-// `pcm`, times untouched. Bad `params` are an error.
+// `pcm`, times untouched. Bad `params` are an error. `cancel` set (from any thread) stops the
+// VAD within about a second of audio: an empty transcript marked cancelled, engine not run.
 Result<GatedTranscript> transcribe_gated(const std::shared_ptr<const VadModel>& vad, const VadParams& params,
-                                         const float* pcm, size_t n_samples, const TranscribeFn& engine);
+                                         const float* pcm, size_t n_samples, const TranscribeFn& engine,
+                                         const std::atomic<bool>* cancel = nullptr);
 
-// The same with `session` as the engine.
+// The same with `session` as the engine (options.cancel reaches the VAD too).
 Result<GatedTranscript> transcribe_gated(Session& session, const std::shared_ptr<const VadModel>& vad,
                                          const VadParams& params, const float* pcm, size_t n_samples,
                                          const TranscribeOptions& options);

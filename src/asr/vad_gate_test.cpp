@@ -230,6 +230,30 @@ TEST(TranscribeGated, SilenceGivesNoTextThroughTheSession) {
   EXPECT_EQ(r->transcript.timings.encode_ms, 0);  // the engine never ran
 }
 
+TEST(TranscribeGated, CancelStopsBeforeTheEngine) {
+  ASSERT_TRUE(model());
+  const auto speech = test::read_wav_16k_mono(thoth::test::shared_file("speech/jfk.wav").string());
+  int calls = 0;
+  const TranscribeFn engine = [&](const float*, size_t) -> Result<Transcript> {
+    ++calls;
+    return Transcript{};
+  };
+  std::atomic<bool> cancel{true};
+  auto r = transcribe_gated(model(), VadParams{}, speech.data(), speech.size(), engine, &cancel);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_TRUE(r->transcript.cancelled);
+  EXPECT_FALSE(r->no_speech);
+  EXPECT_EQ(calls, 0);
+  // Not cancelled, the same call finds the speech (the same segments as gate_speech) and runs it.
+  cancel = false;
+  r = transcribe_gated(model(), VadParams{}, speech.data(), speech.size(), engine, &cancel);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_FALSE(r->transcript.cancelled);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(r->speech, vad_detect_speech(model(), speech.data(), speech.size(), VadParams{}));
+  EXPECT_FALSE(r->speech.empty());
+}
+
 TEST(TranscribeGated, BadParamsAreAnError) {
   ASSERT_TRUE(model());
   const std::vector<float> pcm(16000, 0.0f);
@@ -250,7 +274,10 @@ TEST(TranscribeGated, LongPauseIsCutAndTimesAreOriginal) {
   ASSERT_TRUE(model());
   ASSERT_TRUE(whisper());
   thoth::test::ScratchDir dir;
-  const auto p = [&](const char* name) { return "'" + (dir / name).string() + "'"; };
+  const auto p = [&](const char* name) {
+    std::string quoted = "'";  // appended, not operator+: GCC 12 warns falsely (-Wrestrict) on that
+    return quoted.append((dir / name).string()).append("'");
+  };
   run("espeak-ng -v en-us -s 150 -w " + p("a.wav") + " 'The quick brown fox jumps over the lazy dog.'");
   run("espeak-ng -v en-us -s 150 -w " + p("b.wav") + " 'Tomorrow we will climb the highest mountain.'");
   run("sox " + p("a.wav") + " -r 16000 -c 1 -b 16 " + p("a16.wav") + " pad 0 8");

@@ -111,7 +111,10 @@ TEST(TranscribeCli, LanguageDetectionOnAMultilingualModel) {
 
 // ---- voice activity detection in front of the engine ----
 
-std::string q(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
+std::string q(const std::filesystem::path& p) {
+  std::string quoted = "'";  // appended, not operator+: GCC 12 warns falsely (-Wrestrict) on that
+  return quoted.append(p.string()).append("'");
+}
 std::string vad_model() { return q(test::shared_file("models/silero-v6.2.0-ggml.bin")); }
 // A home of its own (no config, no models) so only what the test says is in effect.
 std::string env_in(const test::ScratchDir& home, const std::string& vad = "") {
