@@ -236,6 +236,8 @@ void Pipeline::work() {
   auto delivered = timed([&] { return stages_.output->deliver(result.text, cancel_); }, result.timings.output_ms);
   if (cancel_requested()) return cancelled(PipelineState::Outputting);
   if (!delivered) return fail(delivered.error());
+  result.output_method = delivered->method;
+  for (const auto& f : delivered->fallbacks) result.warnings.push_back("output fell back past " + f);
   result.delivered = true;
   result.timings.total_ms = ms_since(stop_at);
   finish(result, PipelineState::Completed);

@@ -138,11 +138,11 @@ class ScriptedOutput : public Output {
   Gate gate;
   std::string error;
   std::vector<std::string> delivered;
-  Result<void> deliver(const std::string& text, const std::atomic<bool>& cancel) override {
-    if (!gate.pass(&cancel)) return {};  // stopped typing
+  Result<Delivery> deliver(const std::string& text, const std::atomic<bool>& cancel) override {
+    if (!gate.pass(&cancel)) return Delivery{};  // stopped typing
     if (!error.empty()) return make_error(error);
     delivered.push_back(text);
-    return {};
+    return Delivery{method_name(), {}};
   }
   std::string method_name() const override { return "scripted-typing"; }
 };

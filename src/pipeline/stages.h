@@ -52,11 +52,18 @@ class Enhancer {
   virtual std::string prompt_name() const = 0;
 };
 
+// How the text went out: the way that worked, and why the ways tried before it did not.
+struct Delivery {
+  std::string method;
+  std::vector<std::string> fallbacks;
+};
+
 class Output {
  public:
   virtual ~Output() = default;
   // Types/pastes the text. Checks `cancel` between keystrokes so a cancel stops typing.
-  virtual Result<void> deliver(const std::string& text, const std::atomic<bool>& cancel) = 0;
+  virtual Result<Delivery> deliver(const std::string& text, const std::atomic<bool>& cancel) = 0;
+  // What it will try, for progress messages.
   virtual std::string method_name() const = 0;
 };
 
