@@ -167,7 +167,8 @@ CommandResult DictationService::toggle() {
 }
 
 CommandResult DictationService::cancel() {
-  std::lock_guard lock(command_mutex_);
+  // No command lock: a cancel must get through while a start is opening the device or a
+  // shutdown is waiting for the dictation to finish. Pipeline::cancel is thread-safe.
   auto p = current();
   const bool running = p && p->running();
   if (running) p->cancel();
@@ -196,16 +197,20 @@ void DictationService::set_status_extra(json extra) {
 
 void DictationService::shutdown() {
   shutting_down_.store(true, std::memory_order_release);
-  std::lock_guard lock(command_mutex_);
-  auto p = current();
-  if (!p) return;
-  if (p->running()) {
-    if (config()->daemon.on_shutdown == "discard") p->cancel();
-    else if (p->state() == PipelineState::Recording) (void)p->stop();
-    // "finish" lets a dictation past recording run to its end; cancel keeps the WAV and
-    // records the run in the history, so nothing heard is lost either way.
+  std::shared_ptr<pipeline::Pipeline> p;
+  {
+    // Waits for a start in progress; none can begin after this (shutting_down_).
+    std::lock_guard lock(command_mutex_);
+    p = current();
+    if (!p) return;
+    if (p->running()) {
+      if (config()->daemon.on_shutdown == "discard") p->cancel();
+      else if (p->state() == PipelineState::Recording) (void)p->stop();
+      // "finish" lets a dictation past recording run to its end; cancel keeps the WAV and
+      // records the run in the history, so nothing heard is lost either way.
+    }
   }
-  (void)p->wait();
+  (void)p->wait();  // outside the lock, so `thoth cancel` still reaches a finishing run
 }
 
 Result<store::HistoryStore*> DictationService::history() {
