@@ -312,9 +312,14 @@ TEST_F(DaemonTest, SigtermWithDiscardCancelsButKeepsTheAudio) {
   std::ofstream(home_ / "config.json") << R"({"daemon": {"on_shutdown": "discard"}})";
   start_pulse();
   start_daemon();
+  Background events({"events"});
+  ASSERT_TRUE(eventually([&] { return events.out().find("daemon-status") != std::string::npos; })) << events.err();
   ASSERT_EQ(run_thoth({"start"}).exit_code, 0);
   std::this_thread::sleep_for(500ms);
   EXPECT_EQ(daemon_->signal_and_wait(SIGINT, 60s), 0) << daemon_->err();
+  // The stream saw the run end, then ended with the daemon.
+  EXPECT_EQ(events.signal_and_wait(0, 30s), 0) << events.err();
+  EXPECT_NE(events.out().find("\"Cancelled\""), std::string::npos) << events.out();
   auto rows = history();
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].status, thoth::store::DictationStatus::cancelled);
