@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -21,6 +22,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "audio/audio_file.h"
 #include "server/control.h"
 #include "store/history.h"
 #include "support/process.h"
@@ -286,8 +288,45 @@ TEST_F(DaemonTest, DictationTranscribesWithTheSharedModel) {
     EXPECT_FALSE(row.raw_text.empty());
     EXPECT_EQ(row.transcription_model, "mini.en-f16.bin");
     EXPECT_TRUE(std::filesystem::exists(row.audio_path));
+    EXPECT_GE(row.audio_duration_s, 10.5);  // jfk.wav is 11.0 s, played while recording
   }
-  EXPECT_EQ(rows[0].raw_text, rows[1].raw_text);  // the same speech, the same shared model
+}
+
+// audio.keep_stream_warm (the default) with audio.pre_roll_ms: once the stream is warm, a
+// recording begins with the audio from just before the start.
+TEST_F(DaemonTest, PreRollKeepsTheSecondBeforeTheStart) {
+  std::ofstream(home_ / "config.json") << R"({"audio": {"pre_roll_ms": 1000}})";
+  start_pulse();
+  start_daemon();
+  // The first dictation opens the warm stream.
+  ASSERT_EQ(run_thoth({"start"}).exit_code, 0);
+  ASSERT_EQ(run_thoth({"cancel"}).exit_code, 0);
+  ASSERT_TRUE(eventually([&] { return status()["state"] == "idle"; }));
+  // Speech plays while nothing records; the start comes 4 s in (the null sink's monitor
+  // delivers nothing until the player is up, which takes a while on a loaded machine).
+  const pid_t player = pulse_->play_async(thoth::test::shared_file("speech/long-en.wav"));
+  std::this_thread::sleep_for(4s);
+  ASSERT_EQ(run_thoth({"start"}).exit_code, 0);
+  ASSERT_EQ(run_thoth({"cancel"}).exit_code, 0);
+  kill(player, SIGTERM);
+  PulseServer::wait_player(player);
+  ASSERT_TRUE(eventually([&] { return status()["state"] == "idle"; }));
+  auto rows = history();
+  ASSERT_EQ(rows.size(), 2u);
+  auto pcm = thoth::audio::load_audio_16k_mono(rows[0].audio_path);
+  ASSERT_TRUE(pcm) << pcm.error();
+  std::string profile;
+  for (size_t i = 0; i + 1600 <= pcm->size(); i += 1600) {
+    double e = 0;
+    for (size_t j = i; j < i + 1600; ++j) e += double((*pcm)[j]) * (*pcm)[j];
+    profile += std::to_string(int(10 * std::log10(e / 1600 + 1e-20))) + " ";
+  }
+  // The full second of pre-roll, and it holds the speech from before the start.
+  ASSERT_GE(pcm->size(), 16000u) << profile << " rows[1] " << rows[1].audio_duration_s;
+  double sq = 0;
+  for (size_t i = 0; i < 16000; ++i) sq += double((*pcm)[i]) * (*pcm)[i];
+  const double rms_dbfs = 10 * std::log10(sq / 16000 + 1e-20);
+  EXPECT_GT(rms_dbfs, -40.0);
 }
 
 TEST_F(DaemonTest, SigtermFinishesTheRecordingAndExitsCleanly) {

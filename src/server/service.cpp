@@ -37,6 +37,29 @@ class SharedModelTranscriber final : public pipeline::Transcriber {
   asr::TranscribeOptions options_;
 };
 
+// audio.keep_stream_warm: the input stream opens with the first dictation and stays open,
+// so later recordings start at once and can begin with audio.pre_roll_ms from before the
+// start. A stream lost in between (device unplugged) is reopened on the next start.
+class WarmRecorder final : public pipeline::Recorder {
+ public:
+  WarmRecorder(std::string device, int pre_roll_ms) : device_(std::move(device)), pre_roll_ms_(pre_roll_ms) {}
+  Result<void> start(const std::string& wav_path, audio::LevelCallback on_level) override {
+    if (capture_ && capture_->failed()) capture_.reset();
+    if (!capture_) {
+      auto opened = audio::WarmCapture::open(device_, pre_roll_ms_);
+      if (!opened) return make_error(opened.error());
+      capture_ = std::move(*opened);
+    }
+    return capture_->begin(wav_path, std::move(on_level));
+  }
+  audio::Recording stop() override { return capture_ ? capture_->end() : audio::Recording{}; }
+
+ private:
+  std::string device_;
+  int pre_roll_ms_;
+  std::unique_ptr<audio::WarmCapture> capture_;
+};
+
 }  // namespace
 
 Result<std::shared_ptr<const asr::Model>> ModelCache::get(const std::string& path) {
@@ -89,8 +112,11 @@ Result<std::shared_ptr<pipeline::Pipeline>> DictationService::build_pipeline(con
 
   pipeline::Stages stages;
   stages.transcriber = std::make_shared<SharedModelTranscriber>(models_, *model_path, engine_options);
-  stages.recorder =
-      std::make_shared<pipeline::CaptureRecorder>(options_.device.empty() ? config.audio.device : options_.device);
+  const std::string device = options_.device.empty() ? config.audio.device : options_.device;
+  if (config.audio.keep_stream_warm)
+    stages.recorder = std::make_shared<WarmRecorder>(device, config.audio.pre_roll_ms);
+  else
+    stages.recorder = std::make_shared<pipeline::CaptureRecorder>(device);
   stages.filter = configured->filter;
   stages.enhancer = configured->enhancer;
   stages.history = configured->history;
