@@ -38,7 +38,7 @@ int run_status(bool as_json) {
   if (!reply) return exit_with(kExitFailure, reply.error());
   const json status = reply->value("status", json::object());
   if (as_json) {
-    std::printf("%s\n", status.dump().c_str());
+    std::printf("%s\n", server::to_wire(status).c_str());
     return 0;
   }
   std::printf("state: %s\n", status.value("state", std::string("?")).c_str());

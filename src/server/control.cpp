@@ -168,22 +168,22 @@ void ControlServer::serve(int fd) {
   if (!read_line(fd, line, rest)) return;
   json request = json::parse(line, nullptr, false);
   if (request.is_discarded() || !request.is_object() || !request.contains("cmd") || !request["cmd"].is_string()) {
-    send_all(fd, json{{"ok", false}, {"code", 400}, {"error", "malformed request: expected {\"cmd\": \"...\"}"}}.dump() + "\n");
+    send_all(fd, to_wire(json{{"ok", false}, {"code", 400}, {"error", "malformed request: expected {\"cmd\": \"...\"}"}}) + "\n");
     return;
   }
   const std::string cmd = request["cmd"];
   if (cmd == "status") {
-    send_all(fd, json{{"ok", true}, {"status", service_.status()}}.dump() + "\n");
+    send_all(fd, to_wire(json{{"ok", true}, {"status", service_.status()}}) + "\n");
   } else if (cmd == "start") {
-    send_all(fd, reply(service_.start()).dump() + "\n");
+    send_all(fd, to_wire(reply(service_.start())) + "\n");
   } else if (cmd == "stop") {
-    send_all(fd, reply(service_.stop()).dump() + "\n");
+    send_all(fd, to_wire(reply(service_.stop())) + "\n");
   } else if (cmd == "toggle") {
-    send_all(fd, reply(service_.toggle()).dump() + "\n");
+    send_all(fd, to_wire(reply(service_.toggle())) + "\n");
   } else if (cmd == "cancel") {
-    send_all(fd, reply(service_.cancel()).dump() + "\n");
+    send_all(fd, to_wire(reply(service_.cancel())) + "\n");
   } else if (cmd == "events") {
-    if (!send_all(fd, json{{"ok", true}}.dump() + "\n")) return;
+    if (!send_all(fd, to_wire(json{{"ok", true}}) + "\n")) return;
     // The handler runs on the subscription's own thread; a client that stops reading is
     // cut off by the send timeout rather than stalling anyone.
     std::atomic<bool> broken{false};
@@ -197,10 +197,10 @@ void ControlServer::serve(int fd) {
       }
     };
     auto& bus = service_.bus();
-    const auto sub = bus.subscribe([&send_line](const pipeline::PipelineEvent& e) { send_line(event_to_json(e).dump() + "\n"); });
+    const auto sub = bus.subscribe([&send_line](const pipeline::PipelineEvent& e) { send_line(to_wire(event_to_json(e)) + "\n"); });
     // Subscribed first, so nothing after this snapshot is missed; it tells a client the
     // state it joined in.
-    send_line(status_event(service_.status()).dump() + "\n");
+    send_line(to_wire(status_event(service_.status())) + "\n");
     for (;;) {
       pollfd fds[2] = {{fd, POLLIN, 0}, {wake_[0], POLLIN, 0}};
       if (::poll(fds, 2, -1) < 0) {
@@ -218,7 +218,7 @@ void ControlServer::serve(int fd) {
     bus.flush(sub, std::chrono::milliseconds(500));  // the last events before a shutdown
     bus.unsubscribe(sub);
   } else {
-    send_all(fd, json{{"ok", false}, {"code", 400}, {"error", "unknown command '" + cmd + "'"}}.dump() + "\n");
+    send_all(fd, to_wire(json{{"ok", false}, {"code", 400}, {"error", "unknown command '" + cmd + "'"}}) + "\n");
   }
 }
 
@@ -227,7 +227,7 @@ Result<nlohmann::json> control_request(const nlohmann::json& request) {
   if (!fd) return make_error(fd.error());
   set_timeout(*fd, SO_RCVTIMEO, 30);
   std::string line, rest;
-  const bool ok = send_all(*fd, request.dump() + "\n") && read_line(*fd, line, rest);
+  const bool ok = send_all(*fd, to_wire(request) + "\n") && read_line(*fd, line, rest);
   ::close(*fd);
   if (!ok) return make_error("the daemon did not answer at " + control_socket_path().string());
   json reply = json::parse(line, nullptr, false);
@@ -239,7 +239,7 @@ Result<void> stream_events(const std::function<void(const std::string&)>& on_lin
   auto fd = connect_daemon();
   if (!fd) return make_error(fd.error());
   std::string line, rest;
-  if (!send_all(*fd, json{{"cmd", "events"}}.dump() + "\n") || !read_line(*fd, line, rest)) {
+  if (!send_all(*fd, to_wire(json{{"cmd", "events"}}) + "\n") || !read_line(*fd, line, rest)) {
     ::close(*fd);
     return make_error("the daemon did not answer at " + control_socket_path().string());
   }

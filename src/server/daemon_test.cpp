@@ -521,6 +521,24 @@ TEST_F(DaemonTest, HttpDoubleStartEventsAndHistory) {
   EXPECT_EQ(json::parse(r->body).size(), 0u);
 }
 
+TEST_F(DaemonTest, HttpHistoryWithBrokenUtf8IsServed) {
+  start_daemon();
+  {
+    auto store = thoth::store::HistoryStore::open(home_ / "history.db");
+    ASSERT_TRUE(store) << store.error();
+    thoth::store::HistoryEntry e;
+    e.text = "caf\xc3";  // a model's token cut inside a UTF-8 sequence
+    ASSERT_TRUE(store->add(e));
+  }
+  auto r = client().Get("/api/history");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200);
+  const json rows = json::parse(r->body);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["text"], "caf\xef\xbf\xbd");  // U+FFFD
+  EXPECT_EQ(status()["state"], "idle");  // and the daemon is still up
+}
+
 TEST_F(DaemonTest, HttpServesTwoHundredConcurrentClients) {
   start_daemon();
   constexpr int kClients = 200;

@@ -23,7 +23,7 @@ using nlohmann::json;
 
 void send_json(httplib::Response& res, int status, const json& body) {
   res.status = status;
-  res.set_content(body.dump(), "application/json");
+  res.set_content(to_wire(body), "application/json");
 }
 
 void send_error(httplib::Response& res, int status, const std::string& message) {
@@ -257,9 +257,9 @@ void HttpApi::routes() {
     auto& bus = service_.bus();
     const auto sub = bus.subscribe([queue](const pipeline::PipelineEvent& e) {
       const json j = event_to_json(e);
-      queue->push("event: " + j["event"].get<std::string>() + "\ndata: " + j.dump() + "\n\n");
+      queue->push("event: " + j["event"].get<std::string>() + "\ndata: " + to_wire(j) + "\n\n");
     });
-    queue->push("event: daemon-status\ndata: " + status_event(service_.status()).dump() + "\n\n");
+    queue->push("event: daemon-status\ndata: " + to_wire(status_event(service_.status())) + "\n\n");
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
         "text/event-stream",

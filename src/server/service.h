@@ -109,6 +109,11 @@ class DictationService {
 nlohmann::json event_to_json(const pipeline::PipelineEvent& event);
 nlohmann::json result_to_json(const pipeline::PipelineResult& result);
 nlohmann::json history_entry_to_json(const store::HistoryEntry& entry);
+// JSON text for the wire. A transcript may hold invalid UTF-8 (a model's partial token):
+// it is replaced, never thrown on a delivery thread.
+inline std::string to_wire(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 // The first line of every event stream: {"event":"daemon-status","status":{...}}.
 nlohmann::json status_event(const nlohmann::json& status);
 
