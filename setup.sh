@@ -14,6 +14,7 @@ PACKAGES=(
   portaudio19-dev libpulse-dev libx11-dev libxtst-dev libxfixes-dev
   python3 python3-numpy espeak-ng sox libsox-fmt-all
   pulseaudio pulseaudio-utils xvfb xdotool xclip x11-utils
+  sway foot wtype wl-clipboard ydotool
 )
 
 missing=()

@@ -42,7 +42,7 @@ void BM_KeyReleaseToText_5s(benchmark::State& state) {
   stages.recorder = std::make_shared<pipeline::CaptureRecorder>(test::PulseServer::kMonitor);
   stages.transcriber = *engine;
   stages.filter = std::make_shared<pipeline::TextFilterStage>(std::move(*filter));
-  stages.output = std::make_shared<pipeline::X11TypingOutput>(x->display());
+  stages.output = pipeline::x11_output(x->display());
   pipeline::EventBus bus;
   pipeline::Pipeline p(std::move(stages), {(dir / "rec").string()}, bus);
   pipeline::StageTimings sum;

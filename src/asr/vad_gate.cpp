@@ -1,6 +1,7 @@
 #include "asr/vad_gate.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 namespace thoth::asr {
@@ -64,6 +65,64 @@ int64_t GatedAudio::to_original_sample(int64_t gated) const {
 int64_t GatedAudio::to_original_ms(int64_t gated_ms) const {
   const int64_t per_ms = kVadSampleRate / 1000;
   return to_original_sample(gated_ms * per_ms) / per_ms;
+}
+
+Result<GatedTranscript> transcribe_gated(const std::shared_ptr<const VadModel>& vad, const VadParams& params,
+                                         const float* pcm, size_t n_samples, const TranscribeFn& engine,
+                                         const std::atomic<bool>* cancel) {
+  GatedTranscript out;
+  if (!vad) {
+    auto t = engine(pcm, n_samples);
+    if (!t) return make_error(t.error());
+    out.transcript = std::move(*t);
+    out.engine_samples = static_cast<int64_t>(n_samples);
+    return out;
+  }
+  if (auto ok = validate(params); !ok) return make_error(ok.error());
+  out.gated = true;
+  const auto t0 = std::chrono::steady_clock::now();
+  // gate_speech() chunk by chunk, so that a cancel need not wait for a long recording's VAD.
+  std::vector<float> probs;
+  probs.reserve(n_samples / kVadChunkSamples + 1);
+  VadStream stream(vad);
+  for (size_t at = 0; at < n_samples; at += kVadChunkSamples) {
+    if (probs.size() % 32 == 0 && cancel && cancel->load(std::memory_order_acquire)) {
+      out.transcript.cancelled = true;
+      return out;
+    }
+    probs.push_back(stream.process(pcm + at, std::min<size_t>(kVadChunkSamples, n_samples - at)));
+  }
+  GatedAudio g = gate_audio(pcm, n_samples, vad_segments_from_probs(probs, params), params);
+  out.vad_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  out.speech = g.segments;
+  if (!g.has_speech()) {
+    out.no_speech = true;
+    return out;
+  }
+  out.engine_samples = static_cast<int64_t>(g.samples.size());
+  auto t = engine(g.samples.data(), g.samples.size());
+  if (!t) return make_error(t.error());
+  out.transcript = std::move(*t);
+  for (auto& seg : out.transcript.segments) {
+    seg.start_ms = g.to_original_ms(seg.start_ms);
+    seg.end_ms = g.to_original_ms(seg.end_ms);
+    for (auto& tok : seg.tokens) {
+      tok.start_ms = g.to_original_ms(tok.start_ms);
+      tok.end_ms = g.to_original_ms(tok.end_ms);
+    }
+  }
+  return out;
+}
+
+Result<GatedTranscript> transcribe_gated(Session& session, const std::shared_ptr<const VadModel>& vad,
+                                         const VadParams& params, const float* pcm, size_t n_samples,
+                                         const TranscribeOptions& options) {
+  auto r = transcribe_gated(
+      vad, params, pcm, n_samples, [&](const float* p, size_t n) { return session.transcribe(p, n, options); },
+      options.cancel);
+  // Nothing was said in the language asked for; "auto" stays unknown.
+  if (r && r->no_speech && options.language != "auto") r->transcript.language = options.language;
+  return r;
 }
 
 }  // namespace thoth::asr

@@ -14,12 +14,15 @@
 // reference, the overlap never runs into the next segment, so no audio is seen twice and the
 // mapping back is exact and monotonic rather than interpolated.
 #pragma once
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
 #include "asr/vad.h"
+#include "asr/whisper.h"
 
 namespace thoth::asr {
 
@@ -53,5 +56,32 @@ GatedAudio gate_audio(const float* pcm, size_t n_samples, const std::vector<VadS
 // Runs the VAD over `pcm` and gates it.
 GatedAudio gate_speech(const std::shared_ptr<const VadModel>& model, const float* pcm, size_t n_samples,
                        const VadParams& params);
+
+// What transcribe_gated did.
+struct GatedTranscript {
+  Transcript transcript;            // every segment and token time is in the original audio
+  bool gated = false;               // a VAD ran (false: the engine was given all the audio)
+  bool no_speech = false;           // the VAD found no speech, so the engine was not run
+  std::vector<VadSegment> speech;   // what the VAD found, in original time
+  int64_t engine_samples = 0;       // how much audio the engine was given
+  double vad_ms = 0;
+};
+
+// The engine as transcribe_gated calls it: 16 kHz mono samples in, a transcript out.
+using TranscribeFn = std::function<Result<Transcript>(const float* pcm, size_t n_samples)>;
+
+// Runs the VAD over `pcm` (when `vad` is set), then `engine` on the speech alone, and maps the
+// transcript's times back to `pcm`. No speech: an empty transcript, and `engine` is never
+// called (Whisper makes up words from silence and noise). Without `vad`: `engine` on all of
+// `pcm`, times untouched. Bad `params` are an error. `cancel` set (from any thread) stops the
+// VAD within about a second of audio: an empty transcript marked cancelled, engine not run.
+Result<GatedTranscript> transcribe_gated(const std::shared_ptr<const VadModel>& vad, const VadParams& params,
+                                         const float* pcm, size_t n_samples, const TranscribeFn& engine,
+                                         const std::atomic<bool>* cancel = nullptr);
+
+// The same with `session` as the engine (options.cancel reaches the VAD too).
+Result<GatedTranscript> transcribe_gated(Session& session, const std::shared_ptr<const VadModel>& vad,
+                                         const VadParams& params, const float* pcm, size_t n_samples,
+                                         const TranscribeOptions& options);
 
 }  // namespace thoth::asr

@@ -37,10 +37,10 @@ void on_sigint(int) {
 // Prints the text on standard output: the output stage of a foreground dictation.
 class StdoutOutput final : public pipeline::Output {
  public:
-  Result<void> deliver(const std::string& text, const std::atomic<bool>&) override {
+  Result<pipeline::Delivery> deliver(const std::string& text, const std::atomic<bool>&) override {
     if (std::printf("%s\n", text.c_str()) < 0 || std::fflush(stdout) != 0)
       return make_error("output: cannot write to standard output");
-    return {};
+    return pipeline::Delivery{method_name(), {}};
   }
   std::string method_name() const override { return "stdout"; }
 };
@@ -143,7 +143,14 @@ int run_dictate(const DictateOptions& opt, const GlobalOptions& global) {
   engine_options.n_threads = config->transcription.threads;
   engine_options.beam_size = config->transcription.beam_size;
   engine_options.initial_prompt = config->transcription.initial_prompt;
-  auto engine = pipeline::EngineTranscriber::load(*model_path, engine_options);
+  std::string vad_warning;
+  auto gate = pipeline::speech_gate_from_config(config->vad, false, &vad_warning);
+  if (!gate) {
+    std::fprintf(stderr, "thoth: %s\n", gate.error().c_str());
+    return 1;
+  }
+  if (!vad_warning.empty() && !global.quiet) std::fprintf(stderr, "thoth: warning: %s\n", vad_warning.c_str());
+  auto engine = pipeline::EngineTranscriber::load(*model_path, engine_options, std::move(*gate));
   if (!engine) {
     std::fprintf(stderr, "thoth: %s\n", engine.error().c_str());
     return 1;
@@ -155,9 +162,18 @@ int run_dictate(const DictateOptions& opt, const GlobalOptions& global) {
   stages.filter = configured->filter;
   stages.enhancer = configured->enhancer;
   stages.history = configured->history;
-  if (opt.paste) stages.output = std::make_shared<pipeline::X11PasteOutput>("", config->output.paste_shortcut == "Ctrl+Shift+V");
-  else if (opt.type) stages.output = std::make_shared<pipeline::X11TypingOutput>();
-  else stages.output = std::make_shared<StdoutOutput>();
+  if (opt.paste || opt.type) {
+    auto options = pipeline::output_options_from_config(*config);
+    options.method = opt.paste ? "paste" : "type";
+    auto desktop = pipeline::DesktopTextOutput::create(options);
+    if (!desktop) {
+      std::fprintf(stderr, "thoth: %s\n", desktop.error().c_str());
+      return 1;
+    }
+    stages.output = *desktop;
+  } else {
+    stages.output = std::make_shared<StdoutOutput>();
+  }
   pipeline::Pipeline pipe_line(std::move(stages), {rec_dir->string()}, bus);
 
   bool stdin_open = true;
@@ -222,6 +238,13 @@ int run_dictate(const DictateOptions& opt, const GlobalOptions& global) {
       std::fprintf(stderr, "thoth: the recording is kept at %s\n", result->audio_path.c_str());
     return 1;
   }
+  if (result->no_speech) {
+    // Not a failure: there was simply nothing to write.
+    if (!global.quiet)
+      std::fprintf(stderr, "thoth: no speech detected; nothing typed (the recording is kept at %s)\n",
+                   result->audio_path.c_str());
+    return 0;
+  }
   if (opt.type || opt.paste) std::printf("%s\n", result->text.c_str());
   if (global.verbosity > 0)
     std::fprintf(stderr, "thoth: %.1f s of audio; stop->text %.0f ms (drain %.0f, transcribe %.0f, filter %.0f, enhance %.0f, output %.0f)\n",
@@ -240,8 +263,8 @@ void add_dictate_command(CLI::App& app, const GlobalOptions& global) {
   sub->add_option("--seconds", opt.seconds, "Stop after this many seconds")->check(CLI::PositiveNumber);
   sub->add_option("-d,--device", opt.device, "Input device (see `thoth devices`); default: audio.device in the config, else the system's");
   sub->add_option("-m,--model", opt.model, "Whisper model: a path or a name (thoth models list); default: transcription.model");
-  sub->add_flag("--type", opt.type, "Also type the text into the focused X11 window");
-  sub->add_flag("--paste", opt.paste, "Also paste the text into the focused X11 window (clipboard restored)");
+  sub->add_flag("--type", opt.type, "Also type the text into the focused window (Wayland or X11)");
+  sub->add_flag("--paste", opt.paste, "Also paste the text into the focused window (clipboard restored)");
   on_run(sub, [&global] { return run_dictate(opt, global); });
 }
 

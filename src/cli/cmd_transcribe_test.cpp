@@ -3,8 +3,13 @@
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "support/shared_data.h"
 
@@ -34,7 +39,7 @@ std::string model(const char* name = "mini.en-f16.bin") {
 std::string jfk() { return "'" + test::shared_file("speech/jfk.wav").string() + "'"; }
 
 TEST(TranscribeCli, JsonHasTheDocumentedShapeAndMatchesTheGolden) {
-  const CliRun r = run_thoth("transcribe -m " + model() + " --beam-size 1 --best-of 1 --no-fallback --json " + jfk());
+  const CliRun r = run_thoth("transcribe -m " + model() + " --no-vad --beam-size 1 --best-of 1 --no-fallback --json " + jfk());
   ASSERT_EQ(r.exit_code, 0) << r.out;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["language"], "en");
@@ -97,11 +102,117 @@ TEST(TranscribeCli, ModelByNameFromTheModelPath) {
 }
 
 TEST(TranscribeCli, LanguageDetectionOnAMultilingualModel) {
-  const CliRun r = run_thoth("transcribe -m " + model("mini-f16.bin") + " -l auto --beam-size 1 --no-fallback --json " + jfk());
+  const CliRun r = run_thoth("transcribe -m " + model("mini-f16.bin") + " -l auto --no-vad --beam-size 1 --no-fallback --json " + jfk());
   ASSERT_EQ(r.exit_code, 0) << r.out;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["language"], "lb");  // the golden oracle's answer for this random-weight model
   EXPECT_NEAR(j["language_prob"].get<double>(), 0.611577, 0.02);
+}
+
+// ---- voice activity detection in front of the engine ----
+
+std::string q(const std::filesystem::path& p) {
+  std::string quoted = "'";  // appended, not operator+: GCC 12 warns falsely (-Wrestrict) on that
+  return quoted.append(p.string()).append("'");
+}
+std::string vad_model() { return q(test::shared_file("models/silero-v6.2.0-ggml.bin")); }
+// A home of its own (no config, no models) so only what the test says is in effect.
+std::string env_in(const test::ScratchDir& home, const std::string& vad = "") {
+  return "THOTH_HOME=" + q(home.path()) + " THOTH_MODEL_PATH= THOTH_VAD_MODEL=" + vad + " ";
+}
+void sh(const std::string& cmd) { ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd; }
+std::string read_text(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+const std::string kQuick = " --beam-size 1 --no-fallback ";
+
+TEST(TranscribeCliVad, NoiseAndSilenceGiveNoText) {
+  test::ScratchDir home;
+  const std::string noise = q(test::shared_file("speech/noise.wav"));
+  CliRun r = run_thoth("transcribe -m " + model() + kQuick + noise, false, env_in(home, vad_model()));
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, "");
+  r = run_thoth("transcribe -m " + model() + kQuick + "--json " + noise, false, env_in(home, vad_model()));
+  ASSERT_EQ(r.exit_code, 0);
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(j["segments"].empty());
+  EXPECT_EQ(j["timings_ms"]["encode"], 0.0);  // the engine never ran
+  r = run_thoth("transcribe -m " + model() + kQuick + noise, true, env_in(home, vad_model()));
+  EXPECT_NE(r.out.find("noise.wav: no speech detected"), std::string::npos) << r.out;
+
+  sh("sox -n -r 16000 -c 1 -b 16 " + q(home / "silence.wav") + " trim 0 4");
+  r = run_thoth("transcribe --vad-model " + vad_model() + " -m " + model() + kQuick + "--srt " + q(home / "silence.wav"),
+                false, env_in(home));
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, "");
+
+  // Ungated (--no-vad, or vad.enabled false in the config) the engine invents text from noise.
+  r = run_thoth("transcribe --no-vad -m " + model() + kQuick + noise, false, env_in(home, vad_model()));
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out, "");
+  sh("echo '{\"vad\": {\"enabled\": false}}' > " + q(home / "config.json"));
+  const CliRun off = run_thoth("transcribe -m " + model() + kQuick + noise, false, env_in(home, vad_model()));
+  EXPECT_EQ(off.exit_code, 0);
+  EXPECT_EQ(off.out, r.out);
+}
+
+TEST(TranscribeCliVad, MissingModelWarnsUnlessVadWasAskedFor) {
+  test::ScratchDir home;
+  const std::string noise = q(test::shared_file("speech/noise.wav"));
+  // Not asked for: one warning line, then the file ungated, as with --no-vad.
+  const CliRun warned = run_thoth("transcribe -m " + model() + kQuick + noise, true, env_in(home));
+  EXPECT_EQ(warned.exit_code, 0);
+  const std::string first_line = warned.out.substr(0, warned.out.find('\n'));
+  EXPECT_EQ(first_line.rfind("thoth: warning: no VAD model found", 0), 0u) << warned.out;
+  EXPECT_NE(first_line.find("without voice activity detection"), std::string::npos) << warned.out;
+  EXPECT_EQ(warned.out.find("thoth:", 1), std::string::npos) << warned.out;
+  EXPECT_GT(warned.out.size(), first_line.size() + 2);  // the ungated text follows
+  // --vad insists.
+  CliRun r = run_thoth("transcribe --vad -m " + model() + kQuick + noise, true, env_in(home));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("no VAD model found"), std::string::npos) << r.out;
+  r = run_thoth("transcribe --vad --vad-model " + q(home / "nope.bin") + " -m " + model() + kQuick + noise, true,
+                env_in(home));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("nope.bin"), std::string::npos) << r.out;
+  r = run_thoth("transcribe --vad --no-vad -m " + model() + " " + noise, true, env_in(home));
+  EXPECT_NE(r.exit_code, 0);
+}
+
+// Speech, 8 s of silence, speech: text comes out, and its times are those of the file.
+TEST(TranscribeCliVad, LongPauseKeepsOriginalTimes) {
+  test::ScratchDir dir;
+  sh("espeak-ng -v en-us -s 150 -w " + q(dir / "a.wav") + " 'The quick brown fox jumps over the lazy dog.'");
+  sh("espeak-ng -v en-us -s 150 -w " + q(dir / "b.wav") + " 'Tomorrow we will climb the highest mountain.'");
+  sh("sox " + q(dir / "a.wav") + " -r 16000 -c 1 -b 16 " + q(dir / "a16.wav") + " pad 0 8");
+  sh("sox " + q(dir / "b.wav") + " -r 16000 -c 1 -b 16 " + q(dir / "b16.wav"));
+  sh("sox " + q(dir / "a16.wav") + " " + q(dir / "b16.wav") + " " + q(dir / "both.wav"));
+  sh("soxi -D " + q(dir / "a16.wav") + " " + q(dir / "both.wav") + " > " + q(dir / "lengths.txt"));
+  const std::string lengths = read_text(dir / "lengths.txt");
+  double first_s = 0, total_s = 0;
+  ASSERT_EQ(std::sscanf(lengths.c_str(), "%lf %lf", &first_s, &total_s), 2) << lengths;
+  const double second_onset_ms = first_s * 1000;
+
+  const CliRun r = run_thoth("transcribe -v -m " + model() + kQuick + "--json " + q(dir / "both.wav"), false,
+                             env_in(dir, vad_model()));
+  ASSERT_EQ(r.exit_code, 0);
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_FALSE(j["segments"].empty());
+  std::string text;
+  int64_t prev = 0;
+  for (const auto& s : j["segments"]) {
+    text += s["text"].get<std::string>();
+    EXPECT_GE(s["start_ms"].get<int64_t>(), prev);
+    EXPECT_GE(s["end_ms"].get<int64_t>(), s["start_ms"].get<int64_t>());
+    prev = s["end_ms"].get<int64_t>();
+  }
+  EXPECT_FALSE(text.empty());
+  // The engine heard about 7 s; the transcript reaches into the second sentence, after the pause.
+  EXPECT_GE(double(j["segments"].back()["end_ms"].get<int64_t>()), second_onset_ms);
+  EXPECT_LE(double(j["segments"].back()["end_ms"].get<int64_t>()), total_s * 1000 + 20);
 }
 
 }  // namespace

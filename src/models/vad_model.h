@@ -15,4 +15,11 @@ inline constexpr const char* kVadModelFileNames[] = {"ggml-silero-v6.2.0.bin", "
 // where to put the file.
 Result<std::string> resolve_vad_model(const std::string& path = "");
 
+// The config's vad.model. A path (anything with a '/', or an existing file) is taken as it is.
+// The default name "silero-v6.2.0" (or empty) means resolve_vad_model(): $THOTH_VAD_MODEL, then
+// the published file names in the model dirs. Any other name is a file name (".bin" optional)
+// looked up in the model dirs.
+inline constexpr const char* kVadModelName = "silero-v6.2.0";
+Result<std::string> resolve_vad_model_setting(const std::string& name_or_path);
+
 }  // namespace thoth::models

@@ -38,5 +38,32 @@ TEST(ResolveVadModel, OrderOfLookup) {
   }
 }
 
+TEST(ResolveVadModel, ConfigSettingNameOrPath) {
+  thoth::test::ScratchDir home, extra;
+  test::ScopedEnv h("THOTH_HOME", home.path().string());
+  test::ScopedEnv v("THOTH_VAD_MODEL", "");
+  test::ScopedEnv m("THOTH_MODEL_PATH", extra.path().string());
+
+  // The default name means the ordinary lookup, which finds nothing yet.
+  auto none = resolve_vad_model_setting(kVadModelName);
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.error().find("no VAD model found"), std::string::npos) << none.error();
+  { std::ofstream(extra / "ggml-silero-v6.2.0.bin") << "x"; }
+  EXPECT_EQ(*resolve_vad_model_setting(kVadModelName), (extra / "ggml-silero-v6.2.0.bin").string());
+  EXPECT_EQ(*resolve_vad_model_setting(""), (extra / "ggml-silero-v6.2.0.bin").string());
+
+  // Other names are file names in the model dirs, with or without .bin.
+  { std::ofstream(extra / "my-vad.bin") << "x"; }
+  EXPECT_EQ(*resolve_vad_model_setting("my-vad"), (extra / "my-vad.bin").string());
+  EXPECT_EQ(*resolve_vad_model_setting("my-vad.bin"), (extra / "my-vad.bin").string());
+  auto missing = resolve_vad_model_setting("other-vad");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().find("'other-vad' not found in " + extra.path().string()), std::string::npos)
+      << missing.error();
+
+  // Paths are taken as they are (load reports a missing file).
+  EXPECT_EQ(*resolve_vad_model_setting("/somewhere/vad.bin"), "/somewhere/vad.bin");
+}
+
 }  // namespace
 }  // namespace thoth::models

@@ -196,7 +196,8 @@ Result<void> X11Clipboard::paste(const std::string& text, bool shift, const std:
   XTestFakeKeyEvent(d, ctrl, False, CurrentTime);
   XSync(d, False);
   // The previous content may only come back once the window has fetched ours.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  // Generous: a busy desktop can take seconds to route the keys and the request.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   bool fetched = false;
   while (std::chrono::steady_clock::now() < deadline) {
     if (im.served.load(std::memory_order_acquire) > served_before) {

@@ -52,8 +52,13 @@ struct Key {
 };
 
 // Clients re-read the keymap when they get MappingNotify; give them a moment before keys
-// that rely on a changed mapping arrive, and before the mapping changes again.
+// that rely on a changed mapping arrive.
 constexpr auto kMappingSettle = std::chrono::milliseconds(80);
+// A client looks a key up when it handles the key event, which on a busy desktop can lag
+// well behind our sending it; the bindings must outlive that lag or the last characters
+// come out as whatever the keycode means after the restore. Only paid when the text held
+// characters the layout lacks.
+constexpr auto kRestoreSettle = std::chrono::milliseconds(400);
 
 // Xlib's default error handler exits the process; a failed request must instead become an
 // error of the call that made it.
@@ -168,7 +173,7 @@ Result<void> X11Keyboard::type(std::string_view text, const std::atomic<bool>* c
     }
     XSync(d, False);
     if (!bound.empty()) {
-      std::this_thread::sleep_for(kMappingSettle);  // let clients look the keys up first
+      std::this_thread::sleep_for(kRestoreSettle);
       for (size_t i = 0; i < bound.size(); ++i)
         XChangeKeyboardMapping(d, spare[i], int(original[i].size()), original[i].data(), 1);
       XSync(d, False);

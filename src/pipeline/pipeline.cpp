@@ -199,6 +199,12 @@ void Pipeline::work() {
   if (!transcript) return fail(transcript.error());
   result.raw_text = result.filtered_text = result.text = transcript->text;
   if (transcript->cancelled || cancel_requested()) return cancelled(PipelineState::Transcribing);
+  if (transcript->no_speech) {
+    // Nothing to filter, enhance or type; the run is a success that says so.
+    result.no_speech = true;
+    result.timings.total_ms = ms_since(stop_at);
+    return finish(result, PipelineState::Completed);
+  }
 
   if (stages_.filter) {
     transition(PipelineState::Filtering, "Filtering text");
@@ -230,6 +236,8 @@ void Pipeline::work() {
   auto delivered = timed([&] { return stages_.output->deliver(result.text, cancel_); }, result.timings.output_ms);
   if (cancel_requested()) return cancelled(PipelineState::Outputting);
   if (!delivered) return fail(delivered.error());
+  result.output_method = delivered->method;
+  for (const auto& f : delivered->fallbacks) result.warnings.push_back("output fell back past " + f);
   result.delivered = true;
   result.timings.total_ms = ms_since(stop_at);
   finish(result, PipelineState::Completed);
@@ -248,11 +256,12 @@ void Pipeline::finish(PipelineResult& result, PipelineState terminal) {
   }
   auto shared = std::make_shared<const PipelineResult>(result);
   if (terminal == PipelineState::Completed) {
-    transition(PipelineState::Completed, "Done");
+    const std::string message = result.no_speech ? std::string(kNoSpeechMessage) : "Done";
+    transition(PipelineState::Completed, message);
     PipelineEvent e;
     e.kind = PipelineEvent::Kind::Complete;
     e.state = terminal;
-    e.message = "Done";
+    e.message = message;
     e.result = shared;
     bus_.publish(std::move(e));
   } else if (terminal == PipelineState::Failed) {

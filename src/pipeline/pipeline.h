@@ -34,6 +34,10 @@ struct Stages {
   std::shared_ptr<History> history;          // optional
 };
 
+// The message of the completed transition and the pipeline-complete event of a run in which
+// nothing was said (PipelineResult::no_speech); any other completed run says "Done".
+inline constexpr const char* kNoSpeechMessage = "No speech detected";
+
 struct PipelineOptions {
   std::string recordings_dir;  // WAVs named by date and time
 };

@@ -30,7 +30,9 @@ bool is_valid_transition(PipelineState from, PipelineState to) {
     case S::Idle: return to == S::Recording;
     case S::Recording: return to == S::Transcribing;
     // Filtering and enhancing are optional stages: each may be skipped.
-    case S::Transcribing: return to == S::Filtering || to == S::Enhancing || to == S::Outputting;
+    // Completed straight from transcribing: no speech, so nothing to filter, enhance or type.
+    case S::Transcribing:
+      return to == S::Filtering || to == S::Enhancing || to == S::Outputting || to == S::Completed;
     case S::Filtering: return to == S::Enhancing || to == S::Outputting;
     case S::Enhancing: return to == S::Outputting;
     case S::Outputting: return to == S::Completed;

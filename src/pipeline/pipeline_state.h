@@ -1,5 +1,6 @@
 // The dictation lifecycle, state for state as in the seed design note:
 //   idle -> recording -> transcribing -> [filtering] -> [enhancing] -> outputting -> completed
+// plus transcribing -> completed when nothing was said (no text to filter, enhance or type),
 // with failed reachable from every working state, cancel returning any state to idle, and
 // completed/failed settling back to idle when the run is over.
 #pragma once

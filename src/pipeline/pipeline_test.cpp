@@ -14,7 +14,9 @@
 #include <thread>
 #include <vector>
 
+#include "asr/vad_test_util.h"
 #include "pipeline/capture_recorder.h"
+#include "pipeline/engine_transcriber.h"
 #include "pipeline/stage_adapters.h"
 #include "support/pulse_server.h"
 #include "support/shared_data.h"
@@ -95,11 +97,13 @@ class ScriptedTranscriber : public Transcriber {
   Gate gate;
   std::string error;
   std::string text = "hello um world";
+  bool no_speech = false;
   size_t samples_seen = 0;
   Result<Transcription> transcribe(const std::vector<float>& pcm, const std::atomic<bool>& cancel) override {
     samples_seen = pcm.size();
     if (!gate.pass(&cancel)) return Transcription{"hello", true};  // partial, as the engine does
     if (!error.empty()) return make_error(error);
+    if (no_speech) return Transcription{"", false, true};
     return Transcription{text, false};
   }
   std::string model_name() const override { return "scripted-model"; }
@@ -134,11 +138,11 @@ class ScriptedOutput : public Output {
   Gate gate;
   std::string error;
   std::vector<std::string> delivered;
-  Result<void> deliver(const std::string& text, const std::atomic<bool>& cancel) override {
-    if (!gate.pass(&cancel)) return {};  // stopped typing
+  Result<Delivery> deliver(const std::string& text, const std::atomic<bool>& cancel) override {
+    if (!gate.pass(&cancel)) return Delivery{};  // stopped typing
     if (!error.empty()) return make_error(error);
     delivered.push_back(text);
-    return {};
+    return Delivery{method_name(), {}};
   }
   std::string method_name() const override { return "scripted-typing"; }
 };
@@ -239,7 +243,7 @@ TEST(PipelineState, TransitionsAreExactlyTheSeeds) {
       {S::Transcribing, S::Filtering},  {S::Transcribing, S::Enhancing},
       {S::Transcribing, S::Outputting}, {S::Filtering, S::Enhancing},
       {S::Filtering, S::Outputting},    {S::Enhancing, S::Outputting},
-      {S::Outputting, S::Completed},
+      {S::Outputting, S::Completed},    {S::Transcribing, S::Completed},  // no speech
   };
   for (S from : kAllStates) {
     for (S to : kAllStates) {
@@ -291,6 +295,45 @@ TEST(Pipeline, PublishesEveryTransitionAndStoresTheRun) {
   ASSERT_EQ(rig.history->rows.size(), 1u);
   EXPECT_EQ(rig.history->rows[0].raw_text, "hello um world");
   EXPECT_EQ(rig.history->rows[0].final_state, S::Completed);
+}
+
+TEST(Pipeline, NoSpeechCompletesWithoutFilteringEnhancingOrTyping) {
+  Rig rig;
+  rig.transcriber->no_speech = true;
+  Pipeline p(rig.stages(), rig.options(), rig.bus);
+  ASSERT_TRUE(p.start());
+  ASSERT_TRUE(p.stop());
+  auto result = p.wait();
+  ASSERT_TRUE(result);
+  EXPECT_EQ(rig.log.progress_states(), (std::vector<S>{S::Recording, S::Transcribing, S::Completed, S::Idle}));
+  EXPECT_EQ(result->final_state, S::Completed);
+  EXPECT_TRUE(result->no_speech);
+  EXPECT_FALSE(result->cancelled);
+  EXPECT_TRUE(result->error.empty());
+  EXPECT_EQ(result->text, "");
+  EXPECT_FALSE(result->delivered);
+  EXPECT_FALSE(result->filtered);
+  EXPECT_TRUE(result->output_method.empty());
+  EXPECT_TRUE(rig.output->delivered.empty());
+  EXPECT_TRUE(std::filesystem::exists(result->audio_path));
+  auto complete = rig.log.of_kind(PipelineEvent::Kind::Complete);
+  ASSERT_EQ(complete.size(), 1u);
+  EXPECT_EQ(complete[0].message, kNoSpeechMessage);
+  ASSERT_TRUE(complete[0].result);
+  EXPECT_TRUE(complete[0].result->no_speech);
+  ASSERT_EQ(rig.history->rows.size(), 1u);
+  EXPECT_TRUE(rig.history->rows[0].no_speech);
+  EXPECT_EQ(to_history_entry(*result).status, store::DictationStatus::no_speech);
+  EXPECT_EQ(to_history_entry(*result).audio_path, result->audio_path);
+
+  // The next dictation with speech is an ordinary one again.
+  rig.transcriber->no_speech = false;
+  ASSERT_TRUE(p.start());
+  ASSERT_TRUE(p.stop());
+  auto next = p.wait();
+  EXPECT_FALSE(next->no_speech);
+  EXPECT_EQ(rig.output->delivered, std::vector<std::string>{"Enhanced: hello world"});
+  EXPECT_EQ(to_history_entry(*next).status, store::DictationStatus::completed);
 }
 
 TEST(Pipeline, OptionalStagesAreSkipped) {
@@ -748,6 +791,154 @@ TEST(PipelineWithRealStages, FilteredRunAndFailuresLandInTheSqliteHistory) {
   EXPECT_EQ(failed_row.audio_path, failed->audio_path);
   EXPECT_TRUE(std::filesystem::exists(failed_row.audio_path));
   EXPECT_FALSE(failed_row.durations.output_ms.has_value());
+}
+
+// ---- the real engine behind the real VAD, the real SQLite history ----
+
+// Replays a WAV file as if it had just been recorded (the capture has its own tests).
+class FileRecorder : public Recorder {
+ public:
+  explicit FileRecorder(std::string source) : source_(std::move(source)) {}
+  Result<void> start(const std::string& wav_path, audio::LevelCallback) override {
+    path_ = wav_path;
+    std::error_code ec;
+    std::filesystem::copy_file(source_, wav_path, ec);
+    if (ec) return make_error("cannot copy " + source_ + ": " + ec.message());
+    return {};
+  }
+  audio::Recording stop() override {
+    audio::Recording r;
+    r.wav_path = path_;
+    r.device = "file";
+    r.samples = asr::test::read_wav_16k_mono(path_);
+    r.duration_s = double(r.samples.size()) / 16000;
+    return r;
+  }
+
+ private:
+  std::string source_, path_;
+};
+
+Config::Vad vad_config() {
+  Config::Vad v;
+  v.model = thoth::test::shared_file("models/silero-v6.2.0-ggml.bin").string();
+  return v;
+}
+
+std::shared_ptr<EngineTranscriber> gated_engine() {
+  std::string warning;
+  auto gate = speech_gate_from_config(vad_config(), false, &warning);
+  EXPECT_TRUE(gate) << gate.error();
+  EXPECT_TRUE(warning.empty()) << warning;
+  if (!gate) return nullptr;
+  asr::TranscribeOptions o;
+  o.beam_size = 1;
+  o.temperature_fallback = false;
+  o.n_threads = 2;
+  auto e = EngineTranscriber::load(thoth::test::shared_file("models/mini.en-f16.bin").string(), o, std::move(*gate));
+  EXPECT_TRUE(e) << e.error();
+  return e ? *e : nullptr;
+}
+
+TEST(PipelineWithRealStages, NoiseIsNoSpeechInTheSqliteHistoryWithItsAudio) {
+  Rig rig;
+  auto engine = gated_engine();
+  ASSERT_TRUE(engine);
+  ASSERT_TRUE(engine->gated());
+  auto store = store::HistoryStore::open(rig.dir / "history.db");
+  ASSERT_TRUE(store) << store.error();
+  Stages s = rig.stages();
+  s.recorder = std::make_shared<FileRecorder>(thoth::test::shared_file("speech/noise.wav").string());
+  s.transcriber = engine;
+  s.history = std::make_shared<HistoryStage>(std::move(*store));
+  Pipeline p(std::move(s), rig.options(), rig.bus);
+  ASSERT_TRUE(p.start());
+  ASSERT_TRUE(p.stop());
+  auto result = p.wait();
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->final_state, S::Completed) << result->error;
+  EXPECT_TRUE(result->no_speech);
+  EXPECT_EQ(result->raw_text, "");
+  EXPECT_TRUE(rig.output->delivered.empty());
+  auto complete = rig.log.of_kind(PipelineEvent::Kind::Complete);
+  ASSERT_EQ(complete.size(), 1u);
+  EXPECT_EQ(complete[0].message, kNoSpeechMessage);
+
+  auto reopened = store::HistoryStore::open(rig.dir / "history.db");
+  ASSERT_TRUE(reopened);
+  auto rows = reopened->search({});
+  ASSERT_TRUE(rows) << rows.error();
+  ASSERT_EQ(rows->size(), 1u);
+  const auto& row = rows->at(0);
+  EXPECT_EQ(row.id, result->history_id);
+  EXPECT_EQ(row.status, store::DictationStatus::no_speech);
+  EXPECT_EQ(row.text, "");
+  EXPECT_EQ(row.raw_text, "");
+  EXPECT_EQ(row.audio_path, result->audio_path);
+  EXPECT_TRUE(std::filesystem::exists(row.audio_path));
+  EXPECT_EQ(row.transcription_model, "mini.en-f16.bin");
+  EXPECT_FALSE(row.durations.output_ms.has_value());
+}
+
+TEST(PipelineWithRealStages, SpeechStillGoesThroughTheGatedEngine) {
+  Rig rig;
+  auto engine = gated_engine();
+  ASSERT_TRUE(engine);
+  Stages s = rig.stages(false, false);
+  s.recorder = std::make_shared<FileRecorder>(thoth::test::shared_file("speech/jfk.wav").string());
+  s.transcriber = engine;
+  Pipeline p(std::move(s), rig.options(), rig.bus);
+  ASSERT_TRUE(p.start());
+  ASSERT_TRUE(p.stop());
+  auto result = p.wait();
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->final_state, S::Completed) << result->error;
+  EXPECT_FALSE(result->no_speech);
+  EXPECT_FALSE(result->raw_text.empty());
+  ASSERT_EQ(rig.output->delivered.size(), 1u);
+  EXPECT_EQ(rig.output->delivered[0], result->raw_text);
+}
+
+TEST(SpeechGateFromConfig, DisabledMissingAndRequired) {
+  Config::Vad off = vad_config();
+  off.enabled = false;
+  std::string warning;
+  auto none = speech_gate_from_config(off, false, &warning);
+  ASSERT_TRUE(none) << none.error();
+  EXPECT_FALSE(none->model);
+  EXPECT_TRUE(warning.empty());
+  // Asked for explicitly, the VAD runs even when the config turns it off.
+  auto forced = speech_gate_from_config(off, true, &warning);
+  ASSERT_TRUE(forced) << forced.error();
+  EXPECT_TRUE(forced->model);
+
+  ScratchDir dir;
+  Config::Vad missing;
+  missing.model = (dir / "no-such-vad.bin").string();
+  auto ungated = speech_gate_from_config(missing, false, &warning);
+  ASSERT_TRUE(ungated) << ungated.error();
+  EXPECT_FALSE(ungated->model);
+  EXPECT_NE(warning.find("no-such-vad.bin"), std::string::npos) << warning;
+  EXPECT_NE(warning.find("without voice activity detection"), std::string::npos) << warning;
+  EXPECT_EQ(warning.find('\n'), std::string::npos);
+  auto failed = speech_gate_from_config(missing, true, nullptr);
+  ASSERT_FALSE(failed);
+  EXPECT_NE(failed.error().find("no-such-vad.bin"), std::string::npos) << failed.error();
+
+  Config::Vad tuned = vad_config();
+  tuned.threshold = 0.7;
+  tuned.min_silence_ms = 300;
+  tuned.speech_pad_ms = 50;
+  tuned.max_speech_s = 0;
+  const asr::VadParams params = vad_params_from_config(tuned);
+  EXPECT_FLOAT_EQ(params.threshold, 0.7f);
+  EXPECT_EQ(params.min_silence_ms, 300);
+  EXPECT_EQ(params.speech_pad_ms, 50);
+  EXPECT_TRUE(std::isinf(params.max_speech_s));
+  tuned.threshold = 0;  // in the schema's range, but the VAD cannot use it: a clear error
+  auto bad = speech_gate_from_config(tuned, false, nullptr);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().find("config vad"), std::string::npos) << bad.error();
 }
 
 }  // namespace

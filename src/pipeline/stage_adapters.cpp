@@ -2,7 +2,6 @@
 
 #include "core/paths.h"
 #include "enhance/prompt.h"
-#include "output/x11_keyboard.h"
 
 namespace thoth::pipeline {
 
@@ -20,20 +19,39 @@ Result<std::string> LlmEnhancer::enhance(const std::string& text, const std::ato
   return r->text;
 }
 
-Result<void> X11TypingOutput::deliver(const std::string& text, const std::atomic<bool>& cancel) {
-  // Connect per dictation: the display may have changed since the last one (new session).
-  auto keyboard = output::X11Keyboard::open(display_);
-  if (!keyboard) return make_error(keyboard.error());
-  return (*keyboard)->type(text, &cancel);
+Result<std::shared_ptr<DesktopTextOutput>> DesktopTextOutput::create(output::DesktopOutputOptions options) {
+  auto out = output::DesktopOutput::create(std::move(options));
+  if (!out) return make_error(out.error());
+  return std::shared_ptr<DesktopTextOutput>(new DesktopTextOutput(std::move(*out)));
 }
 
-Result<void> X11PasteOutput::deliver(const std::string& text, const std::atomic<bool>& cancel) {
-  if (!clipboard_) {
-    auto c = output::X11Clipboard::open(display_);
-    if (!c) return make_error(c.error());
-    clipboard_ = std::move(*c);
-  }
-  return clipboard_->paste(text, shift_, &cancel);
+Result<Delivery> DesktopTextOutput::deliver(const std::string& text, const std::atomic<bool>& cancel) {
+  auto d = out_->deliver(text, cancel);
+  if (!d) return make_error(d.error());
+  return Delivery{d->method, d->failures};
+}
+
+std::string DesktopTextOutput::method_name() const {
+  std::string names;
+  for (const auto& n : out_->plan()) names += (names.empty() ? "" : ", ") + n;
+  return names.empty() ? "no output method" : names;
+}
+
+std::shared_ptr<Output> x11_output(const std::string& display, const std::string& method) {
+  output::DesktopOutputOptions o;
+  o.method = method;
+  o.x11_display = display;
+  auto out = DesktopTextOutput::create(o);
+  return out ? *out : nullptr;  // only an unknown method fails, which is a bug of the caller
+}
+
+output::DesktopOutputOptions output_options_from_config(const Config& config) {
+  output::DesktopOutputOptions o;
+  o.method = config.output.method;
+  o.wayland_tool = config.output.wayland_tool;
+  o.paste_shift = config.output.paste_shortcut == "Ctrl+Shift+V";
+  o.restore_clipboard = config.output.restore_clipboard;
+  return o;
 }
 
 store::HistoryEntry to_history_entry(const PipelineResult& r) {
@@ -55,6 +73,7 @@ store::HistoryEntry to_history_entry(const PipelineResult& r) {
   if (!r.output_method.empty()) e.durations.output_ms = ms(r.timings.output_ms);
   if (r.cancelled) e.status = store::DictationStatus::cancelled;
   else if (r.final_state == PipelineState::Failed) e.status = store::DictationStatus::failed;
+  else if (r.no_speech) e.status = store::DictationStatus::no_speech;
   else e.status = store::DictationStatus::completed;
   e.error = r.error;
   for (const auto& w : r.warnings) e.error += (e.error.empty() ? "" : "; ") + w;

@@ -7,7 +7,7 @@
 
 #include "core/config.h"
 #include "enhance/enhancer.h"
-#include "output/x11_clipboard.h"
+#include "output/desktop_output.h"
 #include "pipeline/stages.h"
 #include "store/history.h"
 #include "text/filter.h"
@@ -39,32 +39,25 @@ class LlmEnhancer final : public Enhancer {
   std::vector<std::string> vocabulary_;
 };
 
-// Types at the cursor of the focused X11 window (XTest, any Unicode character).
-class X11TypingOutput final : public Output {
+// Types, pastes or leaves on the clipboard, by whatever works on the running desktop
+// (output/desktop_output.h). Lives as long as the pipeline, so clipboard content it owns
+// keeps being served.
+class DesktopTextOutput final : public Output {
  public:
-  explicit X11TypingOutput(std::string display = "") : display_(std::move(display)) {}
-  Result<void> deliver(const std::string& text, const std::atomic<bool>& cancel) override;
-  std::string method_name() const override { return "x11-type"; }
+  static Result<std::shared_ptr<DesktopTextOutput>> create(output::DesktopOutputOptions options);
+  Result<Delivery> deliver(const std::string& text, const std::atomic<bool>& cancel) override;
+  std::string method_name() const override;
 
  private:
-  std::string display_;
+  explicit DesktopTextOutput(std::unique_ptr<output::DesktopOutput> out) : out_(std::move(out)) {}
+  std::unique_ptr<output::DesktopOutput> out_;
 };
 
-// Pastes through the X11 CLIPBOARD (Ctrl+V, or Ctrl+Shift+V for terminals) and puts the
-// previous clipboard back. The clipboard object lives as long as this stage, so restored
-// content keeps being served.
-class X11PasteOutput final : public Output {
- public:
-  explicit X11PasteOutput(std::string display = "", bool shift = false)
-      : display_(std::move(display)), shift_(shift) {}
-  Result<void> deliver(const std::string& text, const std::atomic<bool>& cancel) override;
-  std::string method_name() const override { return "x11-paste"; }
+// Typing ("type") or pasting ("paste") into the X11 display named, whatever the session.
+std::shared_ptr<Output> x11_output(const std::string& display, const std::string& method = "type");
 
- private:
-  std::string display_;
-  bool shift_;
-  std::unique_ptr<output::X11Clipboard> clipboard_;
-};
+// The output options the config asks for (output.method, output.wayland_tool, ...).
+output::DesktopOutputOptions output_options_from_config(const Config& config);
 
 // Maps a run onto a history row: every outcome is stored, with its audio path and text.
 store::HistoryEntry to_history_entry(const PipelineResult& result);

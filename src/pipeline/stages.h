@@ -25,6 +25,7 @@ class Recorder {
 struct Transcription {
   std::string text;
   bool cancelled = false;  // the text is what was decoded before the cancel
+  bool no_speech = false;  // nothing was said (voice activity detection): no text, by design
 };
 
 class Transcriber {
@@ -51,11 +52,18 @@ class Enhancer {
   virtual std::string prompt_name() const = 0;
 };
 
+// How the text went out: the way that worked, and why the ways tried before it did not.
+struct Delivery {
+  std::string method;
+  std::vector<std::string> fallbacks;
+};
+
 class Output {
  public:
   virtual ~Output() = default;
   // Types/pastes the text. Checks `cancel` between keystrokes so a cancel stops typing.
-  virtual Result<void> deliver(const std::string& text, const std::atomic<bool>& cancel) = 0;
+  virtual Result<Delivery> deliver(const std::string& text, const std::atomic<bool>& cancel) = 0;
+  // What it will try, for progress messages.
   virtual std::string method_name() const = 0;
 };
 
@@ -86,6 +94,7 @@ struct PipelineResult {
   std::string raw_text;       // the engine's transcript (partial if cancelled)
   std::string filtered_text;  // after the text filters (= raw when none ran)
   std::string text;           // what was (or would have been) delivered
+  bool no_speech = false;     // nothing was said: completed with no text, nothing typed
   bool filtered = false;
   bool enhanced = false;
   bool delivered = false;

@@ -112,6 +112,7 @@ class DaemonTest : public ::testing::Test {
   void SetUp() override {
     setenv("THOTH_HOME", home_.path().c_str(), 1);
     setenv("DISPLAY", ":987", 1);  // no X server: typing fails clearly, the text stays
+    unsetenv("WAYLAND_DISPLAY");
   }
   void TearDown() override {
     daemon_.reset();

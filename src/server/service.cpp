@@ -8,6 +8,8 @@
 #include "pipeline/stage_adapters.h"
 #include "core/paths.h"
 
+#include <spdlog/spdlog.h>
+
 namespace thoth::server {
 namespace {
 
@@ -20,13 +22,14 @@ CommandResult fail(int code, std::string message) { return {code, json{{"error",
 // at once and pays the load a single time.
 class SharedModelTranscriber final : public pipeline::Transcriber {
  public:
-  SharedModelTranscriber(std::shared_ptr<ModelCache> cache, std::string path, asr::TranscribeOptions options)
-      : cache_(std::move(cache)), path_(std::move(path)), options_(std::move(options)) {}
+  SharedModelTranscriber(std::shared_ptr<ModelCache> cache, std::string path, asr::TranscribeOptions options,
+                         pipeline::SpeechGate gate)
+      : cache_(std::move(cache)), path_(std::move(path)), options_(std::move(options)), gate_(std::move(gate)) {}
 
   Result<pipeline::Transcription> transcribe(const std::vector<float>& pcm, const std::atomic<bool>& cancel) override {
     auto model = cache_->get(path_);
     if (!model) return make_error(model.error());
-    pipeline::EngineTranscriber engine(*model, options_, model_name());
+    pipeline::EngineTranscriber engine(*model, options_, model_name(), gate_);
     return engine.transcribe(pcm, cancel);
   }
   std::string model_name() const override { return std::filesystem::path(path_).filename().string(); }
@@ -35,6 +38,7 @@ class SharedModelTranscriber final : public pipeline::Transcriber {
   std::shared_ptr<ModelCache> cache_;
   std::string path_;
   asr::TranscribeOptions options_;
+  pipeline::SpeechGate gate_;  // the VAD model is small: loaded with each pipeline build
 };
 
 // audio.keep_stream_warm: the input stream opens with the first dictation and stays open,
@@ -110,8 +114,15 @@ Result<std::shared_ptr<pipeline::Pipeline>> DictationService::build_pipeline(con
   engine_options.beam_size = config.transcription.beam_size;
   engine_options.initial_prompt = config.transcription.initial_prompt;
 
+  // A VAD model that cannot be found leaves transcription ungated (as `thoth dictate` does);
+  // the reason is logged, the dictation goes on.
+  std::string vad_warning;
+  auto gate = pipeline::speech_gate_from_config(config.vad, false, &vad_warning);
+  if (!gate) return make_error(gate.error());
+  if (!vad_warning.empty()) spdlog::warn("{}", vad_warning);
+
   pipeline::Stages stages;
-  stages.transcriber = std::make_shared<SharedModelTranscriber>(models_, *model_path, engine_options);
+  stages.transcriber = std::make_shared<SharedModelTranscriber>(models_, *model_path, engine_options, std::move(*gate));
   const std::string device = options_.device.empty() ? config.audio.device : options_.device;
   if (config.audio.keep_stream_warm)
     stages.recorder = std::make_shared<WarmRecorder>(device, config.audio.pre_roll_ms);
@@ -120,12 +131,9 @@ Result<std::shared_ptr<pipeline::Pipeline>> DictationService::build_pipeline(con
   stages.filter = configured->filter;
   stages.enhancer = configured->enhancer;
   stages.history = configured->history;
-  // auto/type type at the cursor; paste (and clipboard, until it has a stage of its own)
-  // go through the clipboard with the configured shortcut.
-  if (config.output.method == "paste" || config.output.method == "clipboard")
-    stages.output = std::make_shared<pipeline::X11PasteOutput>("", config.output.paste_shortcut == "Ctrl+Shift+V");
-  else
-    stages.output = std::make_shared<pipeline::X11TypingOutput>();
+  auto output = pipeline::DesktopTextOutput::create(pipeline::output_options_from_config(config));
+  if (!output) return make_error(output.error());
+  stages.output = *output;
   return std::make_shared<pipeline::Pipeline>(std::move(stages), pipeline::PipelineOptions{options_.recordings_dir}, bus_);
 }
 

@@ -42,6 +42,7 @@ TEST(DictateCommand, RecordsForSecondsAndKeepsTheWavAndHistory) {
   std::fputs("{\"transcription\": {\"beam_size\": 1}}", conf);
   std::fclose(conf);
   o.timeout = std::chrono::milliseconds(300000);
+  o.env["THOTH_VAD_MODEL"] = thoth::test::shared_file("models/silero-v6.2.0-ggml.bin").string();  // gated, as users run it
   const pid_t player = server->play_async(thoth::test::shared_file("speech/jfk.wav"));
   auto r = run_thoth({"dictate", "--now", "--seconds", "4", "--device", PulseServer::kMonitor, "--model", mini_model()}, o);
   kill(player, SIGTERM);
@@ -69,6 +70,38 @@ TEST(DictateCommand, RecordsForSecondsAndKeepsTheWavAndHistory) {
   EXPECT_EQ(rows->at(0).status, thoth::store::DictationStatus::completed);
   EXPECT_EQ(rows->at(0).text + "\n", r.out);
   EXPECT_EQ(rows->at(0).transcription_model, "mini.en-f16.bin");
+}
+
+// Nothing is said: the engine is not run, nothing is printed, and the history keeps the
+// recording under the no-speech status.
+TEST(DictateCommand, SilenceIsNoSpeechWithTheRecordingKept) {
+  auto server = start_server();
+  ASSERT_TRUE(server);
+  ScratchDir home;
+  RunOptions o;
+  o.env["THOTH_HOME"] = home.path().string();
+  o.env["THOTH_VAD_MODEL"] = thoth::test::shared_file("models/silero-v6.2.0-ggml.bin").string();
+  o.timeout = std::chrono::milliseconds(300000);
+  auto r = run_thoth({"dictate", "--now", "--seconds", "3", "--device", PulseServer::kMonitor, "--model", mini_model()}, o);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find("no speech detected; nothing typed"), std::string::npos) << r.err;
+
+  auto store = thoth::store::HistoryStore::open(home / "history.db");
+  ASSERT_TRUE(store) << store.error();
+  auto rows = store->search({});
+  ASSERT_TRUE(rows) << rows.error();
+  ASSERT_EQ(rows->size(), 1u);
+  const auto& row = rows->at(0);
+  EXPECT_EQ(row.status, thoth::store::DictationStatus::no_speech);
+  EXPECT_EQ(row.text, "");
+  // An idle sink's monitor starts late (up to its latency): some audio, not all 3 s.
+  EXPECT_GT(row.audio_duration_s, 0.0);
+  EXPECT_TRUE(std::filesystem::exists(row.audio_path)) << row.audio_path;
+  EXPECT_NE(r.err.find(row.audio_path), std::string::npos) << r.err;
+  // `thoth history` says so too.
+  auto listed = run_thoth({"history"}, o);
+  EXPECT_NE(listed.out.find("no-speech"), std::string::npos) << listed.out << listed.err;
 }
 
 }  // namespace

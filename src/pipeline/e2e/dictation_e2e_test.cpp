@@ -64,7 +64,7 @@ struct E2E {
     Stages s;
     s.recorder = std::make_shared<CaptureRecorder>(PulseServer::kMonitor);
     s.transcriber = engine;
-    s.output = output ? output : std::make_shared<X11TypingOutput>(x->display());
+    s.output = output ? output : x11_output(x->display());
     s.history = history;
     return s;
   }
@@ -125,7 +125,7 @@ TEST(DictationEndToEnd, FailuresAndCancelKeepAudioAndText) {
   EventBus bus;
   {
     // Output fails (no such display): the run fails, audio and text stay.
-    Pipeline p(e.stages(std::make_shared<X11TypingOutput>(":987")), {(e.dir / "recordings").string()}, bus);
+    Pipeline p(e.stages(x11_output(":987")), {(e.dir / "recordings").string()}, bus);
     ASSERT_TRUE(p.start());
     ASSERT_EQ(e.pulse->play(jfk), 0);
     ASSERT_TRUE(p.stop());
