@@ -292,7 +292,9 @@ std::vector<DecodedSegment> split_segments(const Tokenizer& tok, std::span<const
       text.clear();
       while (i < n && tokens[i].id > beg) ++i;
       --i;
-      t0 = t1;
+      // The next segment opens at the last timestamp of this run (a pause between segments
+      // stays a gap), as the reference's transcripts show; older releases used t1.
+      t0 = seek + 2 * (tokens[i].tid - beg);
       i0 = i + 1;
     }
   }

@@ -254,6 +254,19 @@ TEST(Segments, SplitAtTimestampsWithClosingTimestampInEach) {
   EXPECT_FLOAT_EQ(segs[1].no_speech_prob, 0.1f);
 }
 
+TEST(Segments, ANextSegmentOpensAtItsOwnTimestampAfterAPause) {
+  Tokenizer tok = english_tokenizer();
+  // <0.00> A <1.00> <3.00> B <4.00>: silence from 1 s to 3 s stays a gap (the reference's
+  // long-form golden transcripts have such gaps).
+  auto t = tokens_of({kBeg, 500, ts(50), ts(150), 501, ts(200)});
+  t[0].tid = kBeg;
+  const auto segs = split_segments(tok, t, 1000, 400, false, 0);
+  ASSERT_EQ(segs.size(), 2u);
+  EXPECT_EQ(segs[0].t1, 1100);
+  EXPECT_EQ(segs[1].t0, 1300);
+  EXPECT_EQ(segs[1].t1, 1400);
+}
+
 TEST(Segments, TrailingTextEndsAtTheWindowShift) {
   Tokenizer tok = english_tokenizer();
   auto t = tokens_of({500, 501});
