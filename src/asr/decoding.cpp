@@ -306,6 +306,76 @@ std::vector<DecodedSegment> split_segments(const Tokenizer& tok, std::span<const
   return out;
 }
 
+namespace {
+
+// The reference's stand-in for how long a token takes to say: punctuation and digits are slow.
+float voice_length(std::string_view text) {
+  float len = 0.0f;
+  for (const char c : text) {
+    if (c == ' ') len += 0.01f;
+    else if (c == ',') len += 2.0f;
+    else if (c == '.' || c == '!' || c == '?') len += 3.0f;
+    else if (c >= '0' && c <= '9') len += 3.0f;
+    else len += 1.0f;
+  }
+  return len;
+}
+
+}  // namespace
+
+void token_times(const Tokenizer& tok, int seek, DecodedSegment& segment, float thold_pt, float thold_ptsum) {
+  auto& t = segment.tokens;
+  const int n = static_cast<int>(t.size());
+  if (n == 0) return;
+  const int64_t t0 = segment.t0, t1 = segment.t1;
+  for (auto& x : t) x.t0 = x.t1 = -1;
+  if (n == 1) {
+    t[0].t0 = t0;
+    t[0].t1 = t1;
+    return;
+  }
+  const int32_t beg = tok.special().timestamp_begin;
+  t[0].t0 = t0;
+  int32_t tid_last = beg;
+  std::vector<float> vlen(n);
+  for (int j = 0; j < n; ++j) {
+    vlen[j] = voice_length(tok.bytes(t[j].id));
+    const int64_t tt = seek + 2 * static_cast<int64_t>(t[j].tid - beg);
+    if (t[j].pt > thold_pt && t[j].ptsum > thold_ptsum && t[j].tid > tid_last && tt >= t0 && tt <= t1) {
+      if (j > 0) t[j - 1].t1 = tt;
+      t[j].t0 = tt;
+      tid_last = t[j].tid;
+    }
+  }
+  t[n - 2].t1 = t1;
+  t[n - 1].t0 = t[n - 1].t1 = t1;
+
+  // Runs of tokens without an end: split the run's span by voice length.
+  for (int p0 = 0; p0 < n;) {
+    int p1 = p0;
+    while (p1 < n && t[p1].t1 < 0) ++p1;
+    if (p1 >= n) p1 = n - 1;
+    if (p1 > p0 && t[p0].t0 >= 0) {
+      double psum = 0.0;
+      for (int j = p0; j <= p1; ++j) psum += vlen[j];
+      const double dt = static_cast<double>(t[p1].t1 - t[p0].t0);
+      for (int j = p0 + 1; j <= p1; ++j) {
+        const int64_t ct = psum > 0 ? t[j - 1].t0 + static_cast<int64_t>(dt * vlen[j - 1] / psum) : t[j - 1].t0;
+        t[j - 1].t1 = ct;
+        t[j].t0 = ct;
+      }
+    }
+    p0 = p1 + 1;
+  }
+
+  // Spans are ordered and inside the segment.
+  for (int j = 0; j < n; ++j) {
+    if (j > 0 && (t[j].t0 < 0 || t[j].t0 < t[j - 1].t1)) t[j].t0 = t[j - 1].t1;
+    t[j].t0 = std::clamp(t[j].t0 < 0 ? t0 : t[j].t0, t0, t1);
+    t[j].t1 = std::clamp(std::max(t[j].t1, t[j].t0), t[j].t0, t1);
+  }
+}
+
 int window_advance(std::span<const TokenData> tokens, int32_t token_beg, int seek, int seek_end, int seek_delta) {
   const size_t n = tokens.size();
   const bool single_timestamp_ending = n > 1 && tokens[n - 2].id < token_beg && tokens[n - 1].id > token_beg;
@@ -672,6 +742,7 @@ DecodingResult WindowDecoder::run(int seek_end) {
             s.t0 = seek;
             s.t1 = std::min(seek + seek_delta, seek_end);
           }
+          token_times(tok_, seek, s);
           result.segments.push_back(std::move(s));
         }
       }

@@ -202,6 +202,8 @@ Result<Transcript> Session::transcribe(const float* pcm, size_t n_samples, const
       TokenInfo ti;
       ti.id = t.id;
       ti.p = t.p;
+      ti.start_ms = t.t0 * 10;
+      ti.end_ms = t.t1 * 10;
       ti.text = to_valid_utf8(impl_->tokenizer.bytes(t.id));
       seg.tokens.push_back(std::move(ti));
     }
