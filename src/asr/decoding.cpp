@@ -481,6 +481,10 @@ DecodingResult WindowDecoder::run(int seek_end) {
     std::vector<float> probs;
     result.language_id = detect_language(probs);
     result.language_prob = probs[result.language_id];
+    if (cancelled()) {
+      result.cancelled = true;
+      return result;
+    }
   }
 
   const int seek_start = 0;
@@ -527,6 +531,10 @@ DecodingResult WindowDecoder::run(int seek_end) {
     }
 
     backend_.encode(seek);
+    if (cancelled()) {  // the encoder stops midway on cancel: nothing to decode from
+      result.cancelled = true;
+      return result;
+    }
 
     // A very short tail is decoded without the past text, which tends to make it hallucinate.
     if (seek > seek_start && seek + 500 >= seek_end) prompt_past.clear();
@@ -569,6 +577,10 @@ DecodingResult WindowDecoder::run(int seek_end) {
       items.assign(1, DecodeItem{0, prompt.data(), static_cast<int>(prompt.size()), 0, nullptr});
       const int last_row = static_cast<int>(prompt.size()) - 1;
       decode_batch(items, {last_row}, last_row + 1);
+      if (cancelled()) {
+        result.cancelled = true;
+        return result;
+      }
 
       // The no-speech probability from the unfiltered logits of the buffer's first row, exactly
       // as the reference computes it (for a multi-token prompt that row is not the last
@@ -682,6 +694,10 @@ DecodingResult WindowDecoder::run(int seek_end) {
           items.push_back(DecodeItem{j, &d.sequence.tokens.back().id, 1, n_past, nullptr});
         }
         decode_batch(items, rows, static_cast<int>(items.size()));
+        if (cancelled()) {
+          result.cancelled = true;
+          return result;
+        }
         for_each_running(n_decoders_cur, [&](int j) {
           auto& d = decoders_[j];
           process_logits(filter_, batch_logits_.data() + static_cast<size_t>(d.i_batch) * n_vocab, d.sequence.tokens,

@@ -437,6 +437,10 @@ struct WhisperNetwork::Impl {
   const ModelFile& m;
   ThreadPool& pool;
   bool flash;
+  const std::atomic<bool>* cancel = nullptr;  // see set_cancel
+
+  // Relaxed: the flag carries no data; we only need to see it soon.
+  bool stopped() const { return cancel != nullptr && cancel->load(std::memory_order_relaxed); }
   int n_state, n_head, d_head, n_audio_ctx, n_audio_ctx_pad, n_text_ctx, n_mels, n_vocab;
   MatrixView conv1, conv2;
   std::vector<uint16_t> conv1_f16, conv2_f16;  // f32 kernels rounded to f16 (f32 files only)
@@ -544,7 +548,7 @@ struct WhisperNetwork::Impl {
   }
 
   void linear_rows(const Linear& l, const float* x, int64_t rows, float* y) {
-    matmul(l.w, x, rows, l.w.cols, y, l.w.rows, pool);
+    matmul(l.w, x, rows, l.w.cols, y, l.w.rows, pool, cancel);
     add_bias(y, rows, static_cast<int>(l.w.rows), l.b);
   }
 
@@ -565,7 +569,7 @@ struct WhisperNetwork::Impl {
         }
       }
     });
-    matmul(w, cols.data(), out_len, in_ch * 3, y, w.rows, pool);
+    matmul(w, cols.data(), out_len, in_ch * 3, y, w.rows, pool, cancel);
     add_bias(y, out_len, static_cast<int>(w.rows), bias);
     gelu_rows(y, out_len * w.rows, pool);
   }
@@ -578,7 +582,8 @@ struct WhisperNetwork::Impl {
                  float* out) {
     if (flash) {
       if (batch_rows >= kTileRows) {
-        for (int h = 0; h < n_head; ++h) attend_head_tiled(q, rows, n_state, kv, h, d_head, scale, visible, out, n_state, pool);
+        for (int h = 0; h < n_head && !stopped(); ++h)
+          attend_head_tiled(q, rows, n_state, kv, h, d_head, scale, visible, out, n_state, pool);
         return;
       }
       pool.parallel_for(rows * n_head, [&](int64_t b, int64_t e) {
@@ -593,7 +598,7 @@ struct WhisperNetwork::Impl {
       return;
     }
     if (rows >= 32) {
-      for (int h = 0; h < n_head; ++h)
+      for (int h = 0; h < n_head && !stopped(); ++h)
         attend_head(q, rows, n_state, kv, h, d_head, scale, visible, out, n_state, scores_, pool);
       return;
     }
@@ -610,7 +615,7 @@ struct WhisperNetwork::Impl {
     else transpose_to_half(x, n, dst, keys);
   }
 
-  void encode(const MelSpectrogram& mel, int offset) {
+  bool encode(const MelSpectrogram& mel, int offset) {
     if (mel.n_mel != n_mels) throw std::invalid_argument("mel has the wrong number of bins for this model");
     const int64_t n_frames = 2 * static_cast<int64_t>(n_audio_ctx);
     // The window, channel-major; frames past the spectrogram are zero as in the reference.
@@ -623,6 +628,7 @@ struct WhisperNetwork::Impl {
 
     std::vector<float> c1(static_cast<size_t>(n_frames) * n_state);
     conv1d(conv1, conv1_b, window.data(), n_frames, n_mels, true, 1, n_frames, c1.data());
+    if (stopped()) return false;
     const int64_t n = n_audio_ctx;
     std::vector<float> x(static_cast<size_t>(n) * n_state);
     conv1d(conv2, conv2_b, c1.data(), n_frames, n_state, false, 2, n, x.data());
@@ -633,20 +639,24 @@ struct WhisperNetwork::Impl {
     std::vector<uint16_t> k16(static_cast<size_t>(n_audio_ctx_pad) * n_state, 0), vt16(k16.size(), 0);
     const float kq_scale = 1.0f / std::sqrt(static_cast<float>(d_head));
     for (const auto& L : enc) {
+      if (stopped()) return false;
       layer_norm(x.data(), h.data(), n, n_state, L.attn.ln.w, L.attn.ln.b, pool);
       linear_rows(L.attn.q, h.data(), n, qb.data());
       linear_rows(L.attn.k, h.data(), n, kb.data());
       linear_rows(L.attn.v, h.data(), n, vb.data());
+      if (stopped()) return false;
       // The reference casts K and V (transposed) to f16 before its attention products.
       to_half(kb.data(), k16.data(), static_cast<int64_t>(sz));
       store_values(vb.data(), n, vt16.data(), n);
       const KvView kv{k16.data(), n_state, vt16.data(), n, n_audio_ctx_pad, vt16.data()};
       attention(qb.data(), n, n, kv, kq_scale, [](int64_t, int) { return true; }, att.data());
+      if (stopped()) return false;
       linear_rows(L.attn.o, att.data(), n, proj.data());
       for (size_t i = 0; i < sz; ++i) x[i] = proj[i] + x[i];
 
       layer_norm(x.data(), h.data(), n, n_state, L.mlp_ln.w, L.mlp_ln.b, pool);
       linear_rows(L.mlp0, h.data(), n, mlp.data());
+      if (stopped()) return false;
       gelu_rows(mlp.data(), static_cast<int64_t>(sz) * 4, pool);
       linear_rows(L.mlp1, mlp.data(), n, proj.data());
       for (size_t i = 0; i < sz; ++i) x[i] = proj[i] + x[i];
@@ -656,6 +666,7 @@ struct WhisperNetwork::Impl {
     // Cross-attention keys (pre-scaled by d^-1/4) and transposed values, once per window.
     const float k_scale = static_cast<float>(std::pow(static_cast<float>(d_head), -0.25));
     for (size_t l = 0; l < dec.size(); ++l) {
+      if (stopped()) return false;
       linear_rows(dec[l].cross.k, encoder_out.data(), n, kb.data());
       for (size_t i = 0; i < sz; ++i) kb[i] *= k_scale;
       linear_rows(dec[l].cross.v, encoder_out.data(), n, vb.data());
@@ -663,6 +674,7 @@ struct WhisperNetwork::Impl {
       to_half(kb.data(), cross_k.data() + base, static_cast<int64_t>(sz));
       store_values(vb.data(), n, cross_vt.data() + base, n);
     }
+    return !stopped();
   }
 
   // rows x n_state f32 -> n_state rows of f16, row i holding column i (stride `stride`).
@@ -673,7 +685,7 @@ struct WhisperNetwork::Impl {
     });
   }
 
-  void decode(std::span<const DecodeItem> items) {
+  bool decode(std::span<const DecodeItem> items) {
     int64_t total = 0;
     for (const auto& it : items) {
       if (it.sequence < 0 || it.sequence >= n_seqs)
@@ -684,7 +696,7 @@ struct WhisperNetwork::Impl {
         if (it.tokens[i] < 0 || it.tokens[i] >= n_vocab) throw std::out_of_range("decode: token id out of range");
       total += it.n_tokens;
     }
-    if (total == 0) return;
+    if (total == 0) return true;
     const size_t sz = static_cast<size_t>(total) * n_state;
     std::vector<float> x(sz), h(sz), qb(sz), kb(sz), vb(sz), att(sz), proj(sz), mlp(sz * 4);
     {
@@ -720,6 +732,7 @@ struct WhisperNetwork::Impl {
     const size_t kv_layer = static_cast<size_t>(kv_size) * n_state;
     const size_t cross_stride = static_cast<size_t>(n_audio_ctx_pad) * n_state;
     for (size_t l = 0; l < dec.size(); ++l) {
+      if (stopped()) return false;
       const auto& L = dec[l];
       // Self-attention: new keys and values into each sequence's cache, then attend causally.
       layer_norm(x.data(), h.data(), total, n_state, L.self.ln.w, L.self.ln.b, pool);
@@ -775,9 +788,11 @@ struct WhisperNetwork::Impl {
       }
     }
     std::vector<float> logits(static_cast<size_t>(items.size()) * n_vocab);
-    matmul(token_matrix, last.data(), static_cast<int64_t>(items.size()), n_state, logits.data(), n_vocab, pool);
+    matmul(token_matrix, last.data(), static_cast<int64_t>(items.size()), n_state, logits.data(), n_vocab, pool, cancel);
+    if (stopped()) return false;
     for (size_t k = 0; k < items.size(); ++k)
       if (items[k].logits) std::memcpy(items[k].logits, &logits[k * n_vocab], n_vocab * sizeof(float));
+    return true;
   }
 
   // whisper_kv_cache_find_slot: the first run of n free cells at or after head, wrapping.
@@ -856,9 +871,10 @@ WhisperNetwork::~WhisperNetwork() = default;
 int WhisperNetwork::n_vocab() const { return impl_->n_vocab; }
 int WhisperNetwork::n_sequences() const { return impl_->n_seqs; }
 
-void WhisperNetwork::encode(const MelSpectrogram& mel, int offset) { impl_->encode(mel, offset); }
+void WhisperNetwork::set_cancel(const std::atomic<bool>* flag) { impl_->cancel = flag; }
+bool WhisperNetwork::encode(const MelSpectrogram& mel, int offset) { return impl_->encode(mel, offset); }
 const float* WhisperNetwork::encoder_output() const { return impl_->encoder_out.data(); }
-void WhisperNetwork::decode(std::span<const DecodeItem> items) { impl_->decode(items); }
+bool WhisperNetwork::decode(std::span<const DecodeItem> items) { return impl_->decode(items); }
 void WhisperNetwork::copy_sequence(int src, int dst, int n_tokens) { impl_->copy_sequence(src, dst, n_tokens); }
 void WhisperNetwork::remove_sequence(int seq) { impl_->remove_sequence(seq); }
 void WhisperNetwork::clear_cache() { impl_->clear_cache(); }
