@@ -259,18 +259,19 @@ struct KvView {
 // visible(r, j): whether row r sees key j (the mask); scores is scratch of rows * n_keys.
 template <typename Visible>
 void attend_head(const float* q, int64_t rows, int64_t ldq, const KvView& kv, int h, int d, float scale,
-                 Visible visible, float* out, int64_t ldo, std::vector<float>& scores, ThreadPool& pool) {
+                 Visible visible, float* out, int64_t ldo, std::vector<float>& scores, ThreadPool& pool,
+                 const std::atomic<bool>* cancel = nullptr) {
   scores.resize(static_cast<size_t>(rows) * kv.n_keys);
   const MatrixView keys{TensorType::F16, kv.k + static_cast<int64_t>(h) * d, kv.n_keys, d,
                         static_cast<size_t>(kv.k_stride) * 2};
-  matmul(keys, q + static_cast<int64_t>(h) * d, rows, ldq, scores.data(), kv.n_keys, pool);
+  matmul(keys, q + static_cast<int64_t>(h) * d, rows, ldq, scores.data(), kv.n_keys, pool, cancel);
   pool.parallel_for(rows, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r)
       softmax_row(&scores[r * kv.n_keys], kv.n_keys, [&](int j) { return visible(r, j); }, scale);
   });
   const MatrixView values{TensorType::F16, kv.vt + static_cast<int64_t>(h) * d * kv.vt_stride, d, kv.n_keys,
                           static_cast<size_t>(kv.vt_stride) * 2};
-  matmul(values, scores.data(), rows, kv.n_keys, out + static_cast<int64_t>(h) * d, ldo, pool);
+  matmul(values, scores.data(), rows, kv.n_keys, out + static_cast<int64_t>(h) * d, ldo, pool, cancel);
 }
 
 
@@ -366,7 +367,8 @@ void attend_row_flash(const float* q, const KvView& kv, int h, int d, Visible vi
 // exponentials' sum normalising the output at the end. The two products run through matmul().
 template <typename Visible>
 void attend_head_tiled(const float* q, int64_t rows, int64_t ldq, const KvView& kv, int h, int d, float scale,
-                       Visible visible, float* out, int64_t ldo, ThreadPool& pool) {
+                       Visible visible, float* out, int64_t ldo, ThreadPool& pool,
+                       const std::atomic<bool>* cancel = nullptr) {
   const int n = kv.n_keys;
   std::vector<float> keys(static_cast<size_t>(n) * d), values_t(static_cast<size_t>(d) * n);
   std::vector<float> scores(static_cast<size_t>(rows) * n), sums(rows), o(static_cast<size_t>(rows) * d);
@@ -376,7 +378,7 @@ void attend_head_tiled(const float* q, int64_t rows, int64_t ldq, const KvView& 
       values_t[static_cast<size_t>(i) * n + j] = h2f(kv.v[j * kv.k_stride + h * d + i]);
     }
   const MatrixView kmat{TensorType::F32, keys.data(), n, d, static_cast<size_t>(d) * sizeof(float)};
-  matmul(kmat, q + static_cast<int64_t>(h) * d, rows, ldq, scores.data(), n, pool);
+  matmul(kmat, q + static_cast<int64_t>(h) * d, rows, ldq, scores.data(), n, pool, cancel);
   pool.parallel_for(rows, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       float* s = &scores[r * n];
@@ -392,7 +394,7 @@ void attend_head_tiled(const float* q, int64_t rows, int64_t ldq, const KvView& 
     }
   });
   const MatrixView vmat{TensorType::F32, values_t.data(), d, n, static_cast<size_t>(n) * sizeof(float)};
-  matmul(vmat, scores.data(), rows, n, o.data(), d, pool);
+  matmul(vmat, scores.data(), rows, n, o.data(), d, pool, cancel);
   for (int64_t r = 0; r < rows; ++r) {
     const float inv = sums[r] == 0.0f ? 0.0f : 1.0f / sums[r];
     for (int i = 0; i < d; ++i) out[r * ldo + static_cast<int64_t>(h) * d + i] = o[r * d + i] * inv;
@@ -583,7 +585,7 @@ struct WhisperNetwork::Impl {
     if (flash) {
       if (batch_rows >= kTileRows) {
         for (int h = 0; h < n_head && !stopped(); ++h)
-          attend_head_tiled(q, rows, n_state, kv, h, d_head, scale, visible, out, n_state, pool);
+          attend_head_tiled(q, rows, n_state, kv, h, d_head, scale, visible, out, n_state, pool, cancel);
         return;
       }
       pool.parallel_for(rows * n_head, [&](int64_t b, int64_t e) {
@@ -599,7 +601,7 @@ struct WhisperNetwork::Impl {
     }
     if (rows >= 32) {
       for (int h = 0; h < n_head && !stopped(); ++h)
-        attend_head(q, rows, n_state, kv, h, d_head, scale, visible, out, n_state, scores_, pool);
+        attend_head(q, rows, n_state, kv, h, d_head, scale, visible, out, n_state, scores_, pool, cancel);
       return;
     }
     pool.parallel_for(n_head, [&](int64_t h0, int64_t h1) {
