@@ -563,10 +563,19 @@ int64_t WarmCapture::attach_tap(std::shared_ptr<RingBuffer> ring, std::shared_pt
   return impl_->emitted;
 }
 
-void WarmCapture::detach_tap() {
+int64_t WarmCapture::detach_tap() {
   std::lock_guard lock(impl_->session_mutex);
   impl_->tap.reset();
   impl_->tap_dropped.reset();
+  return impl_->emitted;
+}
+
+void WarmCapture::retain(int retain_ms) {
+  std::lock_guard lock(impl_->session_mutex);
+  impl_->pre_roll_cap = std::max(impl_->pre_roll_use, size_t(std::clamp(retain_ms, 0, 30000)) * kOutRate / 1000);
+  if (impl_->pre_roll.size() > impl_->pre_roll_cap)
+    impl_->pre_roll.erase(impl_->pre_roll.begin(),
+                          impl_->pre_roll.begin() + std::ptrdiff_t(impl_->pre_roll.size() - impl_->pre_roll_cap));
 }
 
 bool WarmCapture::failed() const { return impl_->stream_failed.load(std::memory_order_relaxed); }

@@ -116,7 +116,10 @@ class WarmCapture {
   // stream position of the ring's first sample. One tap at a time; detach before the
   // ring dies.
   int64_t attach_tap(std::shared_ptr<RingBuffer> ring, std::shared_ptr<std::atomic<uint64_t>> dropped);
-  void detach_tap();
+  // Returns the stream position after the last sample offered to the tap.
+  int64_t detach_tap();
+  // Changes how much past audio is kept in RAM (never less than the pre-roll).
+  void retain(int retain_ms);
 
  private:
   explicit WarmCapture(std::unique_ptr<Capture::Impl> impl);
