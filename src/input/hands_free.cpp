@@ -71,6 +71,12 @@ void HandsFreeListener::handle(const asr::SpeechEndpointer::Event& e) {
   using Kind = asr::SpeechEndpointer::Event::Kind;
   if (e.kind == Kind::kStart) {
     if (active_) return;
+    if (pending_start_ >= 0) {
+      // Another speech while the earlier one still waits for its start: one dictation will
+      // hold both (from the earlier onset), so neither is lost; it now ends with this one.
+      stop_when_started_ = false;
+      return;
+    }
     (void)try_start(origin_ + e.sample);
     return;
   }

@@ -213,6 +213,23 @@ TEST(HandsFreeListener, RetriedStartKeepsTheOnset) {
   EXPECT_EQ(target.stops.size(), 2u);
 }
 
+TEST(HandsFreeListener, SpeechWaitingForItsStartIsNeverLost) {
+  ASSERT_TRUE(model());
+  thoth::test::ScratchDir dir;
+  const auto t = make_two_utterances(dir);
+  auto ring = std::make_shared<audio::RingBuffer>(1 << 16);
+  Target target;
+  // The previous dictation takes ~6 s to transcribe: both utterances come and go meanwhile.
+  target.retry_first = 300;
+  HandsFreeListener listener(model(), endpoint_params_from_config(defaults()), target, ring, 0);
+  feed(listener, *ring, target, t.pcm);
+  // One dictation from before the first onset holds both; it is stopped as soon as started.
+  ASSERT_EQ(target.starts.size(), 1u);
+  EXPECT_LE(target.starts[0], t.a.first - 1600);
+  ASSERT_EQ(target.stops.size(), 1u);
+  EXPECT_GT(target.stops[0], t.b.second);
+}
+
 TEST(HandsFreeListener, StoppedBySomeoneElseIsNotStoppedAgain) {
   ASSERT_TRUE(model());
   thoth::test::ScratchDir dir;
