@@ -191,8 +191,12 @@ struct Capture::Impl {
   // callback never touches any of this.
   std::mutex session_mutex;
   bool session_open = true;
-  std::deque<float> pre_roll;
-  size_t pre_roll_cap = 0;
+  std::deque<float> pre_roll;   // the last samples before `emitted`, while no session is open
+  size_t pre_roll_cap = 0;      // retained (pre-roll or more, for begin(from_position))
+  size_t pre_roll_use = 0;      // used by a plain begin()
+  int64_t emitted = 0;          // samples through emit() since the stream opened
+  std::shared_ptr<RingBuffer> tap;
+  std::shared_ptr<std::atomic<uint64_t>> tap_dropped;
   SNDFILE* wav = nullptr;
   std::vector<float> samples;
   std::string writer_error;
@@ -259,6 +263,12 @@ void Capture::Impl::on_stream_state(pa_stream* s, void* userdata) {
 void Capture::Impl::emit(const float* out, size_t n) {
   if (n == 0) return;
   std::lock_guard lock(session_mutex);
+  emitted += int64_t(n);
+  if (tap) {
+    // Whole blocks only: a partial one would shift every later position.
+    if (tap->capacity() - tap->available() >= n) tap->write(out, n);
+    else tap_dropped->fetch_add(n, std::memory_order_relaxed);
+  }
   if (!session_open) {
     pre_roll.insert(pre_roll.end(), out, out + n);
     if (pre_roll.size() > pre_roll_cap) pre_roll.erase(pre_roll.begin(), pre_roll.begin() + std::ptrdiff_t(pre_roll.size() - pre_roll_cap));
@@ -529,12 +539,13 @@ Recording Capture::stop() {
 
 WarmCapture::WarmCapture(std::unique_ptr<Capture::Impl> impl) : impl_(std::move(impl)) {}
 
-Result<std::unique_ptr<WarmCapture>> WarmCapture::open(std::string device, int pre_roll_ms) {
+Result<std::unique_ptr<WarmCapture>> WarmCapture::open(std::string device, int pre_roll_ms, int retain_ms) {
   auto impl = std::make_unique<Capture::Impl>();
   impl->start_request_ns = now_ns();
   impl->options.device = std::move(device);
   impl->session_open = false;
-  impl->pre_roll_cap = size_t(std::clamp(pre_roll_ms, 0, 1000)) * kOutRate / 1000;
+  impl->pre_roll_use = size_t(std::clamp(pre_roll_ms, 0, 1000)) * kOutRate / 1000;
+  impl->pre_roll_cap = std::max(impl->pre_roll_use, size_t(std::clamp(retain_ms, 0, 30000)) * kOutRate / 1000);
   if (auto r = impl->open_device(); !r) return make_error(r.error());
   if (auto r = impl->start_stream(); !r) return make_error(r.error());
   return std::unique_ptr<WarmCapture>(new WarmCapture(std::move(impl)));
@@ -545,10 +556,32 @@ WarmCapture::~WarmCapture() {
   if (impl_ && !impl_->stopped) impl_->close_stream();
 }
 
+int64_t WarmCapture::attach_tap(std::shared_ptr<RingBuffer> ring, std::shared_ptr<std::atomic<uint64_t>> dropped) {
+  std::lock_guard lock(impl_->session_mutex);
+  impl_->tap = std::move(ring);
+  impl_->tap_dropped = std::move(dropped);
+  return impl_->emitted;
+}
+
+int64_t WarmCapture::detach_tap() {
+  std::lock_guard lock(impl_->session_mutex);
+  impl_->tap.reset();
+  impl_->tap_dropped.reset();
+  return impl_->emitted;
+}
+
+void WarmCapture::retain(int retain_ms) {
+  std::lock_guard lock(impl_->session_mutex);
+  impl_->pre_roll_cap = std::max(impl_->pre_roll_use, size_t(std::clamp(retain_ms, 0, 30000)) * kOutRate / 1000);
+  if (impl_->pre_roll.size() > impl_->pre_roll_cap)
+    impl_->pre_roll.erase(impl_->pre_roll.begin(),
+                          impl_->pre_roll.begin() + std::ptrdiff_t(impl_->pre_roll.size() - impl_->pre_roll_cap));
+}
+
 bool WarmCapture::failed() const { return impl_->stream_failed.load(std::memory_order_relaxed); }
 const std::string& WarmCapture::device() const { return impl_->device; }
 
-Result<void> WarmCapture::begin(const std::string& wav_path, LevelCallback on_level) {
+Result<void> WarmCapture::begin(const std::string& wav_path, LevelCallback on_level, int64_t from_position) {
   auto& im = *impl_;
   if (recording_) return make_error("audio: a recording is already in progress");
   if (failed()) return make_error("audio: input device '" + im.device + "' stopped delivering audio (unplugged or server gone)");
@@ -563,7 +596,14 @@ Result<void> WarmCapture::begin(const std::string& wav_path, LevelCallback on_le
   im.samples.clear();
   im.on_level = std::move(on_level);
   im.session_open = true;
-  const std::vector<float> pre(im.pre_roll.begin(), im.pre_roll.end());
+  // pre_roll holds positions [emitted - size, emitted).
+  const size_t have = im.pre_roll.size();
+  size_t skip = have - std::min(have, im.pre_roll_use);
+  if (from_position >= 0) {
+    const int64_t first = im.emitted - int64_t(have);
+    skip = from_position <= first ? 0 : size_t(std::min<int64_t>(from_position - first, int64_t(have)));
+  }
+  const std::vector<float> pre(im.pre_roll.begin() + std::ptrdiff_t(skip), im.pre_roll.end());
   im.pre_roll.clear();
   if (!pre.empty()) im.emit_locked(pre.data(), pre.size());
   recording_ = true;

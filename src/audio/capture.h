@@ -7,6 +7,7 @@
 //   ...speak...
 //   thoth::audio::Recording rec = (*cap)->stop();   // drains everything, closes the WAV
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -16,6 +17,8 @@
 #include "core/result.h"
 
 namespace thoth::audio {
+
+class RingBuffer;
 
 struct InputDevice {
   std::string name;         // what --device takes (the PulseAudio source name)
@@ -89,18 +92,34 @@ class Capture {
 //   (*warm)->begin("/x/2.wav", on_level);  ...
 class WarmCapture {
  public:
-  static Result<std::unique_ptr<WarmCapture>> open(std::string device, int pre_roll_ms);
+  // `retain_ms` (>= pre_roll_ms) of past audio is kept in RAM so that begin() can start
+  // further back than the pre-roll (hands-free mode starts at a detected speech onset).
+  static Result<std::unique_ptr<WarmCapture>> open(std::string device, int pre_roll_ms, int retain_ms = 0);
   ~WarmCapture();  // closes the stream (ending a recording in progress, WAV kept)
   WarmCapture(const WarmCapture&) = delete;
   WarmCapture& operator=(const WarmCapture&) = delete;
 
   // Starts writing `wav_path`: the pre-roll first, then the live audio. Fails when the
   // stream was lost (failed()): reopen then.
-  Result<void> begin(const std::string& wav_path, LevelCallback on_level);
+  // With `from_position` (a position of the tap's timeline, see attach_tap) the recording
+  // starts there instead, as far back as the retained audio reaches.
+  Result<void> begin(const std::string& wav_path, LevelCallback on_level, int64_t from_position = -1);
   // Ends the recording once the audio up to this call is in the WAV; the stream stays open.
   Recording end();
   bool failed() const;
   const std::string& device() const;
+
+  // Hands every 16 kHz mono sample the stream produces, recording or not, to `ring` (its
+  // single consumer is the caller's thread). The writer thread feeds it, never the audio
+  // callback; a block that does not fit whole is dropped and counted in `dropped`, so the
+  // samples that do arrive keep their positions only until the first drop. Returns the
+  // stream position of the ring's first sample. One tap at a time; detach before the
+  // ring dies.
+  int64_t attach_tap(std::shared_ptr<RingBuffer> ring, std::shared_ptr<std::atomic<uint64_t>> dropped);
+  // Returns the stream position after the last sample offered to the tap.
+  int64_t detach_tap();
+  // Changes how much past audio is kept in RAM (never less than the pre-roll).
+  void retain(int retain_ms);
 
  private:
   explicit WarmCapture(std::unique_ptr<Capture::Impl> impl);

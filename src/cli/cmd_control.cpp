@@ -1,4 +1,4 @@
-// `thoth toggle|start|stop|cancel|status|events`: drive the running daemon over its
+// `thoth toggle|start|stop|cancel|status|events|hands-free`: drive the running daemon over its
 // control socket.
 #include <signal.h>
 #include <unistd.h>
@@ -47,6 +47,17 @@ int run_status(bool as_json) {
   if (status.value("http_port", 0) > 0) std::printf("http: http://127.0.0.1:%d\n", status.value("http_port", 0));
   std::printf("model: %s (%s)\n", status.value("model", std::string()).c_str(),
               status.value("model_loaded", false) ? "loaded" : "loads on first dictation");
+  std::printf("hands-free: %s\n", status.value("hands_free", false) ? "on" : "off");
+  if (status.contains("hands_free_error"))
+    std::printf("hands-free error: %s\n", status.value("hands_free_error", std::string()).c_str());
+  return 0;
+}
+
+int run_hands_free(const std::string& action, const GlobalOptions& global) {
+  auto reply = server::control_request(json{{"cmd", "hands-free"}, {"action", action}});
+  if (!reply) return exit_with(kExitFailure, reply.error());
+  if (!reply->value("ok", false)) return exit_with(kExitFailure, reply->value("error", std::string("refused")));
+  if (!global.quiet) std::printf("hands-free: %s\n", reply->value("hands_free", false) ? "on" : "off");
   return 0;
 }
 
@@ -84,6 +95,11 @@ void add_control_commands(CLI::App& app, const GlobalOptions& global) {
   auto* status = app.add_subcommand("status", "Show the daemon's state");
   status->add_flag("--json", as_json, "Print the status as one JSON object");
   on_run(status, [] { return run_status(as_json); });
+  static std::string hands_free_action = "status";
+  auto* hands_free = app.add_subcommand("hands-free", "Hands-free mode: dictate whenever you speak (needs `thoth daemon`)");
+  hands_free->add_option("action", hands_free_action, "on, off, toggle or status")
+      ->check(CLI::IsMember({"on", "off", "toggle", "status"}));
+  on_run(hands_free, [&global] { return run_hands_free(hands_free_action, global); });
   auto* events = app.add_subcommand("events", "Print the daemon's pipeline events as JSON lines until interrupted");
   on_run(events, [] { return run_events(); });
 }

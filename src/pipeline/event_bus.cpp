@@ -11,6 +11,7 @@ std::string_view PipelineEvent::name() const {
     case Kind::Complete: return "pipeline-complete";
     case Kind::Error: return "pipeline-error";
     case Kind::Level: return "input-level";
+    case Kind::HandsFree: return "hands-free";
   }
   return "pipeline-progress";
 }

@@ -23,14 +23,15 @@ namespace thoth::pipeline {
 struct PipelineResult;
 
 struct PipelineEvent {
-  enum class Kind { Progress, Complete, Error, Level };
+  enum class Kind { Progress, Complete, Error, Level, HandsFree };
   Kind kind = Kind::Progress;
   PipelineState state = PipelineState::Idle;
   std::string message;
   std::shared_ptr<const PipelineResult> result;  // Complete and Error
   float rms_dbfs = 0, peak_dbfs = 0;             // Level
 
-  // The wire names: "pipeline-progress", "pipeline-complete", "pipeline-error", "input-level".
+  // The wire names: "pipeline-progress", "pipeline-complete", "pipeline-error", "input-level",
+  // "hands-free" (the daemon's hands-free mode changed; `message` says how).
   std::string_view name() const;
 };
 

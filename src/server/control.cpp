@@ -182,6 +182,15 @@ void ControlServer::serve(int fd) {
     send_all(fd, to_wire(reply(service_.toggle())) + "\n");
   } else if (cmd == "cancel") {
     send_all(fd, to_wire(reply(service_.cancel())) + "\n");
+  } else if (cmd == "hands-free") {
+    const std::string action = request.value("action", std::string("status"));
+    CommandResult r;
+    if (action == "on") r = service_.set_hands_free(true);
+    else if (action == "off") r = service_.set_hands_free(false);
+    else if (action == "toggle") r = service_.toggle_hands_free();
+    else if (action == "status") r = {200, json{{"hands_free", service_.hands_free()}}};
+    else r = {400, json{{"error", "hands-free takes on, off, toggle or status, not '" + action + "'"}}};
+    send_all(fd, to_wire(reply(r)) + "\n");
   } else if (cmd == "events") {
     if (!send_all(fd, to_wire(json{{"ok", true}}) + "\n")) return;
     // The handler runs on the subscription's own thread; a client that stops reading is

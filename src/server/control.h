@@ -2,6 +2,7 @@
 // line-delimited JSON. The client sends one request line and reads one reply line:
 //   {"cmd":"status"}                     -> {"ok":true,"status":{...}}
 //   {"cmd":"start|stop|toggle|cancel"}   -> {"ok":true,...} | {"ok":false,"code":409,"error":"..."}
+//   {"cmd":"hands-free","action":"on|off|toggle|status"} -> {"ok":true,"hands_free":bool}
 //   {"cmd":"events"}                     -> {"ok":true} then one pipeline event per line
 //                                           until either side closes.
 #pragma once

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "audio/capture.h"
 #include "core/config.h"
@@ -70,6 +71,13 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& options) {
     auto bound = d->http_->start(port);
     if (!bound) return make_error(bound.error());
     d->http_port_ = *bound;
+  }
+
+  // hands_free.enabled: a microphone or VAD model missing at start is reported (log and
+  // status), not fatal: dictation by shortcut still works and `thoth hands-free on` retries.
+  if (d->service_->config()->hands_free.enabled) {
+    if (auto r = d->service_->set_hands_free(true); !r.ok())
+      spdlog::warn("hands-free mode is off: {}", r.body.value("error", std::string("?")));
   }
 
   json info{{"pid", int(::getpid())}, {"socket", d->socket_path_.string()}, {"http_port", d->http_port_}};

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -28,6 +29,7 @@
 #include "support/process.h"
 #include "support/pulse_server.h"
 #include "support/shared_data.h"
+#include "support/signal_match.h"
 
 extern char** environ;
 
@@ -364,6 +366,136 @@ TEST_F(DaemonTest, SigtermWithDiscardCancelsButKeepsTheAudio) {
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].status, thoth::store::DictationStatus::cancelled);
   EXPECT_TRUE(std::filesystem::exists(rows[0].audio_path));
+}
+
+// ---------------------------------------------------------------- hands-free
+
+// 20 ms frames louder than -40 dBFS, merged across gaps shorter than `max_gap_frames`: the
+// utterances a recording holds, as [first, last] frame spans.
+std::vector<std::pair<size_t, size_t>> voiced_runs(const std::vector<float>& pcm, size_t max_gap_frames = 30) {
+  std::vector<std::pair<size_t, size_t>> runs;
+  for (size_t f = 0; (f + 1) * 320 <= pcm.size(); ++f) {
+    double e = 0;
+    for (size_t i = f * 320; i < (f + 1) * 320; ++i) e += double(pcm[i]) * pcm[i];
+    if (10 * std::log10(e / 320 + 1e-20) < -40) continue;
+    if (!runs.empty() && f - runs.back().second <= max_gap_frames) runs.back().second = f;
+    else runs.push_back({f, f});
+  }
+  return runs;
+}
+
+void shell(const std::string& cmd) { ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd; }
+
+// Hands-free mode from the config, on the virtual microphone: speech, a 2 s pause, speech
+// gives two dictations, each holding its own utterance from a little before its first sound.
+TEST_F(DaemonTest, HandsFreeSpeechPauseSpeechGivesTwoDictations) {
+  const auto vad = thoth::test::shared_file("models/silero-v6.2.0-ggml.bin");
+  std::ofstream(home_ / "config.json")
+      << json{{"hands_free", {{"enabled", true}}}, {"vad", {{"model", vad.string()}}}}.dump();
+  ScratchDir dir;
+  const auto q = [&](const char* name) { return "'" + (dir / name).string() + "'"; };
+  shell("espeak-ng -v en-us -s 150 -w " + q("a.wav") + " 'Please open the door.'");
+  shell("espeak-ng -v en-us -s 150 -w " + q("b.wav") + " 'Thank you very much.'");
+  shell("sox " + q("a.wav") + " -r 16000 -c 1 -b 16 " + q("a16.wav"));
+  shell("sox " + q("b.wav") + " -r 16000 -c 1 -b 16 " + q("b16.wav"));
+  // Half a second of silence first (the player's start-up), 2 s between, 3 s after (the
+  // second dictation's auto-stop needs 1.2 s of it).
+  shell("sox " + q("a16.wav") + " " + q("a_padded.wav") + " pad 0.5 2");
+  shell("sox " + q("b16.wav") + " " + q("b_padded.wav") + " pad 0 3");
+  shell("sox " + q("a_padded.wav") + " " + q("b_padded.wav") + " " + q("both.wav"));
+  auto piece_a = thoth::audio::load_audio_16k_mono((dir / "a16.wav").string());
+  auto piece_b = thoth::audio::load_audio_16k_mono((dir / "b16.wav").string());
+  ASSERT_TRUE(piece_a && piece_b);
+
+  start_pulse();
+  start_daemon();
+  EXPECT_EQ(status_["hands_free"], true) << status_.dump();  // hands_free.enabled honoured at start
+  Background events({"events"});
+  ASSERT_TRUE(eventually([&] { return events.out().find("daemon-status") != std::string::npos; })) << events.err();
+
+  ASSERT_EQ(pulse_->play(dir / "both.wav"), 0);
+  // Both dictations transcribed (typing fails: no display; the text and audio stay).
+  ASSERT_TRUE(eventually([&] { return history().size() == 2 && status()["state"] == "idle"; }, 180s))
+      << history().size() << " dictations; " << daemon_->err();
+  auto rows = history();
+  std::sort(rows.begin(), rows.end(), [](const auto& x, const auto& y) { return x.id < y.id; });
+  const std::vector<float>* pieces[2] = {&*piece_a, &*piece_b};
+  for (size_t k = 0; k < 2; ++k) {
+    SCOPED_TRACE("dictation " + std::to_string(k + 1));
+    auto pcm = thoth::audio::load_audio_16k_mono(rows[k].audio_path);
+    ASSERT_TRUE(pcm) << pcm.error();
+    const auto runs = voiced_runs(*pcm);
+    std::string shape;
+    for (auto [a, b] : runs) shape += "[" + std::to_string(a * 20) + "-" + std::to_string(b * 20) + " ms] ";
+    // One utterance each, not both and not a fragment.
+    ASSERT_EQ(runs.size(), 1u) << shape << "of " << pcm->size() / 16 << " ms";
+    const double voiced_s = double(runs[0].second - runs[0].first + 1) * 0.02;
+    const double piece_s = double(voiced_runs(*pieces[k])[0].second - voiced_runs(*pieces[k])[0].first + 1) * 0.02;
+    EXPECT_NEAR(voiced_s, piece_s, 0.3) << shape;
+    // The padding: the recording starts before the first sound (>= 100 ms of it kept).
+    EXPECT_GE(runs[0].first * 20, 100u) << shape;
+    // It ends after the auto-stop silence; the first before the next utterance (2 s pause).
+    // (The second may hold more silence: when it began while the first was still being
+    // transcribed, it records from the retained audio up to when it could start.)
+    const double tail_s = double(pcm->size()) / 16000 - double(runs[0].second + 1) * 0.02;
+    EXPECT_GE(tail_s, 1.0) << shape;
+    if (k == 0) EXPECT_LE(tail_s, 2.0) << shape;
+    // It is the utterance played for it, and not the other one.
+    const auto own = thoth::test::best_alignment(*pcm, *pieces[k], long(pcm->size()));
+    const auto other = thoth::test::best_alignment(*pcm, *pieces[1 - k], long(pcm->size()));
+    EXPECT_GT(own.ncc, 0.6) << shape;
+    EXPECT_LT(other.ncc, own.ncc - 0.2) << shape;
+    EXPECT_FALSE(rows[k].raw_text.empty());
+  }
+
+  // The switch: the CLI, the HTTP API, status and the event stream agree.
+  auto r = run_thoth({"hands-free", "off"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "hands-free: off\n");
+  EXPECT_EQ(status()["hands_free"], false);
+  r = run_thoth({"hands-free", "toggle"});
+  EXPECT_EQ(r.out, "hands-free: on\n");
+  auto c = client();
+  auto h = c.Post("/api/hands-free", R"({"enabled": false})", "application/json");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->status, 200) << h->body;
+  EXPECT_EQ(json::parse(h->body)["hands_free"], false);
+  auto st = c.Get("/api/status");
+  ASSERT_TRUE(st);
+  EXPECT_EQ(json::parse(st->body)["hands_free"], false);
+  h = c.Post("/api/hands-free", R"({"on": 1})", "application/json");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->status, 400);
+  r = run_thoth({"hands-free", "status"});
+  EXPECT_EQ(r.out, "hands-free: off\n");
+  r = run_thoth({"hands-free", "sideways"});
+  EXPECT_NE(r.exit_code, 0);
+  // Off: speech starts nothing.
+  ASSERT_EQ(pulse_->play(dir / "a_padded.wav"), 0);
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(status()["state"], "idle");
+  EXPECT_EQ(history().size(), 2u);
+  ASSERT_TRUE(eventually([&] { return events.out().find("\"hands-free\"") != std::string::npos; })) << events.out();
+}
+
+// While a dictation started by command runs, speech starts no hands-free dictation and the
+// listener does not stop the other one.
+TEST_F(DaemonTest, HandsFreeLeavesACommandDictationAlone) {
+  const auto vad = thoth::test::shared_file("models/silero-v6.2.0-ggml.bin");
+  std::ofstream(home_ / "config.json") << json{{"vad", {{"model", vad.string()}}}}.dump();
+  start_pulse();
+  start_daemon();
+  EXPECT_EQ(status_["hands_free"], false);
+  ASSERT_EQ(run_thoth({"hands-free", "on"}).exit_code, 0);
+  ASSERT_EQ(run_thoth({"start"}).exit_code, 0);
+  ASSERT_EQ(pulse_->play(thoth::test::shared_file("speech/jfk.wav")), 0);  // ends in silence
+  std::this_thread::sleep_for(2s);
+  auto s = status();
+  EXPECT_EQ(s["state"], "recording") << "the listener must not stop a dictation it did not start";
+  EXPECT_EQ(s["hands_free_dictation"], false);
+  ASSERT_EQ(run_thoth({"stop"}).exit_code, 0);
+  ASSERT_TRUE(eventually([&] { return status()["state"] == "idle"; }, 120s));
+  EXPECT_EQ(history().size(), 1u);
 }
 
 // ---------------------------------------------------------------- HTTP API

@@ -164,6 +164,13 @@ void HttpApi::routes() {
   s.Post("/api/stop", [this](const httplib::Request&, httplib::Response& res) { send_result(res, service_.stop()); });
   s.Post("/api/cancel", [this](const httplib::Request&, httplib::Response& res) { send_result(res, service_.cancel()); });
   s.Get("/api/status", [this](const httplib::Request&, httplib::Response& res) { send_json(res, 200, service_.status()); });
+  // Hands-free mode on or off: {"enabled": true|false} -> {"hands_free": bool}.
+  s.Post("/api/hands-free", [this](const httplib::Request& req, httplib::Response& res) {
+    const json doc = json::parse(req.body, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object() || !doc.contains("enabled") || !doc["enabled"].is_boolean())
+      return send_error(res, 400, "expected {\"enabled\": true|false}");
+    send_result(res, service_.set_hands_free(doc["enabled"].get<bool>()));
+  });
 
   s.Get("/api/history", [this](const httplib::Request& req, httplib::Response& res) {
     store::HistoryQuery q;

@@ -2,7 +2,10 @@
 
 #include <filesystem>
 
+#include "audio/ring_buffer.h"
+#include "input/hands_free.h"
 #include "models/lookup.h"
+#include "models/vad_model.h"
 #include "pipeline/capture_recorder.h"
 #include "pipeline/engine_transcriber.h"
 #include "pipeline/stage_adapters.h"
@@ -41,27 +44,85 @@ class SharedModelTranscriber final : public pipeline::Transcriber {
   pipeline::SpeechGate gate_;  // the VAD model is small: loaded with each pipeline build
 };
 
-// audio.keep_stream_warm: the input stream opens with the first dictation and stays open,
-// so later recordings start at once and can begin with audio.pre_roll_ms from before the
-// start. A stream lost in between (device unplugged) is reopened on the next start.
+// Past audio kept in RAM while hands-free is on, beyond the padding: a speech that begins
+// while the previous hands-free dictation is still being transcribed is recorded from its
+// onset once that one is done, if it is done within this.
+constexpr int kHandsFreeBacklogMs = 15000;
+
+}  // namespace
+
+// audio.keep_stream_warm: the input stream opens with the first dictation (or with hands-free
+// mode) and stays open, so later recordings start at once and can begin with
+// audio.pre_roll_ms from before the start. A stream lost in between (device unplugged) is
+// reopened on the next start. The hands-free tap moves to the reopened stream; positions
+// handed to the listener are indices in its ring, mapped here to the current stream's.
+struct DictationService::WarmStream {
+  std::mutex mutex;  // held across device open/begin/end; never by the listener's thread
+  std::unique_ptr<audio::WarmCapture> capture;
+  std::string device;
+  int pre_roll_ms = 0;
+  int retain_ms = 0;
+  std::shared_ptr<audio::RingBuffer> tap;
+  std::shared_ptr<std::atomic<uint64_t>> tap_dropped;
+  bool tap_attached = false;
+  int64_t tap_attach_pos = 0;  // stream position of the ring's sample ring_base
+  uint64_t dropped_at_attach = 0;
+  int64_t ring_base = 0;
+  int64_t next_from = -1;  // ring index the next recording starts from (hands-free)
+
+  void attach_locked() {
+    if (!tap || !capture || tap_attached) return;
+    dropped_at_attach = tap_dropped->load(std::memory_order_relaxed);
+    tap_attach_pos = capture->attach_tap(tap, tap_dropped);
+    tap_attached = true;
+  }
+  void detach_locked() {
+    if (!capture || !tap_attached) return;
+    const int64_t end = capture->detach_tap();
+    // What reached the ring from this stream: the next stream's first sample follows it.
+    ring_base += end - tap_attach_pos - int64_t(tap_dropped->load(std::memory_order_relaxed) - dropped_at_attach);
+    tap_attached = false;
+  }
+  Result<audio::WarmCapture*> ensure_locked(const std::string& want_device, int want_pre_roll_ms) {
+    if (capture && (capture->failed() || want_device != device || want_pre_roll_ms != pre_roll_ms)) {
+      detach_locked();
+      capture.reset();
+    }
+    if (!capture) {
+      auto opened = audio::WarmCapture::open(want_device, want_pre_roll_ms, retain_ms);
+      if (!opened) return make_error(opened.error());
+      capture = std::move(*opened);
+      device = want_device;
+      pre_roll_ms = want_pre_roll_ms;
+    }
+    attach_locked();
+    return capture.get();
+  }
+};
+
+namespace {
+
 class WarmRecorder final : public pipeline::Recorder {
  public:
-  WarmRecorder(std::string device, int pre_roll_ms) : device_(std::move(device)), pre_roll_ms_(pre_roll_ms) {}
+  WarmRecorder(std::shared_ptr<DictationService::WarmStream> warm, std::string device, int pre_roll_ms)
+      : warm_(std::move(warm)), device_(std::move(device)), pre_roll_ms_(pre_roll_ms) {}
   Result<void> start(const std::string& wav_path, audio::LevelCallback on_level) override {
-    if (capture_ && capture_->failed()) capture_.reset();
-    if (!capture_) {
-      auto opened = audio::WarmCapture::open(device_, pre_roll_ms_);
-      if (!opened) return make_error(opened.error());
-      capture_ = std::move(*opened);
-    }
-    return capture_->begin(wav_path, std::move(on_level));
+    std::lock_guard lock(warm_->mutex);
+    auto capture = warm_->ensure_locked(device_, pre_roll_ms_);
+    if (!capture) return make_error(capture.error());
+    const int64_t from = std::exchange(warm_->next_from, -1);
+    const int64_t stream_from = from < 0 ? -1 : std::max<int64_t>(0, from - warm_->ring_base + warm_->tap_attach_pos);
+    return (*capture)->begin(wav_path, std::move(on_level), stream_from);
   }
-  audio::Recording stop() override { return capture_ ? capture_->end() : audio::Recording{}; }
+  audio::Recording stop() override {
+    std::lock_guard lock(warm_->mutex);
+    return warm_->capture ? warm_->capture->end() : audio::Recording{};
+  }
 
  private:
+  std::shared_ptr<DictationService::WarmStream> warm_;
   std::string device_;
   int pre_roll_ms_;
-  std::unique_ptr<audio::WarmCapture> capture_;
 };
 
 }  // namespace
@@ -77,8 +138,53 @@ Result<std::shared_ptr<const asr::Model>> ModelCache::get(const std::string& pat
   return model_;
 }
 
+// What the hands-free listener drives: the service's own start/stop, marked as hands-free so
+// that a dictation someone else started is never touched.
+class DictationService::HandsFreeBridge final : public input::HandsFreeTarget {
+ public:
+  explicit HandsFreeBridge(DictationService& s) : s_(s) {}
+
+  StartOutcome start(int64_t from_position) override {
+    std::lock_guard lock(s_.command_mutex_);
+    if (s_.shutting_down_.load(std::memory_order_acquire)) return StartOutcome::kRefused;
+    if (auto p = s_.current(); p && p->running())
+      return s_.hands_free_run_.load(std::memory_order_acquire) ? StartOutcome::kRetry : StartOutcome::kRefused;
+    {
+      std::lock_guard warm(s_.warm_->mutex);
+      s_.warm_->next_from = from_position;
+    }
+    auto r = s_.start_locked(true);
+    std::lock_guard warm(s_.warm_->mutex);
+    s_.warm_->next_from = -1;
+    if (!r.ok()) {
+      spdlog::warn("hands-free: cannot start a dictation: {}", r.body.value("error", std::string("?")));
+      return StartOutcome::kRefused;
+    }
+    return StartOutcome::kStarted;
+  }
+
+  void stop() override {
+    std::lock_guard lock(s_.command_mutex_);
+    auto p = s_.current();
+    if (s_.hands_free_run_.load(std::memory_order_acquire) && p && p->state() == PipelineState::Recording)
+      (void)p->stop();
+  }
+
+  bool recording() override {
+    auto p = s_.current();
+    return s_.hands_free_run_.load(std::memory_order_acquire) && p && p->running() &&
+           p->state() == PipelineState::Recording;
+  }
+
+ private:
+  DictationService& s_;
+};
+
 DictationService::DictationService(Config config, ServiceOptions options)
-    : options_(std::move(options)), config_(std::make_shared<const Config>(std::move(config))) {}
+    : options_(std::move(options)),
+      config_(std::make_shared<const Config>(std::move(config))),
+      warm_(std::make_shared<WarmStream>()),
+      bridge_(std::make_unique<HandsFreeBridge>(*this)) {}
 
 DictationService::~DictationService() { shutdown(); }
 
@@ -124,8 +230,8 @@ Result<std::shared_ptr<pipeline::Pipeline>> DictationService::build_pipeline(con
   pipeline::Stages stages;
   stages.transcriber = std::make_shared<SharedModelTranscriber>(models_, *model_path, engine_options, std::move(*gate));
   const std::string device = options_.device.empty() ? config.audio.device : options_.device;
-  if (config.audio.keep_stream_warm)
-    stages.recorder = std::make_shared<WarmRecorder>(device, config.audio.pre_roll_ms);
+  if (config.audio.keep_stream_warm || hands_free())
+    stages.recorder = std::make_shared<WarmRecorder>(warm_, device, config.audio.pre_roll_ms);
   else
     stages.recorder = std::make_shared<pipeline::CaptureRecorder>(device);
   stages.filter = configured->filter;
@@ -142,7 +248,7 @@ std::shared_ptr<pipeline::Pipeline> DictationService::current() const {
   return pipeline_;
 }
 
-CommandResult DictationService::start_locked() {
+CommandResult DictationService::start_locked(bool hands_free) {
   if (shutting_down_.load(std::memory_order_acquire)) return fail(503, "the daemon is shutting down");
   auto p = current();
   if (p && p->running())
@@ -167,6 +273,7 @@ CommandResult DictationService::start_locked() {
     }
     // `old` is idle; its destructor joins its settled worker outside the lock.
   }
+  hands_free_run_.store(hands_free, std::memory_order_release);
   if (auto started = p->start(); !started) return fail(500, started.error());
   return {200, json{{"state", "recording"}}};
 }
@@ -219,6 +326,12 @@ json DictationService::status() const {
   j["model"] = options_.model.empty() ? config->transcription.model : options_.model;
   j["model_loaded"] = models_->loaded();
   j["shutting_down"] = shutting_down_.load(std::memory_order_acquire);
+  j["hands_free"] = hands_free();
+  j["hands_free_dictation"] = j["running"].get<bool>() && hands_free_run_.load(std::memory_order_acquire);
+  {
+    std::lock_guard lock(hands_free_mutex_);
+    if (!hands_free_error_.empty()) j["hands_free_error"] = hands_free_error_;
+  }
   std::lock_guard lock(pipeline_mutex_);
   for (auto& [k, v] : status_extra_.items()) j[k] = v;
   return j;
@@ -231,6 +344,11 @@ void DictationService::set_status_extra(json extra) {
 
 void DictationService::shutdown() {
   shutting_down_.store(true, std::memory_order_release);
+  {
+    // First, so no new hands-free dictation starts while the last one is finished.
+    std::lock_guard lock(hands_free_mutex_);
+    stop_hands_free_listener();
+  }
   std::shared_ptr<pipeline::Pipeline> p;
   {
     // Waits for a start in progress; none can begin after this (shutting_down_).
@@ -246,6 +364,87 @@ void DictationService::shutdown() {
   }
   (void)p->wait();  // outside the lock, so `thoth cancel` still reaches a finishing run
 }
+
+void DictationService::publish_hands_free(const std::string& message) {
+  pipeline::PipelineEvent e;
+  e.kind = pipeline::PipelineEvent::Kind::HandsFree;
+  auto p = current();
+  e.state = p ? p->state() : PipelineState::Idle;
+  e.message = message;
+  bus_.publish(std::move(e));
+}
+
+// hands_free_mutex_ held.
+void DictationService::stop_hands_free_listener() {
+  if (!listener_) return;
+  listener_->stop();  // joins; its dictation in progress (if any) goes on to its end
+  listener_.reset();
+  hands_free_on_.store(false, std::memory_order_release);
+  std::lock_guard warm(warm_->mutex);
+  warm_->detach_locked();
+  warm_->tap.reset();
+  warm_->tap_dropped.reset();
+  warm_->ring_base = 0;
+  warm_->retain_ms = 0;
+  if (warm_->capture) warm_->capture->retain(0);
+}
+
+CommandResult DictationService::set_hands_free(bool enabled) {
+  std::unique_lock lock(hands_free_mutex_);
+  if (enabled == hands_free()) return {200, json{{"hands_free", enabled}}};
+  if (!enabled) {
+    stop_hands_free_listener();
+    lock.unlock();
+    publish_hands_free("off");
+    return {200, json{{"hands_free", false}}};
+  }
+  if (shutting_down_.load(std::memory_order_acquire)) return fail(503, "the daemon is shutting down");
+  auto config = this->config();
+  auto failed = [&](std::string message) {
+    hands_free_error_ = message;
+    lock.unlock();
+    publish_hands_free("error: " + message);
+    return fail(500, std::move(message));
+  };
+  auto vad_path = models::resolve_vad_model_setting(config->vad.model);
+  if (!vad_path) return failed("hands-free mode needs the VAD model: " + vad_path.error());
+  auto vad = asr::VadModel::load(*vad_path);
+  if (!vad) return failed("hands-free mode needs the VAD model: " + vad.error());
+  const auto& hf = config->hands_free;
+  // 8 s of slack: the listener only falls behind when the machine stalls it.
+  auto ring = std::make_shared<audio::RingBuffer>(size_t(asr::kVadSampleRate) * 8);
+  {
+    std::lock_guard warm(warm_->mutex);
+    warm_->retain_ms = hf.padding_ms + hf.speech_start_ms + kHandsFreeBacklogMs;
+    warm_->tap = ring;
+    warm_->tap_dropped = std::make_shared<std::atomic<uint64_t>>(0);
+    warm_->ring_base = 0;
+    if (warm_->capture) warm_->capture->retain(warm_->retain_ms);
+    const std::string device = options_.device.empty() ? config->audio.device : options_.device;
+    auto capture = warm_->ensure_locked(device, config->audio.pre_roll_ms);
+    if (!capture) {
+      warm_->tap.reset();
+      warm_->tap_dropped.reset();
+      warm_->retain_ms = 0;
+      return failed("hands-free mode cannot listen: " + capture.error());
+    }
+  }
+  listener_ = std::make_unique<input::HandsFreeListener>(*vad, input::endpoint_params_from_config(hf), *bridge_,
+                                                         ring, 0);
+  listener_->start();
+  hands_free_error_.clear();
+  hands_free_on_.store(true, std::memory_order_release);
+  {
+    // The next dictation records from the warm stream even when keep_stream_warm is off.
+    std::lock_guard command(command_mutex_);
+    built_generation_ = ~uint64_t{0};
+  }
+  lock.unlock();
+  publish_hands_free("on");
+  return {200, json{{"hands_free", true}}};
+}
+
+CommandResult DictationService::toggle_hands_free() { return set_hands_free(!hands_free()); }
 
 Result<store::HistoryStore*> DictationService::history() {
   std::lock_guard lock(history_mutex_);
@@ -277,6 +476,9 @@ json event_to_json(const pipeline::PipelineEvent& e) {
   if (e.kind == pipeline::PipelineEvent::Kind::Level) {
     j["rms_dbfs"] = e.rms_dbfs;
     j["peak_dbfs"] = e.peak_dbfs;
+  } else if (e.kind == pipeline::PipelineEvent::Kind::HandsFree) {
+    j["hands_free"] = e.message == "on";
+    j["message"] = e.message;
   } else {
     j["message"] = e.message;
   }

@@ -21,6 +21,10 @@
 #include "pipeline/pipeline.h"
 #include "store/history.h"
 
+namespace thoth::input {
+class HandsFreeListener;
+}
+
 namespace thoth::server {
 
 struct CommandResult {
@@ -79,10 +83,25 @@ class DictationService {
   // The model file the config names, resolved now (for fail-fast checks and /api/models).
   Result<std::string> resolve_model() const;
 
+  // Hands-free mode: a listener on the warm input stream starts a dictation when speech
+  // begins and stops it after hands_free.auto_stop_ms of silence. Turning it on opens the
+  // input device and loads the VAD model: 500 naming the one missing. Answers
+  // {"hands_free": bool}; the change is published on the bus as a "hands-free" event.
+  CommandResult set_hands_free(bool enabled);
+  CommandResult toggle_hands_free();
+  bool hands_free() const { return hands_free_on_.load(std::memory_order_acquire); }
+
+  struct WarmStream;  // the shared warm input stream (service.cpp)
+
  private:
   Result<std::shared_ptr<pipeline::Pipeline>> build_pipeline(const Config& config);
   std::shared_ptr<pipeline::Pipeline> current() const;
-  CommandResult start_locked();
+  CommandResult start_locked(bool hands_free = false);
+  void stop_hands_free_listener();
+  void publish_hands_free(const std::string& message);
+
+  class HandsFreeBridge;
+  friend class HandsFreeBridge;
 
   ServiceOptions options_;
   // Declared before the pipeline so it outlives it (the pipeline publishes into it).
@@ -103,6 +122,18 @@ class DictationService {
 
   std::mutex history_mutex_;
   std::optional<store::HistoryStore> history_;
+
+  // The warm input stream, shared by every pipeline build and the hands-free listener.
+  std::shared_ptr<WarmStream> warm_;
+
+  // Hands-free. hands_free_mutex_ serialises switching it on and off; the listener's thread
+  // never takes it (it calls in through the bridge, which takes command_mutex_ only).
+  mutable std::mutex hands_free_mutex_;
+  std::unique_ptr<HandsFreeBridge> bridge_;
+  std::unique_ptr<input::HandsFreeListener> listener_;
+  std::string hands_free_error_;  // why the last attempt to turn it on failed (hands_free_mutex_)
+  std::atomic<bool> hands_free_on_{false};
+  std::atomic<bool> hands_free_run_{false};  // the current dictation was started by the listener
 };
 
 // Wire forms shared by the socket's event stream, the SSE stream and status.
