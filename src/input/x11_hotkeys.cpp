@@ -1,0 +1,238 @@
+#include "input/x11_hotkeys.h"
+
+#include <X11/XKBlib.h>
+#include <X11/Xlib-xcb.h>
+#include <X11/Xlib.h>
+#include <X11/keysym.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+#include <xcb/xcb.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace thoth::input {
+
+struct X11Hotkeys::Impl {
+  ShortcutRegistry* registry = nullptr;
+  ShortcutHandler on_event;
+  Display* display = nullptr;
+  xcb_connection_t* xcb = nullptr;
+  Window root = 0;
+  int wake[2] = {-1, -1};
+  int listener = 0;
+  std::atomic<bool> stop{false};
+  std::thread thread;
+
+  // Owned by the hotkey thread (or by start() before the thread exists).
+  struct Grab {
+    KeyCode keycode;
+    unsigned modifiers;  // with the lock variants
+  };
+  std::vector<Grab> grabs;
+  std::map<std::pair<KeyCode, unsigned>, Accelerator> grabbed;  // (keycode, modifiers) -> accelerator
+  std::map<KeyCode, std::string> held;                          // keys down -> action
+
+  mutable std::mutex mutex;  // guards the two below
+  mutable std::condition_variable applied_cv;
+  uint64_t applied_generation = 0;
+  std::string grab_errors;
+
+  ~Impl() {
+    if (display) XCloseDisplay(display);  // releases the grabs with the connection
+    for (int fd : wake)
+      if (fd >= 0) close(fd);
+  }
+
+  void wake_up() {
+    // A full pipe already holds a wake-up, so a failed write loses nothing.
+    (void)!write(wake[1], "x", 1);
+  }
+
+  unsigned num_lock_mask() {
+    unsigned mask = 0;
+    const KeyCode num = XKeysymToKeycode(display, XK_Num_Lock);
+    XModifierKeymap* map = XGetModifierMapping(display);
+    if (!map) return 0;
+    for (int m = 0; m < 8; ++m)
+      for (int k = 0; k < map->max_keypermod; ++k)
+        if (num && map->modifiermap[m * map->max_keypermod + k] == num) mask = 1u << m;
+    XFreeModifiermap(map);
+    return mask;
+  }
+
+  // Replaces every grab with the registry's current bindings.
+  void regrab() {
+    const uint64_t generation = registry->generation();  // before reading: never newer than the bindings
+    const std::vector<Binding> bindings = registry->bindings();
+    for (const auto& g : grabs) xcb_ungrab_key(xcb, g.keycode, root, uint16_t(g.modifiers));
+    grabs.clear();
+    grabbed.clear();
+    std::vector<unsigned> variants = {0, LockMask};
+    if (const unsigned num = num_lock_mask()) variants.insert(variants.end(), {num, LockMask | num});
+    std::string errors;
+    for (const auto& b : bindings) {
+      const std::string name = format_accelerator(b.accelerator) + " (" + b.action + ")";
+      const KeyCode keycode = XKeysymToKeycode(display, b.accelerator.keysym);
+      if (!keycode) {
+        errors += (errors.empty() ? "" : "\n") + name + ": no key on this keyboard types " +
+                  key_name(b.accelerator.keysym);
+        continue;
+      }
+      std::vector<Grab> mine;
+      std::vector<xcb_void_cookie_t> cookies;
+      for (unsigned v : variants) {
+        const unsigned mods = b.accelerator.modifiers | v;
+        mine.push_back({keycode, mods});
+        cookies.push_back(xcb_grab_key_checked(xcb, 1, root, uint16_t(mods), keycode, XCB_GRAB_MODE_ASYNC,
+                                               XCB_GRAB_MODE_ASYNC));
+      }
+      bool taken = false;
+      for (size_t i = 0; i < cookies.size(); ++i) {
+        if (xcb_generic_error_t* e = xcb_request_check(xcb, cookies[i])) {
+          taken |= e->error_code == XCB_ACCESS;
+          if (e->error_code != XCB_ACCESS)
+            spdlog::warn("shortcuts: grabbing {} failed with X error {}", name, int(e->error_code));
+          std::free(e);
+          mine[i].keycode = 0;
+        }
+      }
+      if (taken) {
+        // Half a grab would fire only with some lock keys on: give the rest back.
+        for (const auto& g : mine)
+          if (g.keycode) xcb_ungrab_key(xcb, g.keycode, root, uint16_t(g.modifiers));
+        errors += (errors.empty() ? "" : "\n") + name +
+                  " is already grabbed by another program; choose another shortcut or quit that program";
+        continue;
+      }
+      for (const auto& g : mine) {
+        if (!g.keycode) continue;
+        grabs.push_back(g);
+        grabbed[{g.keycode, g.modifiers & kAllModifiers}] = b.accelerator;
+      }
+    }
+    xcb_flush(xcb);
+    // Keys held across a change keep their action, so their release still arrives.
+    {
+      std::lock_guard lock(mutex);
+      applied_generation = generation;
+      grab_errors = std::move(errors);
+    }
+    applied_cv.notify_all();
+  }
+
+  void emit(const std::string& action, bool pressed, Time time) {
+    on_event(ShortcutEvent{action, pressed, uint32_t(time)});
+  }
+
+  void handle(XEvent& ev) {
+    if (ev.type == KeyPress) {
+      const KeyCode code = KeyCode(ev.xkey.keycode);
+      if (held.count(code)) return;  // auto-repeat
+      auto it = grabbed.find({code, ev.xkey.state & kAllModifiers});
+      if (it == grabbed.end()) return;
+      // The registry, not the grab table, decides: a binding removed a moment ago is gone.
+      auto action = registry->lookup(it->second);
+      if (!action) return;
+      held[code] = *action;
+      emit(*action, true, ev.xkey.time);
+    } else if (ev.type == KeyRelease) {
+      const KeyCode code = KeyCode(ev.xkey.keycode);
+      auto it = held.find(code);
+      if (it == held.end()) return;
+      // Without detectable auto-repeat a repeat is a release and a press with the same time.
+      if (XEventsQueued(display, QueuedAfterReading)) {
+        XEvent next;
+        XPeekEvent(display, &next);
+        if (next.type == KeyPress && next.xkey.keycode == ev.xkey.keycode && next.xkey.time == ev.xkey.time)
+          return;
+      }
+      const std::string action = std::move(it->second);
+      held.erase(it);
+      emit(action, false, ev.xkey.time);
+    } else if (ev.type == MappingNotify) {
+      XRefreshKeyboardMapping(&ev.xmapping);
+      // A new keymap moves keysyms to other keycodes (and NumLock to another modifier).
+      if (ev.xmapping.request == MappingKeyboard || ev.xmapping.request == MappingModifier) regrab();
+    }
+  }
+
+  void run() {
+    pollfd fds[2] = {{ConnectionNumber(display), POLLIN, 0}, {wake[0], POLLIN, 0}};
+    while (!stop.load(std::memory_order_acquire)) {
+      while (XPending(display)) {
+        XEvent ev;
+        XNextEvent(display, &ev);
+        handle(ev);
+      }
+      if (poll(fds, 2, -1) < 0) continue;  // EINTR
+      if (fds[1].revents & POLLIN) {
+        char buf[64];
+        while (read(wake[0], buf, sizeof buf) > 0) {
+        }
+        if (stop.load(std::memory_order_acquire)) break;
+        regrab();
+      }
+      if (fds[0].revents & (POLLHUP | POLLERR)) {
+        spdlog::error("shortcuts: lost the X11 display; global shortcuts stopped");
+        break;
+      }
+    }
+    // Keys still down when we stop are released as far as listeners are concerned.
+    for (auto& [code, action] : held) emit(action, false, CurrentTime);
+    held.clear();
+  }
+};
+
+X11Hotkeys::X11Hotkeys(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Result<std::unique_ptr<X11Hotkeys>> X11Hotkeys::start(ShortcutRegistry& registry, ShortcutHandler on_event,
+                                                      const std::string& display) {
+  const char* name = display.empty() ? std::getenv("DISPLAY") : display.c_str();
+  if (!name || !*name) return make_error("shortcuts: no X11 display (DISPLAY is not set)");
+  auto impl = std::make_unique<Impl>();
+  impl->registry = &registry;
+  impl->on_event = std::move(on_event);
+  impl->display = XOpenDisplay(name);
+  if (!impl->display) return make_error(std::string("shortcuts: cannot open X11 display ") + name);
+  impl->xcb = XGetXCBConnection(impl->display);
+  impl->root = DefaultRootWindow(impl->display);
+  Bool supported = False;
+  XkbSetDetectableAutoRepeat(impl->display, True, &supported);
+  if (!supported) spdlog::debug("shortcuts: no detectable auto-repeat; filtering repeats by timestamp");
+  if (pipe2(impl->wake, O_CLOEXEC | O_NONBLOCK) != 0) return make_error("shortcuts: cannot create a pipe");
+  impl->regrab();
+  Impl* raw = impl.get();
+  impl->listener = registry.on_change([raw] { raw->wake_up(); });
+  // A change between the first grab and the listener would be missed: look once more.
+  if (registry.generation() != raw->applied_generation) raw->regrab();
+  impl->thread = std::thread([raw] { raw->run(); });
+  return std::unique_ptr<X11Hotkeys>(new X11Hotkeys(std::move(impl)));
+}
+
+X11Hotkeys::~X11Hotkeys() {
+  impl_->registry->remove_listener(impl_->listener);
+  impl_->stop.store(true, std::memory_order_release);
+  impl_->wake_up();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+Result<void> X11Hotkeys::grab_status() const {
+  std::lock_guard lock(impl_->mutex);
+  if (impl_->grab_errors.empty()) return {};
+  return make_error(impl_->grab_errors);
+}
+
+bool X11Hotkeys::wait_applied(uint64_t generation, std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(impl_->mutex);
+  return impl_->applied_cv.wait_for(lock, timeout, [&] { return impl_->applied_generation >= generation; });
+}
+
+}  // namespace thoth::input
