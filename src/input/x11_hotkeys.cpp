@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <xcb/xcb.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
@@ -32,12 +33,9 @@ struct X11Hotkeys::Impl {
   std::thread thread;
 
   // Owned by the hotkey thread (or by start() before the thread exists).
-  struct Grab {
-    KeyCode keycode;
-    unsigned modifiers;  // with the lock variants
-  };
-  std::vector<Grab> grabs;
-  std::map<std::pair<KeyCode, unsigned>, Accelerator> grabbed;  // (keycode, modifiers) -> accelerator
+  using Key = std::pair<KeyCode, unsigned>;  // keycode, modifiers (lock variants included)
+  std::map<Key, Accelerator> grabs;           // what the server has granted us
+  std::map<Key, Accelerator> grabbed;         // the same without lock modifiers: event lookup
   std::map<KeyCode, std::string> held;                          // keys down -> action
 
   mutable std::mutex mutex;  // guards the two below
@@ -68,57 +66,71 @@ struct X11Hotkeys::Impl {
     return mask;
   }
 
-  // Replaces every grab with the registry's current bindings.
+  // Makes the grabs match the registry. Unchanged grabs stay in place throughout, so a
+  // re-grab (config change, keymap change) never opens a moment where a bound key is loose.
   void regrab() {
     const uint64_t generation = registry->generation();  // before reading: never newer than the bindings
     const std::vector<Binding> bindings = registry->bindings();
-    for (const auto& g : grabs) xcb_ungrab_key(xcb, g.keycode, root, uint16_t(g.modifiers));
-    grabs.clear();
-    grabbed.clear();
     std::vector<unsigned> variants = {0, LockMask};
     if (const unsigned num = num_lock_mask()) variants.insert(variants.end(), {num, LockMask | num});
+
     std::string errors;
+    auto fail = [&](const std::string& line) { errors += (errors.empty() ? "" : "\n") + line; };
+    std::vector<std::pair<const Binding*, std::vector<Key>>> wanted;
+    std::map<Key, Accelerator> keep;
     for (const auto& b : bindings) {
-      const std::string name = format_accelerator(b.accelerator) + " (" + b.action + ")";
       const KeyCode keycode = XKeysymToKeycode(display, b.accelerator.keysym);
       if (!keycode) {
-        errors += (errors.empty() ? "" : "\n") + name + ": no key on this keyboard types " +
-                  key_name(b.accelerator.keysym);
+        fail(format_accelerator(b.accelerator) + " (" + b.action + "): no key on this keyboard types " +
+             key_name(b.accelerator.keysym));
         continue;
       }
-      std::vector<Grab> mine;
-      std::vector<xcb_void_cookie_t> cookies;
-      for (unsigned v : variants) {
-        const unsigned mods = b.accelerator.modifiers | v;
-        mine.push_back({keycode, mods});
-        cookies.push_back(xcb_grab_key_checked(xcb, 1, root, uint16_t(mods), keycode, XCB_GRAB_MODE_ASYNC,
-                                               XCB_GRAB_MODE_ASYNC));
-      }
+      std::vector<Key> keys;
+      for (unsigned v : variants) keys.push_back({keycode, b.accelerator.modifiers | v});
+      wanted.emplace_back(&b, keys);
+    }
+    for (const auto& [binding, keys] : wanted)
+      for (const auto& k : keys)
+        if (auto it = grabs.find(k); it != grabs.end() && it->second == binding->accelerator) keep.insert(*it);
+    for (const auto& [k, accelerator] : grabs)
+      if (!keep.count(k)) xcb_ungrab_key(xcb, k.first, root, uint16_t(k.second));
+    grabs = std::move(keep);
+
+    for (const auto& [binding, keys] : wanted) {
+      const std::string name = format_accelerator(binding->accelerator) + " (" + binding->action + ")";
+      std::vector<std::pair<Key, xcb_void_cookie_t>> requests;
+      for (const auto& k : keys)
+        if (!grabs.count(k))
+          requests.push_back({k, xcb_grab_key_checked(xcb, 1, root, uint16_t(k.second), k.first,
+                                                      XCB_GRAB_MODE_ASYNC, XCB_GRAB_MODE_ASYNC)});
       bool taken = false;
-      for (size_t i = 0; i < cookies.size(); ++i) {
-        if (xcb_generic_error_t* e = xcb_request_check(xcb, cookies[i])) {
+      std::vector<Key> granted;
+      for (const auto& [k, cookie] : requests) {
+        if (xcb_generic_error_t* e = xcb_request_check(xcb, cookie)) {
           taken |= e->error_code == XCB_ACCESS;
           if (e->error_code != XCB_ACCESS)
             spdlog::warn("shortcuts: grabbing {} failed with X error {}", name, int(e->error_code));
           std::free(e);
-          mine[i].keycode = 0;
+        } else {
+          granted.push_back(k);
         }
       }
       if (taken) {
         // Half a grab would fire only with some lock keys on: give the rest back.
-        for (const auto& g : mine)
-          if (g.keycode) xcb_ungrab_key(xcb, g.keycode, root, uint16_t(g.modifiers));
-        errors += (errors.empty() ? "" : "\n") + name +
-                  " is already grabbed by another program; choose another shortcut or quit that program";
+        for (const auto& k : keys)
+          if (grabs.erase(k) || std::find(granted.begin(), granted.end(), k) != granted.end())
+            xcb_ungrab_key(xcb, k.first, root, uint16_t(k.second));
+        fail(name + " is already grabbed by another program; choose another shortcut or quit that program");
         continue;
       }
-      for (const auto& g : mine) {
-        if (!g.keycode) continue;
-        grabs.push_back(g);
-        grabbed[{g.keycode, g.modifiers & kAllModifiers}] = b.accelerator;
-      }
+      for (const auto& k : granted) grabs[k] = binding->accelerator;
     }
+    grabbed.clear();
+    for (const auto& [k, accelerator] : grabs) grabbed[{k.first, k.second & kAllModifiers}] = accelerator;
     xcb_flush(xcb);
+    // A round trip through Xlib: after requests it did not send, Xlib can hold back events
+    // that arrive later until its next reply, so without this a key press could sit unread.
+    XSync(display, False);
     // Keys held across a change keep their action, so their release still arrives.
     {
       std::lock_guard lock(mutex);
