@@ -30,6 +30,7 @@ struct X11Hotkeys::Impl {
   int wake[2] = {-1, -1};
   int listener = 0;
   std::atomic<bool> stop{false};
+  bool lost = false;  // the connection broke (hotkey thread only)
   std::thread thread;
 
   // Owned by the hotkey thread (or by start() before the thread exists).
@@ -44,7 +45,13 @@ struct X11Hotkeys::Impl {
   std::string grab_errors;
 
   ~Impl() {
-    if (display) XCloseDisplay(display);  // releases the grabs with the connection
+    if (display && lost) {
+      // XCloseDisplay would talk to the dead server and Xlib would exit() the process: free
+      // the connection and leave Xlib's small Display record behind, once per lost server.
+      xcb_disconnect(xcb);
+    } else if (display) {
+      XCloseDisplay(display);  // releases the grabs with the connection
+    }
     for (int fd : wake)
       if (fd >= 0) close(fd);
   }
@@ -178,13 +185,15 @@ struct X11Hotkeys::Impl {
 
   void run() {
     pollfd fds[2] = {{ConnectionNumber(display), POLLIN, 0}, {wake[0], POLLIN, 0}};
-    while (!stop.load(std::memory_order_acquire)) {
-      while (XPending(display)) {
+    while (!stop.load(std::memory_order_acquire) && !lost) {
+      while (!lost && XPending(display)) {
         XEvent ev;
         XNextEvent(display, &ev);
         handle(ev);
       }
       if (poll(fds, 2, -1) < 0) continue;  // EINTR
+      if (fds[0].revents & (POLLHUP | POLLERR)) lost = true;
+      if (lost) break;
       if (fds[1].revents & POLLIN) {
         char buf[64];
         while (read(wake[0], buf, sizeof buf) > 0) {
@@ -192,11 +201,8 @@ struct X11Hotkeys::Impl {
         if (stop.load(std::memory_order_acquire)) break;
         regrab();
       }
-      if (fds[0].revents & (POLLHUP | POLLERR)) {
-        spdlog::error("shortcuts: lost the X11 display; global shortcuts stopped");
-        break;
-      }
     }
+    if (lost) spdlog::error("shortcuts: lost the X11 display; global shortcuts stopped");
     // Keys still down when we stop are released as far as listeners are concerned.
     for (auto& [code, action] : held) emit(action, false, CurrentTime);
     held.clear();
@@ -214,6 +220,10 @@ Result<std::unique_ptr<X11Hotkeys>> X11Hotkeys::start(ShortcutRegistry& registry
   impl->on_event = std::move(on_event);
   impl->display = XOpenDisplay(name);
   if (!impl->display) return make_error(std::string("shortcuts: cannot open X11 display ") + name);
+  // Xlib's default on a broken connection is exit(): losing the X server must end the
+  // shortcuts, not the daemon. (The handler runs on the thread that saw the error.)
+  XSetIOErrorExitHandler(
+      impl->display, [](Display*, void* self) { static_cast<Impl*>(self)->lost = true; }, impl.get());
   impl->xcb = XGetXCBConnection(impl->display);
   impl->root = DefaultRootWindow(impl->display);
   Bool supported = False;

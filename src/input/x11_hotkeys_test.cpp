@@ -304,3 +304,24 @@ TEST(X11HotkeysNoDisplay, SaysWhatIsWrong) {
 
 }  // namespace
 }  // namespace thoth::input
+
+namespace thoth::input {
+namespace {
+
+// The X server going away (logout, crash) ends the shortcuts, not the process.
+TEST(X11HotkeysLostDisplay, ServerGoneEndsTheThreadNotTheProcess) {
+  std::string error;
+  auto xvfb = thoth::test::XvfbServer::start(&error);
+  ASSERT_TRUE(xvfb) << error;
+  ShortcutRegistry registry;
+  ASSERT_TRUE(registry.bind("record", "Ctrl+Alt+Space").ok());
+  auto h = X11Hotkeys::start(registry, [](const ShortcutEvent&) {}, xvfb->display());
+  ASSERT_TRUE(h.ok()) << h.error();
+  xvfb.reset();
+  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(registry.bind("record", "Super+D").ok());  // wakes the thread if still running
+  h->reset();
+}
+
+}  // namespace
+}  // namespace thoth::input
