@@ -138,7 +138,6 @@ struct X11Hotkeys::Impl {
     // A round trip through Xlib: after requests it did not send, Xlib can hold back events
     // that arrive later until its next reply, so without this a key press could sit unread.
     XSync(display, False);
-    // Keys held across a change keep their action, so their release still arrives.
     {
       std::lock_guard lock(mutex);
       applied_generation = generation;
@@ -202,7 +201,13 @@ struct X11Hotkeys::Impl {
         regrab();
       }
     }
-    if (lost) spdlog::error("shortcuts: lost the X11 display; global shortcuts stopped");
+    if (lost) {
+      const std::string message = "lost the X11 display " + std::string(DisplayString(display)) +
+                                  "; global shortcuts stopped until Thoth restarts";
+      spdlog::error("shortcuts: {}", message);
+      std::lock_guard lock(mutex);
+      grab_errors = message;
+    }
     // Keys still down when we stop are released as far as listeners are concerned.
     for (auto& [code, action] : held) emit(action, false, CurrentTime);
     held.clear();

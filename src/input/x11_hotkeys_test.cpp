@@ -320,6 +320,10 @@ TEST(X11HotkeysLostDisplay, ServerGoneEndsTheThreadNotTheProcess) {
   xvfb.reset();
   std::this_thread::sleep_for(300ms);
   ASSERT_TRUE(registry.bind("record", "Super+D").ok());  // wakes the thread if still running
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while ((*h)->grab_status().ok() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  ASSERT_FALSE((*h)->grab_status().ok());
+  EXPECT_EQ((*h)->grab_status().error().find("lost the X11 display"), 0u) << (*h)->grab_status().error();
   h->reset();
 }
 
