@@ -16,10 +16,41 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
 namespace thoth::input {
+namespace {
+
+// Xlib's I/O error handler is process-wide and its default exit()s. For our displays it
+// returns instead, so Xlib goes on to the display's exit handler (which ends our thread);
+// other displays keep whatever handler was there before.
+std::mutex g_displays_mutex;
+std::set<Display*> g_displays;
+XIOErrorHandler g_previous_io_handler = nullptr;
+
+int on_io_error(Display* d) {
+  {
+    std::lock_guard lock(g_displays_mutex);
+    if (g_displays.count(d)) return 0;
+  }
+  return g_previous_io_handler ? g_previous_io_handler(d) : 0;
+}
+
+void own_display(Display* d) {
+  static std::once_flag once;
+  std::call_once(once, [] { g_previous_io_handler = XSetIOErrorHandler(on_io_error); });
+  std::lock_guard lock(g_displays_mutex);
+  g_displays.insert(d);
+}
+
+void disown_display(Display* d) {
+  std::lock_guard lock(g_displays_mutex);
+  g_displays.erase(d);
+}
+
+}  // namespace
 
 struct X11Hotkeys::Impl {
   ShortcutRegistry* registry = nullptr;
@@ -45,6 +76,7 @@ struct X11Hotkeys::Impl {
   std::string grab_errors;
 
   ~Impl() {
+    if (display) disown_display(display);
     if (display && lost) {
       // XCloseDisplay would talk to the dead server and Xlib would exit() the process: free
       // the connection and leave Xlib's small Display record behind, once per lost server.
@@ -225,8 +257,9 @@ Result<std::unique_ptr<X11Hotkeys>> X11Hotkeys::start(ShortcutRegistry& registry
   impl->on_event = std::move(on_event);
   impl->display = XOpenDisplay(name);
   if (!impl->display) return make_error(std::string("shortcuts: cannot open X11 display ") + name);
-  // Xlib's default on a broken connection is exit(): losing the X server must end the
-  // shortcuts, not the daemon. (The handler runs on the thread that saw the error.)
+  // Losing the X server must end the shortcuts, not the daemon (Xlib's default is exit()).
+  // The exit handler runs on the thread that saw the error.
+  own_display(impl->display);
   XSetIOErrorExitHandler(
       impl->display, [](Display*, void* self) { static_cast<Impl*>(self)->lost = true; }, impl.get());
   impl->xcb = XGetXCBConnection(impl->display);
