@@ -292,7 +292,9 @@ std::vector<DecodedSegment> split_segments(const Tokenizer& tok, std::span<const
       text.clear();
       while (i < n && tokens[i].id > beg) ++i;
       --i;
-      t0 = t1;
+      // The next segment opens at the last timestamp of this run (a pause between segments
+      // stays a gap), as the reference's transcripts show; older releases used t1.
+      t0 = seek + 2 * (tokens[i].tid - beg);
       i0 = i + 1;
     }
   }
@@ -302,6 +304,76 @@ std::vector<DecodedSegment> split_segments(const Tokenizer& tok, std::span<const
     out.push_back(std::move(s));
   }
   return out;
+}
+
+namespace {
+
+// The reference's stand-in for how long a token takes to say: punctuation and digits are slow.
+float voice_length(std::string_view text) {
+  float len = 0.0f;
+  for (const char c : text) {
+    if (c == ' ') len += 0.01f;
+    else if (c == ',') len += 2.0f;
+    else if (c == '.' || c == '!' || c == '?') len += 3.0f;
+    else if (c >= '0' && c <= '9') len += 3.0f;
+    else len += 1.0f;
+  }
+  return len;
+}
+
+}  // namespace
+
+void token_times(const Tokenizer& tok, int seek, DecodedSegment& segment, float thold_pt, float thold_ptsum) {
+  auto& t = segment.tokens;
+  const int n = static_cast<int>(t.size());
+  if (n == 0) return;
+  const int64_t t0 = segment.t0, t1 = segment.t1;
+  for (auto& x : t) x.t0 = x.t1 = -1;
+  if (n == 1) {
+    t[0].t0 = t0;
+    t[0].t1 = t1;
+    return;
+  }
+  const int32_t beg = tok.special().timestamp_begin;
+  t[0].t0 = t0;
+  int32_t tid_last = beg;
+  std::vector<float> vlen(n);
+  for (int j = 0; j < n; ++j) {
+    vlen[j] = voice_length(tok.bytes(t[j].id));
+    const int64_t tt = seek + 2 * static_cast<int64_t>(t[j].tid - beg);
+    if (t[j].pt > thold_pt && t[j].ptsum > thold_ptsum && t[j].tid > tid_last && tt >= t0 && tt <= t1) {
+      if (j > 0) t[j - 1].t1 = tt;
+      t[j].t0 = tt;
+      tid_last = t[j].tid;
+    }
+  }
+  t[n - 2].t1 = t1;
+  t[n - 1].t0 = t[n - 1].t1 = t1;
+
+  // Runs of tokens without an end: split the run's span by voice length.
+  for (int p0 = 0; p0 < n;) {
+    int p1 = p0;
+    while (p1 < n && t[p1].t1 < 0) ++p1;
+    if (p1 >= n) p1 = n - 1;
+    if (p1 > p0 && t[p0].t0 >= 0) {
+      double psum = 0.0;
+      for (int j = p0; j <= p1; ++j) psum += vlen[j];
+      const double dt = static_cast<double>(t[p1].t1 - t[p0].t0);
+      for (int j = p0 + 1; j <= p1; ++j) {
+        const int64_t ct = psum > 0 ? t[j - 1].t0 + static_cast<int64_t>(dt * vlen[j - 1] / psum) : t[j - 1].t0;
+        t[j - 1].t1 = ct;
+        t[j].t0 = ct;
+      }
+    }
+    p0 = p1 + 1;
+  }
+
+  // Spans are ordered and inside the segment.
+  for (int j = 0; j < n; ++j) {
+    if (j > 0 && (t[j].t0 < 0 || t[j].t0 < t[j - 1].t1)) t[j].t0 = t[j - 1].t1;
+    t[j].t0 = std::clamp(t[j].t0 < 0 ? t0 : t[j].t0, t0, t1);
+    t[j].t1 = std::clamp(std::max(t[j].t1, t[j].t0), t[j].t0, t1);
+  }
 }
 
 int window_advance(std::span<const TokenData> tokens, int32_t token_beg, int seek, int seek_end, int seek_delta) {
@@ -409,6 +481,10 @@ DecodingResult WindowDecoder::run(int seek_end) {
     std::vector<float> probs;
     result.language_id = detect_language(probs);
     result.language_prob = probs[result.language_id];
+    if (cancelled()) {
+      result.cancelled = true;
+      return result;
+    }
   }
 
   const int seek_start = 0;
@@ -455,6 +531,10 @@ DecodingResult WindowDecoder::run(int seek_end) {
     }
 
     backend_.encode(seek);
+    if (cancelled()) {  // the encoder stops midway on cancel: nothing to decode from
+      result.cancelled = true;
+      return result;
+    }
 
     // A very short tail is decoded without the past text, which tends to make it hallucinate.
     if (seek > seek_start && seek + 500 >= seek_end) prompt_past.clear();
@@ -497,6 +577,10 @@ DecodingResult WindowDecoder::run(int seek_end) {
       items.assign(1, DecodeItem{0, prompt.data(), static_cast<int>(prompt.size()), 0, nullptr});
       const int last_row = static_cast<int>(prompt.size()) - 1;
       decode_batch(items, {last_row}, last_row + 1);
+      if (cancelled()) {
+        result.cancelled = true;
+        return result;
+      }
 
       // The no-speech probability from the unfiltered logits of the buffer's first row, exactly
       // as the reference computes it (for a multi-token prompt that row is not the last
@@ -610,6 +694,10 @@ DecodingResult WindowDecoder::run(int seek_end) {
           items.push_back(DecodeItem{j, &d.sequence.tokens.back().id, 1, n_past, nullptr});
         }
         decode_batch(items, rows, static_cast<int>(items.size()));
+        if (cancelled()) {
+          result.cancelled = true;
+          return result;
+        }
         for_each_running(n_decoders_cur, [&](int j) {
           auto& d = decoders_[j];
           process_logits(filter_, batch_logits_.data() + static_cast<size_t>(d.i_batch) * n_vocab, d.sequence.tokens,
@@ -670,6 +758,7 @@ DecodingResult WindowDecoder::run(int seek_end) {
             s.t0 = seek;
             s.t1 = std::min(seek + seek_delta, seek_end);
           }
+          token_times(tok_, seek, s);
           result.segments.push_back(std::move(s));
         }
       }

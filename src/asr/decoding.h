@@ -80,6 +80,7 @@ struct TokenData {
   float plog = 0;     // log probability of id
   float pt = 0;       // probability of tid
   float ptsum = 0;    // total probability of the timestamp tokens
+  int64_t t0 = -1, t1 = -1;  // the token's time span (centiseconds), set by token_times
 };
 
 struct DecodedSegment {
@@ -161,6 +162,13 @@ std::vector<size_t> assign_beams(std::vector<BeamCandidate>& candidates, const s
 // seek: window start (cs); seek_delta: how far the window advanced (cs).
 std::vector<DecodedSegment> split_segments(const Tokenizer& tok, std::span<const TokenData> tokens, int seek,
                                            int seek_delta, bool single_segment, float no_speech_prob);
+// Per-token times inside a segment, as the reference's token-level timestamps (without their
+// signal-energy adjustment): a token whose most likely timestamp is confident (pt and ptsum
+// above the thresholds), later than the last one anchored and inside the segment starts there;
+// the spans between anchors are split in proportion to how long each token takes to say.
+void token_times(const Tokenizer& tok, int seek, DecodedSegment& segment, float thold_pt = 0.01f,
+                 float thold_ptsum = 0.01f);
+
 // How far to move after a window: seek_delta, or the whole window when the last timestamp
 // stands alone after text (the reference's "single timestamp ending").
 int window_advance(std::span<const TokenData> tokens, int32_t token_beg, int seek, int seek_end, int seek_delta);

@@ -254,6 +254,66 @@ TEST(Segments, SplitAtTimestampsWithClosingTimestampInEach) {
   EXPECT_FLOAT_EQ(segs[1].no_speech_prob, 0.1f);
 }
 
+TEST(Segments, ANextSegmentOpensAtItsOwnTimestampAfterAPause) {
+  Tokenizer tok = english_tokenizer();
+  // <0.00> A <1.00> <3.00> B <4.00>: silence from 1 s to 3 s stays a gap (the reference's
+  // long-form golden transcripts have such gaps).
+  auto t = tokens_of({kBeg, 500, ts(50), ts(150), 501, ts(200)});
+  t[0].tid = kBeg;
+  const auto segs = split_segments(tok, t, 1000, 400, false, 0);
+  ASSERT_EQ(segs.size(), 2u);
+  EXPECT_EQ(segs[0].t1, 1100);
+  EXPECT_EQ(segs[1].t0, 1300);
+  EXPECT_EQ(segs[1].t1, 1400);
+}
+
+TEST(TokenTimes, ConfidentTimestampsAnchorAndTheRestSplitsByVoiceLength) {
+  Tokenizer tok = english_tokenizer();
+  // <0.00> A B C <4.00> in the window at 10 s; B's likeliest timestamp (1.00 s) is confident.
+  auto t = tokens_of({kBeg, 500, 501, 502, ts(200)});
+  for (auto& x : t) x.tid = kBeg;
+  t[2].tid = ts(50);
+  t[2].pt = 0.5f;
+  t[2].ptsum = 0.5f;
+  DecodedSegment seg{1000, 1400, "", t, 0};
+  token_times(tok, 1000, seg);
+  const auto& r = seg.tokens;
+  EXPECT_EQ(r[0].t0, 1000);
+  EXPECT_EQ(r[2].t0, 1100);  // anchored at its timestamp
+  EXPECT_EQ(r[1].t1, 1100);
+  EXPECT_EQ(r[3].t1, 1400);  // the last text token ends with the segment
+  EXPECT_EQ(r[4].t0, 1400);
+  EXPECT_EQ(r[4].t1, 1400);
+  for (size_t j = 0; j < r.size(); ++j) {
+    EXPECT_LE(r[j].t0, r[j].t1) << j;
+    if (j > 0) {
+      EXPECT_LE(r[j - 1].t1, r[j].t0) << j;
+    }
+    EXPECT_GE(r[j].t0, 1000);
+    EXPECT_LE(r[j].t1, 1400);
+  }
+  // Between the anchors the span is split, not left empty.
+  EXPECT_GT(r[3].t1, r[3].t0);
+}
+
+TEST(TokenTimes, UnconfidentOrBackwardTimestampsAreIgnored) {
+  Tokenizer tok = english_tokenizer();
+  auto t = tokens_of({500, 501, 502, ts(100)});
+  for (auto& x : t) x.tid = kBeg;
+  t[1].tid = ts(80);
+  t[1].pt = 0.001f;  // not confident
+  t[1].ptsum = 0.5f;
+  t[2].tid = ts(120);  // beyond the segment end
+  t[2].pt = t[2].ptsum = 0.9f;
+  DecodedSegment seg{0, 200, "", t, 0};
+  token_times(tok, 0, seg);
+  const auto& r = seg.tokens;
+  EXPECT_EQ(r[0].t0, 0);
+  EXPECT_EQ(r[2].t1, 200);
+  EXPECT_NE(r[1].t0, 160);
+  for (size_t j = 1; j < r.size(); ++j) EXPECT_LE(r[j - 1].t1, r[j].t0);
+}
+
 TEST(Segments, TrailingTextEndsAtTheWindowShift) {
   Tokenizer tok = english_tokenizer();
   auto t = tokens_of({500, 501});

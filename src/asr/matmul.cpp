@@ -147,7 +147,7 @@ Result<void> init_kernels() {
 }
 
 void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* y, int64_t ldy,
-            ThreadPool& pool) {
+            ThreadPool& pool, const std::atomic<bool>* cancel) {
   const int64_t m = w.rows, k = w.cols;
   if (n <= 0 || m <= 0) return;
   const kernels::TypeKernels* tk = table().for_type(w.type);
@@ -205,14 +205,16 @@ void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* 
     tile.ldy = ldy;
     gemm(tile);
   };
+  // Relaxed: the flag carries no data; a tile more or less before seeing it does not matter.
+  auto cancelled = [cancel] { return cancel != nullptr && cancel->load(std::memory_order_relaxed); };
   if (threads == 1 || n_total == 1) {
-    for (int64_t t = 0; t < n_total; ++t) run_tile(t);
+    for (int64_t t = 0; t < n_total && !cancelled(); ++t) run_tile(t);
     return;
   }
   std::atomic<int64_t> next{0};
   pool.run([&](int) {
     // relaxed: the counter only hands out distinct indices; the pool's join publishes y.
-    for (int64_t t = next.fetch_add(1, std::memory_order_relaxed); t < n_total;
+    for (int64_t t = next.fetch_add(1, std::memory_order_relaxed); t < n_total && !cancelled();
          t = next.fetch_add(1, std::memory_order_relaxed))
       run_tile(t);
   });

@@ -5,6 +5,7 @@
 // type (f16 for f16 weights, q8_0 for q4_0/q5_0/q8_0, q8_1 for q4_1/q5_1, f32 for f32), then
 // each output is one dot product of a weight row with a converted activation row.
 #pragma once
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -29,8 +30,11 @@ struct MatrixView {
 
 // y[i * ldy + r] = dot(w row r, x row i) for i < n, r < w.rows.
 // x is f32, n rows of w.cols elements, row i at x + i * ldx.
+// cancel (optional): once it reads true, no further tile is started and y is left partly
+// written; the caller checks the flag and discards y (a large product then stops within one
+// tile per thread instead of running to its end).
 void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* y, int64_t ldy,
-            ThreadPool& pool);
+            ThreadPool& pool, const std::atomic<bool>* cancel = nullptr);
 
 // Name of the kernel variant in use ("scalar", "avx2", "avx512", ...).
 const char* kernel_name();

@@ -127,7 +127,8 @@ void mel_frames(const std::vector<float>& padded, int64_t n_signal, int64_t begi
 
 }  // namespace
 
-MelSpectrogram compute_mel(const float* samples, int64_t n_samples, const MelFilters& filters, ThreadPool& pool) {
+MelSpectrogram compute_mel(const float* samples, int64_t n_samples, const MelFilters& filters, ThreadPool& pool,
+                           const std::atomic<bool>* cancel) {
   if (n_samples < 0) n_samples = 0;
   const int64_t pad_end = kSampleRate * 30;  // 30 s of silence so the last window is complete
   const int64_t pad_side = kFftSize / 2;     // centred frames: 200 samples each side
@@ -150,9 +151,14 @@ MelSpectrogram compute_mel(const float* samples, int64_t n_samples, const MelFil
   mel.data.assign(static_cast<size_t>(mel.n_mel) * mel.n_len, 0.0f);
 
   const int64_t n_signal = n_samples + pad_side;  // the reference's end of non-zero input
+  // Relaxed: the flag carries no data; a chunk more or less before seeing it does not matter.
+  auto cancelled = [cancel] { return cancel != nullptr && cancel->load(std::memory_order_relaxed); };
   pool.parallel_for(mel.n_len, [&](int64_t begin, int64_t end) {
-    mel_frames(padded, n_signal, begin, end, filters, mel);
+    constexpr int64_t kChunk = 256;  // frames (2.56 s of audio) between looks at the flag
+    for (int64_t b = begin; b < end && !cancelled(); b += kChunk)
+      mel_frames(padded, n_signal, b, std::min(end, b + kChunk), filters, mel);
   });
+  if (cancelled()) return mel;
 
   // Dynamic range: clamp to 8 (log10 units) below the maximum, then scale to about [-1, 1].
   double mmax = -1e20;

@@ -2,6 +2,7 @@
 // 400-point periodic Hann window, hop 160, the model's own filterbank, log10 with the
 // max - 8 floor and (x + 4) / 4 scaling, 30 s of silence appended).
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -17,7 +18,9 @@ struct MelSpectrogram {
   std::vector<float> data;  // n_mel rows x n_len columns (row = mel bin)
 };
 
+// cancel (optional): once it reads true the remaining frames are skipped and the result is
+// unusable (a long recording's spectrogram takes seconds; the caller checks the flag).
 MelSpectrogram compute_mel(const float* samples, int64_t n_samples, const MelFilters& filters,
-                           ThreadPool& pool);
+                           ThreadPool& pool, const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace thoth::asr

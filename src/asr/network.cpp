@@ -259,18 +259,19 @@ struct KvView {
 // visible(r, j): whether row r sees key j (the mask); scores is scratch of rows * n_keys.
 template <typename Visible>
 void attend_head(const float* q, int64_t rows, int64_t ldq, const KvView& kv, int h, int d, float scale,
-                 Visible visible, float* out, int64_t ldo, std::vector<float>& scores, ThreadPool& pool) {
+                 Visible visible, float* out, int64_t ldo, std::vector<float>& scores, ThreadPool& pool,
+                 const std::atomic<bool>* cancel = nullptr) {
   scores.resize(static_cast<size_t>(rows) * kv.n_keys);
   const MatrixView keys{TensorType::F16, kv.k + static_cast<int64_t>(h) * d, kv.n_keys, d,
                         static_cast<size_t>(kv.k_stride) * 2};
-  matmul(keys, q + static_cast<int64_t>(h) * d, rows, ldq, scores.data(), kv.n_keys, pool);
+  matmul(keys, q + static_cast<int64_t>(h) * d, rows, ldq, scores.data(), kv.n_keys, pool, cancel);
   pool.parallel_for(rows, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r)
       softmax_row(&scores[r * kv.n_keys], kv.n_keys, [&](int j) { return visible(r, j); }, scale);
   });
   const MatrixView values{TensorType::F16, kv.vt + static_cast<int64_t>(h) * d * kv.vt_stride, d, kv.n_keys,
                           static_cast<size_t>(kv.vt_stride) * 2};
-  matmul(values, scores.data(), rows, kv.n_keys, out + static_cast<int64_t>(h) * d, ldo, pool);
+  matmul(values, scores.data(), rows, kv.n_keys, out + static_cast<int64_t>(h) * d, ldo, pool, cancel);
 }
 
 
@@ -366,7 +367,8 @@ void attend_row_flash(const float* q, const KvView& kv, int h, int d, Visible vi
 // exponentials' sum normalising the output at the end. The two products run through matmul().
 template <typename Visible>
 void attend_head_tiled(const float* q, int64_t rows, int64_t ldq, const KvView& kv, int h, int d, float scale,
-                       Visible visible, float* out, int64_t ldo, ThreadPool& pool) {
+                       Visible visible, float* out, int64_t ldo, ThreadPool& pool,
+                       const std::atomic<bool>* cancel = nullptr) {
   const int n = kv.n_keys;
   std::vector<float> keys(static_cast<size_t>(n) * d), values_t(static_cast<size_t>(d) * n);
   std::vector<float> scores(static_cast<size_t>(rows) * n), sums(rows), o(static_cast<size_t>(rows) * d);
@@ -376,7 +378,7 @@ void attend_head_tiled(const float* q, int64_t rows, int64_t ldq, const KvView& 
       values_t[static_cast<size_t>(i) * n + j] = h2f(kv.v[j * kv.k_stride + h * d + i]);
     }
   const MatrixView kmat{TensorType::F32, keys.data(), n, d, static_cast<size_t>(d) * sizeof(float)};
-  matmul(kmat, q + static_cast<int64_t>(h) * d, rows, ldq, scores.data(), n, pool);
+  matmul(kmat, q + static_cast<int64_t>(h) * d, rows, ldq, scores.data(), n, pool, cancel);
   pool.parallel_for(rows, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       float* s = &scores[r * n];
@@ -392,7 +394,7 @@ void attend_head_tiled(const float* q, int64_t rows, int64_t ldq, const KvView& 
     }
   });
   const MatrixView vmat{TensorType::F32, values_t.data(), d, n, static_cast<size_t>(n) * sizeof(float)};
-  matmul(vmat, scores.data(), rows, n, o.data(), d, pool);
+  matmul(vmat, scores.data(), rows, n, o.data(), d, pool, cancel);
   for (int64_t r = 0; r < rows; ++r) {
     const float inv = sums[r] == 0.0f ? 0.0f : 1.0f / sums[r];
     for (int i = 0; i < d; ++i) out[r * ldo + static_cast<int64_t>(h) * d + i] = o[r * d + i] * inv;
@@ -437,6 +439,10 @@ struct WhisperNetwork::Impl {
   const ModelFile& m;
   ThreadPool& pool;
   bool flash;
+  const std::atomic<bool>* cancel = nullptr;  // see set_cancel
+
+  // Relaxed: the flag carries no data; we only need to see it soon.
+  bool stopped() const { return cancel != nullptr && cancel->load(std::memory_order_relaxed); }
   int n_state, n_head, d_head, n_audio_ctx, n_audio_ctx_pad, n_text_ctx, n_mels, n_vocab;
   MatrixView conv1, conv2;
   std::vector<uint16_t> conv1_f16, conv2_f16;  // f32 kernels rounded to f16 (f32 files only)
@@ -544,7 +550,7 @@ struct WhisperNetwork::Impl {
   }
 
   void linear_rows(const Linear& l, const float* x, int64_t rows, float* y) {
-    matmul(l.w, x, rows, l.w.cols, y, l.w.rows, pool);
+    matmul(l.w, x, rows, l.w.cols, y, l.w.rows, pool, cancel);
     add_bias(y, rows, static_cast<int>(l.w.rows), l.b);
   }
 
@@ -565,7 +571,7 @@ struct WhisperNetwork::Impl {
         }
       }
     });
-    matmul(w, cols.data(), out_len, in_ch * 3, y, w.rows, pool);
+    matmul(w, cols.data(), out_len, in_ch * 3, y, w.rows, pool, cancel);
     add_bias(y, out_len, static_cast<int>(w.rows), bias);
     gelu_rows(y, out_len * w.rows, pool);
   }
@@ -578,7 +584,8 @@ struct WhisperNetwork::Impl {
                  float* out) {
     if (flash) {
       if (batch_rows >= kTileRows) {
-        for (int h = 0; h < n_head; ++h) attend_head_tiled(q, rows, n_state, kv, h, d_head, scale, visible, out, n_state, pool);
+        for (int h = 0; h < n_head && !stopped(); ++h)
+          attend_head_tiled(q, rows, n_state, kv, h, d_head, scale, visible, out, n_state, pool, cancel);
         return;
       }
       pool.parallel_for(rows * n_head, [&](int64_t b, int64_t e) {
@@ -593,8 +600,8 @@ struct WhisperNetwork::Impl {
       return;
     }
     if (rows >= 32) {
-      for (int h = 0; h < n_head; ++h)
-        attend_head(q, rows, n_state, kv, h, d_head, scale, visible, out, n_state, scores_, pool);
+      for (int h = 0; h < n_head && !stopped(); ++h)
+        attend_head(q, rows, n_state, kv, h, d_head, scale, visible, out, n_state, scores_, pool, cancel);
       return;
     }
     pool.parallel_for(n_head, [&](int64_t h0, int64_t h1) {
@@ -610,7 +617,7 @@ struct WhisperNetwork::Impl {
     else transpose_to_half(x, n, dst, keys);
   }
 
-  void encode(const MelSpectrogram& mel, int offset) {
+  bool encode(const MelSpectrogram& mel, int offset) {
     if (mel.n_mel != n_mels) throw std::invalid_argument("mel has the wrong number of bins for this model");
     const int64_t n_frames = 2 * static_cast<int64_t>(n_audio_ctx);
     // The window, channel-major; frames past the spectrogram are zero as in the reference.
@@ -623,6 +630,7 @@ struct WhisperNetwork::Impl {
 
     std::vector<float> c1(static_cast<size_t>(n_frames) * n_state);
     conv1d(conv1, conv1_b, window.data(), n_frames, n_mels, true, 1, n_frames, c1.data());
+    if (stopped()) return false;
     const int64_t n = n_audio_ctx;
     std::vector<float> x(static_cast<size_t>(n) * n_state);
     conv1d(conv2, conv2_b, c1.data(), n_frames, n_state, false, 2, n, x.data());
@@ -633,20 +641,24 @@ struct WhisperNetwork::Impl {
     std::vector<uint16_t> k16(static_cast<size_t>(n_audio_ctx_pad) * n_state, 0), vt16(k16.size(), 0);
     const float kq_scale = 1.0f / std::sqrt(static_cast<float>(d_head));
     for (const auto& L : enc) {
+      if (stopped()) return false;
       layer_norm(x.data(), h.data(), n, n_state, L.attn.ln.w, L.attn.ln.b, pool);
       linear_rows(L.attn.q, h.data(), n, qb.data());
       linear_rows(L.attn.k, h.data(), n, kb.data());
       linear_rows(L.attn.v, h.data(), n, vb.data());
+      if (stopped()) return false;
       // The reference casts K and V (transposed) to f16 before its attention products.
       to_half(kb.data(), k16.data(), static_cast<int64_t>(sz));
       store_values(vb.data(), n, vt16.data(), n);
       const KvView kv{k16.data(), n_state, vt16.data(), n, n_audio_ctx_pad, vt16.data()};
       attention(qb.data(), n, n, kv, kq_scale, [](int64_t, int) { return true; }, att.data());
+      if (stopped()) return false;
       linear_rows(L.attn.o, att.data(), n, proj.data());
       for (size_t i = 0; i < sz; ++i) x[i] = proj[i] + x[i];
 
       layer_norm(x.data(), h.data(), n, n_state, L.mlp_ln.w, L.mlp_ln.b, pool);
       linear_rows(L.mlp0, h.data(), n, mlp.data());
+      if (stopped()) return false;
       gelu_rows(mlp.data(), static_cast<int64_t>(sz) * 4, pool);
       linear_rows(L.mlp1, mlp.data(), n, proj.data());
       for (size_t i = 0; i < sz; ++i) x[i] = proj[i] + x[i];
@@ -656,6 +668,7 @@ struct WhisperNetwork::Impl {
     // Cross-attention keys (pre-scaled by d^-1/4) and transposed values, once per window.
     const float k_scale = static_cast<float>(std::pow(static_cast<float>(d_head), -0.25));
     for (size_t l = 0; l < dec.size(); ++l) {
+      if (stopped()) return false;
       linear_rows(dec[l].cross.k, encoder_out.data(), n, kb.data());
       for (size_t i = 0; i < sz; ++i) kb[i] *= k_scale;
       linear_rows(dec[l].cross.v, encoder_out.data(), n, vb.data());
@@ -663,6 +676,7 @@ struct WhisperNetwork::Impl {
       to_half(kb.data(), cross_k.data() + base, static_cast<int64_t>(sz));
       store_values(vb.data(), n, cross_vt.data() + base, n);
     }
+    return !stopped();
   }
 
   // rows x n_state f32 -> n_state rows of f16, row i holding column i (stride `stride`).
@@ -673,7 +687,7 @@ struct WhisperNetwork::Impl {
     });
   }
 
-  void decode(std::span<const DecodeItem> items) {
+  bool decode(std::span<const DecodeItem> items) {
     int64_t total = 0;
     for (const auto& it : items) {
       if (it.sequence < 0 || it.sequence >= n_seqs)
@@ -684,7 +698,7 @@ struct WhisperNetwork::Impl {
         if (it.tokens[i] < 0 || it.tokens[i] >= n_vocab) throw std::out_of_range("decode: token id out of range");
       total += it.n_tokens;
     }
-    if (total == 0) return;
+    if (total == 0) return true;
     const size_t sz = static_cast<size_t>(total) * n_state;
     std::vector<float> x(sz), h(sz), qb(sz), kb(sz), vb(sz), att(sz), proj(sz), mlp(sz * 4);
     {
@@ -720,6 +734,7 @@ struct WhisperNetwork::Impl {
     const size_t kv_layer = static_cast<size_t>(kv_size) * n_state;
     const size_t cross_stride = static_cast<size_t>(n_audio_ctx_pad) * n_state;
     for (size_t l = 0; l < dec.size(); ++l) {
+      if (stopped()) return false;
       const auto& L = dec[l];
       // Self-attention: new keys and values into each sequence's cache, then attend causally.
       layer_norm(x.data(), h.data(), total, n_state, L.self.ln.w, L.self.ln.b, pool);
@@ -775,9 +790,11 @@ struct WhisperNetwork::Impl {
       }
     }
     std::vector<float> logits(static_cast<size_t>(items.size()) * n_vocab);
-    matmul(token_matrix, last.data(), static_cast<int64_t>(items.size()), n_state, logits.data(), n_vocab, pool);
+    matmul(token_matrix, last.data(), static_cast<int64_t>(items.size()), n_state, logits.data(), n_vocab, pool, cancel);
+    if (stopped()) return false;
     for (size_t k = 0; k < items.size(); ++k)
       if (items[k].logits) std::memcpy(items[k].logits, &logits[k * n_vocab], n_vocab * sizeof(float));
+    return true;
   }
 
   // whisper_kv_cache_find_slot: the first run of n free cells at or after head, wrapping.
@@ -856,9 +873,10 @@ WhisperNetwork::~WhisperNetwork() = default;
 int WhisperNetwork::n_vocab() const { return impl_->n_vocab; }
 int WhisperNetwork::n_sequences() const { return impl_->n_seqs; }
 
-void WhisperNetwork::encode(const MelSpectrogram& mel, int offset) { impl_->encode(mel, offset); }
+void WhisperNetwork::set_cancel(const std::atomic<bool>* flag) { impl_->cancel = flag; }
+bool WhisperNetwork::encode(const MelSpectrogram& mel, int offset) { return impl_->encode(mel, offset); }
 const float* WhisperNetwork::encoder_output() const { return impl_->encoder_out.data(); }
-void WhisperNetwork::decode(std::span<const DecodeItem> items) { impl_->decode(items); }
+bool WhisperNetwork::decode(std::span<const DecodeItem> items) { return impl_->decode(items); }
 void WhisperNetwork::copy_sequence(int src, int dst, int n_tokens) { impl_->copy_sequence(src, dst, n_tokens); }
 void WhisperNetwork::remove_sequence(int seq) { impl_->remove_sequence(seq); }
 void WhisperNetwork::clear_cache() { impl_->clear_cache(); }

@@ -5,6 +5,7 @@
 // batches for up to n_sequences parallel sequences (beam search / best-of), each with its own
 // self-attention KV cache; the cross-attention keys and values are computed once per window.
 #pragma once
+#include <atomic>
 #include <memory>
 #include <span>
 
@@ -38,14 +39,22 @@ class WhisperNetwork {
   int n_vocab() const;
   int n_sequences() const;
 
+  // Stop flag for encode() and decode(): checked between layers and operations and inside
+  // the matrix products. A call that sees it set returns false at once; the encoder output,
+  // cross-attention and (for decode) the cache are then unusable until the next encode() and
+  // clear_cache() -- the caller is expected to abandon the transcription.
+  void set_cancel(const std::atomic<bool>* flag);
+
   // Encodes frames [offset, offset + 2 * n_audio_ctx) of mel; frames past mel.n_len are zero,
   // as in the reference. Computes the cross-attention K/V for every decoder layer.
-  void encode(const MelSpectrogram& mel, int offset);
+  // False when cancelled midway (set_cancel).
+  bool encode(const MelSpectrogram& mel, int offset);
   // The encoder output of the last encode(): n_audio_ctx x n_audio_state (for tests).
   const float* encoder_output() const;
 
   // Runs each item's tokens through the decoder and writes the last token's logits.
-  void decode(std::span<const DecodeItem> items);
+  // False when cancelled midway (set_cancel): the logits are then not written.
+  bool decode(std::span<const DecodeItem> items);
   // The self-attention cache is the reference's unified one: cells shared between sequences,
   // visited in cell order. To decode exactly as the reference does, drive it as whisper_full
   // drives its cache: clear_cache() before each window's (or temperature's) prompt; after the

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <stdexcept>
 
 #include "asr/golden_cases.h"
@@ -97,6 +98,38 @@ TEST_F(NetworkTest, WindowsPastTheAudioAndBadArguments) {
   const DecodeItem too_far{0, &ok, 1, 448, l.data()};
   EXPECT_THROW(net.decode(std::span<const DecodeItem>(&too_far, 1)), std::out_of_range);
   EXPECT_THROW(net.copy_sequence(0, 5, 1), std::out_of_range);
+}
+
+}  // namespace
+}  // namespace thoth::asr
+
+namespace thoth::asr {
+namespace {
+
+TEST_F(NetworkTest, CancelStopsEncodeAndDecodeAndAClearedFlagRunsAgain) {
+  ThreadPool pool(2);
+  WhisperNetwork net(*model_, 1, pool);
+  std::atomic<bool> cancel{true};
+  net.set_cancel(&cancel);
+  EXPECT_FALSE(net.encode(*mel_, 0));
+  const auto& sp = (*model_)->special();
+  const int32_t prompt[] = {sp.sot, sp.not_timestamps};
+  std::vector<float> logits(net.n_vocab(), -7.0f);
+  const DecodeItem p{0, prompt, 2, 0, logits.data()};
+  EXPECT_FALSE(net.decode(std::span<const DecodeItem>(&p, 1)));
+  EXPECT_EQ(logits[0], -7.0f);  // not written
+
+  // The same network after the flag is cleared gives what a fresh one gives.
+  cancel = false;
+  net.clear_cache();
+  ASSERT_TRUE(net.encode(*mel_, 0));
+  ASSERT_TRUE(net.decode(std::span<const DecodeItem>(&p, 1)));
+  WhisperNetwork fresh(*model_, 1, pool);
+  fresh.encode(*mel_, 0);
+  std::vector<float> expected(net.n_vocab());
+  const DecodeItem q{0, prompt, 2, 0, expected.data()};
+  fresh.decode(std::span<const DecodeItem>(&q, 1));
+  EXPECT_EQ(logits, expected);
 }
 
 }  // namespace

@@ -39,8 +39,8 @@ class NetworkBackend final : public DecoderBackend {
     // keys and values only depend on the window, so the second encode would change nothing.
     if (seek == encoded_seek_) return;
     const auto t0 = Clock::now();
-    net_.encode(mel_, seek);
-    encoded_seek_ = seek;
+    // A cancelled encode leaves no usable window behind.
+    encoded_seek_ = net_.encode(mel_, seek) ? seek : -1;
     encode_ms += ms_since(t0);
   }
   void decode(std::span<const DecodeItem> items) override {
@@ -174,10 +174,18 @@ Result<Transcript> Session::transcribe(const float* pcm, size_t n_samples, const
   ThreadPool& pool = impl_->pool_for(resolve_threads(options.n_threads));
   const auto t_mel = Clock::now();
   const std::vector<float> audio = sanitized(pcm, n_samples);
-  const MelSpectrogram mel = compute_mel(audio.data(), static_cast<int64_t>(audio.size()), file.mel_filters(), pool);
+  const MelSpectrogram mel =
+      compute_mel(audio.data(), static_cast<int64_t>(audio.size()), file.mel_filters(), pool, options.cancel);
   tr.timings.mel_ms = ms_since(t_mel);
+  // Relaxed: the flag carries no data.
+  if (options.cancel != nullptr && options.cancel->load(std::memory_order_relaxed)) {
+    tr.cancelled = true;
+    if (tr.language.empty()) tr.language = "en";
+    return tr;
+  }
 
   WhisperNetwork net(impl_->model->file(), WindowDecoder::sequences_needed(*dopt), pool);
+  net.set_cancel(options.cancel);
   NetworkBackend backend(net, mel);
   DecodingOptions run_opt = *dopt;
   run_opt.on_progress = options.on_progress;
@@ -202,6 +210,8 @@ Result<Transcript> Session::transcribe(const float* pcm, size_t n_samples, const
       TokenInfo ti;
       ti.id = t.id;
       ti.p = t.p;
+      ti.start_ms = t.t0 * 10;
+      ti.end_ms = t.t1 * 10;
       ti.text = to_valid_utf8(impl_->tokenizer.bytes(t.id));
       seg.tokens.push_back(std::move(ti));
     }

@@ -25,7 +25,11 @@ std::string json_of(const Transcript& t) {
     js["end_ms"] = s.end_ms;
     js["text"] = s.text;
     auto& toks = js["tokens"] = nlohmann::ordered_json::array();
-    for (const auto& tok : s.tokens) toks.push_back({{"id", tok.id}, {"p", tok.p}, {"text", tok.text}});
+    for (const auto& tok : s.tokens) toks.push_back({{"id", tok.id},
+                     {"p", tok.p},
+                     {"text", tok.text},
+                     {"start_ms", tok.start_ms},
+                     {"end_ms", tok.end_ms}});
     segs.push_back(std::move(js));
   }
   j["timings_ms"] = {{"load", t.timings.load_ms},

@@ -16,7 +16,7 @@ Transcript sample() {
   a.start_ms = 320;
   a.end_ms = 3723456;
   a.text = " Grüße, \"Welt\"";
-  a.tokens = {{1642, 0.25f, " Grü", 0, 0}, {50412, 0.5f, "[_TT_49]", 0, 0}};
+  a.tokens = {{1642, 0.25f, " Grü", 320, 900}, {50412, 0.5f, "[_TT_49]", 900, 980}};
   Segment b;
   b.start_ms = 3723456;
   b.end_ms = 3725000;
@@ -63,7 +63,9 @@ TEST(TranscriptFormat, JsonHasExactlyTheDocumentedShape) {
   EXPECT_EQ(s0["end_ms"], 3723456);
   EXPECT_EQ(s0["text"], " Grüße, \"Welt\"");
   ASSERT_EQ(s0["tokens"].size(), 2u);
-  EXPECT_EQ(s0["tokens"][0].size(), 3u);
+  EXPECT_EQ(s0["tokens"][0].size(), 5u);
+  EXPECT_EQ(s0["tokens"][0]["start_ms"], 320);
+  EXPECT_EQ(s0["tokens"][0]["end_ms"], 900);
   EXPECT_EQ(s0["tokens"][0]["id"], 1642);
   EXPECT_FLOAT_EQ(s0["tokens"][0]["p"].get<float>(), 0.25f);
   EXPECT_EQ(s0["tokens"][1]["text"], "[_TT_49]");

@@ -73,6 +73,8 @@ struct TokenInfo {
   int32_t id = 0;
   float p = 0;
   std::string text;
+  // When the token is said, inside its segment: anchored where the model's timestamp
+  // prediction is confident, in between split by how long each token takes to say.
   int64_t start_ms = 0, end_ms = 0;
 };
 

@@ -12,7 +12,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <deque>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
 #include "audio/ring_buffer.h"
@@ -179,11 +181,24 @@ struct Capture::Impl {
   std::atomic<bool> stop{false};
   std::thread writer;
 
-  // Owned by the writer thread until it is joined.
+  // Frames the writer has taken from the ring and processed (WarmCapture::end waits on it).
+  std::atomic<uint64_t> processed_frames{0};
+
+  // The session: what the writer does with each 16 kHz sample. A Capture has one session,
+  // from start to stop. A WarmCapture's stream outlives its sessions: between them the
+  // writer keeps only the last pre_roll_cap samples, in RAM. The writer holds session_mutex
+  // while it appends; the controller while it opens or closes a session. The audio
+  // callback never touches any of this.
+  std::mutex session_mutex;
+  bool session_open = true;
+  std::deque<float> pre_roll;
+  size_t pre_roll_cap = 0;
   SNDFILE* wav = nullptr;
-  soxr_t resampler = nullptr;
   std::vector<float> samples;
   std::string writer_error;
+  LevelCallback on_level;
+
+  soxr_t resampler = nullptr;  // the writer's until it is joined
   bool stopped = false;
 
   static void on_read(pa_stream* s, size_t, void* userdata);
@@ -193,6 +208,10 @@ struct Capture::Impl {
                std::vector<float>& resampled, double& level_sq, float& level_peak,
                size_t& level_frames, size_t level_window);
   void emit(const float* out, size_t n);
+  void emit_locked(const float* out, size_t n);  // session_mutex held, session open
+  Result<void> open_device();
+  Result<void> start_stream();  // resampler, ring, writer thread, then the stream
+  void close_stream();          // stream disconnected, writer drained and joined
 };
 
 // The audio callback: runs on PulseAudio's loop thread. It copies into the ring and counts;
@@ -239,6 +258,16 @@ void Capture::Impl::on_stream_state(pa_stream* s, void* userdata) {
 
 void Capture::Impl::emit(const float* out, size_t n) {
   if (n == 0) return;
+  std::lock_guard lock(session_mutex);
+  if (!session_open) {
+    pre_roll.insert(pre_roll.end(), out, out + n);
+    if (pre_roll.size() > pre_roll_cap) pre_roll.erase(pre_roll.begin(), pre_roll.begin() + std::ptrdiff_t(pre_roll.size() - pre_roll_cap));
+    return;
+  }
+  emit_locked(out, n);
+}
+
+void Capture::Impl::emit_locked(const float* out, size_t n) {
   // Quantise once here and keep exactly what the WAV stores, so that transcribing these
   // samples and transcribing the file give the same text.
   std::vector<short> pcm(n);
@@ -266,8 +295,9 @@ void Capture::Impl::consume(const float* in, size_t frames, std::vector<float>& 
     level_sq += double(m) * m;
     level_peak = std::max(level_peak, std::fabs(m));
     if (++level_frames == level_window) {
-      if (options.on_level)
-        options.on_level({to_dbfs(std::sqrt(level_sq / double(level_window))), to_dbfs(level_peak)});
+      std::lock_guard lock(session_mutex);
+      if (session_open && on_level)
+        on_level({to_dbfs(std::sqrt(level_sq / double(level_window))), to_dbfs(level_peak)});
       level_sq = 0;
       level_peak = 0;
       level_frames = 0;
@@ -305,6 +335,7 @@ void Capture::Impl::write_loop() {
     }
     consume(in.data(), n / size_t(channels), mono, resampled, level_sq, level_peak, level_frames,
             level_window);
+    processed_frames.fetch_add(n / size_t(channels), std::memory_order_release);
   }
   // Flush the resampler's delay line so the last word is not clipped.
   for (;;) {
@@ -321,106 +352,143 @@ Capture::~Capture() {
   if (impl_ && !impl_->stopped) (void)stop();
 }
 
-Result<std::unique_ptr<Capture>> Capture::start(CaptureOptions options) {
-  auto impl = std::make_unique<Impl>();
-  impl->start_request_ns = now_ns();
-  impl->options = std::move(options);
-  if (auto r = impl->pulse.connect(); !r) return make_error(r.error());
+namespace {
 
-  // Find the device's native format: we record it as is and do our own conversion.
-  std::vector<InputDevice> found;
-  {
-    PulseConnection::Lock lock(impl->pulse.loop());
-    SourceQuery q{impl->pulse.loop(), &found};
-    const std::string name = impl->options.device.empty() ? "@DEFAULT_SOURCE@" : impl->options.device;
-    impl->pulse.wait_for(
-        pa_context_get_source_info_by_name(impl->pulse.context(), name.c_str(), on_source_info, &q));
-  }
-  if (found.empty()) {
-    if (impl->options.device.empty())
-      return make_error("audio: the audio server has no default input device (see `thoth devices`)");
-    return make_error("audio: no input device named '" + impl->options.device +
-                      "' (see `thoth devices` for the names)");
-  }
-  impl->device = found.front().name;
-  impl->rate = found.front().sample_rate;
-  impl->channels = found.front().channels;
-  if (impl->rate <= 0 || impl->channels <= 0 || impl->channels > 32)
-    return make_error("audio: input device '" + impl->device + "' reports an unusable format");
-
-  // The WAV holds what the user said: created 0600 from the start.
-  const int fd = ::open(impl->options.wav_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0)
-    return make_error("audio: cannot create recording " + impl->options.wav_path + ": " +
-                      std::strerror(errno));
+// Creates the WAV 0600 from the start: it holds what the user said.
+Result<SNDFILE*> open_wav(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return make_error("audio: cannot create recording " + path + ": " + std::strerror(errno));
   ::fchmod(fd, 0600);
   SF_INFO info{};
   info.samplerate = kOutRate;
   info.channels = 1;
   info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
-  impl->wav = sf_open_fd(fd, SFM_WRITE, &info, /*close_desc=*/1);
-  if (!impl->wav) {
+  SNDFILE* wav = sf_open_fd(fd, SFM_WRITE, &info, /*close_desc=*/1);
+  if (!wav) {
     ::close(fd);
-    return make_error("audio: cannot write WAV " + impl->options.wav_path + ": " + sf_strerror(nullptr));
+    return make_error("audio: cannot write WAV " + path + ": " + sf_strerror(nullptr));
   }
+  return wav;
+}
 
+}  // namespace
+
+Result<void> Capture::Impl::open_device() {
+  if (auto r = pulse.connect(); !r) return make_error(r.error());
+  // Find the device's native format: we record it as is and do our own conversion.
+  std::vector<InputDevice> found;
+  {
+    PulseConnection::Lock lock(pulse.loop());
+    SourceQuery q{pulse.loop(), &found};
+    const std::string name = options.device.empty() ? "@DEFAULT_SOURCE@" : options.device;
+    pulse.wait_for(pa_context_get_source_info_by_name(pulse.context(), name.c_str(), on_source_info, &q));
+  }
+  if (found.empty()) {
+    if (options.device.empty())
+      return make_error("audio: the audio server has no default input device (see `thoth devices`)");
+    return make_error("audio: no input device named '" + options.device + "' (see `thoth devices` for the names)");
+  }
+  device = found.front().name;
+  rate = found.front().sample_rate;
+  channels = found.front().channels;
+  if (rate <= 0 || channels <= 0 || channels > 32)
+    return make_error("audio: input device '" + device + "' reports an unusable format");
+  return {};
+}
+
+Result<void> Capture::Impl::start_stream() {
   soxr_error_t err = nullptr;
   const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
   const soxr_quality_spec_t quality = soxr_quality_spec(SOXR_HQ, 0);
-  impl->resampler = soxr_create(double(impl->rate), double(kOutRate), 1, &err, &io, &quality, nullptr);
-  if (!impl->resampler) {
-    sf_close(impl->wav);
+  resampler = soxr_create(double(rate), double(kOutRate), 1, &err, &io, &quality, nullptr);
+  if (!resampler) {
+    if (wav) sf_close(wav);
+    wav = nullptr;
+    stopped = true;
     return make_error(std::string("audio: cannot create the resampler: ") + (err ? err : "unknown"));
   }
 
-  impl->ring = std::make_unique<RingBuffer>(size_t(kRingSeconds * impl->rate) * size_t(impl->channels));
-  impl->silence.assign(4096u * size_t(impl->channels), 0.0f);
-  impl->samples.reserve(size_t(kOutRate) * 30);
+  ring = std::make_unique<RingBuffer>(size_t(kRingSeconds * rate) * size_t(channels));
+  silence.assign(4096u * size_t(channels), 0.0f);
+  samples.reserve(size_t(kOutRate) * 30);
 
-  Impl* raw = impl.get();
-  impl->writer = std::thread([raw] { raw->write_loop(); });
+  writer = std::thread([this] { write_loop(); });
 
   auto fail = [&](std::string message) -> Error {
-    raw->stop.store(true, std::memory_order_release);
-    raw->writer.join();
-    soxr_delete(raw->resampler);
-    sf_close(raw->wav);
-    raw->stopped = true;
+    stop.store(true, std::memory_order_release);
+    writer.join();
+    soxr_delete(resampler);
+    resampler = nullptr;
+    if (wav) sf_close(wav);
+    wav = nullptr;
+    stopped = true;
     return make_error(std::move(message));
   };
 
   {
-    PulseConnection::Lock lock(impl->pulse.loop());
+    PulseConnection::Lock lock(pulse.loop());
     pa_sample_spec spec{};
     spec.format = PA_SAMPLE_FLOAT32NE;
-    spec.rate = uint32_t(impl->rate);
-    spec.channels = uint8_t(impl->channels);
+    spec.rate = uint32_t(rate);
+    spec.channels = uint8_t(channels);
     pa_channel_map map;
     pa_channel_map_init_extend(&map, spec.channels, PA_CHANNEL_MAP_DEFAULT);
-    impl->stream = pa_stream_new(impl->pulse.context(), "Thoth dictation", &spec, &map);
-    if (!impl->stream) return fail("audio: cannot create a record stream: " + impl->pulse.last_error());
-    pa_stream_set_state_callback(impl->stream, &Impl::on_stream_state, raw);
-    pa_stream_set_read_callback(impl->stream, &Impl::on_read, raw);
+    stream = pa_stream_new(pulse.context(), "Thoth dictation", &spec, &map);
+    if (!stream) return fail("audio: cannot create a record stream: " + pulse.last_error());
+    pa_stream_set_state_callback(stream, &Impl::on_stream_state, this);
+    pa_stream_set_read_callback(stream, &Impl::on_read, this);
     // 10 ms fragments: the first samples arrive quickly and the meter stays live.
     pa_buffer_attr attr;
     attr.maxlength = uint32_t(-1);
     attr.tlength = attr.prebuf = attr.minreq = uint32_t(-1);
     attr.fragsize = uint32_t(pa_usec_to_bytes(10'000, &spec));
-    if (pa_stream_connect_record(impl->stream, impl->device.c_str(), &attr, PA_STREAM_ADJUST_LATENCY) < 0)
-      return fail("audio: cannot record from '" + impl->device + "': " + impl->pulse.last_error());
+    if (pa_stream_connect_record(stream, device.c_str(), &attr, PA_STREAM_ADJUST_LATENCY) < 0)
+      return fail("audio: cannot record from '" + device + "': " + pulse.last_error());
     for (;;) {
-      const pa_stream_state_t st = pa_stream_get_state(impl->stream);
+      const pa_stream_state_t st = pa_stream_get_state(stream);
       if (st == PA_STREAM_READY) break;
       if (!PA_STREAM_IS_GOOD(st)) {
-        std::string msg = "audio: cannot record from '" + impl->device + "': " + impl->pulse.last_error();
-        pa_stream_unref(impl->stream);
-        impl->stream = nullptr;
+        std::string msg = "audio: cannot record from '" + device + "': " + pulse.last_error();
+        pa_stream_unref(stream);
+        stream = nullptr;
         return fail(std::move(msg));
       }
-      pa_threaded_mainloop_wait(impl->pulse.loop());
+      pa_threaded_mainloop_wait(pulse.loop());
     }
   }
-  impl->ready_ns = now_ns();
+  ready_ns = now_ns();
+  return {};
+}
+
+void Capture::Impl::close_stream() {
+  {
+    // Once disconnect returns under the loop lock, the read callback cannot run again.
+    PulseConnection::Lock lock(pulse.loop());
+    if (stream) {
+      pa_stream_set_read_callback(stream, nullptr, nullptr);
+      pa_stream_set_state_callback(stream, nullptr, nullptr);
+      pa_stream_disconnect(stream);
+      pa_stream_unref(stream);
+      stream = nullptr;
+    }
+  }
+  stop.store(true, std::memory_order_release);
+  writer.join();
+  stopped = true;
+  soxr_delete(resampler);
+  resampler = nullptr;
+}
+
+Result<std::unique_ptr<Capture>> Capture::start(CaptureOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->start_request_ns = now_ns();
+  impl->options = std::move(options);
+  impl->on_level = impl->options.on_level;
+  if (auto r = impl->open_device(); !r) return make_error(r.error());
+  auto wav = open_wav(impl->options.wav_path);
+  if (!wav) return make_error(wav.error());
+  impl->wav = *wav;
+  if (auto r = impl->start_stream(); !r) return make_error(r.error());
   return std::unique_ptr<Capture>(new Capture(std::move(impl)));
 }
 
@@ -441,22 +509,7 @@ Recording Capture::stop() {
              due &&
          now_ns() < give_up && !im.stream_failed.load(std::memory_order_relaxed))
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  {
-    // Once disconnect returns under the loop lock, the read callback cannot run again.
-    PulseConnection::Lock lock(im.pulse.loop());
-    if (im.stream) {
-      pa_stream_set_read_callback(im.stream, nullptr, nullptr);
-      pa_stream_set_state_callback(im.stream, nullptr, nullptr);
-      pa_stream_disconnect(im.stream);
-      pa_stream_unref(im.stream);
-      im.stream = nullptr;
-    }
-  }
-  im.stop.store(true, std::memory_order_release);
-  im.writer.join();
-  im.stopped = true;
-  soxr_delete(im.resampler);
-  im.resampler = nullptr;
+  im.close_stream();
   if (sf_close(im.wav) != 0 && im.writer_error.empty())
     im.writer_error = "audio: closing " + im.options.wav_path + " failed";
   im.wav = nullptr;
@@ -471,6 +524,88 @@ Recording Capture::stop() {
     rec.error = "audio: input device '" + im.device + "' stopped delivering audio (unplugged or server gone)";
   else
     rec.error = im.writer_error;
+  return rec;
+}
+
+WarmCapture::WarmCapture(std::unique_ptr<Capture::Impl> impl) : impl_(std::move(impl)) {}
+
+Result<std::unique_ptr<WarmCapture>> WarmCapture::open(std::string device, int pre_roll_ms) {
+  auto impl = std::make_unique<Capture::Impl>();
+  impl->start_request_ns = now_ns();
+  impl->options.device = std::move(device);
+  impl->session_open = false;
+  impl->pre_roll_cap = size_t(std::clamp(pre_roll_ms, 0, 1000)) * kOutRate / 1000;
+  if (auto r = impl->open_device(); !r) return make_error(r.error());
+  if (auto r = impl->start_stream(); !r) return make_error(r.error());
+  return std::unique_ptr<WarmCapture>(new WarmCapture(std::move(impl)));
+}
+
+WarmCapture::~WarmCapture() {
+  if (recording_) (void)end();
+  if (impl_ && !impl_->stopped) impl_->close_stream();
+}
+
+bool WarmCapture::failed() const { return impl_->stream_failed.load(std::memory_order_relaxed); }
+const std::string& WarmCapture::device() const { return impl_->device; }
+
+Result<void> WarmCapture::begin(const std::string& wav_path, LevelCallback on_level) {
+  auto& im = *impl_;
+  if (recording_) return make_error("audio: a recording is already in progress");
+  if (failed()) return make_error("audio: input device '" + im.device + "' stopped delivering audio (unplugged or server gone)");
+  auto wav = open_wav(wav_path);
+  if (!wav) return make_error(wav.error());
+  begin_captured_ = im.captured_frames.load(std::memory_order_relaxed);
+  begin_overflow_ = im.overflow_frames.load(std::memory_order_relaxed);
+  std::lock_guard lock(im.session_mutex);
+  im.options.wav_path = wav_path;
+  im.wav = *wav;
+  im.writer_error.clear();
+  im.samples.clear();
+  im.on_level = std::move(on_level);
+  im.session_open = true;
+  const std::vector<float> pre(im.pre_roll.begin(), im.pre_roll.end());
+  im.pre_roll.clear();
+  if (!pre.empty()) im.emit_locked(pre.data(), pre.size());
+  recording_ = true;
+  return {};
+}
+
+Recording WarmCapture::end() {
+  auto& im = *impl_;
+  Recording rec;
+  rec.wav_path = im.options.wav_path;
+  rec.device = im.device;
+  rec.device_rate = im.rate;
+  rec.device_channels = im.channels;
+  if (!recording_) return rec;
+  recording_ = false;
+  // As Capture::stop: the audio up to now is still on its way (one fragment) and then in
+  // the ring; wait, briefly, until the writer has processed all of it.
+  const int64_t stop_ns = now_ns();
+  const uint64_t due = uint64_t(double(stop_ns - im.ready_ns) * 1e-9 * im.rate);
+  const int64_t give_up = stop_ns + kStopTailWaitNs;
+  auto arrived = [&] {
+    return im.captured_frames.load(std::memory_order_relaxed) + im.overflow_frames.load(std::memory_order_relaxed);
+  };
+  while (arrived() < due && now_ns() < give_up && !failed()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  const uint64_t captured = im.captured_frames.load(std::memory_order_relaxed);
+  while (im.processed_frames.load(std::memory_order_acquire) < captured && now_ns() < give_up + kStopTailWaitNs)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  {
+    std::lock_guard lock(im.session_mutex);
+    im.session_open = false;
+    im.on_level = nullptr;
+    if (sf_close(im.wav) != 0 && im.writer_error.empty()) im.writer_error = "audio: closing " + im.options.wav_path + " failed";
+    im.wav = nullptr;
+    rec.samples = std::move(im.samples);
+    im.samples = {};
+    rec.error = im.writer_error;
+  }
+  rec.captured_frames = im.captured_frames.load(std::memory_order_relaxed) - begin_captured_;
+  rec.overflow_frames = im.overflow_frames.load(std::memory_order_relaxed) - begin_overflow_;
+  rec.start_latency_ms = 0;  // the stream was already delivering
+  rec.duration_s = double(rec.samples.size()) / kOutRate;
+  if (failed()) rec.error = "audio: input device '" + im.device + "' stopped delivering audio (unplugged or server gone)";
   return rec;
 }
 

@@ -80,6 +80,35 @@ class Capture {
   std::unique_ptr<Impl> impl_;
 };
 
+// An input stream kept open between recordings (the daemon's warm stream): a recording
+// starts with no device start-up delay, and with the last `pre_roll_ms` of audio from
+// before begin() (kept in RAM only, never written anywhere between recordings).
+//
+//   auto warm = WarmCapture::open("", 300);
+//   (*warm)->begin("/x/1.wav", on_level);  ...  Recording r = (*warm)->end();
+//   (*warm)->begin("/x/2.wav", on_level);  ...
+class WarmCapture {
+ public:
+  static Result<std::unique_ptr<WarmCapture>> open(std::string device, int pre_roll_ms);
+  ~WarmCapture();  // closes the stream (ending a recording in progress, WAV kept)
+  WarmCapture(const WarmCapture&) = delete;
+  WarmCapture& operator=(const WarmCapture&) = delete;
+
+  // Starts writing `wav_path`: the pre-roll first, then the live audio. Fails when the
+  // stream was lost (failed()): reopen then.
+  Result<void> begin(const std::string& wav_path, LevelCallback on_level);
+  // Ends the recording once the audio up to this call is in the WAV; the stream stays open.
+  Recording end();
+  bool failed() const;
+  const std::string& device() const;
+
+ private:
+  explicit WarmCapture(std::unique_ptr<Capture::Impl> impl);
+  std::unique_ptr<Capture::Impl> impl_;
+  uint64_t begin_captured_ = 0, begin_overflow_ = 0;
+  bool recording_ = false;
+};
+
 // A WAV whose writer was killed has header sizes that do not match its length: rewrites
 // the RIFF and data sizes from the file length (dropping a trailing partial frame).
 // Returns true when the file was repaired, false when it was already consistent.

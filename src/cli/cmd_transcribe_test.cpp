@@ -51,8 +51,17 @@ TEST(TranscribeCli, JsonHasTheDocumentedShapeAndMatchesTheGolden) {
   for (const char* k : {"start_ms", "end_ms", "text", "tokens"}) EXPECT_TRUE(s.contains(k)) << k;
   EXPECT_EQ(s.size(), 4u);
   ASSERT_FALSE(s["tokens"].empty());
-  for (const char* k : {"id", "p", "text"}) EXPECT_TRUE(s["tokens"][0].contains(k)) << k;
-  EXPECT_EQ(s["tokens"][0].size(), 3u);
+  for (const char* k : {"id", "p", "text", "start_ms", "end_ms"}) EXPECT_TRUE(s["tokens"][0].contains(k)) << k;
+  EXPECT_EQ(s["tokens"][0].size(), 5u);
+  // Token times run forward inside their segment.
+  int64_t prev_end = s["start_ms"].get<int64_t>();
+  for (const auto& t : s["tokens"]) {
+    const auto t0 = t["start_ms"].get<int64_t>(), t1 = t["end_ms"].get<int64_t>();
+    EXPECT_LE(prev_end, t0) << t.dump();
+    EXPECT_LE(t0, t1) << t.dump();
+    EXPECT_LE(t1, s["end_ms"].get<int64_t>()) << t.dump();
+    prev_end = t1;
+  }
 }
 
 TEST(TranscribeCli, TextSrtAndVtt) {

@@ -37,6 +37,9 @@ void add_models_command(CLI::App& app, const GlobalOptions& global);
 void add_models_quantize_command(CLI::App& app);
 void add_history_command(CLI::App& app, const GlobalOptions& global);
 void add_dictionary_command(CLI::App& app, const GlobalOptions& global);
+void add_daemon_command(CLI::App& app, const GlobalOptions& global);
+// toggle, start, stop, cancel, status, events: clients of the daemon's control socket.
+void add_control_commands(CLI::App& app, const GlobalOptions& global);
 void add_shortcuts_command(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace thoth::cli

@@ -153,7 +153,7 @@ const std::vector<Range>& ranges() {
       {"hands_free.speech_end_ms", 0, 60000},
       {"hands_free.padding_ms", 0, 10000},
       {"hands_free.auto_stop_ms", 100, 600000},
-      {"server.port", 1, 65535},
+      {"server.port", 0, 65535},
   };
   return r;
 }

@@ -108,7 +108,7 @@ TEST(Config, ValuesOutsideTheirDomain) {
   EXPECT_EQ(error_of(R"({"enhancement": {"provider": "Ollama"}})"),
             "config.json: enhancement.provider: \"Ollama\" is not one of ollama, openai");
   EXPECT_EQ(error_of(R"({"server": {"port": 70000}})"),
-            "config.json: server.port: 70000 is out of range (1 to 65535)");
+            "config.json: server.port: 70000 is out of range (0 to 65535)");
   EXPECT_EQ(error_of(R"({"vad": {"threshold": 1.5}})"),
             "config.json: vad.threshold: 1.5 is out of range (0 to 1)");
   EXPECT_EQ(error_of(R"({"transcription": {"threads": 99999999999}})"),

@@ -163,6 +163,14 @@ std::vector<std::string> DesktopOutput::plan() const {
   return names;
 }
 
+std::optional<std::string> read_selection(bool primary, const std::string& x11_display) {
+  if (x11_display.empty() && env_set("WAYLAND_DISPLAY")) return wayland_clipboard_read(primary);
+  if (x11_display.empty() && !env_set("DISPLAY")) return std::nullopt;
+  auto c = X11Clipboard::open(x11_display);
+  if (!c) return std::nullopt;
+  return (*c)->read(primary);
+}
+
 Result<Delivered> DesktopOutput::deliver(const std::string& text, const std::atomic<bool>& cancel) {
   const auto ways = impl_->ways();
   if (ways.empty())

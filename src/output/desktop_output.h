@@ -6,6 +6,7 @@
 #pragma once
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,5 +48,9 @@ class DesktopOutput {
   explicit DesktopOutput(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// The text of the session's clipboard, or of its primary selection (what is selected now),
+// for the enhancement's context; nullopt when there is none or no session.
+std::optional<std::string> read_selection(bool primary, const std::string& x11_display = "");
 
 }  // namespace thoth::output

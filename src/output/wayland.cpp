@@ -100,11 +100,13 @@ Result<void> wayland_press_paste(WaylandTool tool, bool shift, const std::atomic
   return make_error("output: unknown Wayland tool");
 }
 
-std::optional<std::string> wayland_clipboard_read() {
+std::optional<std::string> wayland_clipboard_read(bool primary) {
   ChildOptions o;
   o.capture_stdout = true;
   o.timeout = 3000ms;
-  auto r = run_child({"wl-paste", "--no-newline", "--type", "text"}, o);
+  std::vector<std::string> argv = {"wl-paste", "--no-newline", "--type", "text"};
+  if (primary) argv.push_back("--primary");
+  auto r = run_child(argv, o);
   if (!r || r->exit_code != 0) return std::nullopt;
   return r->out;
 }

@@ -24,7 +24,7 @@ Result<void> wayland_type(WaylandTool tool, const std::string& text, const std::
 Result<void> wayland_press_paste(WaylandTool tool, bool shift, const std::atomic<bool>* cancel = nullptr);
 
 // The clipboard through wl-copy / wl-paste. read: nullopt when it holds no text.
-std::optional<std::string> wayland_clipboard_read();
+std::optional<std::string> wayland_clipboard_read(bool primary = false);
 Result<void> wayland_clipboard_set(const std::string& text);
 Result<void> wayland_clipboard_clear();
 

@@ -126,15 +126,16 @@ Result<std::unique_ptr<X11Clipboard>> X11Clipboard::open(const std::string& disp
   return std::unique_ptr<X11Clipboard>(new X11Clipboard(std::move(impl)));
 }
 
-std::optional<std::string> X11Clipboard::read() {
+std::optional<std::string> X11Clipboard::read(bool primary) {
   Impl& im = *impl_;
-  {
+  if (!primary) {
     std::lock_guard lock(im.mutex);
     if (im.owning) return im.content;
   }
   Display* d = im.client;
-  if (XGetSelectionOwner(d, im.clipboard) == None) return std::nullopt;
-  XConvertSelection(d, im.clipboard, im.utf8, im.prop, im.reader, CurrentTime);
+  const Atom selection = primary ? XA_PRIMARY : im.clipboard;
+  if (XGetSelectionOwner(d, selection) == None) return std::nullopt;
+  XConvertSelection(d, selection, im.utf8, im.prop, im.reader, CurrentTime);
   XFlush(d);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
   while (std::chrono::steady_clock::now() < deadline) {

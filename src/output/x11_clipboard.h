@@ -17,8 +17,9 @@ class X11Clipboard {
   X11Clipboard(const X11Clipboard&) = delete;
   X11Clipboard& operator=(const X11Clipboard&) = delete;
 
-  // The CLIPBOARD text now (nullopt: nobody owns it, or it holds no text).
-  std::optional<std::string> read();
+  // The CLIPBOARD (or PRIMARY: the text selected now) text; nullopt: nobody owns it, or it
+  // holds no text.
+  std::optional<std::string> read(bool primary = false);
   // Owns CLIPBOARD with `text` (clipboard-only output).
   Result<void> set(const std::string& text);
   // Puts `text` on the clipboard, presses Ctrl+V (or Ctrl+Shift+V for terminals) in the

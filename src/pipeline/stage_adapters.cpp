@@ -14,6 +14,8 @@ Result<std::string> LlmEnhancer::enhance(const std::string& text, const std::ato
   enhance::PromptInputs inputs;
   inputs.text = text;
   inputs.vocabulary = vocabulary_;
+  if (context_ == "clipboard" || context_ == "primary")
+    inputs.context = output::read_selection(context_ == "primary").value_or("");
   auto r = enhance::enhance_text(endpoint_, template_, inputs, cancel);
   if (!r) return make_error(r.error());
   return r->text;
@@ -119,7 +121,7 @@ Result<ConfiguredStages> stages_from_config(const Config& config) {
     const enhance::PromptTemplate* tmpl = library->find(c.prompt_template);
     if (!tmpl)
       return make_error("config enhancement.template: no prompt template named '" + c.prompt_template + "'");
-    out.enhancer = std::make_shared<LlmEnhancer>(std::move(ep), *tmpl, vocabulary);
+    out.enhancer = std::make_shared<LlmEnhancer>(std::move(ep), *tmpl, vocabulary, config.enhancement.context);
   }
   if (config.history.enabled) {
     auto store = store::HistoryStore::open(paths::history_db());

@@ -26,9 +26,11 @@ class TextFilterStage final : public TextFilter {
 
 class LlmEnhancer final : public Enhancer {
  public:
+  // context: "none", "clipboard" or "primary" (the selection, read when the text is enhanced).
   LlmEnhancer(enhance::EndpointConfig endpoint, enhance::PromptTemplate tmpl,
-              std::vector<std::string> vocabulary)
-      : endpoint_(std::move(endpoint)), template_(std::move(tmpl)), vocabulary_(std::move(vocabulary)) {}
+              std::vector<std::string> vocabulary, std::string context = "none")
+      : endpoint_(std::move(endpoint)), template_(std::move(tmpl)), vocabulary_(std::move(vocabulary)),
+        context_(std::move(context)) {}
   Result<std::string> enhance(const std::string& text, const std::atomic<bool>& cancel) override;
   std::string model_name() const override { return endpoint_.model; }
   std::string prompt_name() const override { return template_.name; }
@@ -37,6 +39,7 @@ class LlmEnhancer final : public Enhancer {
   enhance::EndpointConfig endpoint_;
   enhance::PromptTemplate template_;
   std::vector<std::string> vocabulary_;
+  std::string context_;
 };
 
 // Types, pastes or leaves on the clipboard, by whatever works on the running desktop

@@ -6,6 +6,8 @@
 #include <cctype>
 #include <cstdio>
 #include <fstream>
+#include <ostream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "asr/golden_match.h"
@@ -23,6 +25,27 @@ struct Case {
   bool exact;         // f32/f16/q8_0: exact; q5/q4: 90 %
   bool detect;        // language auto
 };
+
+// Test names carry the case already; without this gtest prints the struct's bytes.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.dir << "/" << c.mode; }
+
+// Beam search in the reference draws each decoder's candidates from the whole distribution
+// (std::discrete_distribution over the token probabilities, whisper_sample_token_topk), it does
+// not take the top k. On these random-weight models the distribution is flat enough that a draw
+// changes with the last few percent of a probability. Quantized models re-quantize every
+// activation row to q8_0/q8_1, which turns last-bit float differences into whole quantization
+// steps: multiplying every seventh mel value by (1 + 3e-7) moves our q8_0 logits by mean 0.049 /
+// max 0.26 (f16: 0.0016 / 0.009), the same size as our distance to the reference's logits oracle
+// (q8_0: mean 0.040 / max 0.22; f16: 0.0016 / 0.0085). So these cases can only match with
+// bit-identical arithmetic in every op (the reference's SIMD summation orders on the golden
+// machine); greedy decoding of the same models matches (q5_0 greedy only just: 98 % on the
+// AVX-512 kernels, 14 % on the AVX2 and scalar ones, whose sums run in another order). Kept,
+// disabled, so they stay visible (run with --gtest_also_run_disabled_tests).
+bool sampling_sensitive(const std::string& dir, const std::string& mode) {
+  const bool quantized = dir.find("-q") != std::string::npos;
+  if (!quantized || mode == "greedy") return false;
+  return !(dir == "mini.en-q5_0-jfk" && mode == "fallback");  // falls back to t > 0 and matches
+}
 
 std::vector<Case> all_cases() {
   struct Dir { const char* dir; const char* model; const char* audio; bool exact; bool detect; };
@@ -68,12 +91,19 @@ std::vector<golden::Seg> our_segments(const Transcript& t, int32_t eot) {
   return segs;
 }
 
-// DISABLED until verified against the network as landed: this suite was last run (on an
-// earlier network build) where only some cases matched; see the decode helper's report. Run it
-// with --gtest_also_run_disabled_tests.
-class DISABLED_GoldenDecode : public ::testing::TestWithParam<Case> {};
+std::string describe(const std::vector<golden::Seg>& segs) {
+  std::ostringstream o;
+  for (const auto& s : segs) {
+    o << "  [" << s.from_ms << ", " << s.to_ms << "]";
+    for (int32_t id : s.text_ids) o << ' ' << id;
+    o << '\n';
+  }
+  return o.str();
+}
 
-TEST_P(DISABLED_GoldenDecode, MatchesTheReference) {
+class GoldenDecode : public ::testing::TestWithParam<Case> {};
+
+TEST_P(GoldenDecode, MatchesTheReference) {
   const Case& c = GetParam();
   const auto golden = test::read_json(thoth::test::shared_file("golden/" + c.dir + "/" + c.mode + ".json"));
   auto model = Model::load(thoth::test::shared_file("models/" + c.model).string());
@@ -96,10 +126,12 @@ TEST_P(DISABLED_GoldenDecode, MatchesTheReference) {
   ASSERT_TRUE(result) << result.error();
 
   const int32_t eot = (*model)->info().multilingual ? 50257 : 50256;
-  const auto m = golden::compare(golden_segments(golden, eot), our_segments(*result, eot), c.exact);
+  const auto ref_segs = golden_segments(golden, eot), our_segs = our_segments(*result, eot);
+  const auto m = golden::compare(ref_segs, our_segs, c.exact);
   RecordProperty("token_agreement", std::to_string(m.token_agreement));
   std::printf("[ figures  ] %s/%s: %s\n", c.dir.c_str(), c.mode.c_str(), m.detail.c_str());
-  EXPECT_TRUE(m.ok) << c.dir << "/" << c.mode << ": " << m.detail;
+  EXPECT_TRUE(m.ok) << c.dir << "/" << c.mode << ": " << m.detail << "\nours:\n"
+                    << describe(our_segs) << "reference:\n" << describe(ref_segs);
   EXPECT_EQ(result->language, golden.at("result").at("language").get<std::string>());
 
   if (c.detect) {
@@ -117,7 +149,16 @@ std::string case_name(const ::testing::TestParamInfo<Case>& info) {
   return n;
 }
 
-INSTANTIATE_TEST_SUITE_P(Golden, DISABLED_GoldenDecode, ::testing::ValuesIn(all_cases()), case_name);
+std::vector<Case> cases_where(bool sensitive) {
+  std::vector<Case> out;
+  for (const auto& c : all_cases())
+    if (sampling_sensitive(c.dir, c.mode) == sensitive) out.push_back(c);
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Golden, GoldenDecode, ::testing::ValuesIn(cases_where(false)), case_name);
+INSTANTIATE_TEST_SUITE_P(DISABLED_GoldenSamplingSensitive, GoldenDecode, ::testing::ValuesIn(cases_where(true)),
+                         case_name);
 
 TEST(GoldenLanguage, DetectLanguageMatchesTheOracle) {
   auto model = Model::load(thoth::test::shared_file("models/mini-f16.bin").string());

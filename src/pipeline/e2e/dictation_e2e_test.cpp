@@ -11,6 +11,7 @@
 #include "pipeline/engine_transcriber.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/stage_adapters.h"
+#include "support/process.h"
 #include "support/pulse_server.h"
 #include "support/shared_data.h"
 #include "support/signal_match.h"
@@ -155,6 +156,42 @@ TEST(DictationEndToEnd, FailuresAndCancelKeepAudioAndText) {
   EXPECT_EQ(rows[0].status, store::DictationStatus::cancelled);
   EXPECT_TRUE(std::filesystem::exists(rows[0].audio_path));
   EXPECT_EQ(e.window->settle(300ms, 5s), "");
+}
+
+}  // namespace
+}  // namespace thoth::pipeline
+
+namespace thoth::pipeline {
+namespace {
+
+// The same dictation delivered by pasting: the window receives the transcript through the
+// clipboard, and the clipboard holds what another program put there before.
+TEST(DictationEndToEnd, PastedThroughTheClipboardWhichIsRestored) {
+  E2E e;
+  ASSERT_TRUE(e.up()) << e.error;
+  const auto previous = e.dir / "previous.txt";
+  {
+    std::FILE* f = std::fopen(previous.c_str(), "w");
+    std::fputs("copied earlier ✓", f);
+    std::fclose(f);
+  }
+  thoth::test::RunOptions o;
+  o.env["DISPLAY"] = e.x->display();
+  ASSERT_EQ(thoth::test::run_program({"/usr/bin/xclip", "-selection", "clipboard", "-i", previous.string()}, o).exit_code, 0);
+
+  EventBus bus;
+  Pipeline p(e.stages(x11_output(e.x->display(), "paste")), {(e.dir / "recordings").string()}, bus);
+  ASSERT_TRUE(p.start());
+  ASSERT_EQ(e.pulse->play(thoth::test::shared_file("speech/jfk.wav")), 0);
+  ASSERT_TRUE(p.stop());
+  auto result = p.wait();
+  ASSERT_TRUE(result);
+  ASSERT_EQ(result->final_state, PipelineState::Completed) << result->error;
+  EXPECT_EQ(result->output_method, "x11-paste");
+  ASSERT_FALSE(result->text.empty());
+  EXPECT_EQ(e.window->settle(500ms, 20s), result->text);
+  const auto clip = thoth::test::run_program({"/usr/bin/xclip", "-selection", "clipboard", "-o"}, o);
+  EXPECT_EQ(clip.out, "copied earlier ✓");
 }
 
 }  // namespace
