@@ -13,6 +13,8 @@
 #include "audio/capture.h"
 #include "core/config.h"
 #include "core/paths.h"
+#include "input/global_shortcuts.h"
+#include "output/desktop_output.h"
 #include "pipeline/stage_adapters.h"
 #include "server/control.h"
 #include "server/http_api.h"
@@ -21,6 +23,43 @@
 namespace thoth::server {
 
 using nlohmann::json;
+
+// The dictation as the global shortcuts drive it: the service's commands, and the last
+// transcription put on the clipboard (the output object lives on so X11 keeps serving it).
+class ServiceKeys final : public input::DictationControl {
+ public:
+  explicit ServiceKeys(DictationService& service) : service_(service) {}
+  bool recording() const override { return service_.status().value("state", std::string()) == "recording"; }
+  void start() override { report("start", service_.start()); }
+  void stop() override { report("stop", service_.stop()); }
+  void cancel() override { report("cancel", service_.cancel()); }
+  void toggle_hands_free() override { report("hands-free", service_.toggle_hands_free()); }
+  void copy_last() override {
+    auto history = service_.history();
+    if (!history) return spdlog::warn("copy last: {}", history.error());
+    store::HistoryQuery q;
+    q.limit = 1;
+    auto rows = (*history)->search(q);
+    if (!rows || rows->empty()) return spdlog::info("copy last: the history is empty");
+    if (!clipboard_) {
+      output::DesktopOutputOptions o;
+      o.method = "clipboard";
+      auto out = output::DesktopOutput::create(o);
+      if (!out) return spdlog::warn("copy last: {}", out.error());
+      clipboard_ = std::move(*out);
+    }
+    std::atomic<bool> never{false};
+    if (auto r = clipboard_->deliver(rows->front().text, never); !r) spdlog::warn("copy last: {}", r.error());
+  }
+
+ private:
+  static void report(const char* what, const CommandResult& r) {
+    // A refused key press (say, start while transcribing) is normal use, not an error.
+    if (!r.ok()) spdlog::info("shortcut {}: {}", what, r.body.value("error", std::string("refused")));
+  }
+  DictationService& service_;
+  std::unique_ptr<output::DesktopOutput> clipboard_;
+};
 
 std::filesystem::path api_token_path() { return paths::data_dir() / "api-token"; }
 
@@ -80,7 +119,16 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& options) {
       spdlog::warn("hands-free mode is off: {}", r.body.value("error", std::string("?")));
   }
 
-  json info{{"pid", int(::getpid())}, {"socket", d->socket_path_.string()}, {"http_port", d->http_port_}};
+  // Global shortcuts: invalid ones stop the start (one line naming the key); a session
+  // without global keys still runs, driven by `thoth toggle` and friends.
+  d->keys_ = std::make_unique<ServiceKeys>(*d->service_);
+  auto shortcuts = input::GlobalShortcuts::start(d->service_->config()->shortcuts, *d->keys_);
+  if (!shortcuts) return make_error(shortcuts.error());
+  d->shortcuts_ = std::move(*shortcuts);
+  spdlog::info("shortcuts: {}", d->shortcuts_->status());
+
+  json info{{"pid", int(::getpid())}, {"socket", d->socket_path_.string()}, {"http_port", d->http_port_},
+            {"shortcuts", d->shortcuts_->status()}};
   d->service_->set_status_extra(info);
   // The socket last: a client that reaches it finds the daemon complete.
   d->control_ = std::make_unique<ControlServer>(*d->service_);
@@ -92,7 +140,10 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& options) {
 Daemon::~Daemon() { shutdown(); }
 
 void Daemon::shutdown() {
-  // The dictation first, while the event streams still carry its last events.
+  // Keys first: nothing may start a dictation once shutdown has begun.
+  shortcuts_.reset();
+  keys_.reset();
+  // The dictation next, while the event streams still carry its last events.
   if (service_) service_->shutdown();
   if (http_) http_->stop();
   if (control_) control_->stop();

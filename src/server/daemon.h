@@ -15,6 +15,11 @@
 
 #include "core/result.h"
 
+namespace thoth::input {
+class DictationControl;
+class GlobalShortcuts;
+}  // namespace thoth::input
+
 namespace thoth::server {
 
 struct DaemonOptions {
@@ -48,6 +53,8 @@ class Daemon {
   std::unique_ptr<DictationService> service_;
   std::unique_ptr<ControlServer> control_;
   std::unique_ptr<HttpApi> http_;
+  std::unique_ptr<input::DictationControl> keys_;     // the service as the shortcuts see it
+  std::unique_ptr<input::GlobalShortcuts> shortcuts_;  // uses keys_
 };
 
 // Where the per-install API token lives: data dir/api-token (0600).
