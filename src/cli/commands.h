@@ -37,5 +37,6 @@ void add_models_command(CLI::App& app, const GlobalOptions& global);
 void add_models_quantize_command(CLI::App& app);
 void add_history_command(CLI::App& app, const GlobalOptions& global);
 void add_dictionary_command(CLI::App& app, const GlobalOptions& global);
+void add_bench_command(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace thoth::cli

@@ -1,6 +1,7 @@
 #include <cstdio>
 #include <map>
 
+#include "asr/matmul.h"
 #include "cli/commands.h"
 #include "core/log.h"
 #include "core/version.h"
@@ -82,6 +83,7 @@ int main(int argc, char** argv) {
   add_models_quantize_command(app);
   add_history_command(app, global);
   add_dictionary_command(app, global);
+  add_bench_command(app, global);
 
   if (int code = check_command_line(app, argc, argv)) return code;
   try {
@@ -96,6 +98,8 @@ int main(int argc, char** argv) {
     return exit_with(kExitUsage, std::string(e.what()) + "; see " + command_path(app) + " --help");
   }
   thoth::log::init(global.verbosity, global.quiet);
+  // A mistyped THOTH_KERNELS is the user's to fix: say so before any work, not mid-run.
+  if (auto kernels = thoth::asr::init_kernels(); !kernels.ok()) return exit_with(kExitFailure, kernels.error());
 
   for (const auto* sub : app.get_subcommands()) {
     // The deepest chosen subcommand owns the run (e.g. `models pull`).
