@@ -212,6 +212,77 @@ void gemm_q5_0(const GemmTile& t) { gemm_tiled<4, 2, UnsignedQuantKernel<Q5_0>>(
 void gemm_q5_1(const GemmTile& t) { gemm_tiled<4, 2, UnsignedQuantKernel<Q5_1>>(t); }
 void gemm_q8_0(const GemmTile& t) { gemm_tiled<4, 2, Q8_0Kernel>(t); }
 
+// ---- attention element-wise loops: the scalar table's arithmetic, 8 lanes at a time ----------
+
+inline __m256 v_expf(__m256 x) {
+  const __m256 r = _mm256_set1_ps(0x1.8p23f);
+  const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), r);
+  const __m256 n = _mm256_sub_ps(z, r);
+  // -n as the scalar code negates it (fnmadd would keep a NaN's sign).
+  const __m256 neg_n = _mm256_xor_ps(n, _mm256_set1_ps(-0.0f));
+  const __m256 b = _mm256_fmadd_ps(neg_n, _mm256_set1_ps(0x1.7f7d1cp-20f),
+                                   _mm256_fmadd_ps(neg_n, _mm256_set1_ps(0x1.62e4p-1f), x));
+  const __m256i e = _mm256_slli_epi32(_mm256_castps_si256(z), 23);
+  const __m256 k = _mm256_castsi256_ps(_mm256_add_epi32(e, _mm256_castps_si256(_mm256_set1_ps(1.0f))));
+  const __m256 u = _mm256_mul_ps(b, b);
+  const __m256 j = _mm256_fmadd_ps(
+      _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
+                      _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
+      u, _mm256_mul_ps(_mm256_set1_ps(0x1.ffffecp-1f), b));
+  const __m256 normal = _mm256_fmadd_ps(j, k, k);
+  const __m256 abs_n = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), n);
+  const __m256 over126 = _mm256_cmp_ps(abs_n, _mm256_set1_ps(126.0f), _CMP_GT_OQ);
+  if (_mm256_movemask_ps(over126) == 0) return normal;
+  const __m256 non_positive = _mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_LE_OQ);
+  const __m256i g = _mm256_and_si256(_mm256_castps_si256(non_positive), _mm256_set1_epi32(static_cast<int>(0x82000000u)));
+  const __m256 s1 = _mm256_castsi256_ps(_mm256_add_epi32(g, _mm256_set1_epi32(0x7f000000)));
+  const __m256 s2 = _mm256_castsi256_ps(_mm256_sub_epi32(e, g));
+  const __m256 over192 = _mm256_cmp_ps(abs_n, _mm256_set1_ps(192.0f), _CMP_GT_OQ);
+  const __m256 mid = _mm256_mul_ps(_mm256_fmadd_ps(s2, j, s2), s1);
+  const __m256 res = _mm256_blendv_ps(normal, mid, over126);
+  return _mm256_blendv_ps(res, _mm256_mul_ps(s1, s1), over192);
+}
+
+void exp_shifted(const float* x, float shift, float* out, int64_t n) {
+  const __m256 sh = _mm256_set1_ps(shift);
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) _mm256_storeu_ps(out + j, v_expf(_mm256_sub_ps(_mm256_loadu_ps(x + j), sh)));
+  if (j < n) {
+    float tmp[8] = {};
+    std::memcpy(tmp, x + j, static_cast<size_t>(n - j) * sizeof(float));
+    _mm256_storeu_ps(tmp, v_expf(_mm256_sub_ps(_mm256_loadu_ps(tmp), sh)));
+    std::memcpy(out + j, tmp, static_cast<size_t>(n - j) * sizeof(float));
+  }
+}
+
+constexpr int kRoundNearest = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+
+void f16_axpy(uint16_t* acc, const uint16_t* v, float s, int64_t n) {
+  const __m256 sv = _mm256_set1_ps(s);
+  for (int64_t i = 0; i < n; i += 8) {
+    const int64_t left = n - i < 8 ? n - i : 8;
+    uint16_t ta[8] = {}, tv[8] = {};
+    std::memcpy(ta, acc + i, static_cast<size_t>(left) * 2);
+    std::memcpy(tv, v + i, static_cast<size_t>(left) * 2);
+    const __m256 a = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ta)));
+    const __m256 b = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tv)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(ta), _mm256_cvtps_ph(_mm256_fmadd_ps(b, sv, a), kRoundNearest));
+    std::memcpy(acc + i, ta, static_cast<size_t>(left) * 2);
+  }
+}
+
+void f16_scale(uint16_t* acc, float s, int64_t n) {
+  const __m256 sv = _mm256_set1_ps(s);
+  for (int64_t i = 0; i < n; i += 8) {
+    const int64_t left = n - i < 8 ? n - i : 8;
+    uint16_t ta[8] = {};
+    std::memcpy(ta, acc + i, static_cast<size_t>(left) * 2);
+    const __m256 a = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ta)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(ta), _mm256_cvtps_ph(_mm256_mul_ps(a, sv), kRoundNearest));
+    std::memcpy(acc + i, ta, static_cast<size_t>(left) * 2);
+  }
+}
+
 KernelTable make_avx2() {
   KernelTable t;
   t.name = "avx2";
@@ -222,6 +293,9 @@ KernelTable make_avx2() {
   t.q5_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q5_0};
   t.q5_1 = {x_row_bytes_q8_1, convert_row_q8_1, gemm_q5_1};
   t.q8_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q8_0};
+  t.exp_shifted = exp_shifted;
+  t.f16_axpy = f16_axpy;
+  t.f16_scale = f16_scale;
   return t;
 }
 

@@ -114,6 +114,10 @@ constexpr size_t kActTileBytes = 192 * 1024;
 
 const char* kernel_name() { return table().name; }
 
+void exp_shifted(const float* x, float shift, float* out, int64_t n) { table().exp_shifted(x, shift, out, n); }
+void f16_axpy(uint16_t* acc, const uint16_t* v, float s, int64_t n) { table().f16_axpy(acc, v, s, n); }
+void f16_scale(uint16_t* acc, float s, int64_t n) { table().f16_scale(acc, s, n); }
+
 std::vector<std::string> available_kernels() {
   std::vector<std::string> names;
   for (const auto& v : variants())

@@ -32,6 +32,12 @@ struct MatrixView {
 void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* y, int64_t ldy,
             ThreadPool& pool);
 
+// The attention's element-wise loops, through the same kernel table (kernels.h says what each
+// computes); every variant gives the scalar variant's bits.
+void exp_shifted(const float* x, float shift, float* out, int64_t n);
+void f16_axpy(uint16_t* acc, const uint16_t* v, float s, int64_t n);
+void f16_scale(uint16_t* acc, float s, int64_t n);
+
 // Name of the kernel variant in use ("scalar", "avx2", "avx512", ...).
 const char* kernel_name();
 

@@ -223,6 +223,65 @@ TEST_P(MatmulVariant, ZeroAndTinyActivationsGiveZeroOrFiniteResults) {
   }
 }
 
+uint32_t bits_of(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+
+// Inputs across ggml_v_expf's three ranges (|n| <= 126, <= 192, beyond), infinities and NaN.
+std::vector<float> exp_inputs() {
+  std::vector<float> x = {0.0f, -0.0f, 1.0f, -1.0f, 88.0f, 88.8f, 89.0f, -87.0f, -88.0f, -100.0f, -103.9f,
+                          -104.0f, -130.0f, -140.0f, 130.0f, 200.0f, -1e30f, INFINITY, -INFINITY, NAN};
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> wide(-150.0f, 100.0f), narrow(-12.0f, 2.0f);
+  for (int i = 0; i < 3000; ++i) x.push_back(i % 3 ? narrow(rng) : wide(rng));
+  return x;  // 3020 values: every tail length is exercised by the offsets below
+}
+
+TEST_P(MatmulVariant, ExpShiftedGivesTheScalarBits) {
+  const auto x = exp_inputs();
+  for (float shift : {0.0f, 1.5f, -3.25f}) {
+    for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{15}, int64_t{17}, static_cast<int64_t>(x.size())}) {
+      std::vector<float> got(n), want(n);
+      exp_shifted(x.data(), shift, got.data(), n);
+      ASSERT_TRUE(select_kernels("scalar").ok());
+      exp_shifted(x.data(), shift, want.data(), n);
+      ASSERT_TRUE(select_kernels(GetParam()).ok());
+      for (int64_t j = 0; j < n; ++j) ASSERT_EQ(bits_of(got[j]), bits_of(want[j])) << "x=" << x[j] << " shift=" << shift;
+    }
+  }
+  // In place, as the softmax calls it; and a value check against expf.
+  std::vector<float> v = {0.0f, 1.0f, -2.0f, 10.0f};
+  exp_shifted(v.data(), 0.0f, v.data(), 4);
+  for (int j = 0; j < 4; ++j) EXPECT_NEAR(v[j], std::exp(std::vector<float>{0, 1, -2, 10}[j]), 1e-6 * v[j]);
+}
+
+TEST_P(MatmulVariant, F16AccumulatorUpdatesGiveTheScalarBits) {
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int> half(0, 0xffff);
+  for (int64_t n : {int64_t{1}, int64_t{8}, int64_t{13}, int64_t{16}, int64_t{64}, int64_t{100}}) {
+    std::vector<uint16_t> acc(n), v(n);
+    for (int64_t i = 0; i < n; ++i) {
+      // Mostly finite halves (exponent below 31), now and then inf/NaN patterns.
+      acc[i] = static_cast<uint16_t>(half(rng) & (i % 17 ? 0xbbff : 0xffff));
+      v[i] = static_cast<uint16_t>(half(rng) & (i % 19 ? 0xbbff : 0xffff));
+    }
+    for (float s : {0.0f, 0.37f, 1.0f, -2.5f, 1e-6f, 3000.0f}) {
+      auto a = acc, b = acc;
+      f16_axpy(a.data(), v.data(), s, n);
+      auto c = acc, d = acc;
+      f16_scale(c.data(), s, n);
+      ASSERT_TRUE(select_kernels("scalar").ok());
+      f16_axpy(b.data(), v.data(), s, n);
+      f16_scale(d.data(), s, n);
+      ASSERT_TRUE(select_kernels(GetParam()).ok());
+      EXPECT_EQ(a, b) << "axpy n=" << n << " s=" << s;
+      EXPECT_EQ(c, d) << "scale n=" << n << " s=" << s;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Kernels, MatmulVariant, ::testing::ValuesIn(available_kernels()),
                          [](const auto& info) { return info.param; });
 

@@ -193,26 +193,7 @@ MatrixView view_of(const TensorView& t) {
 
 // --- attention ------------------------------------------------------------------------------
 
-// ggml_v_expf, one lane: ARM's optimized-routines expf as ggml vectorises it for softmax.
-inline float v_expf(float x) {
-  auto bits = [](float f) { uint32_t u; std::memcpy(&u, &f, 4); return u; };
-  auto from = [](uint32_t u) { float f; std::memcpy(&f, &u, 4); return f; };
-  const float r = 0x1.8p23f;
-  const float z = std::fma(x, 0x1.715476p+0f, r);
-  const float n = z - r;
-  const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
-  const uint32_t e = bits(z) << 23;
-  const float k = from(e + bits(1.0f));
-  const float u = b * b;
-  const float j = std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
-                           u, 0x1.ffffecp-1f * b);
-  if (!(std::fabs(n) > 126.0f)) return std::fma(j, k, k);
-  const uint32_t g = n <= 0.0f ? 0x82000000u : 0u;
-  const float s1 = from(g + 0x7f000000u);
-  const float s2 = from(e - g);
-  if (std::fabs(n) > 192.0f) return s1 * s1;
-  return std::fma(s2, j, s2) * s1;
-}
+// ggml_v_expf lives in the kernel table (exp_shifted), one vector of lanes at a time.
 
 // ggml_soft_max_ext on one row: x * scale, entries the mask hides at -inf, the max
 // subtracted, exponentials summed in double (16 lanes of v_expf, libm expf for the tail, as
@@ -226,9 +207,10 @@ void softmax_row(float* s, int n, Visible visible, float scale) {
   }
   double sum = 0.0;
   int j = 0;
+  exp_shifted(s, mx, s, n / 16 * 16);
   for (; j + 15 < n; j += 16) {
     float v[16];
-    for (int l = 0; l < 16; ++l) v[l] = s[j + l] = v_expf(s[j + l] - mx);
+    for (int l = 0; l < 16; ++l) v[l] = s[j + l];
     // _mm512_reduce_add_ps: halves added pairwise, 16 -> 8 -> 4 -> 2 -> 1.
     for (int w = 8; w >= 1; w /= 2)
       for (int l = 0; l < w; ++l) v[l] = v[l] + v[l + w];
@@ -311,11 +293,11 @@ Partial attend_one_chunk(const uint16_t* q16, const KvView& kv, int h, int d, in
       const float m_old = p.m;
       p.m = s;
       ms = expf(m_old - p.m);
-      for (int i = 0; i < d; ++i) acc16[i] = fp32_to_fp16(h2f(acc16[i]) * ms);
+      f16_scale(acc16, ms, d);
     } else {
       vs = expf(s - p.m);
     }
-    for (int i = 0; i < d; ++i) acc16[i] = fp32_to_fp16(std::fma(h2f(vrow[i]), vs, h2f(acc16[i])));
+    f16_axpy(acc16, vrow, vs, d);
     p.s = p.s * ms + vs;
   }
   for (int i = 0; i < d; ++i) out[i] = h2f(acc16[i]);
@@ -384,8 +366,9 @@ void attend_head_tiled(const float* q, int64_t rows, int64_t ldq, const KvView& 
       for (int j = 0; j < n; ++j)
         if (visible(r, j)) mx = std::max(mx, s[j] *= scale);
       double sum = 0.0;
+      exp_shifted(s, mx, s, n);
       for (int j = 0; j < n; ++j) {
-        s[j] = visible(r, j) ? v_expf(s[j] - mx) : 0.0f;
+        if (!visible(r, j)) s[j] = 0.0f;
         sum += s[j];
       }
       sums[r] = static_cast<float>(sum);
