@@ -283,6 +283,60 @@ void f16_scale(uint16_t* acc, float s, int64_t n) {
   }
 }
 
+// Eight rows' next eight halves, transposed: c[e] holds element e of rows 0..7.
+inline void transpose8x8_epi16(const __m128i a[8], __m128i c[8]) {
+  const __m128i t0 = _mm_unpacklo_epi16(a[0], a[1]), t1 = _mm_unpackhi_epi16(a[0], a[1]);
+  const __m128i t2 = _mm_unpacklo_epi16(a[2], a[3]), t3 = _mm_unpackhi_epi16(a[2], a[3]);
+  const __m128i t4 = _mm_unpacklo_epi16(a[4], a[5]), t5 = _mm_unpackhi_epi16(a[4], a[5]);
+  const __m128i t6 = _mm_unpacklo_epi16(a[6], a[7]), t7 = _mm_unpackhi_epi16(a[6], a[7]);
+  const __m128i u0 = _mm_unpacklo_epi32(t0, t2), u1 = _mm_unpackhi_epi32(t0, t2);
+  const __m128i u2 = _mm_unpacklo_epi32(t1, t3), u3 = _mm_unpackhi_epi32(t1, t3);
+  const __m128i u4 = _mm_unpacklo_epi32(t4, t6), u5 = _mm_unpackhi_epi32(t4, t6);
+  const __m128i u6 = _mm_unpacklo_epi32(t5, t7), u7 = _mm_unpackhi_epi32(t5, t7);
+  c[0] = _mm_unpacklo_epi64(u0, u4);
+  c[1] = _mm_unpackhi_epi64(u0, u4);
+  c[2] = _mm_unpacklo_epi64(u1, u5);
+  c[3] = _mm_unpackhi_epi64(u1, u5);
+  c[4] = _mm_unpacklo_epi64(u2, u6);
+  c[5] = _mm_unpackhi_epi64(u2, u6);
+  c[6] = _mm_unpacklo_epi64(u3, u7);
+  c[7] = _mm_unpackhi_epi64(u3, u7);
+}
+
+// Eight rows at a time, one double lane per row, so each row's sum keeps its order; rows
+// left over and elements past a multiple of 8 take the scalar loop's steps in the same order.
+void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d, float* out) {
+  const int64_t d8 = d / 8 * 8;
+  int64_t r = 0;
+  for (; r + 8 <= n_rows; r += 8) {
+    __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+    for (int64_t i = 0; i < d8; i += 8) {
+      __m128i a[8], c[8];
+      for (int l = 0; l < 8; ++l) a[l] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + (r + l) * stride + i));
+      transpose8x8_epi16(a, c);
+      for (int e = 0; e < 8; ++e) {
+        const __m256 p = _mm256_mul_ps(_mm256_cvtph_ps(c[e]), _mm256_set1_ps(half(q[i + e])));
+        lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(p)));
+        hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(p, 1)));
+      }
+    }
+    double sums[8];
+    _mm256_storeu_pd(sums, lo);
+    _mm256_storeu_pd(sums + 4, hi);
+    for (int l = 0; l < 8; ++l) {
+      const uint16_t* row = rows + (r + l) * stride;
+      for (int64_t i = d8; i < d; ++i) sums[l] += static_cast<double>(half(row[i]) * half(q[i]));
+      out[r + l] = static_cast<float>(sums[l]);
+    }
+  }
+  for (; r < n_rows; ++r) {
+    const uint16_t* row = rows + r * stride;
+    double sum = 0.0;
+    for (int64_t i = 0; i < d; ++i) sum += static_cast<double>(half(row[i]) * half(q[i]));
+    out[r] = static_cast<float>(sum);
+  }
+}
+
 KernelTable make_avx2() {
   KernelTable t;
   t.name = "avx2";
@@ -296,6 +350,7 @@ KernelTable make_avx2() {
   t.exp_shifted = exp_shifted;
   t.f16_axpy = f16_axpy;
   t.f16_scale = f16_scale;
+  t.dot_f16_rows = dot_f16_rows;
   return t;
 }
 

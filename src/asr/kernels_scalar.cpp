@@ -266,6 +266,16 @@ void f16_scale(uint16_t* acc, float s, int64_t n) {
   for (int64_t i = 0; i < n; ++i) acc[i] = fp32_to_fp16(ht[acc[i]] * s);
 }
 
+void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d, float* out) {
+  const auto& ht = half_table();
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const uint16_t* row = rows + r * stride;
+    double sum = 0.0;
+    for (int64_t i = 0; i < d; ++i) sum += static_cast<double>(ht[row[i]] * ht[q[i]]);
+    out[r] = static_cast<float>(sum);
+  }
+}
+
 KernelTable make_scalar() {
   KernelTable t;
   t.name = "scalar";
@@ -279,6 +289,7 @@ KernelTable make_scalar() {
   t.exp_shifted = exp_shifted;
   t.f16_axpy = f16_axpy;
   t.f16_scale = f16_scale;
+  t.dot_f16_rows = dot_f16_rows;
   return t;
 }
 

@@ -282,6 +282,33 @@ TEST_P(MatmulVariant, F16AccumulatorUpdatesGiveTheScalarBits) {
   }
 }
 
+TEST_P(MatmulVariant, F16RowDotsGiveTheScalarBits) {
+  std::mt19937 rng(13);
+  std::normal_distribution<float> g(0.0f, 4.0f);
+  const int64_t stride = 200;
+  std::vector<uint16_t> rows(static_cast<size_t>(stride) * 37), q(stride);
+  for (auto& h : rows) h = fp32_to_fp16(g(rng));
+  for (auto& h : q) h = fp32_to_fp16(g(rng) * 0.01f);
+  rows[5] = fp32_to_fp16(60000.0f);  // large and tiny magnitudes in one sum: order matters
+  rows[6] = fp32_to_fp16(1e-7f);
+  for (int64_t d : {int64_t{1}, int64_t{8}, int64_t{13}, int64_t{64}, int64_t{200}}) {
+    for (int64_t n : {int64_t{1}, int64_t{8}, int64_t{9}, int64_t{37}}) {
+      std::vector<float> got(n), want(n);
+      dot_f16_rows(rows.data(), stride, n, q.data(), d, got.data());
+      ASSERT_TRUE(select_kernels("scalar").ok());
+      dot_f16_rows(rows.data(), stride, n, q.data(), d, want.data());
+      ASSERT_TRUE(select_kernels(GetParam()).ok());
+      for (int64_t r = 0; r < n; ++r) {
+        ASSERT_EQ(bits_of(got[r]), bits_of(want[r])) << "d=" << d << " n=" << n << " r=" << r;
+        double sum = 0.0;
+        for (int64_t i = 0; i < d; ++i)
+          sum += static_cast<double>(fp16_to_fp32(rows[r * stride + i]) * fp16_to_fp32(q[i]));
+        ASSERT_EQ(got[r], static_cast<float>(sum));
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Kernels, MatmulVariant, ::testing::ValuesIn(available_kernels()),
                          [](const auto& info) { return info.param; });
 

@@ -264,12 +264,8 @@ constexpr int kTileRows = 64;         // GGML_FA_TILE_Q: query batches this larg
 constexpr int kSplitMinKeys = 512;    // one query row over this many keys takes the split-KV path
 constexpr int kReferenceThreads = 2;  // ...cut into one chunk per thread of the golden runs
 
-// ggml_vec_dot_f16 for rows shorter than one SIMD step: widened products summed in double.
-inline float dot_f16(const uint16_t* a, const uint16_t* b, int n) {
-  double sum = 0.0;
-  for (int i = 0; i < n; ++i) sum += static_cast<double>(h2f(a[i]) * h2f(b[i]));
-  return static_cast<float>(sum);
-}
+// Scores are ggml_vec_dot_f16 for rows shorter than one SIMD step: widened products summed in
+// double (dot_f16_rows in the kernel table).
 
 struct Partial {
   float m = -INFINITY, s = 0.0f;
@@ -283,11 +279,15 @@ Partial attend_one_chunk(const uint16_t* q16, const KvView& kv, int h, int d, in
                          Visible visible, float* out, uint16_t* acc16) {
   Partial p;
   for (int i = 0; i < d; ++i) acc16[i] = 0;
+  // The scores do not depend on the running softmax: all of the chunk's at once (hidden keys'
+  // too, cheaper than gathering the visible ones).
+  thread_local std::vector<float> dots;
+  dots.resize(static_cast<size_t>(std::max(k1 - k0, 0)));
+  dot_f16_rows(kv.k + static_cast<int64_t>(k0) * kv.k_stride + h * d, kv.k_stride, k1 - k0, q16, d, dots.data());
   for (int j = k0; j < k1; ++j) {
     if (!visible(j)) continue;
-    const uint16_t* krow = kv.k + j * kv.k_stride + h * d;
     const uint16_t* vrow = kv.v + j * kv.k_stride + h * d;
-    const float s = dot_f16(krow, q16, d) * scale;
+    const float s = dots[j - k0] * scale;
     float ms = 1.0f, vs = 1.0f;
     if (s > p.m) {
       const float m_old = p.m;
