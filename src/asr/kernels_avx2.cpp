@@ -337,11 +337,21 @@ void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const ui
   }
 }
 
+// The scalar table's convert_row_f16 (round to nearest even through f16 and back); the
+// hardware conversions give the same bits for every input, NaN payloads included.
+void convert_row_f16_simd(const float* x, void* dst, int64_t k) {
+  auto* out = static_cast<float*>(dst);
+  int64_t i = 0;
+  for (; i + 8 <= k; i += 8)
+    _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i), kRoundNearest)));
+  for (; i < k; ++i) out[i] = _cvtsh_ss(_cvtss_sh(x[i], kRoundNearest));
+}
+
 KernelTable make_avx2() {
   KernelTable t;
   t.name = "avx2";
   t.f32 = {nullptr, nullptr, gemm_f32};
-  t.f16 = {x_row_bytes_f32, convert_row_f16, gemm_f16};
+  t.f16 = {x_row_bytes_f32, convert_row_f16_simd, gemm_f16};
   t.q4_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q4_0};
   t.q4_1 = {x_row_bytes_q8_1, convert_row_q8_1, gemm_q4_1};
   t.q5_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q5_0};

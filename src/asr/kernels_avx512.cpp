@@ -346,11 +346,21 @@ void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const ui
   }
 }
 
+// The scalar table's convert_row_f16 (round to nearest even through f16 and back); the
+// hardware conversions give the same bits for every input, NaN payloads included.
+void convert_row_f16_simd(const float* x, void* dst, int64_t k) {
+  auto* out = static_cast<float*>(dst);
+  for (int64_t i = 0; i < k; i += 16) {
+    const __mmask16 m = k - i >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (k - i)) - 1);
+    _mm512_mask_storeu_ps(out + i, m, _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, x + i), kRoundNearest)));
+  }
+}
+
 KernelTable make_avx512() {
   KernelTable t;
   t.name = "avx512";
   t.f32 = {nullptr, nullptr, gemm_f32};
-  t.f16 = {x_row_bytes_f32, convert_row_f16, gemm_f16};
+  t.f16 = {x_row_bytes_f32, convert_row_f16_simd, gemm_f16};
   t.q4_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q4_0};
   t.q4_1 = {x_row_bytes_q8_1, convert_row_q8_1, gemm_q4_1};
   t.q5_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q5_0};

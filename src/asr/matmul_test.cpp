@@ -309,6 +309,35 @@ TEST_P(MatmulVariant, F16RowDotsGiveTheScalarBits) {
   }
 }
 
+TEST_P(MatmulVariant, F16ActivationConversionGivesTheScalarBits) {
+  // Every float class: normal, f16-subnormal range, overflow to inf, ties, inf and NaN payloads.
+  std::vector<float> x = {0.0f, -0.0f, 65504.0f, 65519.0f, 65520.0f, -70000.0f, 1e-8f, -3e-8f, 6e-5f, 1.0f + std::ldexp(1.0f, -11),
+                          INFINITY, -INFINITY, NAN, -NAN};
+  uint32_t u = 0x7fa00001u;  // a signalling NaN with a payload
+  float snan;
+  std::memcpy(&snan, &u, 4);
+  x.push_back(snan);
+  std::mt19937 rng(17);
+  std::uniform_int_distribution<uint32_t> any;
+  for (int i = 0; i < 4000; ++i) {
+    const uint32_t b = any(rng);
+    float f;
+    std::memcpy(&f, &b, 4);
+    x.push_back(i % 2 ? f : std::ldexp(static_cast<float>(b % 20000) - 10000.0f, static_cast<int>(b % 40) - 30));
+  }
+  const kernels::TypeKernels* tk = nullptr;
+  for (const auto* t : {kernels::avx2_table(), kernels::avx512_table()})
+    if (t && GetParam() == t->name) tk = &t->f16;
+  if (GetParam() == "scalar") tk = &kernels::scalar_table().f16;
+  ASSERT_NE(tk, nullptr);
+  for (int64_t k : {int64_t{1}, int64_t{9}, int64_t{17}, static_cast<int64_t>(x.size())}) {
+    std::vector<float> got(k), want(k);
+    tk->convert_row(x.data(), got.data(), k);
+    kernels::convert_row_f16(x.data(), want.data(), k);
+    for (int64_t i = 0; i < k; ++i) ASSERT_EQ(bits_of(got[i]), bits_of(want[i])) << "x=" << x[i];
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Kernels, MatmulVariant, ::testing::ValuesIn(available_kernels()),
                          [](const auto& info) { return info.param; });
 

@@ -350,8 +350,21 @@ template <typename Visible>
 void attend_head_tiled(const float* q, int64_t rows, int64_t ldq, const KvView& kv, int h, int d, float scale,
                        Visible visible, float* out, int64_t ldo, ThreadPool& pool) {
   const int n = kv.n_keys;
-  std::vector<float> keys(static_cast<size_t>(n) * d), values_t(static_cast<size_t>(d) * n);
-  std::vector<float> scores(static_cast<size_t>(rows) * n), sums(rows), o(static_cast<size_t>(rows) * d);
+  // Scratch of the calling thread, kept between heads and windows (the scores alone are
+  // 9 MB for a 30 s window: fresh zeroed pages per head cost more than the softmax); every
+  // element is written before it is read.
+  // (Bound by reference here: inside the pool's lambda a thread_local name would be the
+  // worker's own, empty, buffer.)
+  struct Scratch {
+    std::vector<float> keys, values_t, scores, sums, o;
+  };
+  thread_local Scratch scratch;
+  auto& [keys, values_t, scores, sums, o] = scratch;
+  keys.resize(static_cast<size_t>(n) * d);
+  values_t.resize(static_cast<size_t>(d) * n);
+  scores.resize(static_cast<size_t>(rows) * n);
+  sums.resize(rows);
+  o.resize(static_cast<size_t>(rows) * d);
   for (int j = 0; j < n; ++j)
     for (int i = 0; i < d; ++i) {
       keys[static_cast<size_t>(j) * d + i] = h2f(kv.k[j * kv.k_stride + h * d + i]);
@@ -443,6 +456,9 @@ struct WhisperNetwork::Impl {
   std::vector<uint16_t> self_v;  // [layer][n_state][cell] (flash attention: [layer][cell][n_state])
   ThreadPool serial_{1};           // runs a head's products inline inside a parallel task
   std::vector<float> scores_;
+  struct DecodeScratch {
+    std::vector<float> x, h, qb, kb, vb, att, proj, mlp, tok, last, logits;
+  } dec_scratch;
 
   Impl(const ModelFile& model, int n_sequences, bool flash_attention, ThreadPool& p)
       : m(model), pool(p), flash(flash_attention) {
@@ -669,9 +685,12 @@ struct WhisperNetwork::Impl {
     }
     if (total == 0) return;
     const size_t sz = static_cast<size_t>(total) * n_state;
-    std::vector<float> x(sz), h(sz), qb(sz), kb(sz), vb(sz), att(sz), proj(sz), mlp(sz * 4);
+    // Buffers kept between calls (one call per token); each is written before it is read.
+    auto& [x, h, qb, kb, vb, att, proj, mlp, tok, last, logits] = dec_scratch;
+    for (auto* v : {&x, &h, &qb, &kb, &vb, &att, &proj}) v->resize(sz);
+    mlp.resize(sz * 4);
     {
-      std::vector<float> tok(n_state);
+      tok.resize(n_state);
       int64_t r = 0;
       for (const auto& it : items) {
         for (int i = 0; i < it.n_tokens; ++i, ++r) {
@@ -749,7 +768,7 @@ struct WhisperNetwork::Impl {
       for (size_t i = 0; i < sz; ++i) x[i] = proj[i] + x[i];
     }
     // Final norm and logits for each item's last token.
-    std::vector<float> last(static_cast<size_t>(items.size()) * n_state);
+    last.resize(static_cast<size_t>(items.size()) * n_state);
     {
       int64_t r = -1;
       for (size_t k = 0; k < items.size(); ++k) {
@@ -757,7 +776,7 @@ struct WhisperNetwork::Impl {
         layer_norm_row(&x[r * n_state], &last[k * n_state], n_state, dec_ln.w, dec_ln.b);
       }
     }
-    std::vector<float> logits(static_cast<size_t>(items.size()) * n_vocab);
+    logits.resize(static_cast<size_t>(items.size()) * n_vocab);
     matmul(token_matrix, last.data(), static_cast<int64_t>(items.size()), n_state, logits.data(), n_vocab, pool);
     for (size_t k = 0; k < items.size(); ++k)
       if (items[k].logits) std::memcpy(items[k].logits, &logits[k * n_vocab], n_vocab * sizeof(float));
