@@ -344,21 +344,19 @@ void attend_row_flash(const float* q, const KvView& kv, int h, int d, Visible vi
   for (int i = 0; i < d; ++i) out[i] *= inv;
 }
 
+// Buffers of attend_head_tiled, owned by the network and kept between heads and windows: the
+// scores alone are 9 MB for a 30 s window, and fresh zeroed pages per head cost more than the
+// softmax. Every element is written before it is read.
+struct TiledScratch {
+  std::vector<float> keys, values_t, scores, sums, o;
+};
+
 // The tiled path for one head: f32 queries, keys and values widened to f32, f32 scores, the
 // exponentials' sum normalising the output at the end. The two products run through matmul().
 template <typename Visible>
 void attend_head_tiled(const float* q, int64_t rows, int64_t ldq, const KvView& kv, int h, int d, float scale,
-                       Visible visible, float* out, int64_t ldo, ThreadPool& pool) {
+                       Visible visible, float* out, int64_t ldo, TiledScratch& scratch, ThreadPool& pool) {
   const int n = kv.n_keys;
-  // Scratch of the calling thread, kept between heads and windows (the scores alone are
-  // 9 MB for a 30 s window: fresh zeroed pages per head cost more than the softmax); every
-  // element is written before it is read.
-  // (Bound by reference here: inside the pool's lambda a thread_local name would be the
-  // worker's own, empty, buffer.)
-  struct Scratch {
-    std::vector<float> keys, values_t, scores, sums, o;
-  };
-  thread_local Scratch scratch;
   auto& [keys, values_t, scores, sums, o] = scratch;
   keys.resize(static_cast<size_t>(n) * d);
   values_t.resize(static_cast<size_t>(d) * n);
@@ -456,6 +454,7 @@ struct WhisperNetwork::Impl {
   std::vector<uint16_t> self_v;  // [layer][n_state][cell] (flash attention: [layer][cell][n_state])
   ThreadPool serial_{1};           // runs a head's products inline inside a parallel task
   std::vector<float> scores_;
+  TiledScratch tiled_scratch;
   struct DecodeScratch {
     std::vector<float> x, h, qb, kb, vb, att, proj, mlp, tok, last, logits;
   } dec_scratch;
@@ -577,7 +576,7 @@ struct WhisperNetwork::Impl {
                  float* out) {
     if (flash) {
       if (batch_rows >= kTileRows) {
-        for (int h = 0; h < n_head; ++h) attend_head_tiled(q, rows, n_state, kv, h, d_head, scale, visible, out, n_state, pool);
+        for (int h = 0; h < n_head; ++h) attend_head_tiled(q, rows, n_state, kv, h, d_head, scale, visible, out, n_state, tiled_scratch, pool);
         return;
       }
       pool.parallel_for(rows * n_head, [&](int64_t b, int64_t e) {
@@ -651,6 +650,9 @@ struct WhisperNetwork::Impl {
       for (size_t i = 0; i < sz; ++i) x[i] = proj[i] + x[i];
     }
     layer_norm(x.data(), encoder_out.data(), n, n_state, ln_post.w, ln_post.b, pool);
+    // Kept across the heads and layers of a window, not between windows: decoding runs between
+    // them and the peak memory would be the sum of both.
+    tiled_scratch = TiledScratch{};
 
     // Cross-attention keys (pre-scaled by d^-1/4) and transposed values, once per window.
     const float k_scale = static_cast<float>(std::pow(static_cast<float>(d_head), -0.25));
@@ -780,6 +782,11 @@ struct WhisperNetwork::Impl {
     matmul(token_matrix, last.data(), static_cast<int64_t>(items.size()), n_state, logits.data(), n_vocab, pool);
     for (size_t k = 0; k < items.size(); ++k)
       if (items[k].logits) std::memcpy(items[k].logits, &logits[k * n_vocab], n_vocab * sizeof(float));
+    // Single-token steps (the common call) keep their buffers; a prompt's larger ones go.
+    if (total >= kTileRows) {
+      dec_scratch = DecodeScratch{};
+      tiled_scratch = TiledScratch{};
+    }
   }
 
   // whisper_kv_cache_find_slot: the first run of n free cells at or after head, wrapping.
