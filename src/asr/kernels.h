@@ -41,6 +41,19 @@ struct KernelTable {
   const char* name = "";
   TypeKernels f32, f16, q4_0, q4_1, q5_0, q5_1, q8_0;
 
+  // Element-wise loops of the attention, each lane computed exactly as the scalar table does
+  // (same operations, same roundings), so the variant in use never changes a result.
+  // out[j] = ggml_v_expf(x[j] - shift) for j < n; out may be x.
+  void (*exp_shifted)(const float* x, float shift, float* out, int64_t n) = nullptr;
+  // acc[i] = f16(fma(f32(v[i]), s, f32(acc[i]))) for i < n: flash attention's f16 accumulator.
+  void (*f16_axpy)(uint16_t* acc, const uint16_t* v, float s, int64_t n) = nullptr;
+  // acc[i] = f16(f32(acc[i]) * s) for i < n.
+  void (*f16_scale)(uint16_t* acc, float s, int64_t n) = nullptr;
+  // out[r] = float(sum over i < d, in order, in double, of f32(rows[r * stride + i]) *
+  // f32(q[i])) for r < n_rows: flash attention's scores (the f16 products are exact floats).
+  void (*dot_f16_rows)(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d,
+                       float* out) = nullptr;
+
   const TypeKernels* for_type(TensorType t) const;
 };
 

@@ -212,16 +212,155 @@ void gemm_q5_0(const GemmTile& t) { gemm_tiled<4, 2, UnsignedQuantKernel<Q5_0>>(
 void gemm_q5_1(const GemmTile& t) { gemm_tiled<4, 2, UnsignedQuantKernel<Q5_1>>(t); }
 void gemm_q8_0(const GemmTile& t) { gemm_tiled<4, 2, Q8_0Kernel>(t); }
 
+// ---- attention element-wise loops: the scalar table's arithmetic, 8 lanes at a time ----------
+
+inline __m256 v_expf(__m256 x) {
+  const __m256 r = _mm256_set1_ps(0x1.8p23f);
+  const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), r);
+  const __m256 n = _mm256_sub_ps(z, r);
+  // -n as the scalar code negates it (fnmadd would keep a NaN's sign).
+  const __m256 neg_n = _mm256_xor_ps(n, _mm256_set1_ps(-0.0f));
+  const __m256 b = _mm256_fmadd_ps(neg_n, _mm256_set1_ps(0x1.7f7d1cp-20f),
+                                   _mm256_fmadd_ps(neg_n, _mm256_set1_ps(0x1.62e4p-1f), x));
+  const __m256i e = _mm256_slli_epi32(_mm256_castps_si256(z), 23);
+  const __m256 k = _mm256_castsi256_ps(_mm256_add_epi32(e, _mm256_castps_si256(_mm256_set1_ps(1.0f))));
+  const __m256 u = _mm256_mul_ps(b, b);
+  const __m256 j = _mm256_fmadd_ps(
+      _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
+                      _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
+      u, _mm256_mul_ps(_mm256_set1_ps(0x1.ffffecp-1f), b));
+  const __m256 normal = _mm256_fmadd_ps(j, k, k);
+  const __m256 abs_n = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), n);
+  const __m256 over126 = _mm256_cmp_ps(abs_n, _mm256_set1_ps(126.0f), _CMP_GT_OQ);
+  if (_mm256_movemask_ps(over126) == 0) return normal;
+  const __m256 non_positive = _mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_LE_OQ);
+  const __m256i g = _mm256_and_si256(_mm256_castps_si256(non_positive), _mm256_set1_epi32(static_cast<int>(0x82000000u)));
+  const __m256 s1 = _mm256_castsi256_ps(_mm256_add_epi32(g, _mm256_set1_epi32(0x7f000000)));
+  const __m256 s2 = _mm256_castsi256_ps(_mm256_sub_epi32(e, g));
+  const __m256 over192 = _mm256_cmp_ps(abs_n, _mm256_set1_ps(192.0f), _CMP_GT_OQ);
+  const __m256 mid = _mm256_mul_ps(_mm256_fmadd_ps(s2, j, s2), s1);
+  const __m256 res = _mm256_blendv_ps(normal, mid, over126);
+  return _mm256_blendv_ps(res, _mm256_mul_ps(s1, s1), over192);
+}
+
+void exp_shifted(const float* x, float shift, float* out, int64_t n) {
+  const __m256 sh = _mm256_set1_ps(shift);
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) _mm256_storeu_ps(out + j, v_expf(_mm256_sub_ps(_mm256_loadu_ps(x + j), sh)));
+  if (j < n) {
+    float tmp[8] = {};
+    std::memcpy(tmp, x + j, static_cast<size_t>(n - j) * sizeof(float));
+    _mm256_storeu_ps(tmp, v_expf(_mm256_sub_ps(_mm256_loadu_ps(tmp), sh)));
+    std::memcpy(out + j, tmp, static_cast<size_t>(n - j) * sizeof(float));
+  }
+}
+
+constexpr int kRoundNearest = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+
+void f16_axpy(uint16_t* acc, const uint16_t* v, float s, int64_t n) {
+  const __m256 sv = _mm256_set1_ps(s);
+  for (int64_t i = 0; i < n; i += 8) {
+    const int64_t left = n - i < 8 ? n - i : 8;
+    uint16_t ta[8] = {}, tv[8] = {};
+    std::memcpy(ta, acc + i, static_cast<size_t>(left) * 2);
+    std::memcpy(tv, v + i, static_cast<size_t>(left) * 2);
+    const __m256 a = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ta)));
+    const __m256 b = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tv)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(ta), _mm256_cvtps_ph(_mm256_fmadd_ps(b, sv, a), kRoundNearest));
+    std::memcpy(acc + i, ta, static_cast<size_t>(left) * 2);
+  }
+}
+
+void f16_scale(uint16_t* acc, float s, int64_t n) {
+  const __m256 sv = _mm256_set1_ps(s);
+  for (int64_t i = 0; i < n; i += 8) {
+    const int64_t left = n - i < 8 ? n - i : 8;
+    uint16_t ta[8] = {};
+    std::memcpy(ta, acc + i, static_cast<size_t>(left) * 2);
+    const __m256 a = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ta)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(ta), _mm256_cvtps_ph(_mm256_mul_ps(a, sv), kRoundNearest));
+    std::memcpy(acc + i, ta, static_cast<size_t>(left) * 2);
+  }
+}
+
+// Eight rows' next eight halves, transposed: c[e] holds element e of rows 0..7.
+inline void transpose8x8_epi16(const __m128i a[8], __m128i c[8]) {
+  const __m128i t0 = _mm_unpacklo_epi16(a[0], a[1]), t1 = _mm_unpackhi_epi16(a[0], a[1]);
+  const __m128i t2 = _mm_unpacklo_epi16(a[2], a[3]), t3 = _mm_unpackhi_epi16(a[2], a[3]);
+  const __m128i t4 = _mm_unpacklo_epi16(a[4], a[5]), t5 = _mm_unpackhi_epi16(a[4], a[5]);
+  const __m128i t6 = _mm_unpacklo_epi16(a[6], a[7]), t7 = _mm_unpackhi_epi16(a[6], a[7]);
+  const __m128i u0 = _mm_unpacklo_epi32(t0, t2), u1 = _mm_unpackhi_epi32(t0, t2);
+  const __m128i u2 = _mm_unpacklo_epi32(t1, t3), u3 = _mm_unpackhi_epi32(t1, t3);
+  const __m128i u4 = _mm_unpacklo_epi32(t4, t6), u5 = _mm_unpackhi_epi32(t4, t6);
+  const __m128i u6 = _mm_unpacklo_epi32(t5, t7), u7 = _mm_unpackhi_epi32(t5, t7);
+  c[0] = _mm_unpacklo_epi64(u0, u4);
+  c[1] = _mm_unpackhi_epi64(u0, u4);
+  c[2] = _mm_unpacklo_epi64(u1, u5);
+  c[3] = _mm_unpackhi_epi64(u1, u5);
+  c[4] = _mm_unpacklo_epi64(u2, u6);
+  c[5] = _mm_unpackhi_epi64(u2, u6);
+  c[6] = _mm_unpacklo_epi64(u3, u7);
+  c[7] = _mm_unpackhi_epi64(u3, u7);
+}
+
+// Eight rows at a time, one double lane per row, so each row's sum keeps its order; rows
+// left over and elements past a multiple of 8 take the scalar loop's steps in the same order.
+void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d, float* out) {
+  const int64_t d8 = d / 8 * 8;
+  int64_t r = 0;
+  for (; r + 8 <= n_rows; r += 8) {
+    __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+    for (int64_t i = 0; i < d8; i += 8) {
+      __m128i a[8], c[8];
+      for (int l = 0; l < 8; ++l) a[l] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + (r + l) * stride + i));
+      transpose8x8_epi16(a, c);
+      for (int e = 0; e < 8; ++e) {
+        const __m256 p = _mm256_mul_ps(_mm256_cvtph_ps(c[e]), _mm256_set1_ps(half(q[i + e])));
+        lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(p)));
+        hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(p, 1)));
+      }
+    }
+    double sums[8];
+    _mm256_storeu_pd(sums, lo);
+    _mm256_storeu_pd(sums + 4, hi);
+    for (int l = 0; l < 8; ++l) {
+      const uint16_t* row = rows + (r + l) * stride;
+      for (int64_t i = d8; i < d; ++i) sums[l] += static_cast<double>(half(row[i]) * half(q[i]));
+      out[r + l] = static_cast<float>(sums[l]);
+    }
+  }
+  for (; r < n_rows; ++r) {
+    const uint16_t* row = rows + r * stride;
+    double sum = 0.0;
+    for (int64_t i = 0; i < d; ++i) sum += static_cast<double>(half(row[i]) * half(q[i]));
+    out[r] = static_cast<float>(sum);
+  }
+}
+
+// The scalar table's convert_row_f16 (round to nearest even through f16 and back); the
+// hardware conversions give the same bits for every input, NaN payloads included.
+void convert_row_f16_simd(const float* x, void* dst, int64_t k) {
+  auto* out = static_cast<float*>(dst);
+  int64_t i = 0;
+  for (; i + 8 <= k; i += 8)
+    _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i), kRoundNearest)));
+  for (; i < k; ++i) out[i] = _cvtsh_ss(_cvtss_sh(x[i], kRoundNearest));
+}
+
 KernelTable make_avx2() {
   KernelTable t;
   t.name = "avx2";
   t.f32 = {nullptr, nullptr, gemm_f32};
-  t.f16 = {x_row_bytes_f32, convert_row_f16, gemm_f16};
+  t.f16 = {x_row_bytes_f32, convert_row_f16_simd, gemm_f16};
   t.q4_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q4_0};
   t.q4_1 = {x_row_bytes_q8_1, convert_row_q8_1, gemm_q4_1};
   t.q5_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q5_0};
   t.q5_1 = {x_row_bytes_q8_1, convert_row_q8_1, gemm_q5_1};
   t.q8_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q8_0};
+  t.exp_shifted = exp_shifted;
+  t.f16_axpy = f16_axpy;
+  t.f16_scale = f16_scale;
+  t.dot_f16_rows = dot_f16_rows;
   return t;
 }
 

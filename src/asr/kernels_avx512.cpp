@@ -232,16 +232,144 @@ void gemm_q5_0(const GemmTile& t) { gemm_tiled<4, 3, UnsignedQuantKernel<Q5_0>>(
 void gemm_q5_1(const GemmTile& t) { gemm_tiled<4, 3, UnsignedQuantKernel<Q5_1>>(t); }
 void gemm_q8_0(const GemmTile& t) { gemm_tiled<4, 3, Q8_0Kernel>(t); }
 
+// ---- attention element-wise loops: the scalar table's arithmetic, 16 lanes at a time --------
+
+inline __m512 v_expf(__m512 x) {
+  const __m512 r = _mm512_set1_ps(0x1.8p23f);
+  const __m512 z = _mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+0f), r);
+  const __m512 n = _mm512_sub_ps(z, r);
+  // -n as the scalar code negates it (fnmadd would keep a NaN's sign).
+  const __m512 neg_n = _mm512_xor_ps(n, _mm512_set1_ps(-0.0f));
+  const __m512 b = _mm512_fmadd_ps(neg_n, _mm512_set1_ps(0x1.7f7d1cp-20f),
+                                   _mm512_fmadd_ps(neg_n, _mm512_set1_ps(0x1.62e4p-1f), x));
+  const __m512i e = _mm512_slli_epi32(_mm512_castps_si512(z), 23);
+  const __m512 k = _mm512_castsi512_ps(_mm512_add_epi32(e, _mm512_castps_si512(_mm512_set1_ps(1.0f))));
+  const __m512 u = _mm512_mul_ps(b, b);
+  const __m512 j = _mm512_fmadd_ps(
+      _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(0x1.0e4020p-7f), b, _mm512_set1_ps(0x1.573e2ep-5f)), u,
+                      _mm512_fmadd_ps(_mm512_set1_ps(0x1.555e66p-3f), b, _mm512_set1_ps(0x1.fffdb6p-2f))),
+      u, _mm512_mul_ps(_mm512_set1_ps(0x1.ffffecp-1f), b));
+  const __m512 normal = _mm512_fmadd_ps(j, k, k);
+  const __m512 abs_n = _mm512_abs_ps(n);
+  const __mmask16 over126 = _mm512_cmp_ps_mask(abs_n, _mm512_set1_ps(126.0f), _CMP_GT_OQ);
+  if (over126 == 0) return normal;
+  const __mmask16 non_positive = _mm512_cmp_ps_mask(n, _mm512_setzero_ps(), _CMP_LE_OQ);
+  const __m512i g = _mm512_maskz_set1_epi32(non_positive, static_cast<int>(0x82000000u));
+  const __m512 s1 = _mm512_castsi512_ps(_mm512_add_epi32(g, _mm512_set1_epi32(0x7f000000)));
+  const __m512 s2 = _mm512_castsi512_ps(_mm512_sub_epi32(e, g));
+  const __mmask16 over192 = _mm512_cmp_ps_mask(abs_n, _mm512_set1_ps(192.0f), _CMP_GT_OQ);
+  const __m512 mid = _mm512_mul_ps(_mm512_fmadd_ps(s2, j, s2), s1);
+  const __m512 res = _mm512_mask_blend_ps(over126, normal, mid);
+  return _mm512_mask_blend_ps(over192, res, _mm512_mul_ps(s1, s1));
+}
+
+void exp_shifted(const float* x, float shift, float* out, int64_t n) {
+  const __m512 sh = _mm512_set1_ps(shift);
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) _mm512_storeu_ps(out + j, v_expf(_mm512_sub_ps(_mm512_loadu_ps(x + j), sh)));
+  if (j < n) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - j)) - 1);
+    _mm512_mask_storeu_ps(out + j, m, v_expf(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + j), sh)));
+  }
+}
+
+constexpr int kRoundNearest = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+
+void f16_axpy(uint16_t* acc, const uint16_t* v, float s, int64_t n) {
+  const __m512 sv = _mm512_set1_ps(s);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __m512 a = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, acc + i));
+    const __m512 b = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, v + i));
+    _mm256_mask_storeu_epi16(acc + i, m, _mm512_cvtps_ph(_mm512_fmadd_ps(b, sv, a), kRoundNearest));
+  }
+}
+
+void f16_scale(uint16_t* acc, float s, int64_t n) {
+  const __m512 sv = _mm512_set1_ps(s);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __m512 a = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, acc + i));
+    _mm256_mask_storeu_epi16(acc + i, m, _mm512_cvtps_ph(_mm512_mul_ps(a, sv), kRoundNearest));
+  }
+}
+
+// Eight rows' next eight halves, transposed: c[e] holds element e of rows 0..7.
+inline void transpose8x8_epi16(const __m128i a[8], __m128i c[8]) {
+  const __m128i t0 = _mm_unpacklo_epi16(a[0], a[1]), t1 = _mm_unpackhi_epi16(a[0], a[1]);
+  const __m128i t2 = _mm_unpacklo_epi16(a[2], a[3]), t3 = _mm_unpackhi_epi16(a[2], a[3]);
+  const __m128i t4 = _mm_unpacklo_epi16(a[4], a[5]), t5 = _mm_unpackhi_epi16(a[4], a[5]);
+  const __m128i t6 = _mm_unpacklo_epi16(a[6], a[7]), t7 = _mm_unpackhi_epi16(a[6], a[7]);
+  const __m128i u0 = _mm_unpacklo_epi32(t0, t2), u1 = _mm_unpackhi_epi32(t0, t2);
+  const __m128i u2 = _mm_unpacklo_epi32(t1, t3), u3 = _mm_unpackhi_epi32(t1, t3);
+  const __m128i u4 = _mm_unpacklo_epi32(t4, t6), u5 = _mm_unpackhi_epi32(t4, t6);
+  const __m128i u6 = _mm_unpacklo_epi32(t5, t7), u7 = _mm_unpackhi_epi32(t5, t7);
+  c[0] = _mm_unpacklo_epi64(u0, u4);
+  c[1] = _mm_unpackhi_epi64(u0, u4);
+  c[2] = _mm_unpacklo_epi64(u1, u5);
+  c[3] = _mm_unpackhi_epi64(u1, u5);
+  c[4] = _mm_unpacklo_epi64(u2, u6);
+  c[5] = _mm_unpackhi_epi64(u2, u6);
+  c[6] = _mm_unpacklo_epi64(u3, u7);
+  c[7] = _mm_unpackhi_epi64(u3, u7);
+}
+
+// Eight rows at a time, one double lane per row, so each row's sum keeps its order; rows
+// left over and elements past a multiple of 8 take the scalar loop's steps in the same order.
+void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d, float* out) {
+  const int64_t d8 = d / 8 * 8;
+  int64_t r = 0;
+  for (; r + 8 <= n_rows; r += 8) {
+    __m512d acc = _mm512_setzero_pd();
+    for (int64_t i = 0; i < d8; i += 8) {
+      __m128i a[8], c[8];
+      for (int l = 0; l < 8; ++l) a[l] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + (r + l) * stride + i));
+      transpose8x8_epi16(a, c);
+      for (int e = 0; e < 8; ++e) {
+        const __m256 p = _mm256_mul_ps(_mm256_cvtph_ps(c[e]), _mm256_set1_ps(half(q[i + e])));
+        acc = _mm512_add_pd(acc, _mm512_cvtps_pd(p));
+      }
+    }
+    double sums[8];
+    _mm512_storeu_pd(sums, acc);
+    for (int l = 0; l < 8; ++l) {
+      const uint16_t* row = rows + (r + l) * stride;
+      for (int64_t i = d8; i < d; ++i) sums[l] += static_cast<double>(half(row[i]) * half(q[i]));
+      out[r + l] = static_cast<float>(sums[l]);
+    }
+  }
+  for (; r < n_rows; ++r) {
+    const uint16_t* row = rows + r * stride;
+    double sum = 0.0;
+    for (int64_t i = 0; i < d; ++i) sum += static_cast<double>(half(row[i]) * half(q[i]));
+    out[r] = static_cast<float>(sum);
+  }
+}
+
+// The scalar table's convert_row_f16 (round to nearest even through f16 and back); the
+// hardware conversions give the same bits for every input, NaN payloads included.
+void convert_row_f16_simd(const float* x, void* dst, int64_t k) {
+  auto* out = static_cast<float*>(dst);
+  for (int64_t i = 0; i < k; i += 16) {
+    const __mmask16 m = k - i >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (k - i)) - 1);
+    _mm512_mask_storeu_ps(out + i, m, _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, x + i), kRoundNearest)));
+  }
+}
+
 KernelTable make_avx512() {
   KernelTable t;
   t.name = "avx512";
   t.f32 = {nullptr, nullptr, gemm_f32};
-  t.f16 = {x_row_bytes_f32, convert_row_f16, gemm_f16};
+  t.f16 = {x_row_bytes_f32, convert_row_f16_simd, gemm_f16};
   t.q4_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q4_0};
   t.q4_1 = {x_row_bytes_q8_1, convert_row_q8_1, gemm_q4_1};
   t.q5_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q5_0};
   t.q5_1 = {x_row_bytes_q8_1, convert_row_q8_1, gemm_q5_1};
   t.q8_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q8_0};
+  t.exp_shifted = exp_shifted;
+  t.f16_axpy = f16_axpy;
+  t.f16_scale = f16_scale;
+  t.dot_f16_rows = dot_f16_rows;
   return t;
 }
 

@@ -231,6 +231,51 @@ void gemm_f16(const GemmTile& t) {
   }
 }
 
+// ggml_v_expf, one lane: ARM's optimized-routines expf as ggml vectorises it for softmax.
+float v_expf(float x) {
+  auto bits = [](float f) { uint32_t u; std::memcpy(&u, &f, 4); return u; };
+  auto from = [](uint32_t u) { float f; std::memcpy(&f, &u, 4); return f; };
+  const float r = 0x1.8p23f;
+  const float z = std::fma(x, 0x1.715476p+0f, r);
+  const float n = z - r;
+  const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
+  const uint32_t e = bits(z) << 23;
+  const float k = from(e + bits(1.0f));
+  const float u = b * b;
+  const float j = std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
+                           u, 0x1.ffffecp-1f * b);
+  if (!(std::fabs(n) > 126.0f)) return std::fma(j, k, k);
+  const uint32_t g = n <= 0.0f ? 0x82000000u : 0u;
+  const float s1 = from(g + 0x7f000000u);
+  const float s2 = from(e - g);
+  if (std::fabs(n) > 192.0f) return s1 * s1;
+  return std::fma(s2, j, s2) * s1;
+}
+
+void exp_shifted(const float* x, float shift, float* out, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) out[j] = v_expf(x[j] - shift);
+}
+
+void f16_axpy(uint16_t* acc, const uint16_t* v, float s, int64_t n) {
+  const auto& ht = half_table();
+  for (int64_t i = 0; i < n; ++i) acc[i] = fp32_to_fp16(std::fma(ht[v[i]], s, ht[acc[i]]));
+}
+
+void f16_scale(uint16_t* acc, float s, int64_t n) {
+  const auto& ht = half_table();
+  for (int64_t i = 0; i < n; ++i) acc[i] = fp32_to_fp16(ht[acc[i]] * s);
+}
+
+void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d, float* out) {
+  const auto& ht = half_table();
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const uint16_t* row = rows + r * stride;
+    double sum = 0.0;
+    for (int64_t i = 0; i < d; ++i) sum += static_cast<double>(ht[row[i]] * ht[q[i]]);
+    out[r] = static_cast<float>(sum);
+  }
+}
+
 KernelTable make_scalar() {
   KernelTable t;
   t.name = "scalar";
@@ -241,6 +286,10 @@ KernelTable make_scalar() {
   t.q5_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_blocks<BlockQ5_0, BlockQ8_0, dot_q5_0>};
   t.q5_1 = {x_row_bytes_q8_1, convert_row_q8_1, gemm_blocks<BlockQ5_1, BlockQ8_1, dot_q5_1>};
   t.q8_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_blocks<BlockQ8_0, BlockQ8_0, dot_q8_0>};
+  t.exp_shifted = exp_shifted;
+  t.f16_axpy = f16_axpy;
+  t.f16_scale = f16_scale;
+  t.dot_f16_rows = dot_f16_rows;
   return t;
 }
 

@@ -36,6 +36,13 @@ struct MatrixView {
 void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* y, int64_t ldy,
             ThreadPool& pool, const std::atomic<bool>* cancel = nullptr);
 
+// The attention's element-wise loops, through the same kernel table (kernels.h says what each
+// computes); every variant gives the scalar variant's bits.
+void exp_shifted(const float* x, float shift, float* out, int64_t n);
+void f16_axpy(uint16_t* acc, const uint16_t* v, float s, int64_t n);
+void f16_scale(uint16_t* acc, float s, int64_t n);
+void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d, float* out);
+
 // Name of the kernel variant in use ("scalar", "avx2", "avx512", ...).
 const char* kernel_name();
 

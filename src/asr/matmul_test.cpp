@@ -223,6 +223,121 @@ TEST_P(MatmulVariant, ZeroAndTinyActivationsGiveZeroOrFiniteResults) {
   }
 }
 
+uint32_t bits_of(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+
+// Inputs across ggml_v_expf's three ranges (|n| <= 126, <= 192, beyond), infinities and NaN.
+std::vector<float> exp_inputs() {
+  std::vector<float> x = {0.0f, -0.0f, 1.0f, -1.0f, 88.0f, 88.8f, 89.0f, -87.0f, -88.0f, -100.0f, -103.9f,
+                          -104.0f, -130.0f, -140.0f, 130.0f, 200.0f, -1e30f, INFINITY, -INFINITY, NAN};
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> wide(-150.0f, 100.0f), narrow(-12.0f, 2.0f);
+  for (int i = 0; i < 3000; ++i) x.push_back(i % 3 ? narrow(rng) : wide(rng));
+  return x;  // 3020 values: every tail length is exercised by the offsets below
+}
+
+TEST_P(MatmulVariant, ExpShiftedGivesTheScalarBits) {
+  const auto x = exp_inputs();
+  for (float shift : {0.0f, 1.5f, -3.25f}) {
+    for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{15}, int64_t{17}, static_cast<int64_t>(x.size())}) {
+      std::vector<float> got(n), want(n);
+      exp_shifted(x.data(), shift, got.data(), n);
+      ASSERT_TRUE(select_kernels("scalar").ok());
+      exp_shifted(x.data(), shift, want.data(), n);
+      ASSERT_TRUE(select_kernels(GetParam()).ok());
+      for (int64_t j = 0; j < n; ++j) ASSERT_EQ(bits_of(got[j]), bits_of(want[j])) << "x=" << x[j] << " shift=" << shift;
+    }
+  }
+  // In place, as the softmax calls it; and a value check against expf.
+  std::vector<float> v = {0.0f, 1.0f, -2.0f, 10.0f};
+  exp_shifted(v.data(), 0.0f, v.data(), 4);
+  for (int j = 0; j < 4; ++j) EXPECT_NEAR(v[j], std::exp(std::vector<float>{0, 1, -2, 10}[j]), 1e-6 * v[j]);
+}
+
+TEST_P(MatmulVariant, F16AccumulatorUpdatesGiveTheScalarBits) {
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int> half(0, 0xffff);
+  for (int64_t n : {int64_t{1}, int64_t{8}, int64_t{13}, int64_t{16}, int64_t{64}, int64_t{100}}) {
+    std::vector<uint16_t> acc(n), v(n);
+    for (int64_t i = 0; i < n; ++i) {
+      // Mostly finite halves (exponent below 31), now and then inf/NaN patterns.
+      acc[i] = static_cast<uint16_t>(half(rng) & (i % 17 ? 0xbbff : 0xffff));
+      v[i] = static_cast<uint16_t>(half(rng) & (i % 19 ? 0xbbff : 0xffff));
+    }
+    for (float s : {0.0f, 0.37f, 1.0f, -2.5f, 1e-6f, 3000.0f}) {
+      auto a = acc, b = acc;
+      f16_axpy(a.data(), v.data(), s, n);
+      auto c = acc, d = acc;
+      f16_scale(c.data(), s, n);
+      ASSERT_TRUE(select_kernels("scalar").ok());
+      f16_axpy(b.data(), v.data(), s, n);
+      f16_scale(d.data(), s, n);
+      ASSERT_TRUE(select_kernels(GetParam()).ok());
+      EXPECT_EQ(a, b) << "axpy n=" << n << " s=" << s;
+      EXPECT_EQ(c, d) << "scale n=" << n << " s=" << s;
+    }
+  }
+}
+
+TEST_P(MatmulVariant, F16RowDotsGiveTheScalarBits) {
+  std::mt19937 rng(13);
+  std::normal_distribution<float> g(0.0f, 4.0f);
+  const int64_t stride = 200;
+  std::vector<uint16_t> rows(static_cast<size_t>(stride) * 37), q(stride);
+  for (auto& h : rows) h = fp32_to_fp16(g(rng));
+  for (auto& h : q) h = fp32_to_fp16(g(rng) * 0.01f);
+  rows[5] = fp32_to_fp16(60000.0f);  // large and tiny magnitudes in one sum: order matters
+  rows[6] = fp32_to_fp16(1e-7f);
+  for (int64_t d : {int64_t{1}, int64_t{8}, int64_t{13}, int64_t{64}, int64_t{200}}) {
+    for (int64_t n : {int64_t{1}, int64_t{8}, int64_t{9}, int64_t{37}}) {
+      std::vector<float> got(n), want(n);
+      dot_f16_rows(rows.data(), stride, n, q.data(), d, got.data());
+      ASSERT_TRUE(select_kernels("scalar").ok());
+      dot_f16_rows(rows.data(), stride, n, q.data(), d, want.data());
+      ASSERT_TRUE(select_kernels(GetParam()).ok());
+      for (int64_t r = 0; r < n; ++r) {
+        ASSERT_EQ(bits_of(got[r]), bits_of(want[r])) << "d=" << d << " n=" << n << " r=" << r;
+        double sum = 0.0;
+        for (int64_t i = 0; i < d; ++i)
+          sum += static_cast<double>(fp16_to_fp32(rows[r * stride + i]) * fp16_to_fp32(q[i]));
+        ASSERT_EQ(got[r], static_cast<float>(sum));
+      }
+    }
+  }
+}
+
+TEST_P(MatmulVariant, F16ActivationConversionGivesTheScalarBits) {
+  // Every float class: normal, f16-subnormal range, overflow to inf, ties, inf and NaN payloads.
+  std::vector<float> x = {0.0f, -0.0f, 65504.0f, 65519.0f, 65520.0f, -70000.0f, 1e-8f, -3e-8f, 6e-5f, 1.0f + std::ldexp(1.0f, -11),
+                          INFINITY, -INFINITY, NAN, -NAN};
+  uint32_t u = 0x7fa00001u;  // a signalling NaN with a payload
+  float snan;
+  std::memcpy(&snan, &u, 4);
+  x.push_back(snan);
+  std::mt19937 rng(17);
+  std::uniform_int_distribution<uint32_t> any;
+  for (int i = 0; i < 4000; ++i) {
+    const uint32_t b = any(rng);
+    float f;
+    std::memcpy(&f, &b, 4);
+    x.push_back(i % 2 ? f : std::ldexp(static_cast<float>(b % 20000) - 10000.0f, static_cast<int>(b % 40) - 30));
+  }
+  const kernels::TypeKernels* tk = nullptr;
+  for (const auto* t : {kernels::avx2_table(), kernels::avx512_table()})
+    if (t && GetParam() == t->name) tk = &t->f16;
+  if (GetParam() == "scalar") tk = &kernels::scalar_table().f16;
+  ASSERT_NE(tk, nullptr);
+  for (int64_t k : {int64_t{1}, int64_t{9}, int64_t{17}, static_cast<int64_t>(x.size())}) {
+    std::vector<float> got(k), want(k);
+    tk->convert_row(x.data(), got.data(), k);
+    kernels::convert_row_f16(x.data(), want.data(), k);
+    for (int64_t i = 0; i < k; ++i) ASSERT_EQ(bits_of(got[i]), bits_of(want[i])) << "x=" << x[i];
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Kernels, MatmulVariant, ::testing::ValuesIn(available_kernels()),
                          [](const auto& info) { return info.param; });
 

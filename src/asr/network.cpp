@@ -193,26 +193,7 @@ MatrixView view_of(const TensorView& t) {
 
 // --- attention ------------------------------------------------------------------------------
 
-// ggml_v_expf, one lane: ARM's optimized-routines expf as ggml vectorises it for softmax.
-inline float v_expf(float x) {
-  auto bits = [](float f) { uint32_t u; std::memcpy(&u, &f, 4); return u; };
-  auto from = [](uint32_t u) { float f; std::memcpy(&f, &u, 4); return f; };
-  const float r = 0x1.8p23f;
-  const float z = std::fma(x, 0x1.715476p+0f, r);
-  const float n = z - r;
-  const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
-  const uint32_t e = bits(z) << 23;
-  const float k = from(e + bits(1.0f));
-  const float u = b * b;
-  const float j = std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
-                           u, 0x1.ffffecp-1f * b);
-  if (!(std::fabs(n) > 126.0f)) return std::fma(j, k, k);
-  const uint32_t g = n <= 0.0f ? 0x82000000u : 0u;
-  const float s1 = from(g + 0x7f000000u);
-  const float s2 = from(e - g);
-  if (std::fabs(n) > 192.0f) return s1 * s1;
-  return std::fma(s2, j, s2) * s1;
-}
+// ggml_v_expf lives in the kernel table (exp_shifted), one vector of lanes at a time.
 
 // ggml_soft_max_ext on one row: x * scale, entries the mask hides at -inf, the max
 // subtracted, exponentials summed in double (16 lanes of v_expf, libm expf for the tail, as
@@ -226,9 +207,10 @@ void softmax_row(float* s, int n, Visible visible, float scale) {
   }
   double sum = 0.0;
   int j = 0;
+  exp_shifted(s, mx, s, n / 16 * 16);
   for (; j + 15 < n; j += 16) {
     float v[16];
-    for (int l = 0; l < 16; ++l) v[l] = s[j + l] = v_expf(s[j + l] - mx);
+    for (int l = 0; l < 16; ++l) v[l] = s[j + l];
     // _mm512_reduce_add_ps: halves added pairwise, 16 -> 8 -> 4 -> 2 -> 1.
     for (int w = 8; w >= 1; w /= 2)
       for (int l = 0; l < w; ++l) v[l] = v[l] + v[l + w];
@@ -283,12 +265,8 @@ constexpr int kTileRows = 64;         // GGML_FA_TILE_Q: query batches this larg
 constexpr int kSplitMinKeys = 512;    // one query row over this many keys takes the split-KV path
 constexpr int kReferenceThreads = 2;  // ...cut into one chunk per thread of the golden runs
 
-// ggml_vec_dot_f16 for rows shorter than one SIMD step: widened products summed in double.
-inline float dot_f16(const uint16_t* a, const uint16_t* b, int n) {
-  double sum = 0.0;
-  for (int i = 0; i < n; ++i) sum += static_cast<double>(h2f(a[i]) * h2f(b[i]));
-  return static_cast<float>(sum);
-}
+// Scores are ggml_vec_dot_f16 for rows shorter than one SIMD step: widened products summed in
+// double (dot_f16_rows in the kernel table).
 
 struct Partial {
   float m = -INFINITY, s = 0.0f;
@@ -302,21 +280,25 @@ Partial attend_one_chunk(const uint16_t* q16, const KvView& kv, int h, int d, in
                          Visible visible, float* out, uint16_t* acc16) {
   Partial p;
   for (int i = 0; i < d; ++i) acc16[i] = 0;
+  // The scores do not depend on the running softmax: all of the chunk's at once (hidden keys'
+  // too, cheaper than gathering the visible ones).
+  thread_local std::vector<float> dots;
+  dots.resize(static_cast<size_t>(std::max(k1 - k0, 0)));
+  dot_f16_rows(kv.k + static_cast<int64_t>(k0) * kv.k_stride + h * d, kv.k_stride, k1 - k0, q16, d, dots.data());
   for (int j = k0; j < k1; ++j) {
     if (!visible(j)) continue;
-    const uint16_t* krow = kv.k + j * kv.k_stride + h * d;
     const uint16_t* vrow = kv.v + j * kv.k_stride + h * d;
-    const float s = dot_f16(krow, q16, d) * scale;
+    const float s = dots[j - k0] * scale;
     float ms = 1.0f, vs = 1.0f;
     if (s > p.m) {
       const float m_old = p.m;
       p.m = s;
       ms = expf(m_old - p.m);
-      for (int i = 0; i < d; ++i) acc16[i] = fp32_to_fp16(h2f(acc16[i]) * ms);
+      f16_scale(acc16, ms, d);
     } else {
       vs = expf(s - p.m);
     }
-    for (int i = 0; i < d; ++i) acc16[i] = fp32_to_fp16(std::fma(h2f(vrow[i]), vs, h2f(acc16[i])));
+    f16_axpy(acc16, vrow, vs, d);
     p.s = p.s * ms + vs;
   }
   for (int i = 0; i < d; ++i) out[i] = h2f(acc16[i]);
@@ -363,15 +345,26 @@ void attend_row_flash(const float* q, const KvView& kv, int h, int d, Visible vi
   for (int i = 0; i < d; ++i) out[i] *= inv;
 }
 
+// Buffers of attend_head_tiled, owned by the network and kept between heads and windows: the
+// scores alone are 9 MB for a 30 s window, and fresh zeroed pages per head cost more than the
+// softmax. Every element is written before it is read.
+struct TiledScratch {
+  std::vector<float> keys, values_t, scores, sums, o;
+};
+
 // The tiled path for one head: f32 queries, keys and values widened to f32, f32 scores, the
 // exponentials' sum normalising the output at the end. The two products run through matmul().
 template <typename Visible>
 void attend_head_tiled(const float* q, int64_t rows, int64_t ldq, const KvView& kv, int h, int d, float scale,
-                       Visible visible, float* out, int64_t ldo, ThreadPool& pool,
+                       Visible visible, float* out, int64_t ldo, TiledScratch& scratch, ThreadPool& pool,
                        const std::atomic<bool>* cancel = nullptr) {
   const int n = kv.n_keys;
-  std::vector<float> keys(static_cast<size_t>(n) * d), values_t(static_cast<size_t>(d) * n);
-  std::vector<float> scores(static_cast<size_t>(rows) * n), sums(rows), o(static_cast<size_t>(rows) * d);
+  auto& [keys, values_t, scores, sums, o] = scratch;
+  keys.resize(static_cast<size_t>(n) * d);
+  values_t.resize(static_cast<size_t>(d) * n);
+  scores.resize(static_cast<size_t>(rows) * n);
+  sums.resize(rows);
+  o.resize(static_cast<size_t>(rows) * d);
   for (int j = 0; j < n; ++j)
     for (int i = 0; i < d; ++i) {
       keys[static_cast<size_t>(j) * d + i] = h2f(kv.k[j * kv.k_stride + h * d + i]);
@@ -386,8 +379,9 @@ void attend_head_tiled(const float* q, int64_t rows, int64_t ldq, const KvView& 
       for (int j = 0; j < n; ++j)
         if (visible(r, j)) mx = std::max(mx, s[j] *= scale);
       double sum = 0.0;
+      exp_shifted(s, mx, s, n);
       for (int j = 0; j < n; ++j) {
-        s[j] = visible(r, j) ? v_expf(s[j] - mx) : 0.0f;
+        if (!visible(r, j)) s[j] = 0.0f;
         sum += s[j];
       }
       sums[r] = static_cast<float>(sum);
@@ -466,6 +460,10 @@ struct WhisperNetwork::Impl {
   std::vector<uint16_t> self_v;  // [layer][n_state][cell] (flash attention: [layer][cell][n_state])
   ThreadPool serial_{1};           // runs a head's products inline inside a parallel task
   std::vector<float> scores_;
+  TiledScratch tiled_scratch;
+  struct DecodeScratch {
+    std::vector<float> x, h, qb, kb, vb, att, proj, mlp, tok, last, logits;
+  } dec_scratch;
 
   Impl(const ModelFile& model, int n_sequences, bool flash_attention, ThreadPool& p)
       : m(model), pool(p), flash(flash_attention) {
@@ -585,7 +583,7 @@ struct WhisperNetwork::Impl {
     if (flash) {
       if (batch_rows >= kTileRows) {
         for (int h = 0; h < n_head && !stopped(); ++h)
-          attend_head_tiled(q, rows, n_state, kv, h, d_head, scale, visible, out, n_state, pool, cancel);
+          attend_head_tiled(q, rows, n_state, kv, h, d_head, scale, visible, out, n_state, tiled_scratch, pool, cancel);
         return;
       }
       pool.parallel_for(rows * n_head, [&](int64_t b, int64_t e) {
@@ -664,6 +662,9 @@ struct WhisperNetwork::Impl {
       for (size_t i = 0; i < sz; ++i) x[i] = proj[i] + x[i];
     }
     layer_norm(x.data(), encoder_out.data(), n, n_state, ln_post.w, ln_post.b, pool);
+    // Kept across the heads and layers of a window, not between windows: decoding runs between
+    // them and the peak memory would be the sum of both.
+    tiled_scratch = TiledScratch{};
 
     // Cross-attention keys (pre-scaled by d^-1/4) and transposed values, once per window.
     const float k_scale = static_cast<float>(std::pow(static_cast<float>(d_head), -0.25));
@@ -700,9 +701,12 @@ struct WhisperNetwork::Impl {
     }
     if (total == 0) return true;
     const size_t sz = static_cast<size_t>(total) * n_state;
-    std::vector<float> x(sz), h(sz), qb(sz), kb(sz), vb(sz), att(sz), proj(sz), mlp(sz * 4);
+    // Buffers kept between calls (one call per token); each is written before it is read.
+    auto& [x, h, qb, kb, vb, att, proj, mlp, tok, last, logits] = dec_scratch;
+    for (auto* v : {&x, &h, &qb, &kb, &vb, &att, &proj}) v->resize(sz);
+    mlp.resize(sz * 4);
     {
-      std::vector<float> tok(n_state);
+      tok.resize(n_state);
       int64_t r = 0;
       for (const auto& it : items) {
         for (int i = 0; i < it.n_tokens; ++i, ++r) {
@@ -781,7 +785,7 @@ struct WhisperNetwork::Impl {
       for (size_t i = 0; i < sz; ++i) x[i] = proj[i] + x[i];
     }
     // Final norm and logits for each item's last token.
-    std::vector<float> last(static_cast<size_t>(items.size()) * n_state);
+    last.resize(static_cast<size_t>(items.size()) * n_state);
     {
       int64_t r = -1;
       for (size_t k = 0; k < items.size(); ++k) {
@@ -789,11 +793,16 @@ struct WhisperNetwork::Impl {
         layer_norm_row(&x[r * n_state], &last[k * n_state], n_state, dec_ln.w, dec_ln.b);
       }
     }
-    std::vector<float> logits(static_cast<size_t>(items.size()) * n_vocab);
+    logits.resize(static_cast<size_t>(items.size()) * n_vocab);
     matmul(token_matrix, last.data(), static_cast<int64_t>(items.size()), n_state, logits.data(), n_vocab, pool, cancel);
     if (stopped()) return false;
     for (size_t k = 0; k < items.size(); ++k)
       if (items[k].logits) std::memcpy(items[k].logits, &logits[k * n_vocab], n_vocab * sizeof(float));
+    // Single-token steps (the common call) keep their buffers; a prompt's larger ones go.
+    if (total >= kTileRows) {
+      dec_scratch = DecodeScratch{};
+      tiled_scratch = TiledScratch{};
+    }
     return true;
   }
 

@@ -41,5 +41,6 @@ void add_daemon_command(CLI::App& app, const GlobalOptions& global);
 // toggle, start, stop, cancel, status, events: clients of the daemon's control socket.
 void add_control_commands(CLI::App& app, const GlobalOptions& global);
 void add_shortcuts_command(CLI::App& app, const GlobalOptions& global);
+void add_bench_command(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace thoth::cli

@@ -1,6 +1,7 @@
 #include <cstdio>
 #include <map>
 
+#include "asr/matmul.h"
 #include "cli/commands.h"
 #include "core/log.h"
 #include "core/version.h"
@@ -85,6 +86,7 @@ int main(int argc, char** argv) {
   add_daemon_command(app, global);
   add_control_commands(app, global);
   add_shortcuts_command(app, global);
+  add_bench_command(app, global);
 
   if (int code = check_command_line(app, argc, argv)) return code;
   try {
@@ -99,6 +101,8 @@ int main(int argc, char** argv) {
     return exit_with(kExitUsage, std::string(e.what()) + "; see " + command_path(app) + " --help");
   }
   thoth::log::init(global.verbosity, global.quiet);
+  // A mistyped THOTH_KERNELS is the user's to fix: say so before any work, not mid-run.
+  if (auto kernels = thoth::asr::init_kernels(); !kernels.ok()) return exit_with(kExitFailure, kernels.error());
 
   for (const auto* sub : app.get_subcommands()) {
     // The deepest chosen subcommand owns the run (e.g. `models pull`).
