@@ -17,6 +17,7 @@
 #include "output/desktop_output.h"
 #include "pipeline/stage_adapters.h"
 #include "server/control.h"
+#include "server/cues.h"
 #include "server/http_api.h"
 #include "server/service.h"
 
@@ -119,6 +120,9 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& options) {
       spdlog::warn("hands-free mode is off: {}", r.body.value("error", std::string("?")));
   }
 
+  d->cues_ = std::make_unique<Cues>(d->service_->bus(), d->service_->config()->daemon.sounds,
+                                    d->service_->config()->daemon.notifications);
+
   // Global shortcuts: invalid ones stop the start (one line naming the key); a session
   // without global keys still runs, driven by `thoth toggle` and friends.
   d->keys_ = std::make_unique<ServiceKeys>(*d->service_);
@@ -143,6 +147,7 @@ void Daemon::shutdown() {
   // Keys first: nothing may start a dictation once shutdown has begun.
   shortcuts_.reset();
   keys_.reset();
+  cues_.reset();
   // The dictation next, while the event streams still carry its last events.
   if (service_) service_->shutdown();
   if (http_) http_->stop();

@@ -22,6 +22,8 @@ class GlobalShortcuts;
 
 namespace thoth::server {
 
+class Cues;
+
 struct DaemonOptions {
   std::string model;              // overrides transcription.model
   std::string device;             // overrides audio.device
@@ -55,6 +57,7 @@ class Daemon {
   std::unique_ptr<HttpApi> http_;
   std::unique_ptr<input::DictationControl> keys_;     // the service as the shortcuts see it
   std::unique_ptr<input::GlobalShortcuts> shortcuts_;  // uses keys_
+  std::unique_ptr<Cues> cues_;
 };
 
 // Where the per-install API token lives: data dir/api-token (0600).
