@@ -589,6 +589,10 @@ Result<void> WarmCapture::begin(const std::string& wav_path, LevelCallback on_le
   if (!wav) return make_error(wav.error());
   begin_captured_ = im.captured_frames.load(std::memory_order_relaxed);
   begin_overflow_ = im.overflow_frames.load(std::memory_order_relaxed);
+  // The live audio's latency: from this request to the next block the callback delivers
+  // (it stamps the first block after the reset).
+  im.start_request_ns = now_ns();
+  im.first_sample_ns.store(0, std::memory_order_release);
   std::lock_guard lock(im.session_mutex);
   im.options.wav_path = wav_path;
   im.wav = *wav;
@@ -643,10 +647,15 @@ Recording WarmCapture::end() {
   }
   rec.captured_frames = im.captured_frames.load(std::memory_order_relaxed) - begin_captured_;
   rec.overflow_frames = im.overflow_frames.load(std::memory_order_relaxed) - begin_overflow_;
-  rec.start_latency_ms = 0;  // the stream was already delivering
+  const int64_t first = im.first_sample_ns.load(std::memory_order_acquire);
+  rec.start_latency_ms = first != 0 ? double(first - im.start_request_ns) / 1e6 : -1;
   rec.duration_s = double(rec.samples.size()) / kOutRate;
   if (failed()) rec.error = "audio: input device '" + im.device + "' stopped delivering audio (unplugged or server gone)";
   return rec;
+}
+
+bool WarmCapture::has_first_sample() const {
+  return impl_->first_sample_ns.load(std::memory_order_acquire) != 0;
 }
 
 bool Capture::has_first_sample() const {

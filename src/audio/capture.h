@@ -108,6 +108,8 @@ class WarmCapture {
   Recording end();
   bool failed() const;
   const std::string& device() const;
+  // A live block has arrived since the last begin() (Recording::start_latency_ms measures it).
+  bool has_first_sample() const;
 
   // Hands every 16 kHz mono sample the stream produces, recording or not, to `ring` (its
   // single consumer is the caller's thread). The writer thread feeds it, never the audio
