@@ -40,5 +40,7 @@ void add_dictionary_command(CLI::App& app, const GlobalOptions& global);
 void add_daemon_command(CLI::App& app, const GlobalOptions& global);
 // toggle, start, stop, cancel, status, events: clients of the daemon's control socket.
 void add_control_commands(CLI::App& app, const GlobalOptions& global);
+// `thoth ui`: the daemon's web UI address with its token.
+void add_ui_command(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace thoth::cli

@@ -84,6 +84,7 @@ int main(int argc, char** argv) {
   add_dictionary_command(app, global);
   add_daemon_command(app, global);
   add_control_commands(app, global);
+  add_ui_command(app, global);
 
   if (int code = check_command_line(app, argc, argv)) return code;
   try {
