@@ -12,6 +12,7 @@
 
 #include <httplib.h>
 
+#include "audio/capture.h"
 #include "core/paths.h"
 #include "models/catalog.h"
 #include "models/lookup.h"
@@ -256,6 +257,17 @@ void HttpApi::routes() {
     if (!bytes) return send_error(res, 404, "the recording of entry " + std::to_string(id) + " is gone: " + bytes.error());
     res.set_header("Cache-Control", "no-store");
     res.set_content(std::move(*bytes), "audio/wav");
+  });
+
+  // The audio server's inputs, for the settings screen's device choice.
+  s.Get("/api/devices", [](const httplib::Request&, httplib::Response& res) {
+    auto devices = audio::list_input_devices();
+    if (!devices) return send_error(res, 500, devices.error());
+    json list = json::array();
+    for (const auto& d : *devices)
+      list.push_back(json{{"name", d.name}, {"description", d.description}, {"sample_rate", d.sample_rate},
+                          {"channels", d.channels}, {"is_default", d.is_default}, {"is_monitor", d.is_monitor}});
+    send_json(res, 200, json{{"devices", list}});
   });
 
   s.Get("/api/config", [this](const httplib::Request&, httplib::Response& res) {

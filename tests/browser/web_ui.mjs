@@ -34,6 +34,7 @@ async function apiGet(route) {
 
 const problems = [];
 const summary = { screenshots: {} };
+let current = null;  // the page under test, for the failure report
 
 async function screenshot(page, name) {
   const file = path.join(shots, `${name}.png`);
@@ -78,6 +79,7 @@ async function run() {
     const context = await browser.newContext({ viewport: { width: W, height: H }, deviceScaleFactor: 1, acceptDownloads: true, colorScheme: 'light' });
     context.setDefaultTimeout(T);
     const page = await context.newPage();
+    current = page;
     page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
     // An API answer with an error status is logged by chromium itself; the UI shows those.
     page.on('console', (m) => {
@@ -151,6 +153,10 @@ async function run() {
     check(await page.inputValue('#f-model') === before.transcription.model, 'the model field does not show the config');
     check(await page.inputValue('#f-out-method') === before.output.method, 'the output method does not show the config');
     check(await page.inputValue('#f-fillers') === before.filters.filler_words.join(', '), 'the filler words do not show the config');
+    // The device list comes from the audio server (the test's PulseAudio and its null sink).
+    const devices = await page.$$eval('#f-audio-device option', (os) => os.map((o) => o.value));
+    check(devices[0] === '' && devices.includes('virt.monitor'), `device choices: ${devices.join(', ')}`);
+    check(await page.inputValue('#f-audio-device') === before.audio.device, 'the device does not show the config');
 
     await page.fill('#f-enh-url', 'not a url');
     await page.click('#settings-save');
@@ -160,9 +166,15 @@ async function run() {
     check(note.includes('enhancement.base_url'), `the inline error says "${note}"`);
     check((await apiGet('/api/config')).enhancement.base_url === before.enhancement.base_url, 'an invalid config was saved');
     summary.settings_error = note;
+    check(await page.evaluate(() => {
+      const r = document.getElementById('err-enhancement-base_url').getBoundingClientRect();
+      return r.top > 0 && r.bottom < document.querySelector('.form-actions').getBoundingClientRect().top;
+    }), 'the error note is not on screen');
+    summary['settings-error'] = await measure(page, await screenshot(page, 'settings-error'));
 
     await page.fill('#f-enh-url', 'http://127.0.0.1:11500');
     await page.selectOption('#f-out-method', 'clipboard');
+    await page.selectOption('#f-audio-device', 'virt.monitor');
     await page.fill('#f-fillers', `${await page.inputValue('#f-fillers')}, basically`);
     await page.click('#dict-add');
     await page.fill('#dict-rows tr:last-child input.from', 'thoth');
@@ -172,6 +184,7 @@ async function run() {
     check(await page.locator('.field-error').count() === 0, 'the error note stayed after a good save');
     const after = await apiGet('/api/config');
     check(after.output.method === 'clipboard', `output.method is ${after.output.method}`);
+    check(after.audio.device === 'virt.monitor', `audio.device is ${after.audio.device}`);
     check(after.enhancement.base_url === 'http://127.0.0.1:11500', `enhancement.base_url is ${after.enhancement.base_url}`);
     check(after.filters.filler_words.includes('basically'), 'the new filler word did not reach the config');
     check(after.filters.dictionary.some((r) => r.from === 'thoth' && r.to === 'Thoth'), 'the dictionary rule did not reach the config');
@@ -192,12 +205,22 @@ async function run() {
     await bare.waitForSelector('#auth-error:not([hidden])');
     await stranger.close();
 
-    for (const name of ['status', 'history', 'settings']) {
+    for (const name of ['status', 'history', 'settings', 'settings-error']) {
       const m = summary[name];
       check(m.width === W && m.height === H, `${name}.png is ${m.width}x${m.height}, not ${W}x${H}`);
       check(m.colours >= 40 && m.dominantShare < 0.97, `${name}.png looks blank: ${JSON.stringify(m)}`);
     }
     check(problems.length === 0, `the page reported: ${problems.join('; ')}`);
+  } catch (e) {
+    // What the page showed when it went wrong: its text and a screenshot.
+    if (current) {
+      try {
+        e.message += `\npage text:\n${(await current.evaluate(() => document.body.innerText)).slice(0, 3000)}`;
+        await current.screenshot({ path: path.join(shots, 'failure.png') });
+        e.message += `\nscreenshot: ${path.join(shots, 'failure.png')}`;
+      } catch { /* the page is gone */ }
+    }
+    throw e;
   } finally {
     await browser.close();
   }

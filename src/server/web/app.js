@@ -79,6 +79,7 @@ function renderLevel(event) {
   const peak = event ? event.peak_dbfs : -Infinity;
   $('meter-rms').style.width = `${levelPercent(rms)}%`;
   $('meter-peak').style.left = `${levelPercent(peak)}%`;
+  $('meter-peak').hidden = !Number.isFinite(peak);
   meter.setAttribute('aria-valuenow', String(Number.isFinite(rms) ? Math.round(rms) : -60));
   $('meter-text').textContent = Number.isFinite(rms) ? `${rms.toFixed(0)} dBFS` : '–∞ dBFS';
   if (event) meter.dataset.updates = String(Number(meter.dataset.updates) + 1);
@@ -356,28 +357,54 @@ function clearFieldErrors() {
 // under that field. Returns whether a field took it.
 function showFieldError(message) {
   let best = null;
+  let from = 0;
   for (const input of document.querySelectorAll('#settings-form [data-key]')) {
     const key = input.dataset.key;
     const at = message.indexOf(key);
     const next = message[at + key.length];
     if (at >= 0 && (next === ':' || next === '[' || next === undefined || next === ' ') &&
-        (!best || key.length > best.dataset.key.length)) best = input;
+        (!best || key.length > best.dataset.key.length)) {
+      best = input;
+      from = at;
+    }
   }
   if (!best) return false;
+  message = message.slice(from);  // from the key on: the config file's path is noise here
   const id = `err-${best.dataset.key.replaceAll('.', '-')}`;
   const note = el('p', { class: 'field-error error-text', id, role: 'alert', textContent: message });
   const anchor = best.closest('label.check') || best;
   anchor.after(note);
   best.setAttribute('aria-invalid', 'true');
   best.setAttribute('aria-describedby', id);
-  if (best.focus) best.focus();
+  best.focus({ preventScroll: true });
+  // Centred, so the sticky Save bar does not cover it.
+  best.scrollIntoView({ block: 'center' });
   return true;
+}
+
+// The device choice: the system default, the audio server's inputs, and the configured
+// device even when it is not plugged in now (so a save does not silently drop it).
+function fillDevices(devices, configured, error) {
+  const select = $('f-audio-device');
+  const options = [el('option', { value: '', textContent: 'System default' })];
+  for (const d of devices) {
+    const label = `${d.description || d.name}${d.is_default ? ' (default)' : ''}${d.is_monitor ? ' – monitor of an output' : ''}`;
+    options.push(el('option', { value: d.name, textContent: label }));
+  }
+  if (configured && !devices.some((d) => d.name === configured))
+    options.push(el('option', { value: configured, textContent: `${configured} (not connected)` }));
+  select.replaceChildren(...options);
+  $('device-hint').textContent = error ? `Cannot list devices: ${error}` : `${devices.length} input ${devices.length === 1 ? 'device' : 'devices'} (thoth devices lists them too).`;
 }
 
 async function loadSettings() {
   const status = $('settings-status');
   try {
-    config = await api.json('/api/config');
+    const [loaded, devices] = await Promise.allSettled([api.json('/api/config'), api.json('/api/devices')]);
+    if (loaded.status === 'rejected') throw loaded.reason;
+    config = loaded.value;
+    fillDevices(devices.status === 'fulfilled' ? devices.value.devices : [], config.audio?.device,
+      devices.status === 'rejected' ? devices.reason.message : '');
     clearFieldErrors();
     fillForm(config);
     document.getElementById('settings-form').dataset.loaded = 'true';
@@ -404,7 +431,7 @@ async function saveSettings(e) {
     status.textContent = 'Saved; used from the next dictation.';
     status.dataset.result = 'saved';
   } catch (err) {
-    status.textContent = showFieldError(err.message) ? 'Not saved: see the field marked below.' : `Not saved: ${err.message}`;
+    status.textContent = showFieldError(err.message) ? 'Not saved: see the marked field.' : `Not saved: ${err.message}`;
     status.dataset.result = 'error';
   }
 }
