@@ -1,7 +1,7 @@
 // The daemon's HTTP API from the page: the token hand-off, authenticated JSON calls and
 // the event stream.
 //
-// `thoth ui` opens http://127.0.0.1:PORT/#token=TOKEN. The fragment never reaches a server;
+// `thoth ui` opens the page with #token=TOKEN appended. The fragment never reaches a server;
 // it is moved into sessionStorage (this tab only, gone when it closes) and cleared from
 // the address bar so it does not linger in history or on screen.
 
