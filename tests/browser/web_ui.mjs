@@ -105,6 +105,7 @@ async function run() {
     await page.waitForFunction(() => Number(document.getElementById('meter').dataset.updates) > 2);
     await page.click('#btn-cancel');
     await page.waitForSelector('#state[data-state="idle"]');
+    await page.waitForFunction(() => document.getElementById('state-message').textContent === 'Cancelled');
     summary.level_updates = Number(await page.getAttribute('#meter', 'data-updates'));
 
     // ---- History: two rows (the dictation and the cancelled run), search, play, export
@@ -197,6 +198,21 @@ async function run() {
     await page.click('#tab-settings');
     await page.waitForSelector('#settings-form[data-loaded="true"]');
     check(await page.inputValue('#f-out-method') === 'clipboard', 'after a reload the form lost the saved method');
+
+    // A dictation started and stopped from the page: its result (with the stage timings of
+    // this run, total included) arrives over the event stream.
+    await page.click('#tab-status');
+    const lastId = (await apiGet('/api/history?limit=1'))[0].id;
+    await page.click('#btn-start');
+    await page.waitForSelector('#state[data-state="recording"]');
+    await page.waitForTimeout(1500);
+    await page.click('#btn-stop');
+    await page.waitForFunction((id) => {
+      const m = /#(\d+)$/.exec(document.getElementById('latest-meta').textContent);
+      return m && Number(m[1]) > id;
+    }, lastId, { timeout: 180000 });
+    await page.waitForSelector('#latest-timings tr[data-stage="total_ms"]');
+    await page.waitForSelector('#state[data-state="idle"]');
 
     // Without the token the page says how to get in, and reads nothing.
     const stranger = await browser.newContext({ viewport: { width: W, height: H } });

@@ -268,10 +268,12 @@ TEST_F(WebUiTest, ThreeScreensInHeadlessChromium) {
   EXPECT_EQ(c["output"]["method"], "clipboard");
   EXPECT_EQ(c["audio"]["device"], "virt.monitor");
   EXPECT_EQ(c["enhancement"]["base_url"], "http://127.0.0.1:11500");
-  // And the row deleted on the history screen is gone with its recording.
+  // The row deleted on the history screen is gone, the one dictated from the page is there.
   auto after = authed.Get("/api/history");
   ASSERT_TRUE(after);
-  EXPECT_EQ(json::parse(after->body).size(), 1u) << after->body;
+  const json rows_after = json::parse(after->body);
+  ASSERT_EQ(rows_after.size(), 2u) << after->body;
+  EXPECT_EQ(rows_after[1]["id"], list[0]["id"]);
 }
 
 }  // namespace

@@ -146,6 +146,9 @@ function onEvent(name, data) {
   else if (name === 'input-level') renderLevel(data);
   else {
     if (data.state) renderState(data.state);
+    // "Transcribing", "Cancelled", "Ready", ...: what the pipeline says it is doing.
+    if (data.message) $('state-message').textContent = data.message;
+    if (data.state === 'idle') historyStale = true;  // a cancelled run has a row but no result event
     if (data.result) {
       renderLatest(data.result);
       historyStale = true;
