@@ -3,10 +3,12 @@
 // src/server/e2e/web_ui_test.cpp, which starts the daemon and records a dictation first.
 //
 // Environment: THOTH_API (http://127.0.0.1:PORT), THOTH_TOKEN, THOTH_SCREENSHOT_DIR,
-// THOTH_SEARCH_WORD (a word of the recorded dictation), CHROMIUM (default /usr/bin/chromium).
+// THOTH_SEARCH_WORD (a word of the recorded dictation), THOTH_SPEECH_FILE, CHROMIUM (default
+// /usr/bin/chromium); PULSE_SERVER points paplay at the test's audio server.
 // Exits 0 with a JSON summary on stdout, or 1 with the reason on stderr.
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { chromium } from 'playwright-core';
 
 const env = (name, fallback) => {
@@ -18,6 +20,7 @@ const api = env('THOTH_API');
 const token = env('THOTH_TOKEN');
 const shots = env('THOTH_SCREENSHOT_DIR');
 const word = env('THOTH_SEARCH_WORD');
+const speech = env('THOTH_SPEECH_FILE');  // played into the PulseAudio sink "virt" while recording
 const executablePath = env('CHROMIUM', '/usr/bin/chromium');
 const W = 1280, H = 800;
 const T = 60000;  // generous: a loaded 2-core machine; only hangs should hit it
@@ -99,10 +102,18 @@ async function run() {
     check(await page.isEnabled('#btn-start') && !(await page.isEnabled('#btn-stop')), 'idle: Start should be enabled, Stop not');
     summary.status = await measure(page, await screenshot(page, 'status'));
 
-    // ---- Live: a recording started from the UI moves the level meter, cancel ends it
+    // ---- Live: a recording started from the UI; speech played into the test's audio server
+    // moves the level meter; cancel ends it
     await page.click('#btn-start');
     await page.waitForSelector('#state[data-state="recording"]');
-    await page.waitForFunction(() => Number(document.getElementById('meter').dataset.updates) > 2);
+    const player = spawn('paplay', ['--device=virt', speech], { stdio: 'ignore' });
+    try {
+      await page.waitForFunction(() => Number(document.getElementById('meter').getAttribute('aria-valuenow')) > -40);
+      summary.recording = await measure(page, await screenshot(page, 'recording'));
+    } finally {
+      player.kill();
+    }
+    check(Number(await page.getAttribute('#meter', 'data-updates')) > 2, 'the meter saw too few level events');
     await page.click('#btn-cancel');
     await page.waitForSelector('#state[data-state="idle"]');
     await page.waitForFunction(() => document.getElementById('state-message').textContent === 'Cancelled');
@@ -221,7 +232,7 @@ async function run() {
     await bare.waitForSelector('#auth-error:not([hidden])');
     await stranger.close();
 
-    for (const name of ['status', 'history', 'settings', 'settings-error']) {
+    for (const name of ['status', 'recording', 'history', 'settings', 'settings-error']) {
       const m = summary[name];
       check(m.width === W && m.height === H, `${name}.png is ${m.width}x${m.height}, not ${W}x${H}`);
       check(m.colours >= 40 && m.dominantShare < 0.97, `${name}.png looks blank: ${JSON.stringify(m)}`);

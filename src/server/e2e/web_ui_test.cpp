@@ -244,6 +244,7 @@ TEST_F(WebUiTest, ThreeScreensInHeadlessChromium) {
   }
   ASSERT_GE(word.size(), 3u) << "no word to search for in: " << list[0]["text"];
   o.env["THOTH_SEARCH_WORD"] = word;
+  o.env["THOTH_SPEECH_FILE"] = thoth::test::shared_file("speech/jfk.wav").string();
   o.env["CHROMIUM"] = chromium;
   o.timeout = 300s;
   auto r = thoth::test::run_program({"/usr/bin/env", "node", script.string()}, o);
@@ -253,7 +254,7 @@ TEST_F(WebUiTest, ThreeScreensInHeadlessChromium) {
   EXPECT_GT(summary.value("level_updates", 0), 2) << r.out;
   EXPECT_GT(summary.value("played_seconds", 0.0), 10.0) << r.out;  // jfk.wav is 11 s
 
-  for (const char* name : {"status", "history", "settings", "settings-error"}) {
+  for (const char* name : {"status", "recording", "history", "settings", "settings-error"}) {
     const auto file = shots / (std::string(name) + ".png");
     ASSERT_TRUE(std::filesystem::exists(file)) << file;
     EXPECT_EQ(png_size(file), std::make_pair(1280u, 800u)) << file;
