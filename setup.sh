@@ -15,6 +15,7 @@ PACKAGES=(
   python3 python3-numpy espeak-ng sox libsox-fmt-all
   pulseaudio pulseaudio-utils xvfb xdotool xclip x11-utils
   sway foot wtype wl-clipboard ydotool
+  chromium nodejs
 )
 
 missing=()
@@ -26,6 +27,13 @@ if ((${#missing[@]})); then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The web UI's browser test drives Debian's chromium through playwright-core, installed
+# from the lockfile into tests/browser only (no global install, no browser download).
+if [ ! -d tests/browser/node_modules/playwright-core ]; then
+  command -v npm >/dev/null || { SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"; $SUDO apt-get install -y -qq npm; }
+  (cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 mode="${1:-}"

@@ -42,5 +42,7 @@ void add_daemon_command(CLI::App& app, const GlobalOptions& global);
 void add_control_commands(CLI::App& app, const GlobalOptions& global);
 void add_shortcuts_command(CLI::App& app, const GlobalOptions& global);
 void add_bench_command(CLI::App& app, const GlobalOptions& global);
+// `thoth ui`: the daemon's web UI address with its token.
+void add_ui_command(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace thoth::cli

@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
   add_control_commands(app, global);
   add_shortcuts_command(app, global);
   add_bench_command(app, global);
+  add_ui_command(app, global);
 
   if (int code = check_command_line(app, argc, argv)) return code;
   try {

@@ -12,9 +12,11 @@
 
 #include <httplib.h>
 
+#include "audio/capture.h"
 #include "core/paths.h"
 #include "models/catalog.h"
 #include "models/lookup.h"
+#include "server/web_ui.h"
 
 namespace thoth::server {
 namespace {
@@ -56,6 +58,21 @@ struct EventQueue {
     cv.notify_one();
   }
 };
+
+// ---- web UI (GET / and /static/...) and the recordings it plays
+
+bool serve_web_ui(const httplib::Request& req, httplib::Response& res) {
+  if (req.method != "GET" && req.method != "HEAD") return false;
+  const WebAsset* asset = find_web_asset(req.path);
+  if (!asset) return false;
+  res.status = 200;
+  res.set_header("Content-Security-Policy", kWebCsp);
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("Referrer-Policy", "no-referrer");
+  res.set_header("Cache-Control", "no-cache");
+  res.set_content(reinterpret_cast<const char*>(asset->data), asset->size, web_content_type(asset->path));
+  return true;
+}
 
 }  // namespace
 
@@ -130,6 +147,8 @@ void HttpApi::routes() {
         return httplib::Server::HandlerResponse::Handled;
       }
     }
+    // The web UI's own files carry no user data: served before the token check (web_ui.h).
+    if (serve_web_ui(req, res)) return httplib::Server::HandlerResponse::Handled;
     const std::string auth = req.get_header_value("Authorization");
     const std::string prefix = "Bearer ";
     if (auth.rfind(prefix, 0) != 0 || !same_secret(auth.substr(prefix.size()), token_)) {
@@ -224,6 +243,38 @@ void HttpApi::routes() {
     if (!audio.empty() && std::filesystem::remove(audio, ec)) out["audio_deleted"] = true;
     else if (!audio.empty() && ec) out["warning"] = "recording " + audio + " could not be deleted: " + ec.message();
     send_json(res, 200, out);
+  });
+
+  // The recording of a history row, for the web UI's player (token required: it is user data).
+  s.Get(R"(/api/history/(\d+)/audio)", [this](const httplib::Request& req, httplib::Response& res) {
+    int64_t id = 0;
+    try {
+      id = std::stoll(req.matches[1].str());
+    } catch (...) {
+      return send_error(res, 404, "no history entry " + req.matches[1].str());
+    }
+    auto history = service_.history();
+    if (!history) return send_error(res, 500, history.error());
+    auto entry = (*history)->get(id);
+    if (!entry) return send_error(res, 500, entry.error());
+    if (!entry->has_value()) return send_error(res, 404, "no history entry with id " + std::to_string(id));
+    const std::string path = (**entry).audio_path;
+    if (path.empty()) return send_error(res, 404, "history entry " + std::to_string(id) + " has no recording");
+    auto bytes = paths::read_file(path);
+    if (!bytes) return send_error(res, 404, "the recording of entry " + std::to_string(id) + " is gone: " + bytes.error());
+    res.set_header("Cache-Control", "no-store");
+    res.set_content(std::move(*bytes), "audio/wav");
+  });
+
+  // The audio server's inputs, for the settings screen's device choice.
+  s.Get("/api/devices", [](const httplib::Request&, httplib::Response& res) {
+    auto devices = audio::list_input_devices();
+    if (!devices) return send_error(res, 500, devices.error());
+    json list = json::array();
+    for (const auto& d : *devices)
+      list.push_back(json{{"name", d.name}, {"description", d.description}, {"sample_rate", d.sample_rate},
+                          {"channels", d.channels}, {"is_default", d.is_default}, {"is_monitor", d.is_monitor}});
+    send_json(res, 200, json{{"devices", list}});
   });
 
   s.Get("/api/config", [this](const httplib::Request&, httplib::Response& res) {

@@ -6,6 +6,9 @@
 //   GET /api/history?search=&limit=               DELETE /api/history/{id}
 //   GET /api/history/export?format=json|csv|txt   GET|PUT /api/config
 //   GET /api/events                               Server-Sent Events: pipeline events, input level
+//   GET /api/history/{id}/audio                   the row's recording (audio/wav)
+//   GET /api/devices                              the audio server's input devices
+//   GET / and /static/...                         the web UI (web_ui.h), the only routes without a token
 //
 // Errors are JSON {"error": "..."}: 400 malformed, 401 token, 403 cross-origin, 404 unknown
 // route or id, 409 refused in this state, 413 body over 64 KiB.

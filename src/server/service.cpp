@@ -468,7 +468,14 @@ json result_to_json(const pipeline::PipelineResult& r) {
               {"error", r.error},
               {"warnings", r.warnings},
               {"history_id", r.history_id},
-              {"total_ms", r.timings.total_ms}};
+              {"total_ms", r.timings.total_ms},
+              {"timings", json{{"recording_ms", r.timings.recording_ms},
+                               {"drain_ms", r.timings.drain_ms},
+                               {"transcribe_ms", r.timings.transcribe_ms},
+                               {"filter_ms", r.timings.filter_ms},
+                               {"enhance_ms", r.timings.enhance_ms},
+                               {"output_ms", r.timings.output_ms},
+                               {"total_ms", r.timings.total_ms}}}};
 }
 
 json event_to_json(const pipeline::PipelineEvent& e) {
@@ -488,6 +495,19 @@ json event_to_json(const pipeline::PipelineEvent& e) {
 
 json status_event(const json& status) { return json{{"event", "daemon-status"}, {"status", status}}; }
 
+namespace {
+// Only the stages that ran: a cancelled dictation has no transcribe_ms.
+json durations_to_json(const store::StageDurations& d) {
+  json j = json::object();
+  const std::pair<const char*, const std::optional<int64_t>*> fields[] = {
+      {"record_ms", &d.record_ms}, {"transcribe_ms", &d.transcribe_ms}, {"filter_ms", &d.filter_ms},
+      {"enhance_ms", &d.enhance_ms}, {"output_ms", &d.output_ms}};
+  for (const auto& [name, value] : fields)
+    if (value->has_value()) j[name] = **value;
+  return j;
+}
+}  // namespace
+
 json history_entry_to_json(const store::HistoryEntry& e) {
   return json{{"id", e.id},
               {"created_at", store::format_timestamp(e.created_at_ms)},
@@ -499,7 +519,8 @@ json history_entry_to_json(const store::HistoryEntry& e) {
               {"transcription_model", e.transcription_model},
               {"enhancement_model", e.enhancement_model},
               {"status", std::string(store::to_string(e.status))},
-              {"error", e.error}};
+              {"error", e.error},
+              {"durations", durations_to_json(e.durations)}};
 }
 
 }  // namespace thoth::server
