@@ -102,6 +102,16 @@ async function run() {
     check(await page.isEnabled('#btn-start') && !(await page.isEnabled('#btn-stop')), 'idle: Start should be enabled, Stop not');
     summary.status = await measure(page, await screenshot(page, 'status'));
 
+    // ---- Hands-free mode: shown, and turned on and off from the page
+    check(await page.textContent('#hands-free') === 'off', 'hands-free should start off');
+    await page.click('#btn-hands-free');
+    await page.waitForSelector('#hands-free[data-on="true"]');
+    check((await apiGet('/api/status')).hands_free === true, 'the page turned hands-free on but /api/status disagrees');
+    summary['hands-free'] = await measure(page, await screenshot(page, 'hands-free'));
+    await page.click('#btn-hands-free');
+    await page.waitForSelector('#hands-free[data-on="false"]');
+    check((await apiGet('/api/status')).hands_free === false, 'the page turned hands-free off but /api/status disagrees');
+
     // ---- Live: a recording started from the UI; speech played into the test's audio server
     // moves the level meter; cancel ends it
     await page.click('#btn-start');

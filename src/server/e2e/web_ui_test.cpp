@@ -95,6 +95,8 @@ class WebUiTest : public ::testing::Test {
  protected:
   void SetUp() override {
     setenv("THOTH_HOME", home_.path().c_str(), 1);
+    // Hands-free mode (toggled from the page) listens through the real Silero VAD.
+    setenv("THOTH_VAD_MODEL", thoth::test::shared_file("models/silero-v6.2.0-ggml.bin").c_str(), 1);
     setenv("DISPLAY", ":987", 1);  // no X server: typing fails clearly, the text stays in the history
     unsetenv("WAYLAND_DISPLAY");
   }
@@ -254,7 +256,7 @@ TEST_F(WebUiTest, ThreeScreensInHeadlessChromium) {
   EXPECT_GT(summary.value("level_updates", 0), 2) << r.out;
   EXPECT_GT(summary.value("played_seconds", 0.0), 10.0) << r.out;  // jfk.wav is 11 s
 
-  for (const char* name : {"status", "recording", "history", "settings", "settings-error"}) {
+  for (const char* name : {"status", "hands-free", "recording", "history", "settings", "settings-error"}) {
     const auto file = shots / (std::string(name) + ".png");
     ASSERT_TRUE(std::filesystem::exists(file)) << file;
     EXPECT_EQ(png_size(file), std::make_pair(1280u, 800u)) << file;

@@ -63,8 +63,36 @@ function renderState(state) {
   if (!recording) renderLevel(null);
 }
 
+// Hands-free mode: listening for speech, starting and stopping dictations by itself.
+let handsFree = false;
+function renderHandsFree(on, note = '') {
+  handsFree = Boolean(on);
+  const node = $('hands-free');
+  node.textContent = handsFree ? 'listening' : 'off';
+  node.dataset.on = String(handsFree);
+  const button = $('btn-hands-free');
+  button.textContent = handsFree ? 'Turn off' : 'Turn on';
+  button.setAttribute('aria-pressed', String(handsFree));
+  $('hands-free-note').textContent = note;
+}
+
+async function toggleHandsFree() {
+  $('command-error').textContent = '';
+  try {
+    const reply = await api.json('/api/hands-free', { method: 'POST', body: { enabled: !handsFree } });
+    renderHandsFree(reply.hands_free);
+  } catch (e) {
+    $('command-error').textContent = e.message;
+  }
+}
+
 function renderStatus(status) {
   renderState(status.state);
+  if ('hands_free' in status) {
+    const note = status.hands_free_error ? status.hands_free_error
+      : status.hands_free_dictation ? 'this dictation was started by speech' : '';
+    renderHandsFree(status.hands_free, note);
+  }
   $('fact-model').textContent = status.model ?? '–';
   $('fact-loaded').textContent = status.model_loaded ? 'yes' : 'on first dictation';
   $('fact-pid').textContent = status.pid ?? '–';
@@ -143,6 +171,7 @@ async function command(name) {
 
 function onEvent(name, data) {
   if (name === 'daemon-status') renderStatus(data.status || {});
+  else if (name === 'hands-free') renderHandsFree(data.hands_free, data.message === 'on' || data.message === 'off' ? '' : data.message);
   else if (name === 'input-level') renderLevel(data);
   else {
     if (data.state) renderState(data.state);
@@ -465,6 +494,7 @@ function main() {
   $('btn-start').addEventListener('click', () => command('start'));
   $('btn-stop').addEventListener('click', () => command('stop'));
   $('btn-cancel').addEventListener('click', () => command('cancel'));
+  $('btn-hands-free').addEventListener('click', toggleHandsFree);
   showScreen('status');
   loadLatest();
   connectEvents();
