@@ -110,11 +110,16 @@ struct DesktopOutput::Impl {
                            finish_restore();
                            const auto previous = options.restore_clipboard ? wayland_clipboard_read() : std::nullopt;
                            auto r = wayland_paste(t, text, options.paste_shift, &cancel);
-                           if (options.restore_clipboard) restore_later(previous);
+                           if (options.restore_clipboard) {
+                             // Nothing pasted: nothing to wait for before putting it back.
+                             restore_later(previous);
+                             if (!r) finish_restore();
+                           }
                            return from(r, false);
                          }});
       if (clip)
-        out.push_back({"wl-clipboard", [](const std::string& text, const std::atomic<bool>&) {
+        out.push_back({"wl-clipboard", [this](const std::string& text, const std::atomic<bool>&) {
+                         finish_restore();  // a pending put-back must not overwrite this text
                          return from(wayland_clipboard_set(text), false);
                        }});
     } else if (x11) {
