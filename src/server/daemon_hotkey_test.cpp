@@ -21,33 +21,19 @@
 
 #include "server/control.h"
 #include "store/history.h"
+#include "support/background.h"
 #include "support/process.h"
 #include "support/pulse_server.h"
 #include "support/shared_data.h"
 #include "support/x_server.h"
 
-extern char** environ;
 
 namespace {
 
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return done();
-}
+using thoth::test::eventually;
 
 std::string state() {
   auto r = thoth::server::control_request(json{{"cmd", "status"}});
@@ -80,25 +66,9 @@ TEST(DaemonHotkey, HoldSpeakReleaseTypesTheWordsIntoTheFocusedWindow) {
 
   // The daemon, with the default shortcuts (push-to-talk on Ctrl+Alt+Space).
   const std::string model = thoth::test::shared_file("models/mini.en-f16.bin").string();
-  std::vector<std::string> argv = {thoth::test::thoth_binary().string(), "daemon", "--model", model, "--port", "0"};
-  std::vector<char*> cargs;
-  for (auto& a : argv) cargs.push_back(a.data());
-  cargs.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, (home / "daemon.err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  pid_t daemon = -1;
-  ASSERT_EQ(posix_spawn(&daemon, cargs[0], &actions, nullptr, cargs.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&actions);
-  struct Reaper {
-    pid_t pid;
-    ~Reaper() {
-      kill(pid, SIGTERM);
-      waitpid(pid, nullptr, 0);
-    }
-  } reaper{daemon};
-  ASSERT_TRUE(eventually([] { return state() == "idle"; }, 60s)) << slurp(home / "daemon.err");
+  thoth::test::BackgroundThoth daemon({"daemon", "--model", model, "--port", "0"});
+  ASSERT_GT(daemon.pid(), 0);
+  ASSERT_TRUE(eventually([] { return state() == "idle"; }, 60s)) << daemon.err();
   auto status = thoth::server::control_request(json{{"cmd", "status"}});
   ASSERT_TRUE(status);
 
@@ -106,7 +76,7 @@ TEST(DaemonHotkey, HoldSpeakReleaseTypesTheWordsIntoTheFocusedWindow) {
   ASSERT_NE(keyboard, nullptr);
   press_shortcut(keyboard, true);
   ASSERT_TRUE(eventually([] { return state() == "recording"; }, 20s))
-      << slurp(home / "daemon.err");
+      << daemon.err();
   ASSERT_EQ(pulse->play(thoth::test::shared_file("speech/jfk.wav")), 0);
   press_shortcut(keyboard, false);
   XCloseDisplay(keyboard);
@@ -116,7 +86,7 @@ TEST(DaemonHotkey, HoldSpeakReleaseTypesTheWordsIntoTheFocusedWindow) {
   auto store = thoth::store::HistoryStore::open(home / "history.db");
   ASSERT_TRUE(store) << store.error();
   auto rows = store->search({});
-  ASSERT_TRUE(rows && rows->size() == 1u) << slurp(home / "daemon.err");
+  ASSERT_TRUE(rows && rows->size() == 1u) << daemon.err();
   const auto& row = rows->front();
   EXPECT_EQ(row.status, thoth::store::DictationStatus::completed) << row.error;
   ASSERT_FALSE(row.text.empty());

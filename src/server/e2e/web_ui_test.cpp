@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/control.h"
+#include "support/background.h"
 #include "support/process.h"
 #include "support/pulse_server.h"
 #include "support/shared_data.h"
@@ -33,52 +34,9 @@ using nlohmann::json;
 using thoth::test::run_thoth;
 using thoth::test::ScratchDir;
 
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  const auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (done()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return done();
-}
-
-// `thoth daemon` in the background, its stderr in a file; killed if the test ends early.
-class DaemonProcess {
- public:
-  explicit DaemonProcess(const std::vector<std::string>& args) {
-    std::vector<std::string> argv{thoth::test::thoth_binary().string()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    std::vector<char*> cargs;
-    for (auto& a : argv) cargs.push_back(a.data());
-    cargs.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 2, (io_ / "err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (posix_spawn(&pid_, cargs[0], &actions, nullptr, cargs.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&actions);
-  }
-  ~DaemonProcess() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGTERM);
-    if (!eventually([&] { return waitpid(pid_, nullptr, WNOHANG) == pid_; }, 60s)) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  pid_t pid() const { return pid_; }
-  std::string err() const { return slurp(io_ / "err"); }
-
- private:
-  ScratchDir io_;
-  pid_t pid_ = -1;
-};
+using thoth::test::eventually;
+using DaemonProcess = thoth::test::BackgroundThoth;
+std::string slurp(const std::filesystem::path& p) { return thoth::test::read_text_file(p); }
 
 // Width and height from a PNG's IHDR; {0, 0} when the file is not a PNG.
 std::pair<uint32_t, uint32_t> png_size(const std::filesystem::path& file) {
