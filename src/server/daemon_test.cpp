@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "audio/audio_file.h"
+#include "models/test_model_server.h"
 #include "server/control.h"
 #include "store/history.h"
 #include "support/background.h"
@@ -641,6 +642,57 @@ TEST_F(DaemonTest, HttpServesTwoHundredConcurrentClients) {
     });
   for (auto& t : clients) t.join();
   EXPECT_EQ(served.load(), kClients) << failures;
+}
+
+}  // namespace
+
+namespace {
+
+// POST /api/models/pull downloads from the model server (a real one on loopback here) on
+// the daemon's own thread; GET /api/models/pull follows it to the installed file.
+TEST_F(DaemonTest, HttpModelPullWithProgress) {
+  thoth::models::test::TestModelServer server;
+  const std::string bytes = thoth::models::test::random_bytes(300 * 1024 + 7, 3);
+  server.add("ggml-pull-test.bin", {bytes});
+  const auto catalog = home_ / "catalog.tsv";
+  std::ofstream(catalog) << "name\tfile\tbytes\tsha256\npull-test\tggml-pull-test.bin\t" << bytes.size() << "\t"
+                         << thoth::models::test::sha256_hex(bytes) << "\n";
+  setenv("THOTH_MODEL_CATALOG", catalog.c_str(), 1);
+  setenv("THOTH_MODEL_BASE_URL", server.url().c_str(), 1);
+  start_daemon();
+  unsetenv("THOTH_MODEL_CATALOG");
+  unsetenv("THOTH_MODEL_BASE_URL");
+  auto c = client();
+
+  auto bad = c.Post("/api/models/pull", "{\"nom\": 1}", "application/json");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  auto unknown = c.Post("/api/models/pull", R"({"name": "no-such-model"})", "application/json");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404) << unknown->body;
+
+  auto started = c.Post("/api/models/pull", R"({"name": "pull-test"})", "application/json");
+  ASSERT_TRUE(started);
+  EXPECT_EQ(started->status, 202) << started->body;
+  json progress;
+  ASSERT_TRUE(eventually([&] {
+    auto r = c.Get("/api/models/pull");
+    if (!r || r->status != 200) return false;
+    progress = json::parse(r->body, nullptr, false);
+    return progress.value("state", "") == "done" || progress.value("state", "") == "failed";
+  }));
+  EXPECT_EQ(progress["state"], "done") << progress.dump();
+  EXPECT_EQ(progress["done"], bytes.size());
+  EXPECT_EQ(progress["total"], bytes.size());
+  const std::filesystem::path file = progress["file"].get<std::string>();
+  EXPECT_EQ(std::filesystem::file_size(file), bytes.size());
+  EXPECT_EQ(slurp(file), bytes);
+
+  // Installed now: a second pull says so and downloads nothing.
+  auto again = c.Post("/api/models/pull", R"({"name": "pull-test"})", "application/json");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 200);
+  EXPECT_EQ(json::parse(again->body)["installed"], true);
 }
 
 }  // namespace

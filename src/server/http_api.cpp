@@ -310,6 +310,17 @@ void HttpApi::routes() {
     send_json(res, 200, out);
   });
 
+  // Downloads run on ModelPull's thread; the request only starts one.
+  s.Post("/api/models/pull", [this](const httplib::Request& req, httplib::Response& res) {
+    const json body = json::parse(req.body, nullptr, false);
+    if (!body.is_object() || !body.contains("name") || !body["name"].is_string())
+      return send_error(res, 400, "expected {\"name\": \"MODEL\"}");
+    send_result(res, model_pull_.start(body["name"].get<std::string>()));
+  });
+  s.Get("/api/models/pull", [this](const httplib::Request&, httplib::Response& res) {
+    send_json(res, 200, model_pull_.status());
+  });
+
   s.Get("/api/events", [this](const httplib::Request&, httplib::Response& res) {
     auto queue = std::make_shared<EventQueue>();
     auto& bus = service_.bus();

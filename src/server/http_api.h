@@ -5,6 +5,7 @@
 //   POST /api/start | /api/stop | /api/cancel     GET /api/status      GET /api/models
 //   GET /api/history?search=&limit=               DELETE /api/history/{id}
 //   GET /api/history/export?format=json|csv|txt   GET|PUT /api/config
+//   POST /api/models/pull {"name"}                GET /api/models/pull: its progress
 //   GET /api/events                               Server-Sent Events: pipeline events, input level
 //   GET /api/history/{id}/audio                   the row's recording (audio/wav)
 //   GET /api/devices                              the audio server's input devices
@@ -19,6 +20,7 @@
 #include <thread>
 
 #include "core/result.h"
+#include "server/model_pull.h"
 #include "server/service.h"
 
 namespace httplib {
@@ -46,6 +48,7 @@ class HttpApi {
   void routes();
 
   DictationService& service_;
+  ModelPull model_pull_;
   std::string token_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
