@@ -156,6 +156,32 @@ TEST(DictationEndToEnd, FailuresAndCancelKeepAudioAndText) {
   EXPECT_EQ(rows[0].status, store::DictationStatus::cancelled);
   EXPECT_TRUE(std::filesystem::exists(rows[0].audio_path));
   EXPECT_EQ(e.window->settle(300ms, 5s), "");
+
+  {
+    // Enhancement fails (nothing listens on the LLM's port): the unenhanced text is typed,
+    // the row says why, the audio stays.
+    Stages s = e.stages();
+    enhance::EndpointConfig ep;
+    ep.base_url = "http://127.0.0.1:9";
+    ep.retries = 0;
+    ep.connect_timeout = 2000ms;
+    ep.total_timeout = 4000ms;
+    s.enhancer = std::make_shared<LlmEnhancer>(ep, enhance::builtin_templates().front(), std::vector<std::string>{});
+    Pipeline p(std::move(s), {(e.dir / "recordings").string()}, bus);
+    ASSERT_TRUE(p.start());
+    ASSERT_EQ(e.pulse->play(jfk), 0);
+    ASSERT_TRUE(p.stop());
+    auto r = p.wait();
+    ASSERT_EQ(r->final_state, PipelineState::Completed) << r->error;
+    EXPECT_FALSE(r->enhanced);
+    ASSERT_FALSE(r->text.empty());
+    EXPECT_EQ(e.window->settle(500ms, 20s), r->text);
+    const auto after = e.rows();
+    ASSERT_EQ(after.size(), 3u);
+    EXPECT_EQ(after[0].status, store::DictationStatus::completed);
+    EXPECT_NE(after[0].error.find("enhancement failed"), std::string::npos) << after[0].error;
+    EXPECT_TRUE(std::filesystem::exists(after[0].audio_path));
+  }
 }
 
 }  // namespace
