@@ -13,6 +13,7 @@
 #include "audio/capture.h"
 #include "core/config.h"
 #include "core/paths.h"
+#include "input/dictation_keys.h"
 #include "input/global_shortcuts.h"
 #include "output/desktop_output.h"
 #include "pipeline/stage_adapters.h"
@@ -130,6 +131,16 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& options) {
   if (!shortcuts) return make_error(shortcuts.error());
   d->shortcuts_ = std::move(*shortcuts);
   spdlog::info("shortcuts: {}", d->shortcuts_->status());
+  // Settings saved through the API reach the shortcuts at once; invalid ones are refused.
+  input::GlobalShortcuts* shortcuts_ptr = d->shortcuts_.get();
+  d->service_->set_config_listener([shortcuts_ptr](const Config& config, bool apply) -> Result<void> {
+    if (!apply) {
+      if (auto s = input::shortcut_settings(config.shortcuts); !s) return make_error(s.error());
+      return {};
+    }
+    if (auto r = shortcuts_ptr->reload(config.shortcuts); !r) spdlog::warn("shortcuts: {}", r.error());
+    return {};
+  });
 
   json info{{"pid", int(::getpid())}, {"socket", d->socket_path_.string()}, {"http_port", d->http_port_},
             {"shortcuts", d->shortcuts_->status()}};
@@ -145,6 +156,7 @@ Daemon::~Daemon() { shutdown(); }
 
 void Daemon::shutdown() {
   // Keys first: nothing may start a dictation once shutdown has begun.
+  if (service_) service_->set_config_listener(nullptr);  // it points at the shortcuts
   shortcuts_.reset();
   keys_.reset();
   cues_.reset();

@@ -696,3 +696,31 @@ TEST_F(DaemonTest, HttpModelPullWithProgress) {
 }
 
 }  // namespace
+
+namespace {
+
+// Settings saved through the API that the config schema accepts but the shortcuts cannot
+// (an unknown key name) are refused whole, and the file keeps what it had.
+TEST_F(DaemonTest, HttpConfigRefusesShortcutsThatCannotBeBound) {
+  start_daemon();
+  auto c = client();
+  auto current = c.Get("/api/config");
+  ASSERT_TRUE(current && current->status == 200);
+  json doc = json::parse(current->body);
+  doc["shortcuts"]["record"] = "Ctrl+Alt+Spcae";
+  auto refused = c.Put("/api/config", doc.dump(), "application/json");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 400);
+  EXPECT_NE(refused->body.find("shortcuts.record"), std::string::npos) << refused->body;
+  EXPECT_NE(refused->body.find("Spcae"), std::string::npos) << refused->body;
+  auto after = c.Get("/api/config");
+  EXPECT_EQ(json::parse(after->body)["shortcuts"]["record"], json::parse(current->body)["shortcuts"]["record"]);
+
+  doc["shortcuts"]["record"] = "Super+D";
+  auto saved = c.Put("/api/config", doc.dump(), "application/json");
+  ASSERT_TRUE(saved);
+  EXPECT_EQ(saved->status, 200) << saved->body;
+  EXPECT_EQ(json::parse(saved->body)["shortcuts"]["record"], "Super+D");
+}
+
+}  // namespace

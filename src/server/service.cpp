@@ -194,13 +194,30 @@ std::shared_ptr<const Config> DictationService::config() const {
 }
 
 Result<std::shared_ptr<const Config>> DictationService::replace_config(const json& doc) {
+  // What the schema cannot see (say, an unknown shortcut key) is refused before the file
+  // is written, by whoever listens.
+  // Held across the calls so that clearing the listener waits for a call in flight.
+  std::shared_lock listening(listener_mutex_);
+  if (config_listener_) {
+    auto parsed = config_from_json(doc, "config");
+    if (!parsed) return make_error(parsed.error());
+    if (auto ok = config_listener_(*parsed, /*apply=*/false); !ok) return make_error(ok.error());
+  }
   auto config = config_replace(paths::config_file(), doc);
   if (!config) return make_error(config.error());
   auto shared = std::make_shared<const Config>(std::move(*config));
-  std::unique_lock lock(config_mutex_);
-  config_ = shared;
-  ++config_generation_;
+  {
+    std::unique_lock lock(config_mutex_);
+    config_ = shared;
+    ++config_generation_;
+  }
+  if (config_listener_) (void)config_listener_(*shared, /*apply=*/true);
   return shared;
+}
+
+void DictationService::set_config_listener(ConfigListener listener) {
+  std::unique_lock lock(listener_mutex_);
+  config_listener_ = std::move(listener);
 }
 
 Result<std::string> DictationService::resolve_model() const {

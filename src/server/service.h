@@ -7,6 +7,7 @@
 // (device or model missing: the message says which), 503 shutting down.
 #pragma once
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -76,6 +77,11 @@ class DictationService {
   // Validates `doc` as a whole user config, writes it (0600) and uses it from the next
   // dictation on. Errors name the key at fault.
   Result<std::shared_ptr<const Config>> replace_config(const nlohmann::json& doc);
+  // Called by replace_config with the new config: first to check it (apply false; an error
+  // refuses the change and nothing is written), then, once it is in effect, to apply it.
+  // Null clears it (waiting for a call in flight).
+  using ConfigListener = std::function<Result<void>(const Config&, bool apply)>;
+  void set_config_listener(ConfigListener listener);
   // The history database, opened on first use.
   Result<store::HistoryStore*> history();
   // Fields the daemon adds to every status (pid, socket, HTTP port).
@@ -108,6 +114,8 @@ class DictationService {
   pipeline::EventBus bus_;
   std::shared_ptr<ModelCache> models_ = std::make_shared<ModelCache>();
 
+  std::shared_mutex listener_mutex_;  // guards config_listener_; held during its calls
+  ConfigListener config_listener_;
   mutable std::shared_mutex config_mutex_;  // the config registry: many readers, rare writer
   std::shared_ptr<const Config> config_;
   uint64_t config_generation_ = 0;
