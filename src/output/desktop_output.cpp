@@ -33,6 +33,17 @@ bool env_set(const char* name) {
   return v && *v;
 }
 
+enum class Session { None, Wayland, X11 };
+
+// The session to deliver to: a display named in the options wins over the environment's;
+// with both WAYLAND_DISPLAY and DISPLAY set it is Wayland (DISPLAY is then Xwayland's).
+Session session_for(const std::string& x11_display) {
+  if (!x11_display.empty()) return Session::X11;
+  if (env_set("WAYLAND_DISPLAY")) return Session::Wayland;
+  if (env_set("DISPLAY")) return Session::X11;
+  return Session::None;
+}
+
 struct Way {
   std::string name;
   std::function<Attempt(const std::string&, const std::atomic<bool>&)> run;
@@ -87,16 +98,14 @@ struct DesktopOutput::Impl {
   }
 
   std::vector<Way> ways() {
-    // A display named in the options wins over the session's.
-    const bool wayland = options.x11_display.empty() && env_set("WAYLAND_DISPLAY");
-    const bool x11 = !options.x11_display.empty() || env_set("DISPLAY");
+    const Session session = session_for(options.x11_display);
     const std::string& m = options.method;
     const bool type = m == "auto" || m == "type", paste = m == "auto" || m == "paste",
                clip = m == "auto" || m == "clipboard";
     std::vector<Way> out;
     // On Wayland, X11 (Xwayland) only reaches X clients, and keys sent there while a Wayland
     // window has the focus vanish without an error: so it is not a fallback there.
-    if (wayland) {
+    if (session == Session::Wayland) {
       if (type)
         for (WaylandTool t : tools)
           out.push_back({tool_name(t), [t](const std::string& text, const std::atomic<bool>& cancel) {
@@ -122,7 +131,7 @@ struct DesktopOutput::Impl {
                          finish_restore();  // a pending put-back must not overwrite this text
                          return from(wayland_clipboard_set(text), false);
                        }});
-    } else if (x11) {
+    } else if (session == Session::X11) {
       if (type)
         out.push_back({"x11-type", [this](const std::string& text, const std::atomic<bool>& cancel) {
                          auto keyboard = X11Keyboard::open(options.x11_display);
@@ -169,8 +178,9 @@ std::vector<std::string> DesktopOutput::plan() const {
 }
 
 std::optional<std::string> read_selection(bool primary, const std::string& x11_display) {
-  if (x11_display.empty() && env_set("WAYLAND_DISPLAY")) return wayland_clipboard_read(primary);
-  if (x11_display.empty() && !env_set("DISPLAY")) return std::nullopt;
+  const Session session = session_for(x11_display);
+  if (session == Session::Wayland) return wayland_clipboard_read(primary);
+  if (session == Session::None) return std::nullopt;
   auto c = X11Clipboard::open(x11_display);
   if (!c) return std::nullopt;
   return (*c)->read(primary);
