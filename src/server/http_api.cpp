@@ -8,6 +8,7 @@
 #include <deque>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <sstream>
 
 #include <httplib.h>
@@ -33,6 +34,15 @@ void send_error(httplib::Response& res, int status, const std::string& message) 
 }
 
 void send_result(httplib::Response& res, const CommandResult& r) { send_json(res, r.code, r.body); }
+
+// The history id a route's pattern captured; nullopt when it does not fit an int64.
+std::optional<int64_t> history_id(const httplib::Request& req) {
+  try {
+    return std::stoll(req.matches[1].str());
+  } catch (...) {
+    return std::nullopt;
+  }
+}
 
 // Compares without an early exit, so the token cannot be guessed a byte at a time.
 bool same_secret(const std::string& a, const std::string& b) {
@@ -226,12 +236,9 @@ void HttpApi::routes() {
     res.set_content(out.str(), type);
   });
   s.Delete(R"(/api/history/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
-    int64_t id = 0;
-    try {
-      id = std::stoll(req.matches[1].str());
-    } catch (...) {
-      return send_error(res, 404, "no history entry " + req.matches[1].str());
-    }
+    const auto parsed = history_id(req);
+    if (!parsed) return send_error(res, 404, "no history entry " + req.matches[1].str());
+    const int64_t id = *parsed;
     auto history = service_.history();
     if (!history) return send_error(res, 500, history.error());
     auto removed = (*history)->remove(id);
@@ -247,12 +254,9 @@ void HttpApi::routes() {
 
   // The recording of a history row, for the web UI's player (token required: it is user data).
   s.Get(R"(/api/history/(\d+)/audio)", [this](const httplib::Request& req, httplib::Response& res) {
-    int64_t id = 0;
-    try {
-      id = std::stoll(req.matches[1].str());
-    } catch (...) {
-      return send_error(res, 404, "no history entry " + req.matches[1].str());
-    }
+    const auto parsed = history_id(req);
+    if (!parsed) return send_error(res, 404, "no history entry " + req.matches[1].str());
+    const int64_t id = *parsed;
     auto history = service_.history();
     if (!history) return send_error(res, 500, history.error());
     auto entry = (*history)->get(id);
