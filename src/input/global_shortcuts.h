@@ -1,5 +1,6 @@
 // Everything the daemon needs for shortcuts in one object: the config's bindings in a
-// registry, the session's backend (X11 grabs, or none on Wayland/no display), and a thread
+// registry, the session's backend (X11 grabs, the Wayland desktop's GlobalShortcuts portal, or
+// none), and a thread
 // of its own that runs DictationKeys so the key thread never waits on the dictation.
 //
 //   auto shortcuts = input::GlobalShortcuts::start(config.shortcuts, my_dictation);
