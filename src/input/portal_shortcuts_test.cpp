@@ -142,6 +142,19 @@ TEST_F(PortalShortcutsTest, WaylandWithThePortalChoosesIt) {
       << c.reason;
 }
 
+TEST(PortalAbsent, ADesktopPortalWithoutGlobalShortcutsGivesTheAdvice) {
+  std::string error;
+  auto desktop = thoth::test::PortalDesktop::start(&error, /*shortcuts_backend=*/false);
+  ASSERT_TRUE(desktop) << error;
+  test::ScopedEnv env;
+  for (const auto& [name, value] : desktop->client_env()) env.set(name.c_str(), value);
+  const BackendChoice c = choose_backend();
+  EXPECT_EQ(c.backend, Backend::none);
+  EXPECT_EQ(c.reason, std::string("no global shortcuts on this Wayland desktop (the desktop portal has no "
+                                  "GlobalShortcuts interface): ") +
+                          kWaylandAdvice);
+}
+
 TEST_F(PortalShortcutsTest, GlobalShortcutsDriveTheDictationThroughThePortal) {
   test::RecordingDictation dictation;
   Config::Shortcuts config;  // push-to-talk on Ctrl+Alt+Space, cancel on Ctrl+Alt+Escape

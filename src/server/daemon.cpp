@@ -145,6 +145,8 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& options) {
   json info{{"pid", int(::getpid())}, {"socket", d->socket_path_.string()}, {"http_port", d->http_port_},
             {"shortcuts", d->shortcuts_->status()}};
   d->service_->set_status_extra(info);
+  // The desktop portal answers later (maybe after asking the user): status shows it live.
+  d->service_->set_status_field("shortcuts", [shortcuts_ptr] { return json(shortcuts_ptr->status()); });
   // The socket last: a client that reaches it finds the daemon complete.
   d->control_ = std::make_unique<ControlServer>(*d->service_);
   if (auto r = d->control_->start(d->socket_path_); !r) return make_error(r.error());
@@ -157,6 +159,7 @@ Daemon::~Daemon() { shutdown(); }
 void Daemon::shutdown() {
   // Keys first: nothing may start a dictation once shutdown has begun.
   if (service_) service_->set_config_listener(nullptr);  // it points at the shortcuts
+  if (service_) service_->set_status_field({}, nullptr);  // so does this
   shortcuts_.reset();
   keys_.reset();
   cues_.reset();

@@ -349,9 +349,19 @@ json DictationService::status() const {
     std::lock_guard lock(hands_free_mutex_);
     if (!hands_free_error_.empty()) j["hands_free_error"] = hands_free_error_;
   }
-  std::lock_guard lock(pipeline_mutex_);
-  for (auto& [k, v] : status_extra_.items()) j[k] = v;
+  {
+    std::lock_guard lock(pipeline_mutex_);
+    for (auto& [k, v] : status_extra_.items()) j[k] = v;
+  }
+  std::lock_guard lock(status_field_mutex_);
+  if (status_field_) j[status_field_key_] = status_field_();
   return j;
+}
+
+void DictationService::set_status_field(std::string key, std::function<json()> value) {
+  std::lock_guard lock(status_field_mutex_);
+  status_field_key_ = std::move(key);
+  status_field_ = std::move(value);
 }
 
 void DictationService::set_status_extra(json extra) {

@@ -334,7 +334,7 @@ struct PortalDesktop::Backend {
   }
 };
 
-std::unique_ptr<PortalDesktop> PortalDesktop::start(std::string* error) {
+std::unique_ptr<PortalDesktop> PortalDesktop::start(std::string* error, bool shortcuts_backend) {
   for (const char* tool : {"/usr/bin/dbus-daemon", kFrontend}) {
     if (access(tool, X_OK) != 0) {
       *error = std::string(tool) + " is missing; run ./setup.sh (packages dbus-daemon, xdg-desktop-portal)";
@@ -360,9 +360,11 @@ std::unique_ptr<PortalDesktop> PortalDesktop::start(std::string* error) {
          << "</servicedir>\n  <policy context=\"default\">\n    <allow send_destination=\"*\" eavesdrop=\"true\"/>\n"
             "    <allow eavesdrop=\"true\"/>\n    <allow own=\"*\"/>\n  </policy>\n</busconfig>\n";
     // The frontend picks a backend whose UseIn names a desktop in XDG_CURRENT_DESKTOP.
-    std::ofstream portal(d->dir_ / "portals" / "thoth-test.portal");
-    portal << "[portal]\nDBusName=" << kBackendName
-           << "\nInterfaces=org.freedesktop.impl.portal.GlobalShortcuts;\nUseIn=thoth-test\n";
+    if (shortcuts_backend) {
+      std::ofstream portal(d->dir_ / "portals" / "thoth-test.portal");
+      portal << "[portal]\nDBusName=" << kBackendName
+             << "\nInterfaces=org.freedesktop.impl.portal.GlobalShortcuts;\nUseIn=thoth-test\n";
+    }
   }
 
   int out[2];

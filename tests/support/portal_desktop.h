@@ -21,8 +21,9 @@ namespace thoth::test {
 class PortalDesktop {
  public:
   // Fails (error set) when dbus-daemon or /usr/libexec/xdg-desktop-portal is missing or
-  // the frontend does not come up on the bus.
-  static std::unique_ptr<PortalDesktop> start(std::string* error);
+  // the frontend does not come up on the bus. Without `shortcuts_backend` the desktop has
+  // no GlobalShortcuts implementation, so the frontend does not offer the interface.
+  static std::unique_ptr<PortalDesktop> start(std::string* error, bool shortcuts_backend = true);
   ~PortalDesktop();  // stops the frontend, the backend thread and the bus
 
   // What a client needs to see this desktop: the bus, a Wayland session, no X11.
