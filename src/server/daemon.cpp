@@ -17,6 +17,7 @@
 #include "input/global_shortcuts.h"
 #include "output/desktop_output.h"
 #include "pipeline/stage_adapters.h"
+#include "server/config_watch.h"
 #include "server/control.h"
 #include "server/cues.h"
 #include "server/http_api.h"
@@ -142,6 +143,19 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& options) {
     return {};
   });
 
+  // A config edited by hand takes effect as PUT /api/config does; an invalid one is logged
+  // and the settings in use stay.
+  DictationService* service_ptr = d->service_.get();
+  auto watch = FileWatcher::start(paths::config_file(), [service_ptr] {
+    auto r = service_ptr->reload_config_file();
+    if (!r)
+      spdlog::error("config file not reloaded, the previous settings stay: {}", r.error());
+    else if (*r)
+      spdlog::info("config file changed: reloaded {}", paths::config_file().string());
+  });
+  if (!watch) return make_error(watch.error());
+  d->config_watch_ = std::move(*watch);
+
   json info{{"pid", int(::getpid())}, {"socket", d->socket_path_.string()}, {"http_port", d->http_port_},
             {"shortcuts", d->shortcuts_->status()}};
   d->service_->set_status_extra(info);
@@ -157,6 +171,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& options) {
 Daemon::~Daemon() { shutdown(); }
 
 void Daemon::shutdown() {
+  config_watch_.reset();  // it reloads into the service and the shortcuts
   // Keys first: nothing may start a dictation once shutdown has begun.
   if (service_) service_->set_config_listener(nullptr);  // it points at the shortcuts
   if (service_) service_->set_status_field({}, nullptr);  // so does this

@@ -23,6 +23,7 @@ class GlobalShortcuts;
 namespace thoth::server {
 
 class Cues;
+class FileWatcher;
 
 struct DaemonOptions {
   std::string model;              // overrides transcription.model
@@ -58,6 +59,7 @@ class Daemon {
   std::unique_ptr<input::DictationControl> keys_;     // the service as the shortcuts see it
   std::unique_ptr<input::GlobalShortcuts> shortcuts_;  // uses keys_
   std::unique_ptr<Cues> cues_;
+  std::unique_ptr<FileWatcher> config_watch_;  // re-reads a config edited by hand
 };
 
 // Where the per-install API token lives: data dir/api-token (0600).

@@ -77,7 +77,11 @@ class DictationService {
   // Validates `doc` as a whole user config, writes it (0600) and uses it from the next
   // dictation on. Errors name the key at fault.
   Result<std::shared_ptr<const Config>> replace_config(const nlohmann::json& doc);
-  // Called by replace_config with the new config: first to check it (apply false; an error
+  // Reads the config file again (it was edited by hand). An invalid file, or settings the
+  // listener refuses, change nothing: the error says why in one line. True when the
+  // effective config changed (then the listener has applied it), false when it is the same.
+  Result<bool> reload_config_file();
+  // Called by replace_config and reload_config_file with the new config: first to check it (apply false; an error
   // refuses the change and nothing is written), then, once it is in effect, to apply it.
   // Null clears it (waiting for a call in flight).
   using ConfigListener = std::function<Result<void>(const Config&, bool apply)>;
