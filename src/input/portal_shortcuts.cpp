@@ -376,6 +376,45 @@ struct PortalShortcuts::Impl {
     }
   }
 
+  void release_held() {
+    for (const auto& action : held) on_event(ShortcutEvent{action, false, now_ms()});
+    held.clear();
+  }
+
+  // The desktop closed our session (org.freedesktop.portal.Session.Closed).
+  void on_session_closed(sd_bus_message* m) {
+    const char* path = sd_bus_message_get_path(m);
+    if (session.empty() || !path || session != path) return;
+    session.clear();
+    release_held();
+    const std::string line =
+        "portal: the desktop ended Thoth's shortcuts session; change a shortcut or restart the daemon to ask again";
+    spdlog::warn("shortcuts: {}", line);
+    set_state(line);
+    {
+      std::lock_guard lock(mutex);
+      is_bound = false;
+    }
+  }
+
+  // The portal frontend left the bus (crash, restart) or came back.
+  void on_owner_changed(sd_bus_message* m) {
+    const char *name = nullptr, *old_owner = nullptr, *new_owner = nullptr;
+    if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0) return;
+    if (std::strcmp(name, kPortal) != 0) return;
+    if (*old_owner) {
+      session.clear();  // it died with the frontend
+      release_held();
+      {
+        std::lock_guard lock(mutex);
+        is_bound = false;
+        state = "portal: the desktop portal went away; the shortcuts come back when it does";
+      }
+      spdlog::warn("shortcuts: the desktop portal left the session bus");
+    }
+    if (*new_owner) changed = true;  // bind again with the new one
+  }
+
   void run() {
     int r = sd_bus_open_user(&bus);
     if (r < 0) {
@@ -406,6 +445,28 @@ struct PortalShortcuts::Impl {
       r = sd_bus_match_signal(bus, &raw, nullptr, kPortalPath, kShortcutsInterface, member, handler, this);
       matches.emplace_back(raw);
     }
+    {
+      sd_bus_slot* raw = nullptr;
+      sd_bus_match_signal(
+          bus, &raw, nullptr, nullptr, "org.freedesktop.portal.Session", "Closed",
+          [](sd_bus_message* m, void* self, sd_bus_error*) {
+            static_cast<Impl*>(self)->on_session_closed(m);
+            return 0;
+          },
+          this);
+      matches.emplace_back(raw);
+      raw = nullptr;
+      sd_bus_add_match(
+          bus, &raw,
+          "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged',"
+          "arg0='org.freedesktop.portal.Desktop'",
+          [](sd_bus_message* m, void* self, sd_bus_error*) {
+            static_cast<Impl*>(self)->on_owner_changed(m);
+            return 0;
+          },
+          this);
+      matches.emplace_back(raw);
+    }
 
     while (!stop.load(std::memory_order_acquire) && !lost) {
       changed = false;
@@ -426,8 +487,7 @@ struct PortalShortcuts::Impl {
       if (!changed && !pump([&] { return changed; })) break;
     }
     // Keys still down when we stop are released as far as listeners are concerned.
-    for (const auto& action : held) on_event(ShortcutEvent{action, false, now_ms()});
-    held.clear();
+    release_held();
     close_session();
     matches.clear();
     sd_bus_flush_close_unref(bus);

@@ -135,6 +135,46 @@ TEST_F(PortalShortcutsTest, ARefusedBindingSaysSoAndKeepsTheSessionToClose) {
   EXPECT_TRUE(eventually([&] { return desktop_->closed_sessions() == desktop_->sessions(); }, 30s)) << log();
 }
 
+TEST_F(PortalShortcutsTest, TheDesktopEndingTheSessionIsReportedAndAConfigChangeAsksAgain) {
+  auto portal = start();
+  ASSERT_TRUE(portal);
+  ASSERT_TRUE(portal->wait_applied(registry_.generation(), 60s)) << log();
+  ASSERT_TRUE(portal->bound());
+  ASSERT_TRUE(desktop_->press("record"));
+  ASSERT_TRUE(events_reach(1)) << log();
+
+  ASSERT_TRUE(desktop_->close_session_from_desktop());
+  ASSERT_TRUE(eventually([&] { return !portal->bound(); }, 30s)) << portal->status() << log();
+  EXPECT_EQ(portal->status(),
+            "portal: the desktop ended Thoth's shortcuts session; change a shortcut or restart the daemon to ask "
+            "again");
+  ASSERT_TRUE(events_reach(2));  // the held key counts as released
+  EXPECT_EQ(events(), (std::vector<std::string>{"record down", "record up"}));
+
+  ASSERT_TRUE(registry_.bind("record", "Ctrl+Alt+R").ok());
+  ASSERT_TRUE(portal->wait_applied(registry_.generation(), 60s)) << log();
+  EXPECT_TRUE(portal->bound()) << portal->status();
+  EXPECT_EQ(desktop_->create_calls(), 2);
+}
+
+TEST_F(PortalShortcutsTest, APortalThatRestartsGetsTheShortcutsAgain) {
+  auto portal = start();
+  ASSERT_TRUE(portal);
+  ASSERT_TRUE(portal->wait_applied(registry_.generation(), 60s)) << log();
+  ASSERT_TRUE(desktop_->press("record"));
+  ASSERT_TRUE(events_reach(1)) << log();
+
+  std::string error;
+  ASSERT_TRUE(desktop_->restart_frontend(&error)) << error;
+  ASSERT_TRUE(events_reach(2)) << log();  // the held key counts as released
+  ASSERT_TRUE(eventually([&] { return desktop_->bind_calls() == 2 && portal->bound(); }, 60s))
+      << portal->status() << log();
+  EXPECT_EQ(desktop_->create_calls(), 2);
+  ASSERT_TRUE(desktop_->press("cancel"));
+  ASSERT_TRUE(events_reach(3)) << log();
+  EXPECT_EQ(events(), (std::vector<std::string>{"record down", "record up", "cancel down"}));
+}
+
 TEST_F(PortalShortcutsTest, WaylandWithThePortalChoosesIt) {
   const BackendChoice c = choose_backend();
   EXPECT_EQ(c.backend, Backend::portal);

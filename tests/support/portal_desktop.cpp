@@ -389,16 +389,21 @@ std::unique_ptr<PortalDesktop> PortalDesktop::start(std::string* error, bool sho
   d->backend_ = std::make_unique<Backend>();
   if (!d->backend_->start(d->address_, error)) return nullptr;
 
-  d->frontend_pid_ = spawn({kFrontend, "--verbose"},
-                           {{"DBUS_SESSION_BUS_ADDRESS", d->address_},
-                            {"XDG_DESKTOP_PORTAL_DIR", (d->dir_ / "portals").string()},
-                            {"XDG_CURRENT_DESKTOP", "thoth-test"},
-                            {"GTK_USE_PORTAL", std::nullopt},
-                            {"DISPLAY", std::nullopt},
-                            {"WAYLAND_DISPLAY", std::nullopt}},
-                           -1, d->dir_ / "frontend.log");
-  sd_bus* probe = connect(d->address_, error);
-  if (!probe) return nullptr;
+  if (!d->start_frontend(error)) return nullptr;
+  return d;
+}
+
+bool PortalDesktop::start_frontend(std::string* error) {
+  frontend_pid_ = spawn({kFrontend, "--verbose"},
+                        {{"DBUS_SESSION_BUS_ADDRESS", address_},
+                         {"XDG_DESKTOP_PORTAL_DIR", (dir_ / "portals").string()},
+                         {"XDG_CURRENT_DESKTOP", "thoth-test"},
+                         {"GTK_USE_PORTAL", std::nullopt},
+                         {"DISPLAY", std::nullopt},
+                         {"WAYLAND_DISPLAY", std::nullopt}},
+                        -1, dir_ / "frontend.log");
+  sd_bus* probe = connect(address_, error);
+  if (!probe) return false;
   bool up = false;
   for (int i = 0; i < 600 && !up; ++i) {  // "does not hang": 30 s
     sd_bus_error e = SD_BUS_ERROR_NULL;
@@ -411,19 +416,35 @@ std::unique_ptr<PortalDesktop> PortalDesktop::start(std::string* error, bool sho
     sd_bus_error_free(&e);
     up = owned;
     if (!up) {
-      if (waitpid(d->frontend_pid_, nullptr, WNOHANG) == d->frontend_pid_) {
-        d->frontend_pid_ = -1;
+      if (waitpid(frontend_pid_, nullptr, WNOHANG) == frontend_pid_) {
+        frontend_pid_ = -1;
         break;
       }
       std::this_thread::sleep_for(50ms);
     }
   }
   sd_bus_flush_close_unref(probe);
-  if (!up) {
-    *error = "xdg-desktop-portal did not come up on the test bus: " + d->frontend_log();
-    return nullptr;
-  }
-  return d;
+  if (!up) *error = "xdg-desktop-portal did not come up on the test bus: " + frontend_log();
+  return up;
+}
+
+bool PortalDesktop::restart_frontend(std::string* error) {
+  stop_process(frontend_pid_);
+  return start_frontend(error);
+}
+
+bool PortalDesktop::close_session_from_desktop() {
+  return backend_->on_thread([this] {
+    std::string session;
+    {
+      std::lock_guard lock(backend_->mutex);
+      if (backend_->sessions.empty()) return false;
+      session = backend_->sessions.back();
+    }
+    const int r = sd_bus_emit_signal(backend_->bus, session.c_str(), "org.freedesktop.impl.portal.Session", "Closed", "");
+    sd_bus_flush(backend_->bus);
+    return r >= 0;
+  });
 }
 
 PortalDesktop::~PortalDesktop() {

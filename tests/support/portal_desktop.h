@@ -52,6 +52,12 @@ class PortalDesktop {
   bool press(const std::string& id);
   bool release(const std::string& id);
 
+  // Stops the frontend and starts a new one (a crashed or updated portal); false with
+  // `error` set if the new one does not come up.
+  bool restart_frontend(std::string* error);
+  // Ends the latest session from the desktop's side (impl Session.Closed).
+  bool close_session_from_desktop();
+
   // The frontend's log (started with --verbose), for failure messages.
   std::string frontend_log() const;
 
@@ -59,6 +65,7 @@ class PortalDesktop {
 
  private:
   PortalDesktop() = default;
+  bool start_frontend(std::string* error);
   std::filesystem::path dir_;
   std::string address_;
   pid_t bus_pid_ = -1;
