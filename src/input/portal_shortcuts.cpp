@@ -328,6 +328,12 @@ struct PortalShortcuts::Impl {
     if (out.code != 0) return {refusal(out.code, "BindShortcuts"), false};
     Results results;
     if (read_results(out.results.get(), results) < 0) return {"portal: BindShortcuts answered malformed results", false};
+    if (!results.has_shortcuts) {
+      // A desktop that does not say what it bound may still list it.
+      auto listed = request("ListShortcuts", [&](sd_bus_message* m) { return sd_bus_message_append(m, "o", session.c_str()); });
+      Results list;
+      if (listed.error.empty() && listed.code == 0 && read_results(listed.results.get(), list) >= 0) results = list;
+    }
     std::string line = "portal:";
     for (const auto& b : bindings) {
       line += (line == "portal:" ? " " : ", ") + b.action + " = ";

@@ -174,6 +174,17 @@ TEST_F(PortalShortcutsTest, APortalThatRestartsGetsTheShortcutsAgain) {
   EXPECT_EQ(events(), (std::vector<std::string>{"record down", "record up", "cancel down"}));
 }
 
+TEST_F(PortalShortcutsTest, ADesktopThatBindsSilentlyIsAskedForTheList) {
+  desktop_->set_bind_lists_shortcuts(false);
+  auto portal = start();
+  ASSERT_TRUE(portal);
+  ASSERT_TRUE(portal->wait_applied(registry_.generation(), 60s)) << log();
+  EXPECT_TRUE(portal->bound());
+  EXPECT_EQ(desktop_->list_calls(), 1);
+  EXPECT_EQ(portal->status(),
+            "portal: cancel = test desktop: CTRL+ALT+Escape, record = test desktop: CTRL+ALT+space");
+}
+
 TEST_F(PortalShortcutsTest, WaylandWithThePortalChoosesIt) {
   const BackendChoice c = choose_backend();
   EXPECT_EQ(c.backend, Backend::portal);

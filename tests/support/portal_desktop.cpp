@@ -111,6 +111,8 @@ struct PortalDesktop::Backend {
   mutable std::mutex mutex;  // guards everything below
   std::deque<std::function<void()>> tasks;
   uint32_t create_response = 0, bind_response = 0;
+  bool bind_lists = true;
+  int list_calls = 0;
   std::vector<Shortcut> bound;
   int bind_calls = 0, create_calls = 0;
   std::vector<std::string> sessions, closed;
@@ -129,12 +131,13 @@ struct PortalDesktop::Backend {
 
   static int skip_options(sd_bus_message* m) { return sd_bus_message_skip(m, "a{sv}"); }
 
-  static int reply_shortcuts(sd_bus_message* call, uint32_t code, const std::vector<Shortcut>& shortcuts) {
+  static int reply_shortcuts(sd_bus_message* call, uint32_t code, const std::vector<Shortcut>& shortcuts,
+                             bool with_shortcuts = true) {
     sd_bus_message* reply = nullptr;
     int r = sd_bus_message_new_method_return(call, &reply);
     if (r >= 0) r = sd_bus_message_append(reply, "u", code);
     if (r >= 0) r = sd_bus_message_open_container(reply, 'a', "{sv}");
-    if (r >= 0 && code == 0) {
+    if (r >= 0 && code == 0 && with_shortcuts) {
       r = sd_bus_message_open_container(reply, 'e', "sv");
       if (r >= 0) r = sd_bus_message_append(reply, "s", "shortcuts");
       if (r >= 0) r = sd_bus_message_open_container(reply, 'v', "a(sa{sv})");
@@ -201,13 +204,15 @@ struct PortalDesktop::Backend {
     if (r < 0) return r;
     if ((r = sd_bus_message_exit_container(m)) < 0) return r;
     uint32_t code;
+    bool lists;
     {
       std::lock_guard lock(b->mutex);
       ++b->bind_calls;
       code = b->bind_response;
+      lists = b->bind_lists;
       if (code == 0) b->bound = shortcuts;
     }
-    return reply_shortcuts(m, code, shortcuts);
+    return reply_shortcuts(m, code, shortcuts, lists);
   }
 
   static int list_shortcuts(sd_bus_message* m, void* userdata, sd_bus_error*) {
@@ -215,6 +220,7 @@ struct PortalDesktop::Backend {
     std::vector<Shortcut> shortcuts;
     {
       std::lock_guard lock(b->mutex);
+      ++b->list_calls;
       shortcuts = b->bound;
     }
     return reply_shortcuts(m, 0, shortcuts);
@@ -479,6 +485,16 @@ void PortalDesktop::set_create_session_response(uint32_t code) {
 void PortalDesktop::set_bind_response(uint32_t code) {
   std::lock_guard lock(backend_->mutex);
   backend_->bind_response = code;
+}
+
+void PortalDesktop::set_bind_lists_shortcuts(bool lists) {
+  std::lock_guard lock(backend_->mutex);
+  backend_->bind_lists = lists;
+}
+
+int PortalDesktop::list_calls() const {
+  std::lock_guard lock(backend_->mutex);
+  return backend_->list_calls;
 }
 
 std::vector<PortalDesktop::Shortcut> PortalDesktop::bound() const {

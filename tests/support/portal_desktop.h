@@ -35,6 +35,10 @@ class PortalDesktop {
   // declined, 2 refused otherwise.
   void set_create_session_response(uint32_t code);
   void set_bind_response(uint32_t code);
+  // Whether BindShortcuts answers with the bound shortcuts (some desktops leave that to
+  // ListShortcuts).
+  void set_bind_lists_shortcuts(bool lists);
+  int list_calls() const;
 
   struct Shortcut {
     std::string id, description, preferred_trigger;
