@@ -156,8 +156,8 @@ struct PortalShortcuts::Impl {
 
   // Owned by the portal thread.
   sd_bus* bus = nullptr;
-  std::string sender;   // our unique name as request paths spell it: ":1.42" -> "1_42"
-  std::string session;  // the open portal session, empty if none
+  std::string sender;    // our unique name as request paths spell it: ":1.42" -> "1_42"
+  std::string session;   // the open portal session, empty if none
   bool changed = false;  // the registry changed since the last bind
   bool lost = false;     // the bus connection broke
   unsigned tokens = 0;
@@ -201,7 +201,8 @@ struct PortalShortcuts::Impl {
       const int r = sd_bus_process(bus, nullptr);
       if (r < 0) {
         lost = true;
-        set_state("portal: lost the D-Bus session bus (" + errno_text(r) + "); global shortcuts stopped until Thoth restarts");
+        set_state("portal: lost the D-Bus session bus (" + errno_text(r) +
+                  "); global shortcuts stopped until Thoth restarts");
         return false;
       }
       if (r > 0) continue;
@@ -297,8 +298,7 @@ struct PortalShortcuts::Impl {
   // CreateSession; on success `session` holds the handle. Returns the error line, if any.
   std::string create_session() {
     const std::string session_token = "thoth_session" + std::to_string(++tokens);
-    auto out = request(
-        "CreateSession", [](sd_bus_message*) { return 0; }, {{"session_handle_token", session_token}});
+    auto out = request("CreateSession", [](sd_bus_message*) { return 0; }, {{"session_handle_token", session_token}});
     if (!out.error.empty()) return "portal: CreateSession failed: " + out.error;
     if (out.code != 0) return refusal(out.code, "CreateSession");
     Results results;
@@ -327,10 +327,12 @@ struct PortalShortcuts::Impl {
     if (!out.error.empty()) return {"portal: BindShortcuts failed: " + out.error, false};
     if (out.code != 0) return {refusal(out.code, "BindShortcuts"), false};
     Results results;
-    if (read_results(out.results.get(), results) < 0) return {"portal: BindShortcuts answered malformed results", false};
+    if (read_results(out.results.get(), results) < 0)
+      return {"portal: BindShortcuts answered malformed results", false};
     if (!results.has_shortcuts) {
       // A desktop that does not say what it bound may still list it.
-      auto listed = request("ListShortcuts", [&](sd_bus_message* m) { return sd_bus_message_append(m, "o", session.c_str()); });
+      auto listed =
+          request("ListShortcuts", [&](sd_bus_message* m) { return sd_bus_message_append(m, "o", session.c_str()); });
       Results list;
       if (listed.error.empty() && listed.code == 0 && read_results(listed.results.get(), list) >= 0) results = list;
     }
@@ -355,13 +357,20 @@ struct PortalShortcuts::Impl {
     sd_bus_message* reply = nullptr;
     // Bounded: a portal that hangs must not hold up the daemon's shutdown.
     sd_bus_message* m = nullptr;
-    int r = sd_bus_message_new_method_call(bus, &m, kPortal, session.c_str(), "org.freedesktop.portal.Session", "Close");
+    int r =
+        sd_bus_message_new_method_call(bus, &m, kPortal, session.c_str(), "org.freedesktop.portal.Session", "Close");
     if (r >= 0) r = sd_bus_call(bus, m, 5'000'000, &error, &reply);
-    if (r < 0) spdlog::warn("shortcuts: closing the portal session failed: {}", error.message ? error.message : errno_text(r));
+    if (r < 0)
+      spdlog::warn("shortcuts: closing the portal session failed: {}", error.message ? error.message : errno_text(r));
     sd_bus_message_unref(m);
     sd_bus_message_unref(reply);
     sd_bus_error_free(&error);
     session.clear();
+  }
+
+  static int on_activation(sd_bus_message* m, void* self, sd_bus_error*) {
+    static_cast<Impl*>(self)->on_signal(m, std::strcmp(sd_bus_message_get_member(m), "Activated") == 0);
+    return 0;
   }
 
   void on_signal(sd_bus_message* m, bool pressed) {
@@ -435,20 +444,11 @@ struct PortalShortcuts::Impl {
     }
     for (const char* c = unique + 1; *c; ++c) sender += *c == '.' ? '_' : *c;
     std::vector<Slot> matches;
-    for (auto [member, handler] :
-         {std::pair<const char*, sd_bus_message_handler_t>{"Activated",
-                                                            [](sd_bus_message* m, void* self, sd_bus_error*) {
-                                                              static_cast<Impl*>(self)->on_signal(m, true);
-                                                              return 0;
-                                                            }},
-          {"Deactivated", [](sd_bus_message* m, void* self, sd_bus_error*) {
-             static_cast<Impl*>(self)->on_signal(m, false);
-             return 0;
-           }}}) {
+    // No sender in the matches: the frontend's unique name is what arrives, and the session
+    // handle in each signal says whether it is ours.
+    for (const char* member : {"Activated", "Deactivated"}) {
       sd_bus_slot* raw = nullptr;
-      // No sender in the match: the frontend's unique name is what arrives, and the session
-      // handle in the signal already says it is ours.
-      r = sd_bus_match_signal(bus, &raw, nullptr, kPortalPath, kShortcutsInterface, member, handler, this);
+      sd_bus_match_signal(bus, &raw, nullptr, kPortalPath, kShortcutsInterface, member, on_activation, this);
       matches.emplace_back(raw);
     }
     {

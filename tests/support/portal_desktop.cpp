@@ -237,8 +237,7 @@ struct PortalDesktop::Backend {
 
   static int close_request(sd_bus_message* m, void*, sd_bus_error*) { return sd_bus_reply_method_return(m, ""); }
 
-  static int get_version(sd_bus*, const char*, const char*, const char*, sd_bus_message* reply, void*,
-                         sd_bus_error*) {
+  static int get_version(sd_bus*, const char*, const char*, const char*, sd_bus_message* reply, void*, sd_bus_error*) {
     return sd_bus_message_append(reply, "u", uint32_t(1));
   }
 
@@ -361,8 +360,7 @@ std::unique_ptr<PortalDesktop> PortalDesktop::start(std::string* error, bool sho
     conf << "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
             " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
             "<busconfig>\n  <type>session</type>\n  <listen>unix:dir="
-         << d->dir_.string() << "</listen>\n  <auth>EXTERNAL</auth>\n  <servicedir>"
-         << (d->dir_ / "services").string()
+         << d->dir_.string() << "</listen>\n  <auth>EXTERNAL</auth>\n  <servicedir>" << (d->dir_ / "services").string()
          << "</servicedir>\n  <policy context=\"default\">\n    <allow send_destination=\"*\" eavesdrop=\"true\"/>\n"
             "    <allow eavesdrop=\"true\"/>\n    <allow own=\"*\"/>\n  </policy>\n</busconfig>\n";
     // The frontend picks a backend whose UseIn names a desktop in XDG_CURRENT_DESKTOP.
@@ -378,9 +376,9 @@ std::unique_ptr<PortalDesktop> PortalDesktop::start(std::string* error, bool sho
     *error = "cannot create a pipe";
     return nullptr;
   }
-  d->bus_pid_ = spawn({"/usr/bin/dbus-daemon", "--config-file=" + (d->dir_ / "bus.conf").string(), "--nofork",
-                       "--print-address=1"},
-                      {}, out[1], d->dir_ / "bus.log");
+  d->bus_pid_ = spawn(
+      {"/usr/bin/dbus-daemon", "--config-file=" + (d->dir_ / "bus.conf").string(), "--nofork", "--print-address=1"}, {},
+      out[1], d->dir_ / "bus.log");
   close(out[1]);
   pollfd pfd{out[0], POLLIN, 0};
   char c;
@@ -447,7 +445,8 @@ bool PortalDesktop::close_session_from_desktop() {
       if (backend_->sessions.empty()) return false;
       session = backend_->sessions.back();
     }
-    const int r = sd_bus_emit_signal(backend_->bus, session.c_str(), "org.freedesktop.impl.portal.Session", "Closed", "");
+    const int r =
+        sd_bus_emit_signal(backend_->bus, session.c_str(), "org.freedesktop.impl.portal.Session", "Closed", "");
     sd_bus_flush(backend_->bus);
     return r >= 0;
   });
