@@ -23,6 +23,8 @@ class GlobalShortcuts;
 namespace thoth::server {
 
 class Cues;
+class Tray;
+class TrayFollower;
 
 struct DaemonOptions {
   std::string model;              // overrides transcription.model
@@ -58,6 +60,8 @@ class Daemon {
   std::unique_ptr<input::DictationControl> keys_;     // the service as the shortcuts see it
   std::unique_ptr<input::GlobalShortcuts> shortcuts_;  // uses keys_
   std::unique_ptr<Cues> cues_;
+  std::unique_ptr<Tray> tray_;                  // null when the session has no bus
+  std::unique_ptr<TrayFollower> tray_follower_;  // uses tray_
 };
 
 // Where the per-install API token lives: data dir/api-token (0600).
