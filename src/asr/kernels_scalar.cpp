@@ -1,6 +1,6 @@
 // The portable kernels: the ground truth the SIMD variants are tested against, and the
-// fallback on any CPU. Plain loops; the hot loops keep 8 independent float sums so the
-// compiler can still use baseline SSE2 without reordering anything.
+// fallback on any CPU. Plain loops in the reference's summation order (std::fma where the
+// reference fuses), so the SIMD variants can be held to the same bits.
 #include <array>
 #include <cmath>
 #include <cstring>
@@ -97,34 +97,42 @@ const std::array<float, 65536>& half_table() {
 }
 inline float h2f(const std::array<float, 65536>& t, uint16_t h) { return t[h]; }
 
-constexpr int kLanes = 8;
+// f32 and f16 weights: ggml_vec_dot_f32 / ggml_vec_dot_f16 as the reference's AVX-512 build
+// runs them (whisper.cpp builds ggml without llamafile's sgemm): four 16-lane accumulators
+// fed by FMA over steps of 64, added (a0 + a2) + (a1 + a3), then a 16 -> 8 -> 4 -> 2 -> 1
+// lane tree (_mm512_reduce_add_ps); the elements past the last full step are added one at a
+// time, f32 with a (contracted) FMA, f16 in double as ggml_vec_dot_f16 sums them.
+constexpr int64_t kStep = 64, kEpr = 16;
 
-inline float reduce_lanes(const float (&acc)[kLanes]) {
-  // Pairwise, like a horizontal add of one vector register.
-  const float a = (acc[0] + acc[4]) + (acc[2] + acc[6]);
-  const float b = (acc[1] + acc[5]) + (acc[3] + acc[7]);
-  return a + b;
+template <class Weight>
+float dot_steps(Weight w, const float* x, int64_t np) {
+  float acc[4][kEpr] = {};
+  for (int64_t i = 0; i < np; i += kStep)
+    for (int j = 0; j < 4; ++j)
+      for (int l = 0; l < kEpr; ++l) {
+        const int64_t e = i + j * kEpr + l;
+        acc[j][l] = std::fma(w(e), x[e], acc[j][l]);
+      }
+  float r[kEpr];
+  for (int l = 0; l < kEpr; ++l) r[l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
+  for (int width = kEpr / 2; width >= 1; width /= 2)
+    for (int l = 0; l < width; ++l) r[l] = r[l] + r[l + width];
+  return r[0];
 }
 
 float dot_f32(const float* w, const float* x, int64_t k) {
-  float acc[kLanes] = {};
-  int64_t j = 0;
-  for (; j + kLanes <= k; j += kLanes)
-    for (int l = 0; l < kLanes; ++l) acc[l] += w[j + l] * x[j + l];
-  float s = reduce_lanes(acc);
-  for (; j < k; ++j) s += w[j] * x[j];
+  const int64_t np = k / kStep * kStep;
+  float s = dot_steps([w](int64_t e) { return w[e]; }, x, np);
+  for (int64_t j = np; j < k; ++j) s = std::fma(w[j], x[j], s);
   return s;
 }
 
 float dot_f16(const uint16_t* w, const float* x, int64_t k) {
   const auto& ht = half_table();
-  float acc[kLanes] = {};
-  int64_t j = 0;
-  for (; j + kLanes <= k; j += kLanes)
-    for (int l = 0; l < kLanes; ++l) acc[l] += h2f(ht, w[j + l]) * x[j + l];
-  float s = reduce_lanes(acc);
-  for (; j < k; ++j) s += h2f(ht, w[j]) * x[j];
-  return s;
+  const int64_t np = k / kStep * kStep;
+  double s = dot_steps([&ht, w](int64_t e) { return h2f(ht, w[e]); }, x, np);
+  for (int64_t j = np; j < k; ++j) s += static_cast<double>(h2f(ht, w[j]) * x[j]);
+  return static_cast<float>(s);
 }
 
 // Quantized dot products: exact integer sums per block, then scaled in float and summed
@@ -231,25 +239,19 @@ void gemm_f16(const GemmTile& t) {
   }
 }
 
-// ggml_v_expf, one lane: ARM's optimized-routines expf as ggml vectorises it for softmax.
+// ggml_v_expf of the AVX-512 build, one lane: ARM's optimized-routines expf with the 1 folded
+// into the polynomial's last FMA and the result scaled by 2^n with vscalefps (one rounding,
+// as ldexp). The AVX2 / NEON builds end differently (fma(j, 2^n, 2^n)) and round differently.
 float v_expf(float x) {
-  auto bits = [](float f) { uint32_t u; std::memcpy(&u, &f, 4); return u; };
-  auto from = [](uint32_t u) { float f; std::memcpy(&f, &u, 4); return f; };
   const float r = 0x1.8p23f;
   const float z = std::fma(x, 0x1.715476p+0f, r);
   const float n = z - r;
   const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
-  const uint32_t e = bits(z) << 23;
-  const float k = from(e + bits(1.0f));
   const float u = b * b;
   const float j = std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
-                           u, 0x1.ffffecp-1f * b);
-  if (!(std::fabs(n) > 126.0f)) return std::fma(j, k, k);
-  const uint32_t g = n <= 0.0f ? 0x82000000u : 0u;
-  const float s1 = from(g + 0x7f000000u);
-  const float s2 = from(e - g);
-  if (std::fabs(n) > 192.0f) return s1 * s1;
-  return std::fma(s2, j, s2) * s1;
+                           u, std::fma(0x1.ffffecp-1f, b, 1.0f));
+  if (std::fabs(n) > 192.0f) return n <= 0.0f ? 0.0f : INFINITY;
+  return std::ldexp(j, static_cast<int>(n));
 }
 
 void exp_shifted(const float* x, float shift, float* out, int64_t n) {

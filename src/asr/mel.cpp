@@ -38,16 +38,30 @@ const Tables& tables() {
   return t;
 }
 
-// Plain DFT for the odd-length leaves of the recursion (400 = 2^4 * 25).
-void dft(const float* in, int n, float* out) {
-  const Tables& t = tables();
-  const int step = kFftSize / n;
-  for (int k = 0; k < n; ++k) {
+// The odd-length leaves of the recursion: 400 = 2^4 * 25.
+constexpr int kLeaf = 25;
+
+// Plain DFT of a leaf, its twiddles looked up in the reference's tables (k * j * 16 mod 400)
+// once instead of per product.
+void dft_leaf(const float* in, float* out) {
+  struct Twiddles {
+    float cos[kLeaf][kLeaf], sin[kLeaf][kLeaf];
+    Twiddles() {
+      const Tables& t = tables();
+      for (int k = 0; k < kLeaf; ++k)
+        for (int j = 0; j < kLeaf; ++j) {
+          const int idx = (k * j * (kFftSize / kLeaf)) % kFftSize;
+          cos[k][j] = t.cos_vals[idx];
+          sin[k][j] = t.sin_vals[idx];
+        }
+    }
+  };
+  static const Twiddles w;
+  for (int k = 0; k < kLeaf; ++k) {
     float re = 0, im = 0;
-    for (int j = 0; j < n; ++j) {
-      const int idx = (k * j * step) % kFftSize;
-      re += in[j] * t.cos_vals[idx];
-      im -= in[j] * t.sin_vals[idx];
+    for (int j = 0; j < kLeaf; ++j) {
+      re += in[j] * w.cos[k][j];
+      im -= in[j] * w.sin[k][j];
     }
     out[2 * k] = re;
     out[2 * k + 1] = im;
@@ -62,8 +76,8 @@ void fft(const float* in, int n, float* out, float* scratch) {
     out[1] = 0;
     return;
   }
-  if (n % 2 == 1) {
-    dft(in, n, out);
+  if (n == kLeaf) {
+    dft_leaf(in, out);
     return;
   }
   const int half = n / 2;
@@ -91,9 +105,32 @@ void fft(const float* in, int n, float* out, float* scratch) {
   }
 }
 
+// The groups of four bins (the reference's unrolled sum) where a mel filter has a non-zero
+// weight. A triangular filter spans a few bins of 201; outside them every product is +0, and
+// adding +0 to the non-negative sum changes no bit, so those groups are skipped.
+struct FilterSpan {
+  int first = 0, last = -1;  // bins [first, last) in steps of 4
+};
+
+std::vector<FilterSpan> filter_spans(const MelFilters& filters) {
+  std::vector<FilterSpan> spans(filters.n_mel);
+  const int n_fft = filters.n_fft;
+  for (int j = 0; j < filters.n_mel; ++j) {
+    const float* f = filters.data.data() + static_cast<size_t>(j) * n_fft;
+    int first = -1, last = -1;
+    for (int k = 0; k < n_fft - 3; k += 4)
+      if (f[k] != 0.0f || f[k + 1] != 0.0f || f[k + 2] != 0.0f || f[k + 3] != 0.0f) {
+        if (first < 0) first = k;
+        last = k + 4;
+      }
+    spans[j] = first < 0 ? FilterSpan{0, 0} : FilterSpan{first, last};
+  }
+  return spans;
+}
+
 // log10 of the mel energies of frames [begin, end) into mel.data (not yet clamped/scaled).
 void mel_frames(const std::vector<float>& padded, int64_t n_signal, int64_t begin, int64_t end,
-                const MelFilters& filters, MelSpectrogram& mel) {
+                const MelFilters& filters, const std::vector<FilterSpan>& spans, MelSpectrogram& mel) {
   const Tables& t = tables();
   std::vector<float> frame(kFftSize), spectrum(2 * kFftSize), scratch(6 * kFftSize);
   std::vector<float> power(kBins);
@@ -115,11 +152,10 @@ void mel_frames(const std::vector<float>& padded, int64_t n_signal, int64_t begi
     for (int j = 0; j < mel.n_mel; ++j) {
       const float* f = filters.data.data() + static_cast<size_t>(j) * n_fft;
       double sum = 0.0;
-      int k = 0;
       // Groups of four summed in float, then into the double: the reference's unrolled order.
-      for (; k < n_fft - 3; k += 4)
+      for (int k = spans[j].first; k < spans[j].last; k += 4)
         sum += power[k] * f[k] + power[k + 1] * f[k + 1] + power[k + 2] * f[k + 2] + power[k + 3] * f[k + 3];
-      for (; k < n_fft; ++k) sum += power[k] * f[k];
+      for (int k = n_fft / 4 * 4; k < n_fft; ++k) sum += power[k] * f[k];  // where the groups stop
       mel.data[j * static_cast<size_t>(mel.n_len) + i] = static_cast<float>(std::log10(std::max(sum, 1e-10)));
     }
   }
@@ -153,10 +189,11 @@ MelSpectrogram compute_mel(const float* samples, int64_t n_samples, const MelFil
   const int64_t n_signal = n_samples + pad_side;  // the reference's end of non-zero input
   // Relaxed: the flag carries no data; a chunk more or less before seeing it does not matter.
   auto cancelled = [cancel] { return cancel != nullptr && cancel->load(std::memory_order_relaxed); };
+  const std::vector<FilterSpan> spans = filter_spans(filters);
   pool.parallel_for(mel.n_len, [&](int64_t begin, int64_t end) {
     constexpr int64_t kChunk = 256;  // frames (2.56 s of audio) between looks at the flag
     for (int64_t b = begin; b < end && !cancelled(); b += kChunk)
-      mel_frames(padded, n_signal, b, std::min(end, b + kChunk), filters, mel);
+      mel_frames(padded, n_signal, b, std::min(end, b + kChunk), filters, spans, mel);
   });
   if (cancelled()) return mel;
 

@@ -125,6 +125,11 @@ int to_int(const std::string& s, int fallback) {
 
 }  // namespace
 
+int fma_units_per_core(const std::string& vendor, int family, const std::string& kernels) {
+  if (kernels == "avx512" && vendor == "AuthenticAMD" && family == 0x19) return 1;
+  return 2;
+}
+
 MachineInfo machine_info() {
   MachineInfo m;
   m.cpu_model = cpuinfo_field("model name");
@@ -163,6 +168,7 @@ MachineInfo machine_info() {
       m.clock_source = "unknown";
     }
   }
+  m.fma_units = fma_units_per_core(cpuinfo_field("vendor_id"), to_int(cpuinfo_field("cpu family"), 0), m.kernels);
   m.core_peak_gflops = m.f32_lanes * m.fma_units * 2.0 * m.clock_ghz;
   m.peak_gflops = m.cores * m.core_peak_gflops;
   return m;

@@ -48,12 +48,17 @@ struct MachineInfo {
   double clock_ghz = 0;
   std::string clock_source;     // where clock_ghz came from
   int f32_lanes = 0;            // f32 lanes per vector of the variant in use
-  int fma_units = 2;            // assumed FMA pipes per core
+  int fma_units = 2;            // full-width FMAs a core starts per cycle (fma_units_per_core)
   // cores x lanes x FMA units x 2 flops x clock; per_thread_peak for one core.
   double peak_gflops = 0;
   double core_peak_gflops = 0;
 };
 
 MachineInfo machine_info();
+
+// Full-width FMAs per cycle and core for the kernel variant in use, from /proc/cpuinfo's
+// vendor_id and cpu family: AMD's family 19h (Zen 3/4) runs a 512-bit FMA as two halves on its
+// two 256-bit pipes, so its AVX-512 peak is one 512-bit FMA per cycle, not two.
+int fma_units_per_core(const std::string& vendor, int family, const std::string& kernels);
 
 }  // namespace thoth::asr

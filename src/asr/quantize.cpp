@@ -19,7 +19,10 @@ namespace {
 // always in [0, 32) here, so the int8 cast it uses is a plain truncation.
 inline int trunc_int(float v) { return static_cast<int>(v); }
 
-void q4_0_row(const float* x, BlockQ4_0* y, int64_t nb) {
+// q4_0 / q5_0: scale from the value of largest magnitude (sign kept), levels centred on 0.
+template <typename Block, int kLevels>
+void abs_max_row(const float* x, Block* y, int64_t nb) {
+  constexpr float kHalf = kLevels / 2;
   for (int64_t i = 0; i < nb; ++i, x += kQK) {
     float amax = 0.0f, max = 0.0f;
     for (int j = 0; j < kQK; ++j)
@@ -27,15 +30,19 @@ void q4_0_row(const float* x, BlockQ4_0* y, int64_t nb) {
         amax = std::fabs(x[j]);
         max = x[j];
       }
-    const float d = max / -8;
+    const float d = max / -kHalf;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     y[i].d = fp32_to_fp16(d);
+    uint32_t qh = 0;
     for (int j = 0; j < kQK / 2; ++j) {
       const float v0 = x[j] * id, v1 = x[j + kQK / 2] * id;  // rounded before the add
-      const int x0 = std::min(15, trunc_int(v0 + 8.5f));
-      const int x1 = std::min(15, trunc_int(v1 + 8.5f));
-      y[i].qs[j] = static_cast<uint8_t>(x0 | (x1 << 4));
+      const int x0 = std::min(kLevels - 1, trunc_int(v0 + (kHalf + 0.5f)));
+      const int x1 = std::min(kLevels - 1, trunc_int(v1 + (kHalf + 0.5f)));
+      y[i].qs[j] = static_cast<uint8_t>((x0 & 0x0f) | ((x1 & 0x0f) << 4));
+      qh |= ((static_cast<uint32_t>(x0) & 0x10u) >> 4) << j;
+      qh |= ((static_cast<uint32_t>(x1) & 0x10u) >> 4) << (j + kQK / 2);
     }
+    if constexpr (kLevels == 32) std::memcpy(y[i].qh, &qh, sizeof qh);
   }
 }
 
@@ -70,30 +77,6 @@ void min_max_row(const float* x, Block* y, int64_t nb) {
       }
     }
     if constexpr (kLevels == 32) std::memcpy(y[i].qh, &qh, sizeof qh);
-  }
-}
-
-void q5_0_row(const float* x, BlockQ5_0* y, int64_t nb) {
-  for (int64_t i = 0; i < nb; ++i, x += kQK) {
-    float amax = 0.0f, max = 0.0f;
-    for (int j = 0; j < kQK; ++j)
-      if (amax < std::fabs(x[j])) {
-        amax = std::fabs(x[j]);
-        max = x[j];
-      }
-    const float d = max / -16;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    y[i].d = fp32_to_fp16(d);
-    uint32_t qh = 0;
-    for (int j = 0; j < kQK / 2; ++j) {
-      const float v0 = x[j] * id, v1 = x[j + kQK / 2] * id;
-      const int x0 = std::min(31, trunc_int(v0 + 16.5f));
-      const int x1 = std::min(31, trunc_int(v1 + 16.5f));
-      y[i].qs[j] = static_cast<uint8_t>((x0 & 0x0f) | ((x1 & 0x0f) << 4));
-      qh |= ((static_cast<uint32_t>(x0) & 0x10u) >> 4) << j;
-      qh |= ((static_cast<uint32_t>(x1) & 0x10u) >> 4) << (j + kQK / 2);
-    }
-    std::memcpy(y[i].qh, &qh, sizeof qh);
   }
 }
 
@@ -137,9 +120,9 @@ void quantize_row_reference(TensorType t, const float* x, void* dst, int64_t k) 
       for (int64_t i = 0; i < k; ++i) out[i] = fp32_to_fp16(x[i]);
       return;
     }
-    case TensorType::Q4_0: return q4_0_row(x, static_cast<BlockQ4_0*>(dst), nb);
+    case TensorType::Q4_0: return abs_max_row<BlockQ4_0, 16>(x, static_cast<BlockQ4_0*>(dst), nb);
     case TensorType::Q4_1: return min_max_row<BlockQ4_1, 16>(x, static_cast<BlockQ4_1*>(dst), nb);
-    case TensorType::Q5_0: return q5_0_row(x, static_cast<BlockQ5_0*>(dst), nb);
+    case TensorType::Q5_0: return abs_max_row<BlockQ5_0, 32>(x, static_cast<BlockQ5_0*>(dst), nb);
     case TensorType::Q5_1: return min_max_row<BlockQ5_1, 32>(x, static_cast<BlockQ5_1*>(dst), nb);
     case TensorType::Q8_0: return q8_row<BlockQ8_0, false>(x, static_cast<BlockQ8_0*>(dst), nb);
     case TensorType::Q8_1: return q8_row<BlockQ8_1, true>(x, static_cast<BlockQ8_1*>(dst), nb);

@@ -216,7 +216,36 @@ struct Capture::Impl {
   Result<void> open_device();
   Result<void> start_stream();  // resampler, ring, writer thread, then the stream
   void close_stream();          // stream disconnected, writer drained and joined
+
+  // The end of a recording, shared by Capture::stop and WarmCapture::end.
+  Recording recording_header() const;
+  // The last words are still on their way when stop is asked (one fragment, ~10 ms, from a
+  // microphone): waits, briefly, until the audio up to now has arrived. Returns the time it
+  // gave up at, or would have.
+  int64_t wait_for_tail();
+  std::string lost_device_error() const {
+    return "audio: input device '" + device + "' stopped delivering audio (unplugged or server gone)";
+  }
 };
+
+Recording Capture::Impl::recording_header() const {
+  Recording rec;
+  rec.wav_path = options.wav_path;
+  rec.device = device;
+  rec.device_rate = rate;
+  rec.device_channels = channels;
+  return rec;
+}
+
+int64_t Capture::Impl::wait_for_tail() {
+  const int64_t stop_ns = now_ns();
+  const uint64_t due = uint64_t(double(stop_ns - ready_ns) * 1e-9 * rate);
+  const int64_t give_up = stop_ns + kStopTailWaitNs;
+  while (captured_frames.load(std::memory_order_relaxed) + overflow_frames.load(std::memory_order_relaxed) < due &&
+         now_ns() < give_up && !stream_failed.load(std::memory_order_relaxed))
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  return give_up;
+}
 
 // The audio callback: runs on PulseAudio's loop thread. It copies into the ring and counts;
 // no locks, no allocation, no logging, no I/O.
@@ -504,21 +533,9 @@ Result<std::unique_ptr<Capture>> Capture::start(CaptureOptions options) {
 
 Recording Capture::stop() {
   Impl& im = *impl_;
-  Recording rec;
-  rec.wav_path = im.options.wav_path;
-  rec.device = im.device;
-  rec.device_rate = im.rate;
-  rec.device_channels = im.channels;
+  Recording rec = im.recording_header();
   if (im.stopped) return rec;
-  // The last words are still on their way when stop is asked (one fragment, ~10 ms, from a
-  // microphone): wait, briefly, until the audio up to the stop request has arrived.
-  const int64_t stop_ns = now_ns();
-  const uint64_t due = uint64_t(double(stop_ns - im.ready_ns) * 1e-9 * im.rate);
-  const int64_t give_up = stop_ns + kStopTailWaitNs;
-  while (im.captured_frames.load(std::memory_order_relaxed) + im.overflow_frames.load(std::memory_order_relaxed) <
-             due &&
-         now_ns() < give_up && !im.stream_failed.load(std::memory_order_relaxed))
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  im.wait_for_tail();
   im.close_stream();
   if (sf_close(im.wav) != 0 && im.writer_error.empty())
     im.writer_error = "audio: closing " + im.options.wav_path + " failed";
@@ -531,7 +548,7 @@ Recording Capture::stop() {
   rec.samples = std::move(im.samples);
   rec.duration_s = double(rec.samples.size()) / kOutRate;
   if (im.stream_failed.load(std::memory_order_relaxed))
-    rec.error = "audio: input device '" + im.device + "' stopped delivering audio (unplugged or server gone)";
+    rec.error = im.lost_device_error();
   else
     rec.error = im.writer_error;
   return rec;
@@ -584,7 +601,7 @@ const std::string& WarmCapture::device() const { return impl_->device; }
 Result<void> WarmCapture::begin(const std::string& wav_path, LevelCallback on_level, int64_t from_position) {
   auto& im = *impl_;
   if (recording_) return make_error("audio: a recording is already in progress");
-  if (failed()) return make_error("audio: input device '" + im.device + "' stopped delivering audio (unplugged or server gone)");
+  if (failed()) return make_error(im.lost_device_error());
   auto wav = open_wav(wav_path);
   if (!wav) return make_error(wav.error());
   begin_captured_ = im.captured_frames.load(std::memory_order_relaxed);
@@ -616,22 +633,12 @@ Result<void> WarmCapture::begin(const std::string& wav_path, LevelCallback on_le
 
 Recording WarmCapture::end() {
   auto& im = *impl_;
-  Recording rec;
-  rec.wav_path = im.options.wav_path;
-  rec.device = im.device;
-  rec.device_rate = im.rate;
-  rec.device_channels = im.channels;
+  Recording rec = im.recording_header();
   if (!recording_) return rec;
   recording_ = false;
-  // As Capture::stop: the audio up to now is still on its way (one fragment) and then in
-  // the ring; wait, briefly, until the writer has processed all of it.
-  const int64_t stop_ns = now_ns();
-  const uint64_t due = uint64_t(double(stop_ns - im.ready_ns) * 1e-9 * im.rate);
-  const int64_t give_up = stop_ns + kStopTailWaitNs;
-  auto arrived = [&] {
-    return im.captured_frames.load(std::memory_order_relaxed) + im.overflow_frames.load(std::memory_order_relaxed);
-  };
-  while (arrived() < due && now_ns() < give_up && !failed()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  // As Capture::stop, and then the audio that arrived is in the ring: wait, as briefly, until
+  // the writer has processed all of it.
+  const int64_t give_up = im.wait_for_tail();
   const uint64_t captured = im.captured_frames.load(std::memory_order_relaxed);
   while (im.processed_frames.load(std::memory_order_acquire) < captured && now_ns() < give_up + kStopTailWaitNs)
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -650,7 +657,7 @@ Recording WarmCapture::end() {
   const int64_t first = im.first_sample_ns.load(std::memory_order_acquire);
   rec.start_latency_ms = first != 0 ? double(first - im.start_request_ns) / 1e6 : -1;
   rec.duration_s = double(rec.samples.size()) / kOutRate;
-  if (failed()) rec.error = "audio: input device '" + im.device + "' stopped delivering audio (unplugged or server gone)";
+  if (failed()) rec.error = im.lost_device_error();
   return rec;
 }
 

@@ -65,15 +65,9 @@ WavContent read_wav(const std::string& path) {
   for (;;) pause();
 }();
 
-std::unique_ptr<PulseServer> start_server() {
-  std::string error;
-  auto server = PulseServer::start(&error);
-  EXPECT_TRUE(server) << error;
-  return server;
-}
 
 TEST(CaptureDevices, ListsTheServersInputsWithTheDefaultMarked) {
-  auto server = start_server();
+  auto server = PulseServer::start_or_fail();
   ASSERT_TRUE(server);
   auto devices = list_input_devices();
   ASSERT_TRUE(devices) << devices.error();
@@ -95,7 +89,7 @@ TEST(CaptureDevices, ListsTheServersInputsWithTheDefaultMarked) {
 }
 
 TEST(Capture, RecordsWhatIsPlayedAs16kMonoWav) {
-  auto server = start_server();
+  auto server = PulseServer::start_or_fail();
   ASSERT_TRUE(server);
   ScratchDir dir;
   const auto jfk = thoth::test::shared_file("speech/jfk.wav");
@@ -153,7 +147,7 @@ TEST(Capture, RecordsWhatIsPlayedAs16kMonoWav) {
 }
 
 TEST(Capture, UnknownDeviceIsAClearError) {
-  auto server = start_server();
+  auto server = PulseServer::start_or_fail();
   ASSERT_TRUE(server);
   ScratchDir dir;
   auto cap = Capture::start({"no-such-mic", (dir / "x.wav").string(), nullptr});
@@ -163,7 +157,7 @@ TEST(Capture, UnknownDeviceIsAClearError) {
 }
 
 TEST(Capture, UnwritableRecordingPathIsAClearError) {
-  auto server = start_server();
+  auto server = PulseServer::start_or_fail();
   ASSERT_TRUE(server);
   ScratchDir dir;
   const std::string path = (dir / "missing-dir" / "x.wav").string();
@@ -191,7 +185,7 @@ TEST(Capture, NoAudioServerIsAClearError) {
 // that blocks, as a slow disk would) the ring fills, the callback drops what does not fit,
 // and the drops are counted and reported, never waited for.
 TEST(Capture, OverflowIsCountedWhenTheWriterStalls) {
-  auto server = start_server();
+  auto server = PulseServer::start_or_fail();
   ASSERT_TRUE(server);
   ScratchDir dir;
   std::atomic<bool> stalled{false};
@@ -217,7 +211,7 @@ TEST(Capture, OverflowIsCountedWhenTheWriterStalls) {
 // A recorder killed with SIGKILL leaves a WAV whose header does not match its length;
 // recover_recordings() fixes it so that every recorded sample is readable.
 TEST(Capture, WavOfAKilledRecorderIsRecoveredAtNextStart) {
-  auto server = start_server();
+  auto server = PulseServer::start_or_fail();
   ASSERT_TRUE(server);
   ScratchDir dir;
   const std::string wav = (dir / "killed.wav").string();

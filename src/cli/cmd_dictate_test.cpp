@@ -20,15 +20,9 @@ using thoth::test::ScratchDir;
 
 std::string mini_model() { return thoth::test::shared_file("models/mini.en-f16.bin").string(); }
 
-std::unique_ptr<PulseServer> start_server() {
-  std::string error;
-  auto s = PulseServer::start(&error);
-  EXPECT_TRUE(s) << error;
-  return s;
-}
 
 TEST(DevicesCommand, ListsInputsWithTheDefaultStarred) {
-  auto server = start_server();
+  auto server = PulseServer::start_or_fail();
   ASSERT_TRUE(server);
   auto r = run_thoth({"devices"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -46,7 +40,7 @@ TEST(DevicesCommand, NoAudioServerIsOneClearLine) {
 }
 
 TEST(DictateCommand, UnknownDeviceNamesIt) {
-  auto server = start_server();
+  auto server = PulseServer::start_or_fail();
   ASSERT_TRUE(server);
   ScratchDir home;
   RunOptions o;
@@ -57,7 +51,7 @@ TEST(DictateCommand, UnknownDeviceNamesIt) {
 }
 
 TEST(DictateCommand, StdinClosedBeforeEnterSaysHowToStart) {
-  auto server = start_server();
+  auto server = PulseServer::start_or_fail();
   ASSERT_TRUE(server);
   ScratchDir home;
   RunOptions o;

@@ -75,14 +75,10 @@ int run_pull(const std::string& name, const GlobalOptions& global) {
   if (!entries) return fail(entries.error());
   const ModelEntry* entry = models::find_entry(*entries, name);
   if (!entry) return fail("unknown model '" + name + "'; see thoth models list for the names");
-  auto dir = paths::ensure_dir(models::models_dir(), "models dir");
-  if (!dir) return fail(dir.error());
-  const fs::path dest = *dir / entry->file;
-  if (present(dest)) {
-    auto size = size_or_zero(dest);
-    if (size != entry->bytes)
-      return fail(dest.string() + " exists but has " + std::to_string(size) + " bytes instead of " +
-                  std::to_string(entry->bytes) + "; run: thoth models rm " + entry->name + ", then pull again");
+  auto target = models::pull_target(*entry);
+  if (!target) return fail(target.error());
+  const fs::path dest = target->dest;
+  if (target->installed) {
     std::printf("%s is already installed: %s\n", entry->name.c_str(), dest.c_str());
     return 0;
   }

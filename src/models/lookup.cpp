@@ -99,4 +99,19 @@ Result<std::string> resolve_model(const std::string& name_or_path) {
   return resolve_model(name_or_path, model_search_dirs(models_dir()), *entries);
 }
 
+Result<PullTarget> pull_target(const ModelEntry& entry) {
+  auto dir = paths::ensure_dir(models_dir(), "models dir");
+  if (!dir) return Error{dir.error()};
+  PullTarget t{*dir / entry.file};
+  std::error_code ec;
+  if (!fs::exists(t.dest, ec)) return t;
+  const auto size = fs::file_size(t.dest, ec);
+  if (ec || size != entry.bytes)
+    return Error{t.dest.string() + " exists but has " + (ec ? std::string("an unreadable size") : std::to_string(size) + " bytes") +
+                 " instead of " + std::to_string(entry.bytes) + "; run: thoth models rm " + entry.name +
+                 ", then pull again"};
+  t.installed = true;
+  return t;
+}
+
 }  // namespace thoth::models

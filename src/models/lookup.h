@@ -32,4 +32,13 @@ Result<std::string> resolve_model(const std::string& name_or_path,
 // The same with the default search dirs and the catalogue in effect.
 Result<std::string> resolve_model(const std::string& name_or_path);
 
+// Where a pull of `entry` installs (models_dir(), created if need be) and whether it is
+// already installed there. A file of another size in the way is an error naming the command
+// that clears it: it may be the user's own file, so no pull overwrites it.
+struct PullTarget {
+  std::filesystem::path dest;
+  bool installed = false;
+};
+Result<PullTarget> pull_target(const ModelEntry& entry);
+
 }  // namespace thoth::models

@@ -136,5 +136,26 @@ TEST_F(LookupTest, DefaultsUseThothHomeAndModelPath) {
   EXPECT_EQ(*r, (first / "ggml-base.bin").string());
 }
 
+TEST_F(LookupTest, PullTargetIsInTheModelsDirAndRefusesAFileOfAnotherSize) {
+  ScopedEnv home("THOTH_HOME", (dir / "home").string());
+  const ModelEntry entry{"tiny-test", "ggml-tiny-test.bin", 4, "00"};
+  auto t = pull_target(entry);
+  ASSERT_TRUE(t.ok()) << t.error();
+  EXPECT_EQ(t->dest, models_dir() / "ggml-tiny-test.bin");
+  EXPECT_FALSE(t->installed);
+  EXPECT_TRUE(fs::is_directory(models_dir()));
+
+  touch(t->dest);  // 4 bytes: the catalogue's size
+  t = pull_target(entry);
+  ASSERT_TRUE(t.ok()) << t.error();
+  EXPECT_TRUE(t->installed);
+
+  std::ofstream(t->dest, std::ios::app) << "more";
+  t = pull_target(entry);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.error().find("has 8 bytes instead of 4"), std::string::npos) << t.error();
+  EXPECT_NE(t.error().find("thoth models rm tiny-test"), std::string::npos) << t.error();
+}
+
 }  // namespace
 }  // namespace thoth::models

@@ -19,6 +19,7 @@
 #include "pipeline/stages.h"
 #include "support/process.h"
 #include "support/pulse_server.h"
+#include "support/session_bus.h"
 #include "support/shared_data.h"
 
 namespace thoth::server {
@@ -47,26 +48,12 @@ TEST(Cues, ToneReachesTheSoundServer) {
   EXPECT_GT(peak, 0.1f);  // the cues play at 0.25 to 0.3
 }
 
-// A notification service of our own on a private session bus: records what it is sent.
+// A notification service of our own on the private session bus: records what it is sent.
 class NotificationService {
  public:
-  bool start(std::string* error) {
-    thoth::test::RunOptions o;
-    o.timeout = 10s;
-    auto r = thoth::test::run_program(
-        {"/usr/bin/dbus-daemon", "--session", "--fork", "--print-address=1", "--print-pid=1", "--nosyslog"}, o);
-    std::istringstream lines(r.out);
-    std::string address, pid;
-    std::getline(lines, address);
-    std::getline(lines, pid);
-    if (r.exit_code != 0 || address.empty() || pid.empty()) {
-      *error = "dbus-daemon did not start: " + r.err;
-      return false;
-    }
-    pid_ = std::stoi(pid);
-    address_ = address;
-    if (sd_bus_new(&bus_) < 0 || sd_bus_set_address(bus_, address.c_str()) < 0 ||
-        sd_bus_set_bus_client(bus_, 1) < 0 || sd_bus_start(bus_) < 0) {
+  bool start(const thoth::test::SessionBus& session, std::string* error) {
+    bus_ = session.connect();
+    if (!bus_) {
       *error = "cannot connect to the private bus";
       return false;
     }
@@ -93,9 +80,7 @@ class NotificationService {
     stop_ = true;
     if (thread_.joinable()) thread_.join();
     if (bus_) sd_bus_flush_close_unref(bus_);
-    if (pid_ > 0) kill(pid_, SIGTERM);
   }
-  const std::string& address() const { return address_; }
   std::pair<std::string, std::string> last() {
     std::lock_guard lock(mutex_);
     return {summary_, body_};
@@ -115,8 +100,6 @@ class NotificationService {
     return sd_bus_reply_method_return(m, "u", 7u);
   }
   sd_bus* bus_ = nullptr;
-  int pid_ = -1;
-  std::string address_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
   std::mutex mutex_;
@@ -124,12 +107,11 @@ class NotificationService {
 };
 
 TEST(Cues, AFailedDictationIsNotifiedWithWhereItsAudioIs) {
-  NotificationService service;
   std::string error;
-  ASSERT_TRUE(service.start(&error)) << error;
-  const char* old = std::getenv("DBUS_SESSION_BUS_ADDRESS");
-  const std::string saved = old ? old : "";
-  setenv("DBUS_SESSION_BUS_ADDRESS", service.address().c_str(), 1);
+  auto session = thoth::test::SessionBus::start(&error);
+  ASSERT_TRUE(session) << error;
+  NotificationService service;
+  ASSERT_TRUE(service.start(*session, &error)) << error;
 
   pipeline::EventBus bus;
   {
@@ -157,8 +139,6 @@ TEST(Cues, AFailedDictationIsNotifiedWithWhereItsAudioIs) {
   auto r = notify_desktop("x", "y");
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().find("notification:"), std::string::npos);
-  if (saved.empty()) unsetenv("DBUS_SESSION_BUS_ADDRESS");
-  else setenv("DBUS_SESSION_BUS_ADDRESS", saved.c_str(), 1);
 }
 
 }  // namespace

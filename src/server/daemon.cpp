@@ -1,7 +1,9 @@
 #include "server/daemon.h"
 
 #include <fcntl.h>
+#include <spawn.h>
 #include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,6 +24,9 @@
 #include "server/cues.h"
 #include "server/http_api.h"
 #include "server/service.h"
+#include "server/tray.h"
+
+extern char** environ;
 
 namespace thoth::server {
 
@@ -66,6 +71,34 @@ class ServiceKeys final : public input::DictationControl {
 
 std::filesystem::path api_token_path() { return paths::data_dir() / "api-token"; }
 
+namespace {
+
+// The web UI in the user's browser, as `thoth ui --open` opens it. setsid -f returns at once,
+// so neither a browser that stays in the foreground nor its exit involves the daemon.
+void open_web_ui(int port, const std::string& token) {
+  if (port <= 0) {
+    spdlog::info("tray: the HTTP server is off (server.enabled), so there is no web UI to open");
+    return;
+  }
+  const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/#token=" + token;
+  const char* argv[] = {"setsid", "-f", "xdg-open", url.c_str(), nullptr};
+  pid_t pid = -1;
+  if (posix_spawnp(&pid, "setsid", nullptr, nullptr, const_cast<char**>(argv), environ) != 0) {
+    spdlog::warn("tray: cannot run xdg-open (install xdg-utils); `thoth ui` prints the address");
+    return;
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+}
+
+std::string dictation_hint(const Config::Shortcuts& s) {
+  if (s.record.empty()) return "Run `thoth toggle` to dictate";
+  if (s.mode == "toggle") return "Press " + s.record + " to start and stop dictating";
+  return "Hold " + s.record + " to dictate";
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& options) {
   auto config = load_config();
   if (!config) return make_error(config.error());
@@ -100,6 +133,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& options) {
   if (auto stages = pipeline::stages_from_config(*config); !stages) return make_error(stages.error());
   const bool http_enabled = config->server.enabled;
   const int port = options.http_port.value_or(config->server.port);
+  std::string api_token;
 
   d->service_ = std::make_unique<DictationService>(std::move(*config),
                                                    ServiceOptions{options.model, options.device, rec_dir->string()});
@@ -109,6 +143,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& options) {
   if (http_enabled) {
     auto token = load_or_create_token(api_token_path());
     if (!token) return make_error(token.error());
+    api_token = *token;
     d->http_ = std::make_unique<HttpApi>(*d->service_, *token);
     auto bound = d->http_->start(port);
     if (!bound) return make_error(bound.error());
@@ -124,6 +159,19 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& options) {
 
   d->cues_ = std::make_unique<Cues>(d->service_->bus(), d->service_->config()->daemon.sounds,
                                     d->service_->config()->daemon.notifications);
+
+  // The tray icon where the desktop has a session bus; without one the daemon runs the same.
+  DictationService* service = d->service_.get();
+  const int ui_port = d->http_port_;
+  auto tray = Tray::start({[ui_port, api_token] { open_web_ui(ui_port, api_token); },
+                           [service] { (void)service->toggle(); }},
+                          dictation_hint(d->service_->config()->shortcuts));
+  if (tray) {
+    d->tray_ = std::move(*tray);
+    d->tray_follower_ = std::make_unique<TrayFollower>(d->service_->bus(), *d->tray_);
+  } else {
+    spdlog::info("{}; no tray icon", tray.error());
+  }
 
   // Global shortcuts: invalid ones stop the start (one line naming the key); a session
   // without global keys still runs, driven by `thoth toggle` and friends.
@@ -178,6 +226,8 @@ void Daemon::shutdown() {
   shortcuts_.reset();
   keys_.reset();
   cues_.reset();
+  tray_follower_.reset();
+  tray_.reset();  // its clicks reach the service
   // The dictation next, while the event streams still carry its last events.
   if (service_) service_->shutdown();
   if (http_) http_->stop();

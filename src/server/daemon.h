@@ -24,6 +24,8 @@ namespace thoth::server {
 
 class Cues;
 class FileWatcher;
+class Tray;
+class TrayFollower;
 
 struct DaemonOptions {
   std::string model;              // overrides transcription.model
@@ -59,7 +61,9 @@ class Daemon {
   std::unique_ptr<input::DictationControl> keys_;     // the service as the shortcuts see it
   std::unique_ptr<input::GlobalShortcuts> shortcuts_;  // uses keys_
   std::unique_ptr<Cues> cues_;
-  std::unique_ptr<FileWatcher> config_watch_;  // re-reads a config edited by hand
+  std::unique_ptr<Tray> tray_;                  // null when the session has no bus
+  std::unique_ptr<TrayFollower> tray_follower_;  // uses tray_
+  std::unique_ptr<FileWatcher> config_watch_;    // re-reads a config edited by hand
 };
 
 // Where the per-install API token lives: data dir/api-token (0600).

@@ -30,8 +30,10 @@
 #include "support/background.h"
 #include "support/process.h"
 #include "support/pulse_server.h"
+#include "support/session_bus.h"
 #include "support/shared_data.h"
 #include "support/signal_match.h"
+#include "support/tray_host.h"
 
 extern char** environ;
 
@@ -157,6 +159,33 @@ TEST_F(DaemonTest, MissingModelFailsAtStartNamingIt) {
   auto r = run_thoth({"daemon", "--model", "no-such-model", "--port", "0"}, o);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("no-such-model"), std::string::npos) << r.err;
+}
+
+// The tray icon, with a tray host on a private session bus as a panel would be: it follows
+// the dictation, and its middle click starts one.
+TEST_F(DaemonTest, TrayIconFollowsTheDictationAndItsMiddleClickStartsOne) {
+  std::string error;
+  auto session = thoth::test::SessionBus::start(&error);
+  ASSERT_TRUE(session) << error;
+  auto host = thoth::test::TrayHost::start(*session, &error);
+  ASSERT_TRUE(host) << error;
+  start_pulse();
+  start_daemon();
+  ASSERT_TRUE(eventually([&] { return !host->items().empty(); })) << daemon_->err();
+  const std::string item = host->items().front();
+  EXPECT_EQ(host->property(item, "Status"), "Active");
+  EXPECT_EQ(host->tooltip(item), "Thoth: ready | Hold Ctrl+Alt+Space to dictate");
+
+  ASSERT_TRUE(host->click(item, "SecondaryActivate"));
+  ASSERT_TRUE(eventually([&] { return status()["state"] == "recording"; }));
+  EXPECT_TRUE(eventually([&] { return host->property(item, "IconName") == "media-record"; }));
+  EXPECT_EQ(host->tooltip(item), "Thoth: recording | Hold Ctrl+Alt+Space to dictate");
+
+  auto r = run_thoth({"cancel"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // Cancelled is not failed: back to ready.
+  EXPECT_TRUE(eventually([&] { return host->property(item, "IconName") == "audio-input-microphone"; }));
+  EXPECT_EQ(host->property(item, "Status"), "Active");
 }
 
 TEST_F(DaemonTest, ToggleCancelAndEventStream) {

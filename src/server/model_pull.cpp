@@ -2,7 +2,6 @@
 
 #include <filesystem>
 
-#include "core/paths.h"
 #include "models/catalog.h"
 #include "models/download.h"
 #include "models/lookup.h"
@@ -26,11 +25,10 @@ CommandResult ModelPull::start(const std::string& name) {
   if (!entries) return {500, json{{"error", entries.error()}}};
   const models::ModelEntry* entry = models::find_entry(*entries, name);
   if (!entry) return {404, json{{"error", "unknown model '" + name + "' (GET /api/models lists them)"}}};
-  auto dir = paths::ensure_dir(models::models_dir(), "models dir");
-  if (!dir) return {500, json{{"error", dir.error()}}};
-  const std::filesystem::path dest = *dir / entry->file;
-  std::error_code ec;
-  if (std::filesystem::file_size(dest, ec) == entry->bytes && !ec)
+  auto target = models::pull_target(*entry);
+  if (!target) return {409, json{{"error", target.error()}}};
+  const std::filesystem::path dest = target->dest;
+  if (target->installed)
     return {200, json{{"name", entry->name}, {"state", "done"}, {"file", dest.string()}, {"installed", true}}};
   bool expected = false;
   if (!running_.compare_exchange_strong(expected, true, std::memory_order_acq_rel))

@@ -1,5 +1,7 @@
 #include "support/pulse_server.h"
 
+#include <gtest/gtest.h>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -128,5 +130,12 @@ pid_t PulseServer::play_async(const std::filesystem::path& file) const {
 int PulseServer::wait_player(pid_t pid) { return pid > 0 ? wait_status(pid) : -1; }
 
 int PulseServer::play(const std::filesystem::path& file) const { return wait_player(play_async(file)); }
+
+std::unique_ptr<PulseServer> PulseServer::start_or_fail() {
+  std::string error;
+  auto server = start(&error);
+  EXPECT_TRUE(server) << error;
+  return server;
+}
 
 }  // namespace thoth::test

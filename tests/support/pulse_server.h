@@ -18,6 +18,8 @@ class PulseServer {
  public:
   // Starts the server; on failure returns null and explains in *error.
   static std::unique_ptr<PulseServer> start(std::string* error);
+  // start() inside a test: a failure is recorded as a test failure with its reason.
+  static std::unique_ptr<PulseServer> start_or_fail();
   ~PulseServer();
   PulseServer(const PulseServer&) = delete;
   PulseServer& operator=(const PulseServer&) = delete;

@@ -21,17 +21,11 @@ using thoth::test::ScratchDir;
 
 std::string mini_model() { return thoth::test::shared_file("models/mini.en-f16.bin").string(); }
 
-std::unique_ptr<PulseServer> start_server() {
-  std::string error;
-  auto s = PulseServer::start(&error);
-  EXPECT_TRUE(s) << error;
-  return s;
-}
 
 // Records for a fixed time while speech plays, transcribes with our engine, prints the
 // text, keeps the WAV in the recordings dir and stores the run in the history.
 TEST(DictateCommand, RecordsForSecondsAndKeepsTheWavAndHistory) {
-  auto server = start_server();
+  auto server = PulseServer::start_or_fail();
   ASSERT_TRUE(server);
   ScratchDir home;
   RunOptions o;
@@ -75,7 +69,7 @@ TEST(DictateCommand, RecordsForSecondsAndKeepsTheWavAndHistory) {
 // Nothing is said: the engine is not run, nothing is printed, and the history keeps the
 // recording under the no-speech status.
 TEST(DictateCommand, SilenceIsNoSpeechWithTheRecordingKept) {
-  auto server = start_server();
+  auto server = PulseServer::start_or_fail();
   ASSERT_TRUE(server);
   ScratchDir home;
   RunOptions o;
