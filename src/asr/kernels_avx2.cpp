@@ -3,7 +3,6 @@
 #if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
 
-#include <cmath>
 #include <cstring>
 
 #include "asr/kernels.h"
@@ -226,8 +225,6 @@ void gemm_q8_0(const GemmTile& t) { gemm_tiled<4, 2, Q8_0Kernel>(t); }
 
 // ---- attention element-wise loops: the scalar table's arithmetic, 8 lanes at a time ----------
 
-// The AVX-512 build's ggml_v_expf (see the scalar table): j * 2^n in one rounding. With n in
-// [-126, 127] 2^n is a normal float and one multiply does it; other lanes take ldexp.
 inline __m256 v_expf(__m256 x) {
   const __m256 r = _mm256_set1_ps(0x1.8p23f);
   const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), r);
@@ -236,27 +233,25 @@ inline __m256 v_expf(__m256 x) {
   const __m256 neg_n = _mm256_xor_ps(n, _mm256_set1_ps(-0.0f));
   const __m256 b = _mm256_fmadd_ps(neg_n, _mm256_set1_ps(0x1.7f7d1cp-20f),
                                    _mm256_fmadd_ps(neg_n, _mm256_set1_ps(0x1.62e4p-1f), x));
+  const __m256i e = _mm256_slli_epi32(_mm256_castps_si256(z), 23);
+  const __m256 k = _mm256_castsi256_ps(_mm256_add_epi32(e, _mm256_castps_si256(_mm256_set1_ps(1.0f))));
   const __m256 u = _mm256_mul_ps(b, b);
   const __m256 j = _mm256_fmadd_ps(
       _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
                       _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
-      u, _mm256_fmadd_ps(_mm256_set1_ps(0x1.ffffecp-1f), b, _mm256_set1_ps(1.0f)));
-  // Lanes with n outside [-126, 127] (or NaN) fail this test.
-  const __m256 in_range = _mm256_and_ps(_mm256_cmp_ps(n, _mm256_set1_ps(-126.0f), _CMP_GE_OQ),
-                                        _mm256_cmp_ps(n, _mm256_set1_ps(127.0f), _CMP_LE_OQ));
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  const __m256 normal = _mm256_mul_ps(j, _mm256_castsi256_ps(e));
-  if (_mm256_movemask_ps(in_range) == 0xff) return normal;
-  alignas(32) float nv[8], jv[8], res[8];
-  _mm256_store_ps(nv, n);
-  _mm256_store_ps(jv, j);
-  _mm256_store_ps(res, normal);
-  for (int l = 0; l < 8; ++l) {
-    if (nv[l] >= -126.0f && nv[l] <= 127.0f) continue;
-    if (std::fabs(nv[l]) > 192.0f) res[l] = nv[l] <= 0.0f ? 0.0f : INFINITY;
-    else res[l] = std::ldexp(jv[l], static_cast<int>(nv[l]));  // NaN stays NaN
-  }
-  return _mm256_load_ps(res);
+      u, _mm256_mul_ps(_mm256_set1_ps(0x1.ffffecp-1f), b));
+  const __m256 normal = _mm256_fmadd_ps(j, k, k);
+  const __m256 abs_n = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), n);
+  const __m256 over126 = _mm256_cmp_ps(abs_n, _mm256_set1_ps(126.0f), _CMP_GT_OQ);
+  if (_mm256_movemask_ps(over126) == 0) return normal;
+  const __m256 non_positive = _mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_LE_OQ);
+  const __m256i g = _mm256_and_si256(_mm256_castps_si256(non_positive), _mm256_set1_epi32(static_cast<int>(0x82000000u)));
+  const __m256 s1 = _mm256_castsi256_ps(_mm256_add_epi32(g, _mm256_set1_epi32(0x7f000000)));
+  const __m256 s2 = _mm256_castsi256_ps(_mm256_sub_epi32(e, g));
+  const __m256 over192 = _mm256_cmp_ps(abs_n, _mm256_set1_ps(192.0f), _CMP_GT_OQ);
+  const __m256 mid = _mm256_mul_ps(_mm256_fmadd_ps(s2, j, s2), s1);
+  const __m256 res = _mm256_blendv_ps(normal, mid, over126);
+  return _mm256_blendv_ps(res, _mm256_mul_ps(s1, s1), over192);
 }
 
 void exp_shifted(const float* x, float shift, float* out, int64_t n) {

@@ -9,7 +9,6 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
-#include <cmath>
 #include <cstring>
 
 #include "asr/kernels.h"
@@ -255,17 +254,25 @@ inline __m512 v_expf(__m512 x) {
   const __m512 neg_n = _mm512_xor_ps(n, _mm512_set1_ps(-0.0f));
   const __m512 b = _mm512_fmadd_ps(neg_n, _mm512_set1_ps(0x1.7f7d1cp-20f),
                                    _mm512_fmadd_ps(neg_n, _mm512_set1_ps(0x1.62e4p-1f), x));
+  const __m512i e = _mm512_slli_epi32(_mm512_castps_si512(z), 23);
+  const __m512 k = _mm512_castsi512_ps(_mm512_add_epi32(e, _mm512_castps_si512(_mm512_set1_ps(1.0f))));
   const __m512 u = _mm512_mul_ps(b, b);
   const __m512 j = _mm512_fmadd_ps(
       _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(0x1.0e4020p-7f), b, _mm512_set1_ps(0x1.573e2ep-5f)), u,
                       _mm512_fmadd_ps(_mm512_set1_ps(0x1.555e66p-3f), b, _mm512_set1_ps(0x1.fffdb6p-2f))),
-      u, _mm512_fmadd_ps(_mm512_set1_ps(0x1.ffffecp-1f), b, _mm512_set1_ps(1.0f)));
-  const __m512 res = _mm512_scalef_ps(j, n);
-  const __mmask16 over192 = _mm512_cmp_ps_mask(_mm512_abs_ps(n), _mm512_set1_ps(192.0f), _CMP_GT_OQ);
-  if (over192 == 0) return res;
+      u, _mm512_mul_ps(_mm512_set1_ps(0x1.ffffecp-1f), b));
+  const __m512 normal = _mm512_fmadd_ps(j, k, k);
+  const __m512 abs_n = _mm512_abs_ps(n);
+  const __mmask16 over126 = _mm512_cmp_ps_mask(abs_n, _mm512_set1_ps(126.0f), _CMP_GT_OQ);
+  if (over126 == 0) return normal;
   const __mmask16 non_positive = _mm512_cmp_ps_mask(n, _mm512_setzero_ps(), _CMP_LE_OQ);
-  const __m512 alt = _mm512_mask_blend_ps(non_positive, _mm512_set1_ps(INFINITY), _mm512_setzero_ps());
-  return _mm512_mask_blend_ps(over192, res, alt);
+  const __m512i g = _mm512_maskz_set1_epi32(non_positive, static_cast<int>(0x82000000u));
+  const __m512 s1 = _mm512_castsi512_ps(_mm512_add_epi32(g, _mm512_set1_epi32(0x7f000000)));
+  const __m512 s2 = _mm512_castsi512_ps(_mm512_sub_epi32(e, g));
+  const __mmask16 over192 = _mm512_cmp_ps_mask(abs_n, _mm512_set1_ps(192.0f), _CMP_GT_OQ);
+  const __m512 mid = _mm512_mul_ps(_mm512_fmadd_ps(s2, j, s2), s1);
+  const __m512 res = _mm512_mask_blend_ps(over126, normal, mid);
+  return _mm512_mask_blend_ps(over192, res, _mm512_mul_ps(s1, s1));
 }
 
 void exp_shifted(const float* x, float shift, float* out, int64_t n) {

@@ -239,19 +239,25 @@ void gemm_f16(const GemmTile& t) {
   }
 }
 
-// ggml_v_expf of the AVX-512 build, one lane: ARM's optimized-routines expf with the 1 folded
-// into the polynomial's last FMA and the result scaled by 2^n with vscalefps (one rounding,
-// as ldexp). The AVX2 / NEON builds end differently (fma(j, 2^n, 2^n)) and round differently.
+// ggml_v_expf, one lane: ARM's optimized-routines expf as ggml vectorises it for softmax.
 float v_expf(float x) {
+  auto bits = [](float f) { uint32_t u; std::memcpy(&u, &f, 4); return u; };
+  auto from = [](uint32_t u) { float f; std::memcpy(&f, &u, 4); return f; };
   const float r = 0x1.8p23f;
   const float z = std::fma(x, 0x1.715476p+0f, r);
   const float n = z - r;
   const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
+  const uint32_t e = bits(z) << 23;
+  const float k = from(e + bits(1.0f));
   const float u = b * b;
   const float j = std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
-                           u, std::fma(0x1.ffffecp-1f, b, 1.0f));
-  if (std::fabs(n) > 192.0f) return n <= 0.0f ? 0.0f : INFINITY;
-  return std::ldexp(j, static_cast<int>(n));
+                           u, 0x1.ffffecp-1f * b);
+  if (!(std::fabs(n) > 126.0f)) return std::fma(j, k, k);
+  const uint32_t g = n <= 0.0f ? 0x82000000u : 0u;
+  const float s1 = from(g + 0x7f000000u);
+  const float s2 = from(e - g);
+  if (std::fabs(n) > 192.0f) return s1 * s1;
+  return std::fma(s2, j, s2) * s1;
 }
 
 void exp_shifted(const float* x, float shift, float* out, int64_t n) {

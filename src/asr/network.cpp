@@ -24,6 +24,7 @@
 #include "asr/thread_pool.h"
 
 namespace thoth::asr {
+
 namespace {
 
 constexpr float kNormEps = 1e-5f;
@@ -42,16 +43,14 @@ const float* half_table() {
 inline float h2f(uint16_t h) { return half_table()[h]; }
 
 // ggml's GELU for f32 tensors: saturate outside [-10, 10], else the tanh formula evaluated at
-// the f16-rounded input and rounded to f16 (ggml_table_gelu_f16). The fused 1 + a*x*x moves
-// one entry (x = -1.999) by one f16 step.
+// the f16-rounded input and rounded to f16 (ggml_table_gelu_f16).
 const uint16_t* gelu_table() {
   static const std::vector<uint16_t> table = [] {
     std::vector<uint16_t> t(65536);
     const float kSqrt2OverPi = 0.79788456080286535587989211986876f, kCoefA = 0.044715f;
     for (uint32_t i = 0; i < 65536; ++i) {
       const float x = fp16_to_fp32(static_cast<uint16_t>(i));
-      // The reference's compiler contracts 1 + a*x*x into an FMA (-march=native, GNU C).
-      t[i] = fp32_to_fp16(0.5f * x * (1.0f + tanhf(kSqrt2OverPi * x * std::fma(kCoefA * x, x, 1.0f))));
+      t[i] = fp32_to_fp16(0.5f * x * (1.0f + tanhf(kSqrt2OverPi * x * (1.0f + kCoefA * x * x))));
     }
     return t;
   }();
@@ -69,38 +68,23 @@ void gelu_rows(float* x, int64_t n, ThreadPool& pool) {
   });
 }
 
-// ggml_norm then ggml_mul(w) then ggml_add(b), each rounded as the separate ops are. The
-// mean is the double sum rounded to float, divided in float (ggml_vec_sum_f32); the variance
-// is ggml_vec_cvar_f32 of the AVX-512 build: squares of 16 deviations summed in float by
-// _mm512_reduce_add_ps's tree, those partial sums accumulated in double, the rest one by one.
+// ggml_norm then ggml_mul(w) then ggml_add(b), each rounded as the separate ops are.
 void layer_norm_row(const float* x, float* y, int n, const float* w, const float* b) {
   double sum = 0.0;
   for (int i = 0; i < n; ++i) sum += x[i];
   const float mean = static_cast<float>(sum) / static_cast<float>(n);
   double sum2 = 0.0;
-  int i = 0;
-  for (; i + 16 <= n; i += 16) {
-    float v[16];
-    for (int l = 0; l < 16; ++l) {
-      const float d = x[i + l] - mean;
-      y[i + l] = d;
-      v[l] = d * d;
-    }
-    for (int width = 8; width >= 1; width /= 2)
-      for (int l = 0; l < width; ++l) v[l] = v[l] + v[l + width];
-    sum2 += static_cast<double>(v[0]);
-  }
-  for (; i < n; ++i) {
+  for (int i = 0; i < n; ++i) {
     const float d = x[i] - mean;
     y[i] = d;
     sum2 += static_cast<double>(d * d);
   }
   const float variance = static_cast<float>(sum2 / n);
   const float scale = 1.0f / std::sqrt(variance + kNormEps);
-  for (int k = 0; k < n; ++k) {
-    const float v = y[k] * scale;
-    const float m = v * w[k];
-    y[k] = m + b[k];
+  for (int i = 0; i < n; ++i) {
+    const float v = y[i] * scale;
+    const float m = v * w[i];
+    y[i] = m + b[i];
   }
 }
 
