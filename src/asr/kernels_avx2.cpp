@@ -20,20 +20,16 @@ inline float hsum(__m256 v) {
 
 inline float half(uint16_t h) { return _cvtsh_ss(h); }
 
-// ---- f32 / f16 weights: ggml_vec_dot_f32 / _f16 as its AVX-512 build runs them ----------
-// (see the scalar table): four 16-lane accumulators per output over steps of 64, each 16-lane
-// accumulator as two 8-lane halves, computed in eight passes (one per half accumulator) so
-// the register blocking keeps one register per output; the halves then meet in the order of
-// _mm512_reduce_add_ps (lane l + lane l + 8 first).
+// ---- f32 / f16 weights: 8 lanes per output, tail zero-padded into the same lanes ----------
 
 struct F32Weights {
   static __m256 load(const uint8_t* row, int64_t j) {
     return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + j);
   }
-  static float at(const uint8_t* row, int64_t j) { return reinterpret_cast<const float*>(row)[j]; }
-  static float tail(const uint8_t* row, const float* x, int64_t np, int64_t k, float s) {
-    for (int64_t j = np; j < k; ++j) s = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(at(row, j)), _mm_set_ss(x[j]), _mm_set_ss(s)));
-    return s;
+  static __m256 load_tail(const uint8_t* row, int64_t j, int64_t left) {
+    float tmp[8] = {};
+    std::memcpy(tmp, reinterpret_cast<const float*>(row) + j, left * sizeof(float));
+    return _mm256_loadu_ps(tmp);
   }
 };
 
@@ -42,11 +38,10 @@ struct F16Weights {
     return _mm256_cvtph_ps(
         _mm_loadu_si128(reinterpret_cast<const __m128i*>(reinterpret_cast<const uint16_t*>(row) + j)));
   }
-  static float at(const uint8_t* row, int64_t j) { return half(reinterpret_cast<const uint16_t*>(row)[j]); }
-  static float tail(const uint8_t* row, const float* x, int64_t np, int64_t k, float s) {
-    double d = s;
-    for (int64_t j = np; j < k; ++j) d += static_cast<double>(at(row, j) * x[j]);
-    return static_cast<float>(d);
+  static __m256 load_tail(const uint8_t* row, int64_t j, int64_t left) {
+    uint16_t tmp[8] = {};
+    std::memcpy(tmp, reinterpret_cast<const uint16_t*>(row) + j, left * sizeof(uint16_t));
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tmp)));
   }
 };
 
@@ -54,41 +49,35 @@ template <class W>
 struct FloatKernel {
   template <int RM, int RN>
   static void block(const GemmTile& t, int64_t r0, int64_t i0) {
+    __m256 acc[RM][RN];
+    for (int i = 0; i < RM; ++i)
+      for (int j = 0; j < RN; ++j) acc[i][j] = _mm256_setzero_ps();
     const uint8_t* w[RM];
     const float* x[RN];
     for (int i = 0; i < RM; ++i) w[i] = t.w + (r0 + i) * t.w_stride;
     for (int j = 0; j < RN; ++j) x[j] = reinterpret_cast<const float*>(t.x + (i0 + j) * t.x_stride);
-    const int64_t np = t.k / 64 * 64;
-    // [half][output]: accumulators 0 + 2 and 1 + 3 of lanes 0-7 (half 0) and 8-15 (half 1).
-    __m256 even[2][RM][RN], odd[2][RM][RN];
-    for (int pass = 0; pass < 8; ++pass) {
-      const int a = pass / 2, h = pass % 2;  // accumulator order 0, 2, 1, 3
-      static constexpr int kAcc[4] = {0, 2, 1, 3};
-      __m256 acc[RM][RN];
-      for (int i = 0; i < RM; ++i)
-        for (int j = 0; j < RN; ++j) acc[i][j] = _mm256_setzero_ps();
-      for (int64_t k = kAcc[a] * 16 + h * 8; k < np; k += 64) {
-        __m256 wv[RM];
-        for (int i = 0; i < RM; ++i) wv[i] = W::load(w[i], k);
-        for (int j = 0; j < RN; ++j) {
-          const __m256 xv = _mm256_loadu_ps(x[j] + k);
-          for (int i = 0; i < RM; ++i) acc[i][j] = _mm256_fmadd_ps(wv[i], xv, acc[i][j]);
-        }
+    int64_t k = 0;
+    for (; k + 8 <= t.k; k += 8) {
+      __m256 wv[RM];
+      for (int i = 0; i < RM; ++i) wv[i] = W::load(w[i], k);
+      for (int j = 0; j < RN; ++j) {
+        const __m256 xv = _mm256_loadu_ps(x[j] + k);
+        for (int i = 0; i < RM; ++i) acc[i][j] = _mm256_fmadd_ps(wv[i], xv, acc[i][j]);
       }
-      for (int i = 0; i < RM; ++i)
-        for (int j = 0; j < RN; ++j) {
-          if (a == 0) even[h][i][j] = acc[i][j];
-          else if (a == 1) even[h][i][j] = _mm256_add_ps(even[h][i][j], acc[i][j]);
-          else if (a == 2) odd[h][i][j] = acc[i][j];
-          else odd[h][i][j] = _mm256_add_ps(odd[h][i][j], acc[i][j]);
-        }
+    }
+    if (k < t.k) {
+      const int64_t left = t.k - k;
+      __m256 wv[RM];
+      for (int i = 0; i < RM; ++i) wv[i] = W::load_tail(w[i], k, left);
+      for (int j = 0; j < RN; ++j) {
+        float tmp[8] = {};
+        std::memcpy(tmp, x[j] + k, left * sizeof(float));
+        const __m256 xv = _mm256_loadu_ps(tmp);
+        for (int i = 0; i < RM; ++i) acc[i][j] = _mm256_fmadd_ps(wv[i], xv, acc[i][j]);
+      }
     }
     for (int j = 0; j < RN; ++j)
-      for (int i = 0; i < RM; ++i) {
-        const __m256 lo = _mm256_add_ps(even[0][i][j], odd[0][i][j]);
-        const __m256 hi = _mm256_add_ps(even[1][i][j], odd[1][i][j]);
-        t.y[(i0 + j) * t.ldy + r0 + i] = W::tail(w[i], x[j], np, t.k, hsum(_mm256_add_ps(lo, hi)));
-      }
+      for (int i = 0; i < RM; ++i) t.y[(i0 + j) * t.ldy + r0 + i] = hsum(acc[i][j]);
   }
 };
 

@@ -28,19 +28,14 @@ inline float hsum(__m512 v) {
   return _mm_cvtss_f32(s);
 }
 
-// ---- f32 / f16 weights: ggml_vec_dot_f32 / _f16 (see the scalar table) ---------------------
-// Four 16-lane accumulators per output over steps of 64, computed as four passes (offsets 0,
-// 32, 16, 48 of each step) so the register blocking keeps one accumulator per output.
+// ---- f32 / f16 weights: 16 lanes per output, masked tail into the same lanes --------------
 
 struct F32Weights {
   static __m512 load(const uint8_t* row, int64_t j) {
     return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + j);
   }
-  static float at(const uint8_t* row, int64_t j) { return reinterpret_cast<const float*>(row)[j]; }
-  // Past the last full step: one FMA per element into the float sum.
-  static float tail(const uint8_t* row, const float* x, int64_t np, int64_t k, float s) {
-    for (int64_t j = np; j < k; ++j) s = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(at(row, j)), _mm_set_ss(x[j]), _mm_set_ss(s)));
-    return s;
+  static __m512 load_tail(const uint8_t* row, int64_t j, __mmask16 m) {
+    return _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(row) + j);
   }
 };
 
@@ -49,12 +44,8 @@ struct F16Weights {
     return _mm512_cvtph_ps(
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(reinterpret_cast<const uint16_t*>(row) + j)));
   }
-  static float at(const uint8_t* row, int64_t j) { return half(reinterpret_cast<const uint16_t*>(row)[j]); }
-  // Past the last full step: exact products summed in double.
-  static float tail(const uint8_t* row, const float* x, int64_t np, int64_t k, float s) {
-    double d = s;
-    for (int64_t j = np; j < k; ++j) d += static_cast<double>(at(row, j) * x[j]);
-    return static_cast<float>(d);
+  static __m512 load_tail(const uint8_t* row, int64_t j, __mmask16 m) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, reinterpret_cast<const uint16_t*>(row) + j));
   }
 };
 
@@ -62,36 +53,33 @@ template <class W>
 struct FloatKernel {
   template <int RM, int RN>
   static void block(const GemmTile& t, int64_t r0, int64_t i0) {
+    __m512 acc[RM][RN];
+    for (int i = 0; i < RM; ++i)
+      for (int j = 0; j < RN; ++j) acc[i][j] = _mm512_setzero_ps();
     const uint8_t* w[RM];
     const float* x[RN];
     for (int i = 0; i < RM; ++i) w[i] = t.w + (r0 + i) * t.w_stride;
     for (int j = 0; j < RN; ++j) x[j] = reinterpret_cast<const float*>(t.x + (i0 + j) * t.x_stride);
-    const int64_t np = t.k / 64 * 64;
-    __m512 even[RM][RN], odd[RM][RN];  // accumulators 0 + 2 and 1 + 3
-    for (int pass = 0; pass < 4; ++pass) {
-      static constexpr int kOffset[4] = {0, 32, 16, 48};  // accumulators 0, 2, 1, 3
-      __m512 acc[RM][RN];
-      for (int i = 0; i < RM; ++i)
-        for (int j = 0; j < RN; ++j) acc[i][j] = _mm512_setzero_ps();
-      for (int64_t k = kOffset[pass]; k < np; k += 64) {
-        __m512 wv[RM];
-        for (int i = 0; i < RM; ++i) wv[i] = W::load(w[i], k);
-        for (int j = 0; j < RN; ++j) {
-          const __m512 xv = _mm512_loadu_ps(x[j] + k);
-          for (int i = 0; i < RM; ++i) acc[i][j] = _mm512_fmadd_ps(wv[i], xv, acc[i][j]);
-        }
+    int64_t k = 0;
+    for (; k + 16 <= t.k; k += 16) {
+      __m512 wv[RM];
+      for (int i = 0; i < RM; ++i) wv[i] = W::load(w[i], k);
+      for (int j = 0; j < RN; ++j) {
+        const __m512 xv = _mm512_loadu_ps(x[j] + k);
+        for (int i = 0; i < RM; ++i) acc[i][j] = _mm512_fmadd_ps(wv[i], xv, acc[i][j]);
       }
-      for (int i = 0; i < RM; ++i)
-        for (int j = 0; j < RN; ++j) {
-          if (pass == 0) even[i][j] = acc[i][j];
-          else if (pass == 1) even[i][j] = _mm512_add_ps(even[i][j], acc[i][j]);
-          else if (pass == 2) odd[i][j] = acc[i][j];
-          else odd[i][j] = _mm512_add_ps(odd[i][j], acc[i][j]);
-        }
+    }
+    if (k < t.k) {
+      const __mmask16 m = static_cast<__mmask16>((1u << (t.k - k)) - 1);
+      __m512 wv[RM];
+      for (int i = 0; i < RM; ++i) wv[i] = W::load_tail(w[i], k, m);
+      for (int j = 0; j < RN; ++j) {
+        const __m512 xv = _mm512_maskz_loadu_ps(m, x[j] + k);
+        for (int i = 0; i < RM; ++i) acc[i][j] = _mm512_fmadd_ps(wv[i], xv, acc[i][j]);
+      }
     }
     for (int j = 0; j < RN; ++j)
-      for (int i = 0; i < RM; ++i)
-        t.y[(i0 + j) * t.ldy + r0 + i] = W::tail(w[i], x[j], np, t.k, hsum(_mm512_add_ps(even[i][j], odd[i][j])));
+      for (int i = 0; i < RM; ++i) t.y[(i0 + j) * t.ldy + r0 + i] = hsum(acc[i][j]);
   }
 };
 

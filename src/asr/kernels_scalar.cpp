@@ -1,6 +1,6 @@
 // The portable kernels: the ground truth the SIMD variants are tested against, and the
-// fallback on any CPU. Plain loops in the reference's summation order (std::fma where the
-// reference fuses), so the SIMD variants can be held to the same bits.
+// fallback on any CPU. Plain loops; the hot loops keep 8 independent float sums so the
+// compiler can still use baseline SSE2 without reordering anything.
 #include <array>
 #include <cmath>
 #include <cstring>
@@ -97,42 +97,34 @@ const std::array<float, 65536>& half_table() {
 }
 inline float h2f(const std::array<float, 65536>& t, uint16_t h) { return t[h]; }
 
-// f32 and f16 weights: ggml_vec_dot_f32 / ggml_vec_dot_f16 as the reference's AVX-512 build
-// runs them (whisper.cpp builds ggml without llamafile's sgemm): four 16-lane accumulators
-// fed by FMA over steps of 64, added (a0 + a2) + (a1 + a3), then a 16 -> 8 -> 4 -> 2 -> 1
-// lane tree (_mm512_reduce_add_ps); the elements past the last full step are added one at a
-// time, f32 with a (contracted) FMA, f16 in double as ggml_vec_dot_f16 sums them.
-constexpr int64_t kStep = 64, kEpr = 16;
+constexpr int kLanes = 8;
 
-template <class Weight>
-float dot_steps(Weight w, const float* x, int64_t np) {
-  float acc[4][kEpr] = {};
-  for (int64_t i = 0; i < np; i += kStep)
-    for (int j = 0; j < 4; ++j)
-      for (int l = 0; l < kEpr; ++l) {
-        const int64_t e = i + j * kEpr + l;
-        acc[j][l] = std::fma(w(e), x[e], acc[j][l]);
-      }
-  float r[kEpr];
-  for (int l = 0; l < kEpr; ++l) r[l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
-  for (int width = kEpr / 2; width >= 1; width /= 2)
-    for (int l = 0; l < width; ++l) r[l] = r[l] + r[l + width];
-  return r[0];
+inline float reduce_lanes(const float (&acc)[kLanes]) {
+  // Pairwise, like a horizontal add of one vector register.
+  const float a = (acc[0] + acc[4]) + (acc[2] + acc[6]);
+  const float b = (acc[1] + acc[5]) + (acc[3] + acc[7]);
+  return a + b;
 }
 
 float dot_f32(const float* w, const float* x, int64_t k) {
-  const int64_t np = k / kStep * kStep;
-  float s = dot_steps([w](int64_t e) { return w[e]; }, x, np);
-  for (int64_t j = np; j < k; ++j) s = std::fma(w[j], x[j], s);
+  float acc[kLanes] = {};
+  int64_t j = 0;
+  for (; j + kLanes <= k; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) acc[l] += w[j + l] * x[j + l];
+  float s = reduce_lanes(acc);
+  for (; j < k; ++j) s += w[j] * x[j];
   return s;
 }
 
 float dot_f16(const uint16_t* w, const float* x, int64_t k) {
   const auto& ht = half_table();
-  const int64_t np = k / kStep * kStep;
-  double s = dot_steps([&ht, w](int64_t e) { return h2f(ht, w[e]); }, x, np);
-  for (int64_t j = np; j < k; ++j) s += static_cast<double>(h2f(ht, w[j]) * x[j]);
-  return static_cast<float>(s);
+  float acc[kLanes] = {};
+  int64_t j = 0;
+  for (; j + kLanes <= k; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) acc[l] += h2f(ht, w[j + l]) * x[j + l];
+  float s = reduce_lanes(acc);
+  for (; j < k; ++j) s += h2f(ht, w[j]) * x[j];
+  return s;
 }
 
 // Quantized dot products: exact integer sums per block, then scaled in float and summed
