@@ -54,6 +54,13 @@ struct KernelTable {
   void (*dot_f16_rows)(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d,
                        float* out) = nullptr;
 
+  // c[r * ldc + j] = dot(a row r, column j of b) for r < m, j < n, with a (m x k) and b (k x n)
+  // row-major: bit for bit what this variant's f32 gemm gives with b's columns as weight rows
+  // (its lanes over k, its fixed reduction), computed with outputs side by side in registers
+  // (no horizontal sum per output). The tiled attention's scores, k = the head width.
+  void (*gemm_f32_cols)(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
+                        int64_t m, int64_t n, int64_t k) = nullptr;
+
   const TypeKernels* for_type(TensorType t) const;
 };
 

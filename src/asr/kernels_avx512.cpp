@@ -9,6 +9,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "asr/kernels.h"
@@ -346,6 +347,71 @@ void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const ui
   }
 }
 
+// ---- gemm_f32_cols: FloatKernel<F32Weights>'s dot products, 16 outputs per register -------
+// FloatKernel's lane l of an output sums the products at kk = l, l + 16, ... in one fma chain
+// and hsum() then adds the lanes as ((l, l + 8), (l, l + 4), (l, l + 2), (l, l + 1)). Here
+// P[l] holds lane l's chain for 16 adjacent outputs (b's columns), built from one element of
+// a broadcast against a row of b, and the P are added in hsum's pairs: the same bits, with
+// 15 vector adds per 16 outputs instead of a horizontal sum each.
+
+template <int RM>
+struct ColsKernel {
+  const float* a;
+  int64_t lda;
+  const float* b;
+  int64_t ldb, k;
+  __mmask16 mask;
+
+  // Lane l's chains for the RM rows (the missing tail of k adds +0, as the masked load does).
+  void lane(int l, __m512 (&p)[RM]) const {
+    for (int r = 0; r < RM; ++r) p[r] = _mm512_setzero_ps();
+    for (int64_t kk = l; kk < (k + 15) / 16 * 16; kk += 16) {
+      if (kk < k) {
+        const __m512 bv = _mm512_maskz_loadu_ps(mask, b + kk * ldb);
+        for (int r = 0; r < RM; ++r) p[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[r * lda + kk]), bv, p[r]);
+      } else {
+        for (int r = 0; r < RM; ++r) p[r] = _mm512_add_ps(p[r], _mm512_setzero_ps());
+      }
+    }
+  }
+  // P[l] + P[l + 8]
+  void pair(int l, __m512 (&q)[RM]) const {
+    __m512 hi[RM];
+    lane(l, q);
+    lane(l + 8, hi);
+    for (int r = 0; r < RM; ++r) q[r] = _mm512_add_ps(q[r], hi[r]);
+  }
+  // (Q[l] + Q[l + 4]) for l < 4
+  void quad(int l, __m512 (&q)[RM]) const {
+    __m512 hi[RM];
+    pair(l, q);
+    pair(l + 4, hi);
+    for (int r = 0; r < RM; ++r) q[r] = _mm512_add_ps(q[r], hi[r]);
+  }
+  void run(float* c, int64_t ldc) const {
+    __m512 s0[RM], s1[RM], t[RM];
+    quad(0, s0);
+    quad(2, t);
+    for (int r = 0; r < RM; ++r) s0[r] = _mm512_add_ps(s0[r], t[r]);
+    quad(1, s1);
+    quad(3, t);
+    for (int r = 0; r < RM; ++r) s1[r] = _mm512_add_ps(s1[r], t[r]);
+    for (int r = 0; r < RM; ++r) _mm512_mask_storeu_ps(c + r * ldc, mask, _mm512_add_ps(s0[r], s1[r]));
+  }
+};
+
+void gemm_f32_cols(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t m,
+                   int64_t n, int64_t k) {
+  constexpr int64_t kRows = 4;
+  for (int64_t j = 0; j < n; j += 16) {
+    const int64_t w = std::min<int64_t>(16, n - j);
+    const __mmask16 mask = w == 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << w) - 1);
+    int64_t r = 0;
+    for (; r + kRows <= m; r += kRows) ColsKernel<kRows>{a + r * lda, lda, b + j, ldb, k, mask}.run(c + r * ldc + j, ldc);
+    for (; r < m; ++r) ColsKernel<1>{a + r * lda, lda, b + j, ldb, k, mask}.run(c + r * ldc + j, ldc);
+  }
+}
+
 // The scalar table's convert_row_f16 (round to nearest even through f16 and back); the
 // hardware conversions give the same bits for every input, NaN payloads included.
 void convert_row_f16_simd(const float* x, void* dst, int64_t k) {
@@ -370,6 +436,7 @@ KernelTable make_avx512() {
   t.f16_axpy = f16_axpy;
   t.f16_scale = f16_scale;
   t.dot_f16_rows = dot_f16_rows;
+  t.gemm_f32_cols = gemm_f32_cols;
   return t;
 }
 

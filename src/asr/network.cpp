@@ -345,54 +345,85 @@ void attend_row_flash(const float* q, const KvView& kv, int h, int d, Visible vi
   for (int i = 0; i < d; ++i) out[i] *= inv;
 }
 
-// Buffers of attend_head_tiled, owned by the network and kept between heads and windows: the
-// scores alone are 9 MB for a 30 s window, and fresh zeroed pages per head cost more than the
-// softmax. Every element is written before it is read.
+// Buffers of attend_tiled, owned by the network and kept between layers: fresh zeroed pages
+// per layer cost more than the softmax. Every element is written before it is read.
 struct TiledScratch {
-  std::vector<float> keys, values_t, scores, sums, o;
+  std::vector<float> keys_t, values_t, work;
 };
 
-// The tiled path for one head: f32 queries, keys and values widened to f32, f32 scores, the
-// exponentials' sum normalising the output at the end. The two products run through matmul().
+// Query rows per task of attend_tiled: their scores (rows x keys) stay in L2 between the two
+// products, and a 30 s window still makes hundreds of tasks to balance two busy cores.
+constexpr int64_t kTiledTaskRows = 48;
+
+// The tiled path for every head: f32 queries, keys and values widened to f32, f32 scores, the
+// exponentials' sum normalising the output at the end. Tasks of (head, block of query rows)
+// run both products and the softmax between them on one thread (`serial`, a pool of one), so
+// a head's scores never leave the cache and the pool is woken once per attention. The scores
+// are gemm_f32_cols: matmul()'s bits without its horizontal sum per 64-element dot product.
 template <typename Visible>
-void attend_head_tiled(const float* q, int64_t rows, int64_t ldq, const KvView& kv, int h, int d, float scale,
-                       Visible visible, float* out, int64_t ldo, TiledScratch& scratch, ThreadPool& pool,
-                       const std::atomic<bool>* cancel = nullptr) {
-  const int n = kv.n_keys;
-  auto& [keys, values_t, scores, sums, o] = scratch;
-  keys.resize(static_cast<size_t>(n) * d);
-  values_t.resize(static_cast<size_t>(d) * n);
-  scores.resize(static_cast<size_t>(rows) * n);
-  sums.resize(rows);
-  o.resize(static_cast<size_t>(rows) * d);
-  for (int j = 0; j < n; ++j)
-    for (int i = 0; i < d; ++i) {
-      keys[static_cast<size_t>(j) * d + i] = h2f(kv.k[j * kv.k_stride + h * d + i]);
-      values_t[static_cast<size_t>(i) * n + j] = h2f(kv.v[j * kv.k_stride + h * d + i]);
-    }
-  const MatrixView kmat{TensorType::F32, keys.data(), n, d, static_cast<size_t>(d) * sizeof(float)};
-  matmul(kmat, q + static_cast<int64_t>(h) * d, rows, ldq, scores.data(), n, pool, cancel);
-  pool.parallel_for(rows, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      float* s = &scores[r * n];
-      float mx = -INFINITY;
-      for (int j = 0; j < n; ++j)
-        if (visible(r, j)) mx = std::max(mx, s[j] *= scale);
-      double sum = 0.0;
-      exp_shifted(s, mx, s, n);
-      for (int j = 0; j < n; ++j) {
-        if (!visible(r, j)) s[j] = 0.0f;
-        sum += s[j];
+void attend_tiled(const float* q, int64_t rows, int64_t ldq, const KvView& kv, int n_head, int d, float scale,
+                  Visible visible, float* out, int64_t ldo, TiledScratch& scratch, ThreadPool& pool,
+                  ThreadPool& serial, const std::atomic<bool>* cancel) {
+  const int64_t n = kv.n_keys;
+  const size_t head_elems = static_cast<size_t>(n) * d;
+  auto& [keys_t, values_t, work] = scratch;
+  keys_t.resize(head_elems * n_head);
+  values_t.resize(head_elems * n_head);
+  // Per head, both transposed: [dim][key].
+  pool.parallel_for(n_head, [&](int64_t h0, int64_t h1) {
+    for (int64_t h = h0; h < h1; ++h) {
+      float* kt = keys_t.data() + h * head_elems;
+      float* vt = values_t.data() + h * head_elems;
+      for (int64_t j = 0; j < n; ++j) {
+        const uint16_t* krow = kv.k + j * kv.k_stride + h * d;
+        const uint16_t* vrow = kv.v + j * kv.k_stride + h * d;
+        for (int i = 0; i < d; ++i) {
+          kt[static_cast<size_t>(i) * n + j] = h2f(krow[i]);
+          vt[static_cast<size_t>(i) * n + j] = h2f(vrow[i]);
+        }
       }
-      sums[r] = static_cast<float>(sum);
     }
   });
-  const MatrixView vmat{TensorType::F32, values_t.data(), d, n, static_cast<size_t>(n) * sizeof(float)};
-  matmul(vmat, scores.data(), rows, n, o.data(), d, pool, cancel);
-  for (int64_t r = 0; r < rows; ++r) {
-    const float inv = sums[r] == 0.0f ? 0.0f : 1.0f / sums[r];
-    for (int i = 0; i < d; ++i) out[r * ldo + static_cast<int64_t>(h) * d + i] = o[r * d + i] * inv;
-  }
+  const int64_t blocks = (rows + kTiledTaskRows - 1) / kTiledTaskRows, tasks = blocks * n_head;
+  const size_t per_thread = static_cast<size_t>(kTiledTaskRows) * (n + d);
+  work.resize(per_thread * pool.size());
+  auto cancelled = [cancel] { return cancel != nullptr && cancel->load(std::memory_order_relaxed); };
+  std::atomic<int64_t> next{0};
+  pool.run([&](int thread) {
+    float* s = work.data() + per_thread * thread;
+    float* o = s + kTiledTaskRows * n;
+    // relaxed: the counter only hands out distinct tasks; the pool's join publishes out.
+    for (int64_t task = next.fetch_add(1, std::memory_order_relaxed); task < tasks && !cancelled();
+         task = next.fetch_add(1, std::memory_order_relaxed)) {
+      const int64_t h = task / blocks, r0 = task % blocks * kTiledTaskRows;
+      const int64_t m = std::min(kTiledTaskRows, rows - r0);
+      gemm_f32_cols(q + r0 * ldq + h * d, ldq, keys_t.data() + h * head_elems, n, s, n, m, n, d);
+      float inv[kTiledTaskRows];
+      for (int64_t r = 0; r < m; ++r) {
+        float* sr = s + r * n;
+        const int64_t row = r0 + r;
+        // Four running maxima and four double sums: independent chains, same values (the
+        // max is exact; the sums round to the same float but for ties in the last bit).
+        float mx4[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
+        for (int64_t j = 0; j < n; ++j)
+          if (visible(row, static_cast<int>(j))) mx4[j & 3] = std::max(mx4[j & 3], sr[j] *= scale);
+        const float mx = std::max(std::max(mx4[0], mx4[1]), std::max(mx4[2], mx4[3]));
+        exp_shifted(sr, mx, sr, n);
+        double sum4[4] = {0.0, 0.0, 0.0, 0.0};
+        for (int64_t j = 0; j < n; ++j) {
+          if (!visible(row, static_cast<int>(j))) sr[j] = 0.0f;
+          sum4[j & 3] += sr[j];
+        }
+        const float sum = static_cast<float>((sum4[0] + sum4[1]) + (sum4[2] + sum4[3]));
+        inv[r] = sum == 0.0f ? 0.0f : 1.0f / sum;
+      }
+      const MatrixView vmat{TensorType::F32, values_t.data() + h * head_elems, d, n,
+                            static_cast<size_t>(n) * sizeof(float)};
+      matmul(vmat, s, m, n, o, d, serial);
+      for (int64_t r = 0; r < m; ++r)
+        for (int i = 0; i < d; ++i) out[(r0 + r) * ldo + h * d + i] = o[r * d + i] * inv[r];
+    }
+  });
 }
 
 }  // namespace
@@ -582,8 +613,8 @@ struct WhisperNetwork::Impl {
                  float* out) {
     if (flash) {
       if (batch_rows >= kTileRows) {
-        for (int h = 0; h < n_head && !stopped(); ++h)
-          attend_head_tiled(q, rows, n_state, kv, h, d_head, scale, visible, out, n_state, tiled_scratch, pool, cancel);
+        attend_tiled(q, rows, n_state, kv, n_head, d_head, scale, visible, out, n_state, tiled_scratch, pool, serial_,
+                     cancel);
         return;
       }
       pool.parallel_for(rows * n_head, [&](int64_t b, int64_t e) {
