@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include <cstring>
+#include <vector>
 
 #include "asr/kernels.h"
 #include "asr/kernels_tiling.h"
@@ -339,58 +340,27 @@ void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const ui
   }
 }
 
-// ---- gemm_f32_cols: FloatKernel<F32Weights>'s dot products, 8 outputs per register --------
-// As in the AVX-512 variant: P[l] holds lane l's fma chain (kk = l, l + 8, ...) for 8 adjacent
-// outputs, and the P are added in hsum()'s pairs ((l, l + 4), (l, l + 2), (l, l + 1)).
-
-template <int RM>
-struct ColsKernel {
-  const float* a;
-  int64_t lda;
-  const float* b;
-  int64_t ldb, k;
-  __m256i mask;
-
-  void lane(int l, __m256 (&p)[RM]) const {
-    for (int r = 0; r < RM; ++r) p[r] = _mm256_setzero_ps();
-    for (int64_t kk = l; kk < (k + 7) / 8 * 8; kk += 8) {
-      if (kk < k) {
-        const __m256 bv = _mm256_maskload_ps(b + kk * ldb, mask);
-        for (int r = 0; r < RM; ++r) p[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(a + r * lda + kk), bv, p[r]);
-      } else {
-        for (int r = 0; r < RM; ++r) p[r] = _mm256_add_ps(p[r], _mm256_setzero_ps());
-      }
-    }
-  }
-  // P[l] + P[l + 4]
-  void pair(int l, __m256 (&q)[RM]) const {
-    __m256 hi[RM];
-    lane(l, q);
-    lane(l + 4, hi);
-    for (int r = 0; r < RM; ++r) q[r] = _mm256_add_ps(q[r], hi[r]);
-  }
-  void run(float* c, int64_t ldc) const {
-    __m256 s0[RM], s1[RM], t[RM];
-    pair(0, s0);
-    pair(2, t);
-    for (int r = 0; r < RM; ++r) s0[r] = _mm256_add_ps(s0[r], t[r]);
-    pair(1, s1);
-    pair(3, t);
-    for (int r = 0; r < RM; ++r) s1[r] = _mm256_add_ps(s1[r], t[r]);
-    for (int r = 0; r < RM; ++r) _mm256_maskstore_ps(c + r * ldc, mask, _mm256_add_ps(s0[r], s1[r]));
-  }
-};
-
+// ---- gemm_f32_cols: b's columns copied out as weight rows for gemm_f32 ------------------------
+// With 16 registers the AVX-512 variant's lane-by-lane scheme spills and loses to the 4 x 3
+// dot-product blocks here, whose 8-lane horizontal sums are cheap.
 void gemm_f32_cols(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t m,
                    int64_t n, int64_t k) {
-  constexpr int64_t kRows = 4;
-  for (int64_t j = 0; j < n; j += 8) {
-    const int w = static_cast<int>(std::min<int64_t>(8, n - j));
-    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(w), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    int64_t r = 0;
-    for (; r + kRows <= m; r += kRows) ColsKernel<kRows>{a + r * lda, lda, b + j, ldb, k, mask}.run(c + r * ldc + j, ldc);
-    for (; r < m; ++r) ColsKernel<1>{a + r * lda, lda, b + j, ldb, k, mask}.run(c + r * ldc + j, ldc);
-  }
+  thread_local std::vector<float> bt;
+  bt.resize(static_cast<size_t>(n * k));
+  for (int64_t j0 = 0; j0 < n; j0 += 16)  // in strips: every line read is used whole
+    for (int64_t kk = 0; kk < k; ++kk)
+      for (int64_t j = j0; j < std::min(n, j0 + 16); ++j) bt[j * k + kk] = b[kk * ldb + j];
+  GemmTile t;
+  t.w = reinterpret_cast<const uint8_t*>(bt.data());
+  t.w_stride = static_cast<size_t>(k) * sizeof(float);
+  t.m = n;
+  t.x = reinterpret_cast<const uint8_t*>(a);
+  t.x_stride = static_cast<size_t>(lda) * sizeof(float);
+  t.n = m;
+  t.k = k;
+  t.y = c;
+  t.ldy = ldc;
+  gemm_f32(t);
 }
 
 // The scalar table's convert_row_f16 (round to nearest even through f16 and back); the

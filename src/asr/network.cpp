@@ -367,18 +367,23 @@ void attend_tiled(const float* q, int64_t rows, int64_t ldq, const KvView& kv, i
   const int64_t n = kv.n_keys;
   const size_t head_elems = static_cast<size_t>(n) * d;
   auto& [keys_t, values_t, work] = scratch;
-  keys_t.resize(head_elems * n_head);
+  // Keys transposed in panels of 16 keys, [head][key / 16][dim][16] (the last panel padded):
+  // each panel of a product is one contiguous 4 KB run the prefetcher follows. Values
+  // transposed, [head][dim][key], as matmul()'s weight rows.
+  constexpr int64_t kPanel = 16;
+  const size_t head_panels = static_cast<size_t>((n + kPanel - 1) / kPanel) * kPanel * d;
+  keys_t.resize(head_panels * n_head);
   values_t.resize(head_elems * n_head);
-  // Per head, both transposed: [dim][key].
   pool.parallel_for(n_head, [&](int64_t h0, int64_t h1) {
     for (int64_t h = h0; h < h1; ++h) {
-      float* kt = keys_t.data() + h * head_elems;
+      float* kt = keys_t.data() + h * head_panels;
       float* vt = values_t.data() + h * head_elems;
       for (int64_t j = 0; j < n; ++j) {
         const uint16_t* krow = kv.k + j * kv.k_stride + h * d;
         const uint16_t* vrow = kv.v + j * kv.k_stride + h * d;
+        float* kp = kt + j / kPanel * kPanel * d + j % kPanel;
         for (int i = 0; i < d; ++i) {
-          kt[static_cast<size_t>(i) * n + j] = h2f(krow[i]);
+          kp[i * kPanel] = h2f(krow[i]);
           vt[static_cast<size_t>(i) * n + j] = h2f(vrow[i]);
         }
       }
@@ -397,24 +402,46 @@ void attend_tiled(const float* q, int64_t rows, int64_t ldq, const KvView& kv, i
          task = next.fetch_add(1, std::memory_order_relaxed)) {
       const int64_t h = task / blocks, r0 = task % blocks * kTiledTaskRows;
       const int64_t m = std::min(kTiledTaskRows, rows - r0);
-      gemm_f32_cols(q + r0 * ldq + h * d, ldq, keys_t.data() + h * head_elems, n, s, n, m, n, d);
+      for (int64_t j = 0; j < n; j += kPanel)
+        gemm_f32_cols(q + r0 * ldq + h * d, ldq, keys_t.data() + h * head_panels + j * d, kPanel, s + j, n, m,
+                      std::min(kPanel, n - j), d);
       float inv[kTiledTaskRows];
       for (int64_t r = 0; r < m; ++r) {
         float* sr = s + r * n;
         const int64_t row = r0 + r;
-        // Four running maxima and four double sums: independent chains, same values (the
-        // max is exact; the sums round to the same float but for ties in the last bit).
-        float mx4[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
-        for (int64_t j = 0; j < n; ++j)
-          if (visible(row, static_cast<int>(j))) mx4[j & 3] = std::max(mx4[j & 3], sr[j] *= scale);
-        const float mx = std::max(std::max(mx4[0], mx4[1]), std::max(mx4[2], mx4[3]));
-        exp_shifted(sr, mx, sr, n);
-        double sum4[4] = {0.0, 0.0, 0.0, 0.0};
-        for (int64_t j = 0; j < n; ++j) {
-          if (!visible(row, static_cast<int>(j))) sr[j] = 0.0f;
-          sum4[j & 3] += sr[j];
+        // Eight running maxima and eight double sums, lane j % 8: independent chains the
+        // compiler can put side by side in registers. The max is exact; the sum rounds to the
+        // same float as one running sum but for a tie in its last bit.
+        constexpr int kL = 8;
+        float mx8[kL];
+        double sum8[kL];
+        for (int l = 0; l < kL; ++l) {
+          mx8[l] = -INFINITY;
+          sum8[l] = 0.0;
         }
-        const float sum = static_cast<float>((sum4[0] + sum4[1]) + (sum4[2] + sum4[3]));
+        const int64_t n8 = n / kL * kL;
+        for (int64_t j = 0; j < n8; j += kL)
+          for (int l = 0; l < kL; ++l)
+            if (visible(row, static_cast<int>(j + l))) {
+              sr[j + l] *= scale;
+              mx8[l] = mx8[l] < sr[j + l] ? sr[j + l] : mx8[l];
+            }
+        for (int64_t j = n8; j < n; ++j)
+          if (visible(row, static_cast<int>(j))) mx8[0] = std::max(mx8[0], sr[j] *= scale);
+        float mx = mx8[0];
+        for (int l = 1; l < kL; ++l) mx = std::max(mx, mx8[l]);
+        exp_shifted(sr, mx, sr, n);
+        for (int64_t j = 0; j < n8; j += kL)
+          for (int l = 0; l < kL; ++l) {
+            if (!visible(row, static_cast<int>(j + l))) sr[j + l] = 0.0f;
+            sum8[l] += static_cast<double>(sr[j + l]);
+          }
+        for (int64_t j = n8; j < n; ++j) {
+          if (!visible(row, static_cast<int>(j))) sr[j] = 0.0f;
+          sum8[0] += static_cast<double>(sr[j]);
+        }
+        const float sum = static_cast<float>(((sum8[0] + sum8[4]) + (sum8[2] + sum8[6])) +
+                                             ((sum8[1] + sum8[5]) + (sum8[3] + sum8[7])));
         inv[r] = sum == 0.0f ? 0.0f : 1.0f / sum;
       }
       const MatrixView vmat{TensorType::F32, values_t.data() + h * head_elems, d, n,
