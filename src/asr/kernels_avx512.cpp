@@ -29,6 +29,24 @@ inline float hsum(__m512 v) {
   return _mm_cvtss_f32(s);
 }
 
+// hsum() of 16 registers at once, each sum taking hsum's pairs in hsum's order (so the same
+// bits): lane 4q + l of the result is hsum(v[q + 4l]). 30 shuffles and 15 adds instead of
+// 16 x 8 operations.
+inline __m512 hsum16(const __m512 (&v)[16]) {
+  __m512 h[8], s[4], t[2];
+  for (int i = 0; i < 8; ++i)  // lanes i and i + 8 of each: quads 0-1 from v[2i], 2-3 from v[2i+1]
+    h[i] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                         _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+  for (int i = 0; i < 4; ++i)  // lanes i and i + 4: quad q holds v[4i + q]'s four sums
+    s[i] = _mm512_add_ps(_mm512_shuffle_f32x4(h[2 * i], h[2 * i + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_f32x4(h[2 * i], h[2 * i + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+  for (int i = 0; i < 2; ++i)  // lanes i and i + 2, two registers' quads interleaved
+    t[i] = _mm512_add_ps(_mm512_shuffle_ps(s[2 * i], s[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                         _mm512_shuffle_ps(s[2 * i], s[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+  return _mm512_add_ps(_mm512_shuffle_ps(t[0], t[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                       _mm512_shuffle_ps(t[0], t[1], _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
 // ---- f32 / f16 weights: 16 lanes per output, masked tail into the same lanes --------------
 
 struct F32Weights {
@@ -79,8 +97,16 @@ struct FloatKernel {
         for (int i = 0; i < RM; ++i) acc[i][j] = _mm512_fmadd_ps(wv[i], xv, acc[i][j]);
       }
     }
-    for (int j = 0; j < RN; ++j)
-      for (int i = 0; i < RM; ++i) t.y[(i0 + j) * t.ldy + r0 + i] = hsum(acc[i][j]);
+    if constexpr (RM == 4 && RN == 4) {
+      __m512 v[16];
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 4; ++j) v[j + 4 * i] = acc[i][j];
+      const __m512 sums = hsum16(v);  // quad j: weight rows r0..r0+3 of activation row i0+j
+      for (int j = 0; j < 4; ++j) _mm_storeu_ps(t.y + (i0 + j) * t.ldy + r0, _mm512_extractf32x4_ps(sums, j));
+    } else {
+      for (int j = 0; j < RN; ++j)
+        for (int i = 0; i < RM; ++i) t.y[(i0 + j) * t.ldy + r0 + i] = hsum(acc[i][j]);
+    }
   }
 };
 

@@ -607,7 +607,25 @@ struct WhisperNetwork::Impl {
 
   void linear_rows(const Linear& l, const float* x, int64_t rows, float* y) {
     matmul(l.w, x, rows, l.w.cols, y, l.w.rows, pool, cancel);
-    add_bias(y, rows, static_cast<int>(l.w.rows), l.b);
+    if (rows < kTileRows) {
+      add_bias(y, rows, static_cast<int>(l.w.rows), l.b);
+      return;
+    }
+    // The encoder's 1500 rows: the other thread would only wait.
+    pool.parallel_for(rows, [&](int64_t r0, int64_t r1) {
+      add_bias(y + r0 * l.w.rows, r1 - r0, static_cast<int>(l.w.rows), l.b);
+    });
+  }
+
+  // x[i] = y[i] + x[i] over rows of n_state, spread over the pool.
+  void add_residual(float* x, const float* y, int64_t rows) {
+    pool.parallel_for(rows, [&](int64_t r0, int64_t r1) {
+      for (int64_t i = r0 * n_state; i < r1 * n_state; ++i) x[i] = y[i] + x[i];
+    });
+  }
+
+  void to_half_rows(const float* x, uint16_t* y, int64_t rows) {
+    pool.parallel_for(rows, [&](int64_t r0, int64_t r1) { to_half(x + r0 * n_state, y + r0 * n_state, (r1 - r0) * n_state); });
   }
 
   // Convolution of kernel 3, padding 1, as f16 im2col rows times the f16 kernel.
@@ -704,20 +722,21 @@ struct WhisperNetwork::Impl {
       linear_rows(L.attn.v, h.data(), n, vb.data());
       if (stopped()) return false;
       // The reference casts K and V (transposed) to f16 before its attention products.
-      to_half(kb.data(), k16.data(), static_cast<int64_t>(sz));
-      store_values(vb.data(), n, vt16.data(), n);
+      to_half_rows(kb.data(), k16.data(), n);
+      if (flash) to_half_rows(vb.data(), vt16.data(), n);
+      else store_values(vb.data(), n, vt16.data(), n);
       const KvView kv{k16.data(), n_state, vt16.data(), n, n_audio_ctx_pad, vt16.data()};
       attention(qb.data(), n, n, kv, kq_scale, [](int64_t, int) { return true; }, att.data());
       if (stopped()) return false;
       linear_rows(L.attn.o, att.data(), n, proj.data());
-      for (size_t i = 0; i < sz; ++i) x[i] = proj[i] + x[i];
+      add_residual(x.data(), proj.data(), n);
 
       layer_norm(x.data(), h.data(), n, n_state, L.mlp_ln.w, L.mlp_ln.b, pool);
       linear_rows(L.mlp0, h.data(), n, mlp.data());
       if (stopped()) return false;
       gelu_rows(mlp.data(), static_cast<int64_t>(sz) * 4, pool);
       linear_rows(L.mlp1, mlp.data(), n, proj.data());
-      for (size_t i = 0; i < sz; ++i) x[i] = proj[i] + x[i];
+      add_residual(x.data(), proj.data(), n);
     }
     layer_norm(x.data(), encoder_out.data(), n, n_state, ln_post.w, ln_post.b, pool);
     // Kept across the heads and layers of a window, not between windows: decoding runs between
