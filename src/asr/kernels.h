@@ -58,6 +58,8 @@ struct KernelTable {
   // row-major: bit for bit what this variant's f32 gemm gives with b's columns as weight rows
   // (its lanes over k, its fixed reduction), computed with outputs side by side in registers
   // (no horizontal sum per output). The tiled attention's scores, k = the head width.
+  // y[i] = fp32_to_fp16(x[i]) for i < n (f16 storage: the encoder's K/V casts, GELU's input).
+  void (*to_f16)(const float* x, uint16_t* y, int64_t n) = nullptr;
   void (*gemm_f32_cols)(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
                         int64_t m, int64_t n, int64_t k) = nullptr;
 

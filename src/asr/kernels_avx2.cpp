@@ -373,6 +373,15 @@ void convert_row_f16_simd(const float* x, void* dst, int64_t k) {
   for (; i < k; ++i) out[i] = _cvtsh_ss(_cvtss_sh(x[i], kRoundNearest));
 }
 
+// VCVTPS2PH rounds and quiets NaNs exactly as fp32_to_fp16 does.
+void to_f16(const float* x, uint16_t* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  for (; i < n; ++i) y[i] = _cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+
 KernelTable make_avx2() {
   KernelTable t;
   t.name = "avx2";
@@ -388,6 +397,7 @@ KernelTable make_avx2() {
   t.f16_scale = f16_scale;
   t.dot_f16_rows = dot_f16_rows;
   t.gemm_f32_cols = gemm_f32_cols;
+  t.to_f16 = to_f16;
   return t;
 }
 

@@ -47,6 +47,23 @@ inline __m512 hsum16(const __m512 (&v)[16]) {
                        _mm512_shuffle_ps(t[0], t[1], _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
+// Stores hsum(acc[i][j]) (+ add[i][j]) at y[j * ldy + i] for a block of 4 weight rows by RN
+// activation rows through hsum16 (RN >= 3: the batch blocks; the decoder's single rows keep
+// the plain hsum).
+template <int RN>
+inline void store_block4(const __m512 (&acc)[4][RN], const float (*add)[RN], float* y, int64_t ldy) {
+  __m512 v[16];
+  alignas(64) float extra[16] = {};
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 4; ++j) {
+      v[j + 4 * i] = j < RN ? acc[i][j < RN ? j : 0] : _mm512_setzero_ps();
+      if (add != nullptr && j < RN) extra[4 * j + i] = add[i][j];
+    }
+  __m512 sums = hsum16(v);  // quad j: the 4 weight rows of activation row j
+  if (add != nullptr) sums = _mm512_add_ps(sums, _mm512_load_ps(extra));
+  for (int j = 0; j < RN; ++j) _mm_storeu_ps(y + j * ldy, _mm512_extractf32x4_ps(sums, j));
+}
+
 // ---- f32 / f16 weights: 16 lanes per output, masked tail into the same lanes --------------
 
 struct F32Weights {
@@ -97,12 +114,8 @@ struct FloatKernel {
         for (int i = 0; i < RM; ++i) acc[i][j] = _mm512_fmadd_ps(wv[i], xv, acc[i][j]);
       }
     }
-    if constexpr (RM == 4 && RN == 4) {
-      __m512 v[16];
-      for (int i = 0; i < 4; ++i)
-        for (int j = 0; j < 4; ++j) v[j + 4 * i] = acc[i][j];
-      const __m512 sums = hsum16(v);  // quad j: weight rows r0..r0+3 of activation row i0+j
-      for (int j = 0; j < 4; ++j) _mm_storeu_ps(t.y + (i0 + j) * t.ldy + r0, _mm512_extractf32x4_ps(sums, j));
+    if constexpr (RM == 4 && RN >= 3) {
+      store_block4<RN>(acc, nullptr, t.y + i0 * t.ldy + r0, t.ldy);
     } else {
       for (int j = 0; j < RN; ++j)
         for (int i = 0; i < RM; ++i) t.y[(i0 + j) * t.ldy + r0 + i] = hsum(acc[i][j]);
@@ -204,9 +217,13 @@ struct UnsignedQuantKernel {
         }
       }
     }
-    for (int j = 0; j < RN; ++j)
-      for (int i = 0; i < RM; ++i)
-        t.y[(i0 + j) * t.ldy + r0 + i] = hsum(acc[i][j]) + msum[i][j];
+    if constexpr (RM == 4 && RN >= 3) {
+      store_block4<RN>(acc, msum, t.y + i0 * t.ldy + r0, t.ldy);
+    } else {
+      for (int j = 0; j < RN; ++j)
+        for (int i = 0; i < RM; ++i)
+          t.y[(i0 + j) * t.ldy + r0 + i] = hsum(acc[i][j]) + msum[i][j];
+    }
   }
 };
 
@@ -246,8 +263,12 @@ struct Q8_0Kernel {
         }
       }
     }
-    for (int j = 0; j < RN; ++j)
-      for (int i = 0; i < RM; ++i) t.y[(i0 + j) * t.ldy + r0 + i] = hsum(acc[i][j]);
+    if constexpr (RM == 4 && RN >= 3) {
+      store_block4<RN>(acc, nullptr, t.y + i0 * t.ldy + r0, t.ldy);
+    } else {
+      for (int j = 0; j < RN; ++j)
+        for (int i = 0; i < RM; ++i) t.y[(i0 + j) * t.ldy + r0 + i] = hsum(acc[i][j]);
+    }
   }
 };
 
@@ -448,6 +469,14 @@ void convert_row_f16_simd(const float* x, void* dst, int64_t k) {
   }
 }
 
+// VCVTPS2PH rounds and quiets NaNs exactly as fp32_to_fp16 does.
+void to_f16(const float* x, uint16_t* y, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm256_mask_storeu_epi16(y + i, m, _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, x + i), kRoundNearest));
+  }
+}
+
 KernelTable make_avx512() {
   KernelTable t;
   t.name = "avx512";
@@ -463,6 +492,7 @@ KernelTable make_avx512() {
   t.f16_scale = f16_scale;
   t.dot_f16_rows = dot_f16_rows;
   t.gemm_f32_cols = gemm_f32_cols;
+  t.to_f16 = to_f16;
   return t;
 }
 

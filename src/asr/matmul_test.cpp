@@ -367,6 +367,10 @@ TEST_P(MatmulVariant, F16ActivationConversionGivesTheScalarBits) {
     tk->convert_row(x.data(), got.data(), k);
     kernels::convert_row_f16(x.data(), want.data(), k);
     for (int64_t i = 0; i < k; ++i) ASSERT_EQ(bits_of(got[i]), bits_of(want[i])) << "x=" << x[i];
+    // The f16 storage cast (the encoder's K/V and GELU input) on the same values.
+    std::vector<uint16_t> halves(k, 0x1234);
+    to_f16(x.data(), halves.data(), k);
+    for (int64_t i = 0; i < k; ++i) ASSERT_EQ(halves[i], fp32_to_fp16(x[i])) << "x=" << x[i] << " k=" << k;
   }
 }
 

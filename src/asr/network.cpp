@@ -59,13 +59,20 @@ const uint16_t* gelu_table() {
 
 void gelu_rows(float* x, int64_t n, ThreadPool& pool) {
   const uint16_t* table = gelu_table();
-  pool.parallel_for(n, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      const float v = x[i];
-      if (v <= -10.0f) x[i] = 0.0f;
-      else if (v < 10.0f) x[i] = h2f(table[fp32_to_fp16(v)]);
+  auto rows = [&](int64_t b, int64_t e) {
+    uint16_t h[256];  // the f16 keys, converted a vector at a time
+    for (int64_t i0 = b; i0 < e; i0 += 256) {
+      const int64_t len = std::min<int64_t>(256, e - i0);
+      to_f16(x + i0, h, len);
+      for (int64_t i = 0; i < len; ++i) {
+        const float v = x[i0 + i];
+        if (v <= -10.0f) x[i0 + i] = 0.0f;
+        else if (v < 10.0f) x[i0 + i] = h2f(table[h[i]]);
+      }
     }
-  });
+  };
+  if (n < 4096) rows(0, n);  // a decoder token's few thousand values: not worth a hand-off
+  else pool.parallel_for(n, rows);
 }
 
 // ggml_norm then ggml_mul(w) then ggml_add(b), each rounded as the separate ops are.
@@ -625,7 +632,7 @@ struct WhisperNetwork::Impl {
   }
 
   void to_half_rows(const float* x, uint16_t* y, int64_t rows) {
-    pool.parallel_for(rows, [&](int64_t r0, int64_t r1) { to_half(x + r0 * n_state, y + r0 * n_state, (r1 - r0) * n_state); });
+    pool.parallel_for(rows, [&](int64_t r0, int64_t r1) { to_f16(x + r0 * n_state, y + r0 * n_state, (r1 - r0) * n_state); });
   }
 
   // Convolution of kernel 3, padding 1, as f16 im2col rows times the f16 kernel.
