@@ -54,6 +54,15 @@ struct KernelTable {
   void (*dot_f16_rows)(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d,
                        float* out) = nullptr;
 
+  // c[r * ldc + j] = dot(a row r, column j of b) for r < m, j < n, with a (m x k) and b (k x n)
+  // row-major: bit for bit what this variant's f32 gemm gives with b's columns as weight rows
+  // (its lanes over k, its fixed reduction), computed with outputs side by side in registers
+  // (no horizontal sum per output). The tiled attention's scores, k = the head width.
+  // y[i] = fp32_to_fp16(x[i]) for i < n (f16 storage: the encoder's K/V casts, GELU's input).
+  void (*to_f16)(const float* x, uint16_t* y, int64_t n) = nullptr;
+  void (*gemm_f32_cols)(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
+                        int64_t m, int64_t n, int64_t k) = nullptr;
+
   const TypeKernels* for_type(TensorType t) const;
 };
 

@@ -3,7 +3,10 @@
 #if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include <cstring>
+#include <vector>
 
 #include "asr/kernels.h"
 #include "asr/kernels_tiling.h"
@@ -337,6 +340,29 @@ void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const ui
   }
 }
 
+// ---- gemm_f32_cols: b's columns copied out as weight rows for gemm_f32 ------------------------
+// With 16 registers the AVX-512 variant's lane-by-lane scheme spills and loses to the 4 x 3
+// dot-product blocks here, whose 8-lane horizontal sums are cheap.
+void gemm_f32_cols(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t m,
+                   int64_t n, int64_t k) {
+  thread_local std::vector<float> bt;
+  bt.resize(static_cast<size_t>(n * k));
+  for (int64_t j0 = 0; j0 < n; j0 += 16)  // in strips: every line read is used whole
+    for (int64_t kk = 0; kk < k; ++kk)
+      for (int64_t j = j0; j < std::min(n, j0 + 16); ++j) bt[j * k + kk] = b[kk * ldb + j];
+  GemmTile t;
+  t.w = reinterpret_cast<const uint8_t*>(bt.data());
+  t.w_stride = static_cast<size_t>(k) * sizeof(float);
+  t.m = n;
+  t.x = reinterpret_cast<const uint8_t*>(a);
+  t.x_stride = static_cast<size_t>(lda) * sizeof(float);
+  t.n = m;
+  t.k = k;
+  t.y = c;
+  t.ldy = ldc;
+  gemm_f32(t);
+}
+
 // The scalar table's convert_row_f16 (round to nearest even through f16 and back); the
 // hardware conversions give the same bits for every input, NaN payloads included.
 void convert_row_f16_simd(const float* x, void* dst, int64_t k) {
@@ -345,6 +371,15 @@ void convert_row_f16_simd(const float* x, void* dst, int64_t k) {
   for (; i + 8 <= k; i += 8)
     _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i), kRoundNearest)));
   for (; i < k; ++i) out[i] = _cvtsh_ss(_cvtss_sh(x[i], kRoundNearest));
+}
+
+// VCVTPS2PH rounds and quiets NaNs exactly as fp32_to_fp16 does.
+void to_f16(const float* x, uint16_t* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  for (; i < n; ++i) y[i] = _cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
 
 KernelTable make_avx2() {
@@ -361,6 +396,8 @@ KernelTable make_avx2() {
   t.f16_axpy = f16_axpy;
   t.f16_scale = f16_scale;
   t.dot_f16_rows = dot_f16_rows;
+  t.gemm_f32_cols = gemm_f32_cols;
+  t.to_f16 = to_f16;
   return t;
 }
 

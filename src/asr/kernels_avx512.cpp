@@ -9,6 +9,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "asr/kernels.h"
@@ -26,6 +27,41 @@ inline float hsum(__m512 v) {
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
   s = _mm_add_ss(s, _mm_movehdup_ps(s));
   return _mm_cvtss_f32(s);
+}
+
+// hsum() of 16 registers at once, each sum taking hsum's pairs in hsum's order (so the same
+// bits): lane 4q + l of the result is hsum(v[q + 4l]). 30 shuffles and 15 adds instead of
+// 16 x 8 operations.
+inline __m512 hsum16(const __m512 (&v)[16]) {
+  __m512 h[8], s[4], t[2];
+  for (int i = 0; i < 8; ++i)  // lanes i and i + 8 of each: quads 0-1 from v[2i], 2-3 from v[2i+1]
+    h[i] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                         _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+  for (int i = 0; i < 4; ++i)  // lanes i and i + 4: quad q holds v[4i + q]'s four sums
+    s[i] = _mm512_add_ps(_mm512_shuffle_f32x4(h[2 * i], h[2 * i + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_f32x4(h[2 * i], h[2 * i + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+  for (int i = 0; i < 2; ++i)  // lanes i and i + 2, two registers' quads interleaved
+    t[i] = _mm512_add_ps(_mm512_shuffle_ps(s[2 * i], s[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                         _mm512_shuffle_ps(s[2 * i], s[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+  return _mm512_add_ps(_mm512_shuffle_ps(t[0], t[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                       _mm512_shuffle_ps(t[0], t[1], _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+// Stores hsum(acc[i][j]) (+ add[i][j]) at y[j * ldy + i] for a block of 4 weight rows by RN
+// activation rows through hsum16 (RN >= 3: the batch blocks; the decoder's single rows keep
+// the plain hsum).
+template <int RN>
+inline void store_block4(const __m512 (&acc)[4][RN], const float (*add)[RN], float* y, int64_t ldy) {
+  __m512 v[16];
+  alignas(64) float extra[16] = {};
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 4; ++j) {
+      v[j + 4 * i] = j < RN ? acc[i][j < RN ? j : 0] : _mm512_setzero_ps();
+      if (add != nullptr && j < RN) extra[4 * j + i] = add[i][j];
+    }
+  __m512 sums = hsum16(v);  // quad j: the 4 weight rows of activation row j
+  if (add != nullptr) sums = _mm512_add_ps(sums, _mm512_load_ps(extra));
+  for (int j = 0; j < RN; ++j) _mm_storeu_ps(y + j * ldy, _mm512_extractf32x4_ps(sums, j));
 }
 
 // ---- f32 / f16 weights: 16 lanes per output, masked tail into the same lanes --------------
@@ -78,8 +114,12 @@ struct FloatKernel {
         for (int i = 0; i < RM; ++i) acc[i][j] = _mm512_fmadd_ps(wv[i], xv, acc[i][j]);
       }
     }
-    for (int j = 0; j < RN; ++j)
-      for (int i = 0; i < RM; ++i) t.y[(i0 + j) * t.ldy + r0 + i] = hsum(acc[i][j]);
+    if constexpr (RM == 4 && RN >= 3) {
+      store_block4<RN>(acc, nullptr, t.y + i0 * t.ldy + r0, t.ldy);
+    } else {
+      for (int j = 0; j < RN; ++j)
+        for (int i = 0; i < RM; ++i) t.y[(i0 + j) * t.ldy + r0 + i] = hsum(acc[i][j]);
+    }
   }
 };
 
@@ -177,9 +217,13 @@ struct UnsignedQuantKernel {
         }
       }
     }
-    for (int j = 0; j < RN; ++j)
-      for (int i = 0; i < RM; ++i)
-        t.y[(i0 + j) * t.ldy + r0 + i] = hsum(acc[i][j]) + msum[i][j];
+    if constexpr (RM == 4 && RN >= 3) {
+      store_block4<RN>(acc, msum, t.y + i0 * t.ldy + r0, t.ldy);
+    } else {
+      for (int j = 0; j < RN; ++j)
+        for (int i = 0; i < RM; ++i)
+          t.y[(i0 + j) * t.ldy + r0 + i] = hsum(acc[i][j]) + msum[i][j];
+    }
   }
 };
 
@@ -219,8 +263,12 @@ struct Q8_0Kernel {
         }
       }
     }
-    for (int j = 0; j < RN; ++j)
-      for (int i = 0; i < RM; ++i) t.y[(i0 + j) * t.ldy + r0 + i] = hsum(acc[i][j]);
+    if constexpr (RM == 4 && RN >= 3) {
+      store_block4<RN>(acc, nullptr, t.y + i0 * t.ldy + r0, t.ldy);
+    } else {
+      for (int j = 0; j < RN; ++j)
+        for (int i = 0; i < RM; ++i) t.y[(i0 + j) * t.ldy + r0 + i] = hsum(acc[i][j]);
+    }
   }
 };
 
@@ -346,6 +394,71 @@ void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const ui
   }
 }
 
+// ---- gemm_f32_cols: FloatKernel<F32Weights>'s dot products, 16 outputs per register -------
+// FloatKernel's lane l of an output sums the products at kk = l, l + 16, ... in one fma chain
+// and hsum() then adds the lanes as ((l, l + 8), (l, l + 4), (l, l + 2), (l, l + 1)). Here
+// P[l] holds lane l's chain for 16 adjacent outputs (b's columns), built from one element of
+// a broadcast against a row of b, and the P are added in hsum's pairs: the same bits, with
+// 15 vector adds per 16 outputs instead of a horizontal sum each.
+
+template <int RM>
+struct ColsKernel {
+  const float* a;
+  int64_t lda;
+  const float* b;
+  int64_t ldb, k;
+  __mmask16 mask;
+
+  // Lane l's chains for the RM rows (the missing tail of k adds +0, as the masked load does).
+  void lane(int l, __m512 (&p)[RM]) const {
+    for (int r = 0; r < RM; ++r) p[r] = _mm512_setzero_ps();
+    for (int64_t kk = l; kk < (k + 15) / 16 * 16; kk += 16) {
+      if (kk < k) {
+        const __m512 bv = _mm512_maskz_loadu_ps(mask, b + kk * ldb);
+        for (int r = 0; r < RM; ++r) p[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[r * lda + kk]), bv, p[r]);
+      } else {
+        for (int r = 0; r < RM; ++r) p[r] = _mm512_add_ps(p[r], _mm512_setzero_ps());
+      }
+    }
+  }
+  // P[l] + P[l + 8]
+  void pair(int l, __m512 (&q)[RM]) const {
+    __m512 hi[RM];
+    lane(l, q);
+    lane(l + 8, hi);
+    for (int r = 0; r < RM; ++r) q[r] = _mm512_add_ps(q[r], hi[r]);
+  }
+  // (Q[l] + Q[l + 4]) for l < 4
+  void quad(int l, __m512 (&q)[RM]) const {
+    __m512 hi[RM];
+    pair(l, q);
+    pair(l + 4, hi);
+    for (int r = 0; r < RM; ++r) q[r] = _mm512_add_ps(q[r], hi[r]);
+  }
+  void run(float* c, int64_t ldc) const {
+    __m512 s0[RM], s1[RM], t[RM];
+    quad(0, s0);
+    quad(2, t);
+    for (int r = 0; r < RM; ++r) s0[r] = _mm512_add_ps(s0[r], t[r]);
+    quad(1, s1);
+    quad(3, t);
+    for (int r = 0; r < RM; ++r) s1[r] = _mm512_add_ps(s1[r], t[r]);
+    for (int r = 0; r < RM; ++r) _mm512_mask_storeu_ps(c + r * ldc, mask, _mm512_add_ps(s0[r], s1[r]));
+  }
+};
+
+void gemm_f32_cols(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t m,
+                   int64_t n, int64_t k) {
+  constexpr int64_t kRows = 4;
+  for (int64_t j = 0; j < n; j += 16) {
+    const int64_t w = std::min<int64_t>(16, n - j);
+    const __mmask16 mask = w == 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << w) - 1);
+    int64_t r = 0;
+    for (; r + kRows <= m; r += kRows) ColsKernel<kRows>{a + r * lda, lda, b + j, ldb, k, mask}.run(c + r * ldc + j, ldc);
+    for (; r < m; ++r) ColsKernel<1>{a + r * lda, lda, b + j, ldb, k, mask}.run(c + r * ldc + j, ldc);
+  }
+}
+
 // The scalar table's convert_row_f16 (round to nearest even through f16 and back); the
 // hardware conversions give the same bits for every input, NaN payloads included.
 void convert_row_f16_simd(const float* x, void* dst, int64_t k) {
@@ -353,6 +466,14 @@ void convert_row_f16_simd(const float* x, void* dst, int64_t k) {
   for (int64_t i = 0; i < k; i += 16) {
     const __mmask16 m = k - i >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (k - i)) - 1);
     _mm512_mask_storeu_ps(out + i, m, _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, x + i), kRoundNearest)));
+  }
+}
+
+// VCVTPS2PH rounds and quiets NaNs exactly as fp32_to_fp16 does.
+void to_f16(const float* x, uint16_t* y, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm256_mask_storeu_epi16(y + i, m, _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, x + i), kRoundNearest));
   }
 }
 
@@ -370,6 +491,8 @@ KernelTable make_avx512() {
   t.f16_axpy = f16_axpy;
   t.f16_scale = f16_scale;
   t.dot_f16_rows = dot_f16_rows;
+  t.gemm_f32_cols = gemm_f32_cols;
+  t.to_f16 = to_f16;
   return t;
 }
 

@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "asr/kernels.h"
 
@@ -276,6 +277,20 @@ void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const ui
   }
 }
 
+void to_f16(const float* x, uint16_t* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = fp32_to_fp16(x[i]);
+}
+
+// dot_f32 on each column of b, gathered: the same operations as gemm_f32 by construction.
+void gemm_f32_cols(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t m,
+                   int64_t n, int64_t k) {
+  std::vector<float> col(static_cast<size_t>(k));
+  for (int64_t j = 0; j < n; ++j) {
+    for (int64_t kk = 0; kk < k; ++kk) col[kk] = b[kk * ldb + j];
+    for (int64_t r = 0; r < m; ++r) c[r * ldc + j] = dot_f32(col.data(), a + r * lda, k);
+  }
+}
+
 KernelTable make_scalar() {
   KernelTable t;
   t.name = "scalar";
@@ -290,6 +305,8 @@ KernelTable make_scalar() {
   t.f16_axpy = f16_axpy;
   t.f16_scale = f16_scale;
   t.dot_f16_rows = dot_f16_rows;
+  t.gemm_f32_cols = gemm_f32_cols;
+  t.to_f16 = to_f16;
   return t;
 }
 

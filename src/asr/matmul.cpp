@@ -120,6 +120,11 @@ void f16_scale(uint16_t* acc, float s, int64_t n) { table().f16_scale(acc, s, n)
 void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d, float* out) {
   table().dot_f16_rows(rows, stride, n_rows, q, d, out);
 }
+void to_f16(const float* x, uint16_t* y, int64_t n) { table().to_f16(x, y, n); }
+void gemm_f32_cols(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t m,
+                 int64_t n, int64_t k) {
+  table().gemm_f32_cols(a, lda, b, ldb, c, ldc, m, n, k);
+}
 
 std::vector<std::string> available_kernels() {
   std::vector<std::string> names;

@@ -42,6 +42,13 @@ void exp_shifted(const float* x, float shift, float* out, int64_t n);
 void f16_axpy(uint16_t* acc, const uint16_t* v, float s, int64_t n);
 void f16_scale(uint16_t* acc, float s, int64_t n);
 void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d, float* out);
+// y[i] = fp32_to_fp16(x[i]) for i < n, every variant the same bits.
+void to_f16(const float* x, uint16_t* y, int64_t n);
+// c = a . b for row-major f32 a (m x k), b (k x n), c (m x n), on the calling thread: the same
+// bits as matmul() with f32 weight rows = b's columns, faster for short k (no horizontal sum
+// per output). The tiled attention's scores.
+void gemm_f32_cols(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t m,
+                 int64_t n, int64_t k);
 
 // Name of the kernel variant in use ("scalar", "avx2", "avx512", ...).
 const char* kernel_name();

@@ -309,6 +309,38 @@ TEST_P(MatmulVariant, F16RowDotsGiveTheScalarBits) {
   }
 }
 
+// gemm_f32_cols promises matmul()'s f32 bits (same lanes, same reduction) for any shape:
+// widths around the vector sizes, rows around its 4-row blocks, strides wider than the rows.
+TEST_P(MatmulVariant, ColumnProductGivesTheF32GemmBits) {
+  std::mt19937 rng(19);
+  std::normal_distribution<float> g(0.0f, 2.0f);
+  ThreadPool pool(1);
+  for (int64_t k : {int64_t{1}, int64_t{7}, int64_t{16}, int64_t{17}, int64_t{64}, int64_t{100}}) {
+    for (int64_t n : {int64_t{1}, int64_t{8}, int64_t{15}, int64_t{16}, int64_t{33}, int64_t{70}}) {
+      for (int64_t m : {int64_t{1}, int64_t{4}, int64_t{7}, int64_t{13}}) {
+        const int64_t lda = k + 3, ldb = n + 5, ldc = n + 2;
+        std::vector<float> a(static_cast<size_t>(m * lda)), b(static_cast<size_t>(k * ldb));
+        for (auto& v : a) v = g(rng);
+        for (auto& v : b) v = g(rng);
+        a[0] = 1e8f;  // magnitudes far apart: a different summation order shows in the bits
+        std::vector<float> bt(static_cast<size_t>(n * k));  // b's columns as weight rows
+        for (int64_t j = 0; j < n; ++j)
+          for (int64_t kk = 0; kk < k; ++kk) bt[j * k + kk] = b[kk * ldb + j];
+        std::vector<float> want(static_cast<size_t>(m * n)), got(static_cast<size_t>(m * ldc), -1.0f);
+        const MatrixView w{TensorType::F32, bt.data(), n, k, static_cast<size_t>(k) * sizeof(float)};
+        matmul(w, a.data(), m, lda, want.data(), n, pool);
+        gemm_f32_cols(a.data(), lda, b.data(), ldb, got.data(), ldc, m, n, k);
+        for (int64_t r = 0; r < m; ++r) {
+          for (int64_t j = 0; j < n; ++j)
+            ASSERT_EQ(bits_of(got[r * ldc + j]), bits_of(want[r * n + j]))
+                << "k=" << k << " n=" << n << " m=" << m << " r=" << r << " j=" << j;
+          for (int64_t j = n; j < ldc; ++j) ASSERT_EQ(got[r * ldc + j], -1.0f) << "wrote past the row";
+        }
+      }
+    }
+  }
+}
+
 TEST_P(MatmulVariant, F16ActivationConversionGivesTheScalarBits) {
   // Every float class: normal, f16-subnormal range, overflow to inf, ties, inf and NaN payloads.
   std::vector<float> x = {0.0f, -0.0f, 65504.0f, 65519.0f, 65520.0f, -70000.0f, 1e-8f, -3e-8f, 6e-5f, 1.0f + std::ldexp(1.0f, -11),
@@ -335,6 +367,10 @@ TEST_P(MatmulVariant, F16ActivationConversionGivesTheScalarBits) {
     tk->convert_row(x.data(), got.data(), k);
     kernels::convert_row_f16(x.data(), want.data(), k);
     for (int64_t i = 0; i < k; ++i) ASSERT_EQ(bits_of(got[i]), bits_of(want[i])) << "x=" << x[i];
+    // The f16 storage cast (the encoder's K/V and GELU input) on the same values.
+    std::vector<uint16_t> halves(k, 0x1234);
+    to_f16(x.data(), halves.data(), k);
+    for (int64_t i = 0; i < k; ++i) ASSERT_EQ(halves[i], fp32_to_fp16(x[i])) << "x=" << x[i] << " k=" << k;
   }
 }
 

@@ -59,13 +59,20 @@ const uint16_t* gelu_table() {
 
 void gelu_rows(float* x, int64_t n, ThreadPool& pool) {
   const uint16_t* table = gelu_table();
-  pool.parallel_for(n, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      const float v = x[i];
-      if (v <= -10.0f) x[i] = 0.0f;
-      else if (v < 10.0f) x[i] = h2f(table[fp32_to_fp16(v)]);
+  auto rows = [&](int64_t b, int64_t e) {
+    uint16_t h[256];  // the f16 keys, converted a vector at a time
+    for (int64_t i0 = b; i0 < e; i0 += 256) {
+      const int64_t len = std::min<int64_t>(256, e - i0);
+      to_f16(x + i0, h, len);
+      for (int64_t i = 0; i < len; ++i) {
+        const float v = x[i0 + i];
+        if (v <= -10.0f) x[i0 + i] = 0.0f;
+        else if (v < 10.0f) x[i0 + i] = h2f(table[h[i]]);
+      }
     }
-  });
+  };
+  if (n < 4096) rows(0, n);  // a decoder token's few thousand values: not worth a hand-off
+  else pool.parallel_for(n, rows);
 }
 
 // ggml_norm then ggml_mul(w) then ggml_add(b), each rounded as the separate ops are.
@@ -345,54 +352,112 @@ void attend_row_flash(const float* q, const KvView& kv, int h, int d, Visible vi
   for (int i = 0; i < d; ++i) out[i] *= inv;
 }
 
-// Buffers of attend_head_tiled, owned by the network and kept between heads and windows: the
-// scores alone are 9 MB for a 30 s window, and fresh zeroed pages per head cost more than the
-// softmax. Every element is written before it is read.
+// Buffers of attend_tiled, owned by the network and kept between layers: fresh zeroed pages
+// per layer cost more than the softmax. Every element is written before it is read.
 struct TiledScratch {
-  std::vector<float> keys, values_t, scores, sums, o;
+  std::vector<float> keys_t, values_t, work;
 };
 
-// The tiled path for one head: f32 queries, keys and values widened to f32, f32 scores, the
-// exponentials' sum normalising the output at the end. The two products run through matmul().
+// Query rows per task of attend_tiled: their scores (rows x keys) stay in L2 between the two
+// products, and a 30 s window still makes hundreds of tasks to balance two busy cores.
+constexpr int64_t kTiledTaskRows = 48;
+
+// The tiled path for every head: f32 queries, keys and values widened to f32, f32 scores, the
+// exponentials' sum normalising the output at the end. Tasks of (head, block of query rows)
+// run both products and the softmax between them on one thread (`serial`, a pool of one), so
+// a head's scores never leave the cache and the pool is woken once per attention. The scores
+// are gemm_f32_cols: matmul()'s bits without its horizontal sum per 64-element dot product.
 template <typename Visible>
-void attend_head_tiled(const float* q, int64_t rows, int64_t ldq, const KvView& kv, int h, int d, float scale,
-                       Visible visible, float* out, int64_t ldo, TiledScratch& scratch, ThreadPool& pool,
-                       const std::atomic<bool>* cancel = nullptr) {
-  const int n = kv.n_keys;
-  auto& [keys, values_t, scores, sums, o] = scratch;
-  keys.resize(static_cast<size_t>(n) * d);
-  values_t.resize(static_cast<size_t>(d) * n);
-  scores.resize(static_cast<size_t>(rows) * n);
-  sums.resize(rows);
-  o.resize(static_cast<size_t>(rows) * d);
-  for (int j = 0; j < n; ++j)
-    for (int i = 0; i < d; ++i) {
-      keys[static_cast<size_t>(j) * d + i] = h2f(kv.k[j * kv.k_stride + h * d + i]);
-      values_t[static_cast<size_t>(i) * n + j] = h2f(kv.v[j * kv.k_stride + h * d + i]);
-    }
-  const MatrixView kmat{TensorType::F32, keys.data(), n, d, static_cast<size_t>(d) * sizeof(float)};
-  matmul(kmat, q + static_cast<int64_t>(h) * d, rows, ldq, scores.data(), n, pool, cancel);
-  pool.parallel_for(rows, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      float* s = &scores[r * n];
-      float mx = -INFINITY;
-      for (int j = 0; j < n; ++j)
-        if (visible(r, j)) mx = std::max(mx, s[j] *= scale);
-      double sum = 0.0;
-      exp_shifted(s, mx, s, n);
-      for (int j = 0; j < n; ++j) {
-        if (!visible(r, j)) s[j] = 0.0f;
-        sum += s[j];
+void attend_tiled(const float* q, int64_t rows, int64_t ldq, const KvView& kv, int n_head, int d, float scale,
+                  Visible visible, float* out, int64_t ldo, TiledScratch& scratch, ThreadPool& pool,
+                  ThreadPool& serial, const std::atomic<bool>* cancel) {
+  const int64_t n = kv.n_keys;
+  const size_t head_elems = static_cast<size_t>(n) * d;
+  auto& [keys_t, values_t, work] = scratch;
+  // Keys transposed in panels of 16 keys, [head][key / 16][dim][16] (the last panel padded):
+  // each panel of a product is one contiguous 4 KB run the prefetcher follows. Values
+  // transposed, [head][dim][key], as matmul()'s weight rows.
+  constexpr int64_t kPanel = 16;
+  const size_t head_panels = static_cast<size_t>((n + kPanel - 1) / kPanel) * kPanel * d;
+  keys_t.resize(head_panels * n_head);
+  values_t.resize(head_elems * n_head);
+  pool.parallel_for(n_head, [&](int64_t h0, int64_t h1) {
+    for (int64_t h = h0; h < h1; ++h) {
+      float* kt = keys_t.data() + h * head_panels;
+      float* vt = values_t.data() + h * head_elems;
+      for (int64_t j = 0; j < n; ++j) {
+        const uint16_t* krow = kv.k + j * kv.k_stride + h * d;
+        const uint16_t* vrow = kv.v + j * kv.k_stride + h * d;
+        float* kp = kt + j / kPanel * kPanel * d + j % kPanel;
+        for (int i = 0; i < d; ++i) {
+          kp[i * kPanel] = h2f(krow[i]);
+          vt[static_cast<size_t>(i) * n + j] = h2f(vrow[i]);
+        }
       }
-      sums[r] = static_cast<float>(sum);
     }
   });
-  const MatrixView vmat{TensorType::F32, values_t.data(), d, n, static_cast<size_t>(n) * sizeof(float)};
-  matmul(vmat, scores.data(), rows, n, o.data(), d, pool, cancel);
-  for (int64_t r = 0; r < rows; ++r) {
-    const float inv = sums[r] == 0.0f ? 0.0f : 1.0f / sums[r];
-    for (int i = 0; i < d; ++i) out[r * ldo + static_cast<int64_t>(h) * d + i] = o[r * d + i] * inv;
-  }
+  const int64_t blocks = (rows + kTiledTaskRows - 1) / kTiledTaskRows, tasks = blocks * n_head;
+  const size_t per_thread = static_cast<size_t>(kTiledTaskRows) * (n + d);
+  work.resize(per_thread * pool.size());
+  auto cancelled = [cancel] { return cancel != nullptr && cancel->load(std::memory_order_relaxed); };
+  std::atomic<int64_t> next{0};
+  pool.run([&](int thread) {
+    float* s = work.data() + per_thread * thread;
+    float* o = s + kTiledTaskRows * n;
+    // relaxed: the counter only hands out distinct tasks; the pool's join publishes out.
+    for (int64_t task = next.fetch_add(1, std::memory_order_relaxed); task < tasks && !cancelled();
+         task = next.fetch_add(1, std::memory_order_relaxed)) {
+      const int64_t h = task / blocks, r0 = task % blocks * kTiledTaskRows;
+      const int64_t m = std::min(kTiledTaskRows, rows - r0);
+      for (int64_t j = 0; j < n; j += kPanel)
+        gemm_f32_cols(q + r0 * ldq + h * d, ldq, keys_t.data() + h * head_panels + j * d, kPanel, s + j, n, m,
+                      std::min(kPanel, n - j), d);
+      float inv[kTiledTaskRows];
+      for (int64_t r = 0; r < m; ++r) {
+        float* sr = s + r * n;
+        const int64_t row = r0 + r;
+        // Eight running maxima and eight double sums, lane j % 8: independent chains the
+        // compiler can put side by side in registers. The max is exact; the sum rounds to the
+        // same float as one running sum but for a tie in its last bit.
+        constexpr int kL = 8;
+        float mx8[kL];
+        double sum8[kL];
+        for (int l = 0; l < kL; ++l) {
+          mx8[l] = -INFINITY;
+          sum8[l] = 0.0;
+        }
+        const int64_t n8 = n / kL * kL;
+        for (int64_t j = 0; j < n8; j += kL)
+          for (int l = 0; l < kL; ++l)
+            if (visible(row, static_cast<int>(j + l))) {
+              sr[j + l] *= scale;
+              mx8[l] = mx8[l] < sr[j + l] ? sr[j + l] : mx8[l];
+            }
+        for (int64_t j = n8; j < n; ++j)
+          if (visible(row, static_cast<int>(j))) mx8[0] = std::max(mx8[0], sr[j] *= scale);
+        float mx = mx8[0];
+        for (int l = 1; l < kL; ++l) mx = std::max(mx, mx8[l]);
+        exp_shifted(sr, mx, sr, n);
+        for (int64_t j = 0; j < n8; j += kL)
+          for (int l = 0; l < kL; ++l) {
+            if (!visible(row, static_cast<int>(j + l))) sr[j + l] = 0.0f;
+            sum8[l] += static_cast<double>(sr[j + l]);
+          }
+        for (int64_t j = n8; j < n; ++j) {
+          if (!visible(row, static_cast<int>(j))) sr[j] = 0.0f;
+          sum8[0] += static_cast<double>(sr[j]);
+        }
+        const float sum = static_cast<float>(((sum8[0] + sum8[4]) + (sum8[2] + sum8[6])) +
+                                             ((sum8[1] + sum8[5]) + (sum8[3] + sum8[7])));
+        inv[r] = sum == 0.0f ? 0.0f : 1.0f / sum;
+      }
+      const MatrixView vmat{TensorType::F32, values_t.data() + h * head_elems, d, n,
+                            static_cast<size_t>(n) * sizeof(float)};
+      matmul(vmat, s, m, n, o, d, serial);
+      for (int64_t r = 0; r < m; ++r)
+        for (int i = 0; i < d; ++i) out[(r0 + r) * ldo + h * d + i] = o[r * d + i] * inv[r];
+    }
+  });
 }
 
 }  // namespace
@@ -549,7 +614,25 @@ struct WhisperNetwork::Impl {
 
   void linear_rows(const Linear& l, const float* x, int64_t rows, float* y) {
     matmul(l.w, x, rows, l.w.cols, y, l.w.rows, pool, cancel);
-    add_bias(y, rows, static_cast<int>(l.w.rows), l.b);
+    if (rows < kTileRows) {
+      add_bias(y, rows, static_cast<int>(l.w.rows), l.b);
+      return;
+    }
+    // The encoder's 1500 rows: the other thread would only wait.
+    pool.parallel_for(rows, [&](int64_t r0, int64_t r1) {
+      add_bias(y + r0 * l.w.rows, r1 - r0, static_cast<int>(l.w.rows), l.b);
+    });
+  }
+
+  // x[i] = y[i] + x[i] over rows of n_state, spread over the pool.
+  void add_residual(float* x, const float* y, int64_t rows) {
+    pool.parallel_for(rows, [&](int64_t r0, int64_t r1) {
+      for (int64_t i = r0 * n_state; i < r1 * n_state; ++i) x[i] = y[i] + x[i];
+    });
+  }
+
+  void to_half_rows(const float* x, uint16_t* y, int64_t rows) {
+    pool.parallel_for(rows, [&](int64_t r0, int64_t r1) { to_f16(x + r0 * n_state, y + r0 * n_state, (r1 - r0) * n_state); });
   }
 
   // Convolution of kernel 3, padding 1, as f16 im2col rows times the f16 kernel.
@@ -582,8 +665,8 @@ struct WhisperNetwork::Impl {
                  float* out) {
     if (flash) {
       if (batch_rows >= kTileRows) {
-        for (int h = 0; h < n_head && !stopped(); ++h)
-          attend_head_tiled(q, rows, n_state, kv, h, d_head, scale, visible, out, n_state, tiled_scratch, pool, cancel);
+        attend_tiled(q, rows, n_state, kv, n_head, d_head, scale, visible, out, n_state, tiled_scratch, pool, serial_,
+                     cancel);
         return;
       }
       pool.parallel_for(rows * n_head, [&](int64_t b, int64_t e) {
@@ -646,20 +729,21 @@ struct WhisperNetwork::Impl {
       linear_rows(L.attn.v, h.data(), n, vb.data());
       if (stopped()) return false;
       // The reference casts K and V (transposed) to f16 before its attention products.
-      to_half(kb.data(), k16.data(), static_cast<int64_t>(sz));
-      store_values(vb.data(), n, vt16.data(), n);
+      to_half_rows(kb.data(), k16.data(), n);
+      if (flash) to_half_rows(vb.data(), vt16.data(), n);
+      else store_values(vb.data(), n, vt16.data(), n);
       const KvView kv{k16.data(), n_state, vt16.data(), n, n_audio_ctx_pad, vt16.data()};
       attention(qb.data(), n, n, kv, kq_scale, [](int64_t, int) { return true; }, att.data());
       if (stopped()) return false;
       linear_rows(L.attn.o, att.data(), n, proj.data());
-      for (size_t i = 0; i < sz; ++i) x[i] = proj[i] + x[i];
+      add_residual(x.data(), proj.data(), n);
 
       layer_norm(x.data(), h.data(), n, n_state, L.mlp_ln.w, L.mlp_ln.b, pool);
       linear_rows(L.mlp0, h.data(), n, mlp.data());
       if (stopped()) return false;
       gelu_rows(mlp.data(), static_cast<int64_t>(sz) * 4, pool);
       linear_rows(L.mlp1, mlp.data(), n, proj.data());
-      for (size_t i = 0; i < sz; ++i) x[i] = proj[i] + x[i];
+      add_residual(x.data(), proj.data(), n);
     }
     layer_norm(x.data(), encoder_out.data(), n, n_state, ln_post.w, ln_post.b, pool);
     // Kept across the heads and layers of a window, not between windows: decoding runs between
