@@ -276,6 +276,11 @@ void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const ui
   }
 }
 
+void f16_online_softmax(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
+                        int64_t d, uint16_t* acc, float* m, float* sum) {
+  f16_online_softmax_generic(scalar_table(), scores, rows, n, v, stride, d, acc, m, sum);
+}
+
 KernelTable make_scalar() {
   KernelTable t;
   t.name = "scalar";
@@ -290,6 +295,7 @@ KernelTable make_scalar() {
   t.f16_axpy = f16_axpy;
   t.f16_scale = f16_scale;
   t.dot_f16_rows = dot_f16_rows;
+  t.f16_online_softmax = f16_online_softmax;
   return t;
 }
 

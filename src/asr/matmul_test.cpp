@@ -282,6 +282,54 @@ TEST_P(MatmulVariant, F16AccumulatorUpdatesGiveTheScalarBits) {
   }
 }
 
+// The online softmax over listed keys gives the scalar bits, and those are the loop written
+// out with the f16 accumulator updates (max rising, falling and tied; skipped rows).
+TEST_P(MatmulVariant, F16OnlineSoftmaxGivesTheScalarBitsAndTheLoopsResult) {
+  std::mt19937 rng(17);
+  std::normal_distribution<float> g(0.0f, 2.0f);
+  const int64_t stride = 400, n_rows = 300;
+  std::vector<uint16_t> v(static_cast<size_t>(stride) * n_rows);
+  for (auto& h : v) h = fp32_to_fp16(g(rng));
+  for (int64_t d : {int64_t{8}, int64_t{32}, int64_t{64}, int64_t{100}, int64_t{128}}) {
+    for (bool listed : {false, true}) {
+      const int64_t n = listed ? 150 : n_rows;
+      std::vector<float> scores(n);
+      std::vector<int32_t> rows(n);
+      for (int64_t j = 0; j < n; ++j) {
+        scores[j] = j % 7 == 3 ? scores[j - 1] : g(rng) * 3.0f;  // ties with the running max too
+        rows[j] = static_cast<int32_t>(listed ? 2 * j : j);
+      }
+      scores[n / 2] = 40.0f;  // a late new maximum rescales the accumulator
+      const int32_t* r = listed ? rows.data() : nullptr;
+      std::vector<uint16_t> got(d, 0), want(d, 0), loop(d, 0);
+      float m1 = -INFINITY, s1 = 0.0f, m2 = -INFINITY, s2 = 0.0f;
+      f16_online_softmax(scores.data(), r, n, v.data() + 8, stride, d, got.data(), &m1, &s1);
+      ASSERT_TRUE(select_kernels("scalar").ok());
+      f16_online_softmax(scores.data(), r, n, v.data() + 8, stride, d, want.data(), &m2, &s2);
+      float m3 = -INFINITY, s3 = 0.0f;
+      for (int64_t j = 0; j < n; ++j) {
+        float ms = 1.0f, vs = 1.0f;
+        if (scores[j] > m3) {
+          ms = expf(m3 - scores[j]);
+          m3 = scores[j];
+          f16_scale(loop.data(), ms, d);
+        } else {
+          vs = expf(scores[j] - m3);
+        }
+        f16_axpy(loop.data(), v.data() + 8 + (listed ? 2 * j : j) * stride, vs, d);
+        s3 = s3 * ms + vs;
+      }
+      ASSERT_TRUE(select_kernels(GetParam()).ok());
+      EXPECT_EQ(got, want) << "d=" << d << " listed=" << listed;
+      EXPECT_EQ(want, loop) << "d=" << d << " listed=" << listed;
+      EXPECT_EQ(bits_of(m1), bits_of(m2));
+      EXPECT_EQ(bits_of(s1), bits_of(s2));
+      EXPECT_EQ(bits_of(s2), bits_of(s3));
+      EXPECT_EQ(m2, 40.0f);
+    }
+  }
+}
+
 TEST_P(MatmulVariant, F16RowDotsGiveTheScalarBits) {
   std::mt19937 rng(13);
   std::normal_distribution<float> g(0.0f, 4.0f);

@@ -283,24 +283,19 @@ Partial attend_one_chunk(const uint16_t* q16, const KvView& kv, int h, int d, in
   // The scores do not depend on the running softmax: all of the chunk's at once (hidden keys'
   // too, cheaper than gathering the visible ones).
   thread_local std::vector<float> dots;
-  dots.resize(static_cast<size_t>(std::max(k1 - k0, 0)));
+  thread_local std::vector<int32_t> keys;
+  const int n = std::max(k1 - k0, 0);
+  dots.resize(static_cast<size_t>(n));
+  keys.resize(static_cast<size_t>(n));
   dot_f16_rows(kv.k + static_cast<int64_t>(k0) * kv.k_stride + h * d, kv.k_stride, k1 - k0, q16, d, dots.data());
+  // The visible keys' scaled scores, in key order, compacted in place (c <= j - k0).
+  int c = 0;
   for (int j = k0; j < k1; ++j) {
     if (!visible(j)) continue;
-    const uint16_t* vrow = kv.v + j * kv.k_stride + h * d;
-    const float s = dots[j - k0] * scale;
-    float ms = 1.0f, vs = 1.0f;
-    if (s > p.m) {
-      const float m_old = p.m;
-      p.m = s;
-      ms = expf(m_old - p.m);
-      f16_scale(acc16, ms, d);
-    } else {
-      vs = expf(s - p.m);
-    }
-    f16_axpy(acc16, vrow, vs, d);
-    p.s = p.s * ms + vs;
+    dots[c] = dots[j - k0] * scale;
+    keys[c++] = j;
   }
+  f16_online_softmax(dots.data(), keys.data(), c, kv.v + h * d, kv.k_stride, d, acc16, &p.m, &p.s);
   for (int i = 0; i < d; ++i) out[i] = h2f(acc16[i]);
   return p;
 }
