@@ -216,8 +216,9 @@ void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* 
   int64_t tn = std::clamp<int64_t>(static_cast<int64_t>(kActTileBytes / std::max<size_t>(x_stride, 1)), 1, 256);
   tm = tm / 4 * 4;
   const int threads = pool.size();
-  if (n == 1) {
-    // Decoder-like: only weight rows to split; enough tiles to balance, few enough to be cheap.
+  if (n <= 5) {
+    // Decoder-like (one row per sequence): only weight rows to split; enough tiles to
+    // balance, few enough to be cheap.
     tm = std::max<int64_t>(4, std::min<int64_t>(tm, (m + 8 * threads - 1) / (8 * threads)));
     tm = (tm + 3) / 4 * 4;
   }

@@ -13,11 +13,15 @@
 //    cache), cross-attention keys likewise, its queries scaled inside the softmax.
 #include "asr/network.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "asr/matmul.h"
@@ -28,6 +32,38 @@ namespace thoth::asr {
 namespace {
 
 constexpr float kNormEps = 1e-5f;
+
+// Zeroed storage whose pages the OS hands out on first write: the self-attention cache is
+// sized for the worst case (every sequence at the full text context, with the reference's
+// slack for fragmentation) but costs memory only for the cells in use. Straight from mmap:
+// calloc may serve it from the heap and write the zeros itself.
+template <typename T>
+class ZeroPages {
+ public:
+  ZeroPages() = default;
+  explicit ZeroPages(size_t n) : n_(n) {
+    if (n == 0) return;
+    void* p = mmap(nullptr, n * sizeof(T), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    p_ = static_cast<T*>(p);
+  }
+  ~ZeroPages() {
+    if (p_) munmap(p_, n_ * sizeof(T));
+  }
+  ZeroPages(ZeroPages&& o) noexcept : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
+  ZeroPages& operator=(ZeroPages&& o) noexcept {
+    std::swap(p_, o.p_);
+    std::swap(n_, o.n_);
+    return *this;
+  }
+  T* data() { return p_; }
+  const T* data() const { return p_; }
+  size_t size() const { return n_; }
+
+ private:
+  T* p_ = nullptr;
+  size_t n_ = 0;
+};
 
 
 
@@ -451,8 +487,8 @@ struct WhisperNetwork::Impl {
   int kv_size = 0;              // cells
   std::vector<Cell> cells;
   uint32_t head = 0;            // where the search for free cells starts
-  std::vector<uint16_t> self_k;  // [layer][cell][n_state]
-  std::vector<uint16_t> self_v;  // [layer][n_state][cell] (flash attention: [layer][cell][n_state])
+  ZeroPages<uint16_t> self_k;  // [layer][cell][n_state]
+  ZeroPages<uint16_t> self_v;  // [layer][n_state][cell] (flash attention: [layer][cell][n_state])
   ThreadPool serial_{1};           // runs a head's products inline inside a parallel task
   std::vector<float> scores_;
   TiledScratch tiled_scratch;
@@ -538,8 +574,8 @@ struct WhisperNetwork::Impl {
     // The reference over-allocates its cache for several decoders to live with fragmentation.
     kv_size = (n_text_ctx + 255) / 256 * 256 * (n_seqs > 1 ? std::min(n_seqs, 8) + 2 : 1);
     cells.assign(kv_size, Cell{});
-    self_k.assign(dec.size() * static_cast<size_t>(kv_size) * n_state, 0);
-    self_v.assign(self_k.size(), 0);
+    self_k = ZeroPages<uint16_t>(dec.size() * static_cast<size_t>(kv_size) * n_state);
+    self_v = ZeroPages<uint16_t>(self_k.size());
   }
 
   void linear_rows(const Linear& l, const float* x, int64_t rows, float* y) {
@@ -730,13 +766,15 @@ struct WhisperNetwork::Impl {
         break;
       }
     const float kq_scale = static_cast<float>(std::pow(static_cast<float>(d_head), -0.25));
+    // A step's few rows: norms and GELU inline, a pool hand-off would cost more than they do.
+    ThreadPool& rows_pool = total <= 8 ? serial_ : pool;
     const size_t kv_layer = static_cast<size_t>(kv_size) * n_state;
     const size_t cross_stride = static_cast<size_t>(n_audio_ctx_pad) * n_state;
     for (size_t l = 0; l < dec.size(); ++l) {
       if (stopped()) return false;
       const auto& L = dec[l];
       // Self-attention: new keys and values into each sequence's cache, then attend causally.
-      layer_norm(x.data(), h.data(), total, n_state, L.self.ln.w, L.self.ln.b, pool);
+      layer_norm(x.data(), h.data(), total, n_state, L.self.ln.w, L.self.ln.b, rows_pool);
       linear_rows(L.self.q, h.data(), total, qb.data());
       for (size_t i = 0; i < sz; ++i) qb[i] *= kq_scale;
       linear_rows(L.self.k, h.data(), total, kb.data());
@@ -765,7 +803,7 @@ struct WhisperNetwork::Impl {
       for (size_t i = 0; i < sz; ++i) x[i] = proj[i] + x[i];
 
       // Cross-attention over the window's encoder output; the scale is applied in the softmax.
-      layer_norm(x.data(), h.data(), total, n_state, L.cross.ln.w, L.cross.ln.b, pool);
+      layer_norm(x.data(), h.data(), total, n_state, L.cross.ln.w, L.cross.ln.b, rows_pool);
       linear_rows(L.cross.q, h.data(), total, qb.data());
       const KvView ckv{cross_k.data() + l * cross_stride, n_state, cross_vt.data() + l * cross_stride, n_audio_ctx,
                        n_audio_ctx_pad, cross_vt.data() + l * cross_stride};
@@ -773,9 +811,9 @@ struct WhisperNetwork::Impl {
       linear_rows(L.cross.o, att.data(), total, proj.data());
       for (size_t i = 0; i < sz; ++i) x[i] = proj[i] + x[i];
 
-      layer_norm(x.data(), h.data(), total, n_state, L.mlp_ln.w, L.mlp_ln.b, pool);
+      layer_norm(x.data(), h.data(), total, n_state, L.mlp_ln.w, L.mlp_ln.b, rows_pool);
       linear_rows(L.mlp0, h.data(), total, mlp.data());
-      gelu_rows(mlp.data(), static_cast<int64_t>(sz) * 4, pool);
+      gelu_rows(mlp.data(), static_cast<int64_t>(sz) * 4, rows_pool);
       linear_rows(L.mlp1, mlp.data(), total, proj.data());
       for (size_t i = 0; i < sz; ++i) x[i] = proj[i] + x[i];
     }
