@@ -196,6 +196,25 @@ TEST_P(MatmulVariant, ResultsDoNotDependOnThreadsBatchOrRowStride) {
   }
 }
 
+// Decoder steps of 2..5 sequences take a single pass with all rows: every row must still
+// get exactly what it gets alone (beam search's sequences are scored as greedy's one is).
+TEST_P(MatmulVariant, SmallBatchRowsGiveTheirSingleRowBits) {
+  for (TensorType type : kWeightTypes) {
+    SCOPED_TRACE(type_name(type));
+    const int64_t m = 301, k = 384;  // an odd row count: the blocks' remainder rows too
+    const Weights w = make_weights(type, m, k, 9, 0);
+    const auto x = make_activations(6, k, 10);
+    for (int64_t n = 2; n <= 6; ++n) {
+      const auto y = run(w, x, n, k, m, 2);
+      for (int64_t i = 0; i < n; ++i) {
+        std::vector<float> xi(x.begin() + i * k, x.begin() + (i + 1) * k);
+        const auto yi = run(w, xi, 1, k, m, 2);
+        ASSERT_EQ(0, std::memcmp(yi.data(), &y[i * m], m * sizeof(float))) << "n=" << n << " row " << i;
+      }
+    }
+  }
+}
+
 TEST_P(MatmulVariant, AgreesWithScalarWithinFloatRounding) {
   for (TensorType type : kWeightTypes) {
     SCOPED_TRACE(type_name(type));
