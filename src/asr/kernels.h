@@ -49,10 +49,6 @@ struct KernelTable {
   void (*f16_axpy)(uint16_t* acc, const uint16_t* v, float s, int64_t n) = nullptr;
   // acc[i] = f16(f32(acc[i]) * s) for i < n.
   void (*f16_scale)(uint16_t* acc, float s, int64_t n) = nullptr;
-  // out[r] = float(sum over i < d, in order, in double, of f32(rows[r * stride + i]) *
-  // f32(q[i])) for r < n_rows: flash attention's scores (the f16 products are exact floats).
-  void (*dot_f16_rows)(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d,
-                       float* out) = nullptr;
   // Flash attention's one-chunk loop over n keys (ggml's online softmax, f16 accumulator acc
   // of d halves; running max *m and sum *sum). For each j < n in order, with s = scores[j] and
   // the value row v + row * stride, row = rows ? rows[j] : j:
@@ -62,6 +58,10 @@ struct KernelTable {
   // (expf is libm's, as the reference's; the products as f16_axpy and f16_scale compute them).
   void (*f16_online_softmax)(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
                              int64_t d, uint16_t* acc, float* m, float* sum) = nullptr;
+  // out[r] = float(sum over i < d, in order, in double, of f32(rows[r * stride + i]) *
+  // f32(q[i])) for r < n_rows: flash attention's scores (the f16 products are exact floats).
+  void (*dot_f16_rows)(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d,
+                       float* out) = nullptr;
 
   const TypeKernels* for_type(TensorType t) const;
 };

@@ -295,6 +295,66 @@ void f16_scale(uint16_t* acc, float s, int64_t n) {
   }
 }
 
+// The accumulator lives in registers between keys (rounded to f16 and back after each
+// update, which is exactly what storing and reloading it would do) for heads up to 128 wide.
+template <int V>
+void online_softmax_regs(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
+                         uint16_t* acc16, float* m, float* sum) {
+  __m512 acc[V];
+  for (int i = 0; i < V; ++i)
+    acc[i] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc16 + 16 * i)));
+  float mx = *m, sm = *sum;
+  // The running max, both exponentials and the sum do not depend on the accumulator: a first
+  // pass computes them for a chunk of keys (libm calls in a row, not on the accumulator's
+  // dependency chain, and no vector registers to save around them), a second updates it.
+  constexpr int64_t kChunk = 256;
+  float ms_buf[kChunk], vs_buf[kChunk];
+  for (int64_t j0 = 0; j0 < n; j0 += kChunk) {
+    const int64_t len = n - j0 < kChunk ? n - j0 : kChunk;
+    for (int64_t j = 0; j < len; ++j) {
+      const float s = scores[j0 + j];
+      float ms = 1.0f, vs = 1.0f;
+      if (s > mx) {
+        const float m_old = mx;
+        mx = s;
+        ms = expf(m_old - mx);
+      } else {
+        vs = expf(s - mx);
+      }
+      ms_buf[j] = ms;
+      vs_buf[j] = vs;
+      sm = sm * ms + vs;
+    }
+    for (int64_t j = 0; j < len; ++j) {
+      const uint16_t* vrow = v + (rows ? rows[j0 + j] : j0 + j) * stride;
+      // A factor of exactly 1 leaves an f16 value as it is: skipping it changes no bit.
+      if (ms_buf[j] != 1.0f) {
+        const __m512 msv = _mm512_set1_ps(ms_buf[j]);
+        for (int i = 0; i < V; ++i) acc[i] = _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_mul_ps(acc[i], msv), kRoundNearest));
+      }
+      const __m512 vsv = _mm512_set1_ps(vs_buf[j]);
+      for (int i = 0; i < V; ++i) {
+        const __m512 b = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(vrow + 16 * i)));
+        acc[i] = _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_fmadd_ps(b, vsv, acc[i]), kRoundNearest));
+      }
+    }
+  }
+  for (int i = 0; i < V; ++i)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc16 + 16 * i), _mm512_cvtps_ph(acc[i], kRoundNearest));
+  *m = mx;
+  *sum = sm;
+}
+
+void f16_online_softmax(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
+                        int64_t d, uint16_t* acc, float* m, float* sum) {
+  switch (d) {
+    case 64: return online_softmax_regs<4>(scores, rows, n, v, stride, acc, m, sum);
+    case 32: return online_softmax_regs<2>(scores, rows, n, v, stride, acc, m, sum);
+    case 128: return online_softmax_regs<8>(scores, rows, n, v, stride, acc, m, sum);
+    default: return f16_online_softmax_generic(*avx512_table(), scores, rows, n, v, stride, d, acc, m, sum);
+  }
+}
+
 // Eight rows' next eight halves, transposed: c[e] holds element e of rows 0..7.
 inline void transpose8x8_epi16(const __m128i a[8], __m128i c[8]) {
   const __m128i t0 = _mm_unpacklo_epi16(a[0], a[1]), t1 = _mm_unpackhi_epi16(a[0], a[1]);
@@ -376,66 +436,6 @@ void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const ui
   }
 }
 
-// The accumulator lives in registers between keys (rounded to f16 and back after each
-// update, which is exactly what storing and reloading it would do) for heads up to 128 wide.
-template <int V>
-void online_softmax_regs(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
-                         uint16_t* acc16, float* m, float* sum) {
-  __m512 acc[V];
-  for (int i = 0; i < V; ++i)
-    acc[i] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc16 + 16 * i)));
-  float mx = *m, sm = *sum;
-  // The running max, both exponentials and the sum do not depend on the accumulator: a first
-  // pass computes them for a chunk of keys (libm calls in a row, not on the accumulator's
-  // dependency chain, and no vector registers to save around them), a second updates it.
-  constexpr int64_t kChunk = 256;
-  float ms_buf[kChunk], vs_buf[kChunk];
-  for (int64_t j0 = 0; j0 < n; j0 += kChunk) {
-    const int64_t len = n - j0 < kChunk ? n - j0 : kChunk;
-    for (int64_t j = 0; j < len; ++j) {
-      const float s = scores[j0 + j];
-      float ms = 1.0f, vs = 1.0f;
-      if (s > mx) {
-        const float m_old = mx;
-        mx = s;
-        ms = expf(m_old - mx);
-      } else {
-        vs = expf(s - mx);
-      }
-      ms_buf[j] = ms;
-      vs_buf[j] = vs;
-      sm = sm * ms + vs;
-    }
-    for (int64_t j = 0; j < len; ++j) {
-      const uint16_t* vrow = v + (rows ? rows[j0 + j] : j0 + j) * stride;
-      // A factor of exactly 1 leaves an f16 value as it is: skipping it changes no bit.
-      if (ms_buf[j] != 1.0f) {
-        const __m512 msv = _mm512_set1_ps(ms_buf[j]);
-        for (int i = 0; i < V; ++i) acc[i] = _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_mul_ps(acc[i], msv), kRoundNearest));
-      }
-      const __m512 vsv = _mm512_set1_ps(vs_buf[j]);
-      for (int i = 0; i < V; ++i) {
-        const __m512 b = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(vrow + 16 * i)));
-        acc[i] = _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_fmadd_ps(b, vsv, acc[i]), kRoundNearest));
-      }
-    }
-  }
-  for (int i = 0; i < V; ++i)
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc16 + 16 * i), _mm512_cvtps_ph(acc[i], kRoundNearest));
-  *m = mx;
-  *sum = sm;
-}
-
-void f16_online_softmax(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
-                        int64_t d, uint16_t* acc, float* m, float* sum) {
-  switch (d) {
-    case 64: return online_softmax_regs<4>(scores, rows, n, v, stride, acc, m, sum);
-    case 32: return online_softmax_regs<2>(scores, rows, n, v, stride, acc, m, sum);
-    case 128: return online_softmax_regs<8>(scores, rows, n, v, stride, acc, m, sum);
-    default: return f16_online_softmax_generic(*avx512_table(), scores, rows, n, v, stride, d, acc, m, sum);
-  }
-}
-
 // The scalar table's convert_row_f16 (round to nearest even through f16 and back); the
 // hardware conversions give the same bits for every input, NaN payloads included.
 void convert_row_f16_simd(const float* x, void* dst, int64_t k) {
@@ -458,9 +458,9 @@ KernelTable make_avx512() {
   t.q8_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q8_0};
   t.exp_shifted = exp_shifted;
   t.f16_axpy = f16_axpy;
+  t.f16_online_softmax = f16_online_softmax;
   t.f16_scale = f16_scale;
   t.dot_f16_rows = dot_f16_rows;
-  t.f16_online_softmax = f16_online_softmax;
   return t;
 }
 

@@ -266,6 +266,11 @@ void f16_scale(uint16_t* acc, float s, int64_t n) {
   for (int64_t i = 0; i < n; ++i) acc[i] = fp32_to_fp16(ht[acc[i]] * s);
 }
 
+void f16_online_softmax(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
+                        int64_t d, uint16_t* acc, float* m, float* sum) {
+  f16_online_softmax_generic(scalar_table(), scores, rows, n, v, stride, d, acc, m, sum);
+}
+
 void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d, float* out) {
   const auto& ht = half_table();
   for (int64_t r = 0; r < n_rows; ++r) {
@@ -274,11 +279,6 @@ void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const ui
     for (int64_t i = 0; i < d; ++i) sum += static_cast<double>(ht[row[i]] * ht[q[i]]);
     out[r] = static_cast<float>(sum);
   }
-}
-
-void f16_online_softmax(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
-                        int64_t d, uint16_t* acc, float* m, float* sum) {
-  f16_online_softmax_generic(scalar_table(), scores, rows, n, v, stride, d, acc, m, sum);
 }
 
 KernelTable make_scalar() {
@@ -293,9 +293,9 @@ KernelTable make_scalar() {
   t.q8_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_blocks<BlockQ8_0, BlockQ8_0, dot_q8_0>};
   t.exp_shifted = exp_shifted;
   t.f16_axpy = f16_axpy;
+  t.f16_online_softmax = f16_online_softmax;
   t.f16_scale = f16_scale;
   t.dot_f16_rows = dot_f16_rows;
-  t.f16_online_softmax = f16_online_softmax;
   return t;
 }
 

@@ -118,37 +118,13 @@ const char* kernel_name() { return table().name; }
 void exp_shifted(const float* x, float shift, float* out, int64_t n) { table().exp_shifted(x, shift, out, n); }
 void f16_axpy(uint16_t* acc, const uint16_t* v, float s, int64_t n) { table().f16_axpy(acc, v, s, n); }
 void f16_scale(uint16_t* acc, float s, int64_t n) { table().f16_scale(acc, s, n); }
-void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d, float* out) {
-  table().dot_f16_rows(rows, stride, n_rows, q, d, out);
-}
 void f16_online_softmax(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
                         int64_t d, uint16_t* acc, float* m, float* sum) {
   table().f16_online_softmax(scores, rows, n, v, stride, d, acc, m, sum);
 }
-
-namespace kernels {
-void f16_online_softmax_generic(const KernelTable& t, const float* scores, const int32_t* rows, int64_t n,
-                                const uint16_t* v, int64_t stride, int64_t d, uint16_t* acc, float* m, float* sum) {
-  float mx = *m, sm = *sum;
-  for (int64_t j = 0; j < n; ++j) {
-    const float s = scores[j];
-    const uint16_t* vrow = v + (rows ? rows[j] : j) * stride;
-    float ms = 1.0f, vs = 1.0f;
-    if (s > mx) {
-      const float m_old = mx;
-      mx = s;
-      ms = expf(m_old - mx);
-      t.f16_scale(acc, ms, d);
-    } else {
-      vs = expf(s - mx);
-    }
-    t.f16_axpy(acc, vrow, vs, d);
-    sm = sm * ms + vs;
-  }
-  *m = mx;
-  *sum = sm;
+void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d, float* out) {
+  table().dot_f16_rows(rows, stride, n_rows, q, d, out);
 }
-}  // namespace kernels
 
 std::vector<std::string> available_kernels() {
   std::vector<std::string> names;
@@ -256,5 +232,29 @@ void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* 
       run_tile(t);
   });
 }
+
+namespace kernels {
+void f16_online_softmax_generic(const KernelTable& t, const float* scores, const int32_t* rows, int64_t n,
+                                const uint16_t* v, int64_t stride, int64_t d, uint16_t* acc, float* m, float* sum) {
+  float mx = *m, sm = *sum;
+  for (int64_t j = 0; j < n; ++j) {
+    const float s = scores[j];
+    const uint16_t* vrow = v + (rows ? rows[j] : j) * stride;
+    float ms = 1.0f, vs = 1.0f;
+    if (s > mx) {
+      const float m_old = mx;
+      mx = s;
+      ms = expf(m_old - mx);
+      t.f16_scale(acc, ms, d);
+    } else {
+      vs = expf(s - mx);
+    }
+    t.f16_axpy(acc, vrow, vs, d);
+    sm = sm * ms + vs;
+  }
+  *m = mx;
+  *sum = sm;
+}
+}  // namespace kernels
 
 }  // namespace thoth::asr
