@@ -3,8 +3,8 @@
 #if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
 
-#include <cmath>
 #include <cstring>
+#include <cmath>  // libm expf in the online softmax, as the reference calls it
 
 #include "asr/kernels.h"
 #include "asr/kernels_tiling.h"

@@ -9,8 +9,8 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
-#include <cmath>
 #include <cstring>
+#include <cmath>  // libm expf in the online softmax, as the reference calls it
 
 #include "asr/kernels.h"
 #include "asr/kernels_tiling.h"
