@@ -4,10 +4,10 @@
 #include <immintrin.h>
 
 #include <cstring>
-#include <cmath>  // libm expf in the online softmax, as the reference calls it
 
 #include "asr/kernels.h"
 #include "asr/kernels_tiling.h"
+#include <cmath>  // libm expf in the online softmax, as the reference calls it
 
 namespace thoth::asr::kernels {
 namespace {
