@@ -110,6 +110,8 @@ std::vector<uint8_t>& scratch() {
 // micro-kernel reuses each converted activation row across its weight rows.
 constexpr size_t kWeightTileBytes = 96 * 1024;
 constexpr size_t kActTileBytes = 192 * 1024;
+// Converted activations of one call at most (a few activation tiles).
+constexpr size_t kScratchBytes = 2 * 1024 * 1024;
 
 }  // namespace
 
@@ -166,6 +168,22 @@ void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* 
   if (tk == nullptr || tk->gemm == nullptr) {
     std::fprintf(stderr, "thoth: matmul on weights of type %s is not supported\n", type_name(w.type));
     std::abort();  // a bug: the loader admits only file tensor types
+  }
+
+  // Long batches (the encoder's 1500 rows) in chunks of rows: their converted activations
+  // would otherwise be a scratch as large as the input (9 MB for an f16 model's MLP), kept by
+  // the thread for the rest of its life. Outputs do not depend on the tiling (kernels.h).
+  if (tk->x_row_bytes != nullptr) {
+    const size_t row = tk->x_row_bytes(k);
+    const int64_t tn = std::clamp<int64_t>(static_cast<int64_t>(kActTileBytes / std::max<size_t>(row, 1)), 1, 256);
+    const int64_t chunk = std::max<int64_t>(tn, static_cast<int64_t>(kScratchBytes / std::max<size_t>(row, 1)) / tn * tn);
+    if (n > chunk) {
+      for (int64_t i0 = 0; i0 < n; i0 += chunk) {
+        if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) return;
+        matmul(w, x + i0 * ldx, std::min(chunk, n - i0), ldx, y + i0 * ldy, ldy, pool, cancel);
+      }
+      return;
+    }
   }
 
   // 1. Activations into the weight type's partner format, once for all weight rows.

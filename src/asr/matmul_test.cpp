@@ -215,6 +215,23 @@ TEST_P(MatmulVariant, SmallBatchRowsGiveTheirSingleRowBits) {
   }
 }
 
+// Long batches run in chunks of rows (bounded scratch): every row still gets its own bits,
+// including the rows of a last, partial chunk.
+TEST_P(MatmulVariant, LongBatchesInChunksGiveEachRowItsBits) {
+  for (TensorType type : {TensorType::F16, TensorType::Q8_0, TensorType::Q5_1}) {
+    SCOPED_TRACE(type_name(type));
+    const int64_t m = 24, k = 1536, n = 1200;
+    const Weights w = make_weights(type, m, k, 21, 0);
+    const auto x = make_activations(n, k, 22);
+    const auto y = run(w, x, n, k, m, 2);
+    for (int64_t i : {0L, 319L, 320L, 641L, 1129L, 1130L, 1199L}) {
+      std::vector<float> xi(x.begin() + i * k, x.begin() + (i + 1) * k);
+      const auto yi = run(w, xi, 1, k, m, 1);
+      ASSERT_EQ(0, std::memcmp(yi.data(), &y[i * m], m * sizeof(float))) << "row " << i;
+    }
+  }
+}
+
 TEST_P(MatmulVariant, AgreesWithScalarWithinFloatRounding) {
   for (TensorType type : kWeightTypes) {
     SCOPED_TRACE(type_name(type));
