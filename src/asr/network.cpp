@@ -494,6 +494,8 @@ struct WhisperNetwork::Impl {
   TiledScratch tiled_scratch;
   struct DecodeScratch {
     std::vector<float> x, h, qb, kb, vb, att, proj, mlp, tok, last, logits;
+    std::vector<uint64_t> row_seq;
+    std::vector<int> row_pos;
   } dec_scratch;
 
   Impl(const ModelFile& model, int n_sequences, bool flash_attention, ThreadPool& p)
@@ -733,7 +735,7 @@ struct WhisperNetwork::Impl {
     if (total == 0) return true;
     const size_t sz = static_cast<size_t>(total) * n_state;
     // Buffers kept between calls (one call per token); each is written before it is read.
-    auto& [x, h, qb, kb, vb, att, proj, mlp, tok, last, logits] = dec_scratch;
+    auto& [x, h, qb, kb, vb, att, proj, mlp, tok, last, logits, row_seq, row_pos] = dec_scratch;
     for (auto* v : {&x, &h, &qb, &kb, &vb, &att, &proj}) v->resize(sz);
     mlp.resize(sz * 4);
     {
@@ -759,6 +761,14 @@ struct WhisperNetwork::Impl {
           cells[slot + r].seqs |= uint64_t{1} << it.sequence;
         }
     }
+    // Per batch row: its sequence's bit and the last position it may see.
+    row_seq.clear();
+    row_pos.clear();
+    for (const auto& it : items)
+      for (int i = 0; i < it.n_tokens; ++i) {
+        row_seq.push_back(uint64_t{1} << it.sequence);
+        row_pos.push_back(it.n_past + i);
+      }
     int n_kv = 1;  // cells up to the last one in use
     for (int i = kv_size - 1; i > 0; --i)
       if (cells[i].pos >= 0 && cells[i].seqs) {
@@ -790,8 +800,16 @@ struct WhisperNetwork::Impl {
           for (int i = 0; i < n_state; ++i) v[static_cast<int64_t>(i) * kv_size + c] = fp32_to_fp16(vb[r * n_state + i]);
       }
       const KvView kv{k, n_state, v, kv_size, n_kv, v};
+      if (flash) {
+        // Every row of every item in one pass over the pool (each row's result is its own, so
+        // this is what a pass per item gives, with one hand-off instead of one per sequence).
+        attention(qb.data(), total, total, kv, 1.0f,
+                  [&](int64_t r, int j) { return (cells[j].seqs & row_seq[r]) && cells[j].pos <= row_pos[r]; },
+                  att.data());
+      }
       int64_t r0 = 0;
       for (const auto& it : items) {
+        if (flash) break;
         const uint64_t bit = uint64_t{1} << it.sequence;
         const int pos0 = it.n_past;
         attention(&qb[r0 * n_state], it.n_tokens, total, kv, 1.0f,
