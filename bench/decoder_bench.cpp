@@ -1,7 +1,7 @@
 // The decoder's per-token cost on a model of the real shapes (default: the random-weight
 // tiny.en f16 that bench/run-reference-shapes.sh makes in build/bench-models; another with
 // THOTH_BENCH_MODEL): one step of 1 sequence and of 5 (beam search) with the self-attention
-// cache nearly full, and the logits product alone. Prints ms per step and the
+// cache nearly full, the logits product alone, and the model's load. Prints ms per step and the
 // logits product's streaming rate in GB/s.
 #include <benchmark/benchmark.h>
 
@@ -16,6 +16,7 @@
 #include "asr/model_file.h"
 #include "asr/network.h"
 #include "asr/thread_pool.h"
+#include "asr/whisper.h"
 
 namespace {
 
@@ -108,8 +109,22 @@ void bm_logits(benchmark::State& state) {
                                               benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// Model load (map, validate, aligned copies of misaligned tensors) from the page cache.
+void bm_load(benchmark::State& state) {
+  const std::string path = model()->path();
+  for (auto _ : state) {
+    auto m = Model::load(path);
+    if (!m) {
+      state.SkipWithError(m.error().c_str());
+      return;
+    }
+    benchmark::DoNotOptimize(m->get());
+  }
+}
+
 }  // namespace
 
+BENCHMARK(bm_load)->Unit(benchmark::kMillisecond)->MinTime(0.5);
 BENCHMARK(bm_step)->Arg(1)->Arg(5)->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(1.0);
 BENCHMARK(bm_logits)->Arg(1)->Arg(5)->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(0.5);
 
