@@ -59,7 +59,9 @@ void gemm_tiled(const GemmTile& t) {
     case 2: return streaming_rows_pass<RM, 2, K>(t);
     case 3: return streaming_rows_pass<RM, 3, K>(t);
     case 4: return streaming_rows_pass<RM, 4, K>(t);
-    case 5: return streaming_rows_pass<(RN >= 4 ? RM : 2), 5, K>(t);
+    // Five rows in blocks of two weight rows: 10 accumulators fit every variant's registers,
+    // and the kernels' 4-row block reductions need not handle five activation rows.
+    case 5: return streaming_rows_pass<2, 5, K>(t);
     default: break;
   }
   for (; i + RN <= t.n; i += RN) weight_rows_pass<RM, RN, K>(t, i);
