@@ -14,6 +14,9 @@
 #include "asr/network.h"
 
 #include <sys/mman.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -500,6 +503,14 @@ struct WhisperNetwork::Impl {
 
   Impl(const ModelFile& model, int n_sequences, bool flash_attention, ThreadPool& p)
       : m(model), pool(p), flash(flash_attention) {
+#if defined(__GLIBC__)
+    // glibc raises its mmap threshold to the size of each large block freed (up to 32 MB), so
+    // after the first window the encoder's buffers come from the heap and stay resident while
+    // the decoder runs: -13 MB of peak memory for tiny f16 with a fixed 1 MB threshold, for a
+    // few page faults per window.
+    static const bool fixed_threshold = [] { return mallopt(M_MMAP_THRESHOLD, 1 << 20) == 1; }();
+    (void)fixed_threshold;
+#endif
     const Hparams& hp = m.hparams();
     n_state = hp.n_audio_state;
     n_head = hp.n_audio_head;
