@@ -49,6 +49,15 @@ struct KernelTable {
   void (*f16_axpy)(uint16_t* acc, const uint16_t* v, float s, int64_t n) = nullptr;
   // acc[i] = f16(f32(acc[i]) * s) for i < n.
   void (*f16_scale)(uint16_t* acc, float s, int64_t n) = nullptr;
+  // Flash attention's one-chunk loop over n keys (ggml's online softmax, f16 accumulator acc
+  // of d halves; running max *m and sum *sum). For each j < n in order, with s = scores[j] and
+  // the value row v + row * stride, row = rows ? rows[j] : j:
+  //   s > *m: ms = expf(*m - s), *m = s, acc[i] = f16(f32(acc[i]) * ms), vs = 1
+  //   else:   ms = 1, vs = expf(s - *m)
+  //   acc[i] = f16(fma(f32(v[i]), vs, f32(acc[i]))); *sum = *sum * ms + vs
+  // (expf is libm's, as the reference's; the products as f16_axpy and f16_scale compute them).
+  void (*f16_online_softmax)(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
+                             int64_t d, uint16_t* acc, float* m, float* sum) = nullptr;
   // out[r] = float(sum over i < d, in order, in double, of f32(rows[r * stride + i]) *
   // f32(q[i])) for r < n_rows: flash attention's scores (the f16 products are exact floats).
   void (*dot_f16_rows)(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d,
@@ -79,5 +88,10 @@ void convert_row_q8_1(const float* x, void* dst, int64_t k);  // BlockQ8_1[k / 3
 size_t x_row_bytes_f32(int64_t k);   // k floats (the f16 partner rows)
 size_t x_row_bytes_q8_0(int64_t k);
 size_t x_row_bytes_q8_1(int64_t k);
+// f16_online_softmax through a table's f16_axpy and f16_scale (the accumulator in memory):
+// the scalar table's version and the SIMD ones' fallback for head widths they do not hold
+// in registers.
+void f16_online_softmax_generic(const KernelTable& t, const float* scores, const int32_t* rows, int64_t n,
+                                const uint16_t* v, int64_t stride, int64_t d, uint16_t* acc, float* m, float* sum);
 
 }  // namespace thoth::asr::kernels

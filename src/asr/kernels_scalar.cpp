@@ -267,6 +267,11 @@ void f16_scale(uint16_t* acc, float s, int64_t n) {
   for (int64_t i = 0; i < n; ++i) acc[i] = fp32_to_fp16(ht[acc[i]] * s);
 }
 
+void f16_online_softmax(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
+                        int64_t d, uint16_t* acc, float* m, float* sum) {
+  f16_online_softmax_generic(scalar_table(), scores, rows, n, v, stride, d, acc, m, sum);
+}
+
 void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d, float* out) {
   const auto& ht = half_table();
   for (int64_t r = 0; r < n_rows; ++r) {
@@ -303,6 +308,7 @@ KernelTable make_scalar() {
   t.q8_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_blocks<BlockQ8_0, BlockQ8_0, dot_q8_0>};
   t.exp_shifted = exp_shifted;
   t.f16_axpy = f16_axpy;
+  t.f16_online_softmax = f16_online_softmax;
   t.f16_scale = f16_scale;
   t.dot_f16_rows = dot_f16_rows;
   t.gemm_f32_cols = gemm_f32_cols;

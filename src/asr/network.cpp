@@ -13,11 +13,18 @@
 //    cache), cross-attention keys likewise, its queries scaled inside the softmax.
 #include "asr/network.h"
 
+#include <sys/mman.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "asr/matmul.h"
@@ -28,6 +35,38 @@ namespace thoth::asr {
 namespace {
 
 constexpr float kNormEps = 1e-5f;
+
+// Zeroed storage whose pages the OS hands out on first write: the self-attention cache is
+// sized for the worst case (every sequence at the full text context, with the reference's
+// slack for fragmentation) but costs memory only for the cells in use. Straight from mmap:
+// calloc may serve it from the heap and write the zeros itself.
+template <typename T>
+class ZeroPages {
+ public:
+  ZeroPages() = default;
+  explicit ZeroPages(size_t n) : n_(n) {
+    if (n == 0) return;
+    void* p = mmap(nullptr, n * sizeof(T), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    p_ = static_cast<T*>(p);
+  }
+  ~ZeroPages() {
+    if (p_) munmap(p_, n_ * sizeof(T));
+  }
+  ZeroPages(ZeroPages&& o) noexcept : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
+  ZeroPages& operator=(ZeroPages&& o) noexcept {
+    std::swap(p_, o.p_);
+    std::swap(n_, o.n_);
+    return *this;
+  }
+  T* data() { return p_; }
+  const T* data() const { return p_; }
+  size_t size() const { return n_; }
+
+ private:
+  T* p_ = nullptr;
+  size_t n_ = 0;
+};
 
 
 
@@ -290,24 +329,19 @@ Partial attend_one_chunk(const uint16_t* q16, const KvView& kv, int h, int d, in
   // The scores do not depend on the running softmax: all of the chunk's at once (hidden keys'
   // too, cheaper than gathering the visible ones).
   thread_local std::vector<float> dots;
-  dots.resize(static_cast<size_t>(std::max(k1 - k0, 0)));
+  thread_local std::vector<int32_t> keys;
+  const int n = std::max(k1 - k0, 0);
+  dots.resize(static_cast<size_t>(n));
+  keys.resize(static_cast<size_t>(n));
   dot_f16_rows(kv.k + static_cast<int64_t>(k0) * kv.k_stride + h * d, kv.k_stride, k1 - k0, q16, d, dots.data());
+  // The visible keys' scaled scores, in key order, compacted in place (c <= j - k0).
+  int c = 0;
   for (int j = k0; j < k1; ++j) {
     if (!visible(j)) continue;
-    const uint16_t* vrow = kv.v + j * kv.k_stride + h * d;
-    const float s = dots[j - k0] * scale;
-    float ms = 1.0f, vs = 1.0f;
-    if (s > p.m) {
-      const float m_old = p.m;
-      p.m = s;
-      ms = expf(m_old - p.m);
-      f16_scale(acc16, ms, d);
-    } else {
-      vs = expf(s - p.m);
-    }
-    f16_axpy(acc16, vrow, vs, d);
-    p.s = p.s * ms + vs;
+    dots[c] = dots[j - k0] * scale;
+    keys[c++] = j;
   }
+  f16_online_softmax(dots.data(), keys.data(), c, kv.v + h * d, kv.k_stride, d, acc16, &p.m, &p.s);
   for (int i = 0; i < d; ++i) out[i] = h2f(acc16[i]);
   return p;
 }
@@ -521,17 +555,27 @@ struct WhisperNetwork::Impl {
   int kv_size = 0;              // cells
   std::vector<Cell> cells;
   uint32_t head = 0;            // where the search for free cells starts
-  std::vector<uint16_t> self_k;  // [layer][cell][n_state]
-  std::vector<uint16_t> self_v;  // [layer][n_state][cell] (flash attention: [layer][cell][n_state])
+  ZeroPages<uint16_t> self_k;  // [layer][cell][n_state]
+  ZeroPages<uint16_t> self_v;  // [layer][n_state][cell] (flash attention: [layer][cell][n_state])
   ThreadPool serial_{1};           // runs a head's products inline inside a parallel task
   std::vector<float> scores_;
   TiledScratch tiled_scratch;
   struct DecodeScratch {
     std::vector<float> x, h, qb, kb, vb, att, proj, mlp, tok, last, logits;
+    std::vector<uint64_t> row_seq;
+    std::vector<int> row_pos;
   } dec_scratch;
 
   Impl(const ModelFile& model, int n_sequences, bool flash_attention, ThreadPool& p)
       : m(model), pool(p), flash(flash_attention) {
+#if defined(__GLIBC__)
+    // glibc raises its mmap threshold to the size of each large block freed (up to 32 MB), so
+    // after the first window the encoder's buffers come from the heap and stay resident while
+    // the decoder runs: -13 MB of peak memory for tiny f16 with a fixed 1 MB threshold, for a
+    // few page faults per window.
+    static const bool fixed_threshold = [] { return mallopt(M_MMAP_THRESHOLD, 1 << 20) == 1; }();
+    (void)fixed_threshold;
+#endif
     const Hparams& hp = m.hparams();
     n_state = hp.n_audio_state;
     n_head = hp.n_audio_head;
@@ -608,8 +652,8 @@ struct WhisperNetwork::Impl {
     // The reference over-allocates its cache for several decoders to live with fragmentation.
     kv_size = (n_text_ctx + 255) / 256 * 256 * (n_seqs > 1 ? std::min(n_seqs, 8) + 2 : 1);
     cells.assign(kv_size, Cell{});
-    self_k.assign(dec.size() * static_cast<size_t>(kv_size) * n_state, 0);
-    self_v.assign(self_k.size(), 0);
+    self_k = ZeroPages<uint16_t>(dec.size() * static_cast<size_t>(kv_size) * n_state);
+    self_v = ZeroPages<uint16_t>(self_k.size());
   }
 
   void linear_rows(const Linear& l, const float* x, int64_t rows, float* y) {
@@ -786,7 +830,7 @@ struct WhisperNetwork::Impl {
     if (total == 0) return true;
     const size_t sz = static_cast<size_t>(total) * n_state;
     // Buffers kept between calls (one call per token); each is written before it is read.
-    auto& [x, h, qb, kb, vb, att, proj, mlp, tok, last, logits] = dec_scratch;
+    auto& [x, h, qb, kb, vb, att, proj, mlp, tok, last, logits, row_seq, row_pos] = dec_scratch;
     for (auto* v : {&x, &h, &qb, &kb, &vb, &att, &proj}) v->resize(sz);
     mlp.resize(sz * 4);
     {
@@ -812,6 +856,14 @@ struct WhisperNetwork::Impl {
           cells[slot + r].seqs |= uint64_t{1} << it.sequence;
         }
     }
+    // Per batch row: its sequence's bit and the last position it may see.
+    row_seq.clear();
+    row_pos.clear();
+    for (const auto& it : items)
+      for (int i = 0; i < it.n_tokens; ++i) {
+        row_seq.push_back(uint64_t{1} << it.sequence);
+        row_pos.push_back(it.n_past + i);
+      }
     int n_kv = 1;  // cells up to the last one in use
     for (int i = kv_size - 1; i > 0; --i)
       if (cells[i].pos >= 0 && cells[i].seqs) {
@@ -819,13 +871,15 @@ struct WhisperNetwork::Impl {
         break;
       }
     const float kq_scale = static_cast<float>(std::pow(static_cast<float>(d_head), -0.25));
+    // A step's few rows: norms and GELU inline, a pool hand-off would cost more than they do.
+    ThreadPool& rows_pool = total <= 8 ? serial_ : pool;
     const size_t kv_layer = static_cast<size_t>(kv_size) * n_state;
     const size_t cross_stride = static_cast<size_t>(n_audio_ctx_pad) * n_state;
     for (size_t l = 0; l < dec.size(); ++l) {
       if (stopped()) return false;
       const auto& L = dec[l];
       // Self-attention: new keys and values into each sequence's cache, then attend causally.
-      layer_norm(x.data(), h.data(), total, n_state, L.self.ln.w, L.self.ln.b, pool);
+      layer_norm(x.data(), h.data(), total, n_state, L.self.ln.w, L.self.ln.b, rows_pool);
       linear_rows(L.self.q, h.data(), total, qb.data());
       for (size_t i = 0; i < sz; ++i) qb[i] *= kq_scale;
       linear_rows(L.self.k, h.data(), total, kb.data());
@@ -841,8 +895,16 @@ struct WhisperNetwork::Impl {
           for (int i = 0; i < n_state; ++i) v[static_cast<int64_t>(i) * kv_size + c] = fp32_to_fp16(vb[r * n_state + i]);
       }
       const KvView kv{k, n_state, v, kv_size, n_kv, v};
+      if (flash) {
+        // Every row of every item in one pass over the pool (each row's result is its own, so
+        // this is what a pass per item gives, with one hand-off instead of one per sequence).
+        attention(qb.data(), total, total, kv, 1.0f,
+                  [&](int64_t r, int j) { return (cells[j].seqs & row_seq[r]) && cells[j].pos <= row_pos[r]; },
+                  att.data());
+      }
       int64_t r0 = 0;
       for (const auto& it : items) {
+        if (flash) break;
         const uint64_t bit = uint64_t{1} << it.sequence;
         const int pos0 = it.n_past;
         attention(&qb[r0 * n_state], it.n_tokens, total, kv, 1.0f,
@@ -854,7 +916,7 @@ struct WhisperNetwork::Impl {
       for (size_t i = 0; i < sz; ++i) x[i] = proj[i] + x[i];
 
       // Cross-attention over the window's encoder output; the scale is applied in the softmax.
-      layer_norm(x.data(), h.data(), total, n_state, L.cross.ln.w, L.cross.ln.b, pool);
+      layer_norm(x.data(), h.data(), total, n_state, L.cross.ln.w, L.cross.ln.b, rows_pool);
       linear_rows(L.cross.q, h.data(), total, qb.data());
       const KvView ckv{cross_k.data() + l * cross_stride, n_state, cross_vt.data() + l * cross_stride, n_audio_ctx,
                        n_audio_ctx_pad, cross_vt.data() + l * cross_stride};
@@ -862,9 +924,9 @@ struct WhisperNetwork::Impl {
       linear_rows(L.cross.o, att.data(), total, proj.data());
       for (size_t i = 0; i < sz; ++i) x[i] = proj[i] + x[i];
 
-      layer_norm(x.data(), h.data(), total, n_state, L.mlp_ln.w, L.mlp_ln.b, pool);
+      layer_norm(x.data(), h.data(), total, n_state, L.mlp_ln.w, L.mlp_ln.b, rows_pool);
       linear_rows(L.mlp0, h.data(), total, mlp.data());
-      gelu_rows(mlp.data(), static_cast<int64_t>(sz) * 4, pool);
+      gelu_rows(mlp.data(), static_cast<int64_t>(sz) * 4, rows_pool);
       linear_rows(L.mlp1, mlp.data(), total, proj.data());
       for (size_t i = 0; i < sz; ++i) x[i] = proj[i] + x[i];
     }
