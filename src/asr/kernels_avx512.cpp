@@ -62,7 +62,10 @@ inline void store_block4(const __m512 (&acc)[4][RN], const float (*add)[RN], flo
     }
   __m512 sums = hsum16(v);  // quad j: the 4 weight rows of activation row j
   if (add != nullptr) sums = _mm512_add_ps(sums, _mm512_load_ps(extra));
-  for (int j = 0; j < RN; ++j) _mm_storeu_ps(y + j * ldy, _mm512_extractf32x4_ps(sums, j));
+  // Through memory: _mm512_extractf32x4_ps needs an immediate, which j is only once unrolled.
+  alignas(64) float out[16];
+  _mm512_store_ps(out, sums);
+  for (int j = 0; j < RN; ++j) std::memcpy(y + j * ldy, out + 4 * j, 4 * sizeof(float));
 }
 
 // ---- f32 / f16 weights: 16 lanes per output, masked tail into the same lanes --------------
