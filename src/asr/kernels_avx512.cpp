@@ -29,6 +29,13 @@ inline float hsum(__m512 v) {
   return _mm_cvtss_f32(s);
 }
 
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
 // ---- f32 / f16 weights: ggml_vec_dot_f32 / _f16 (see the scalar table) ---------------------
 // Four 16-lane accumulators per output over steps of 64, computed as four passes (offsets 0,
 // 32, 16, 48 of each step) so the register blocking keeps one accumulator per output.
@@ -97,8 +104,9 @@ struct FloatKernel {
 };
 
 // ---- quantized weights: two 32-value blocks per register, VNNI dot products ---------------
-// Lanes 0-7 hold block b's partial sums, lanes 8-15 block b+1's; each is scaled by its own
-// d_w * d_x. An odd last block runs with a zero partner (adds exactly +0).
+// Lanes 0-7 hold block b's integer sums (four consecutive products each), lanes 8-15 block
+// b+1's; each half is scaled by its own d_w * d_x and accumulated into eight float lanes in
+// block order, as ggml's AVX2 vec_dot (the reference's) does. An odd last block has no partner.
 
 inline __m256i nibbles(const uint8_t* qs) {
   const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
@@ -112,6 +120,12 @@ inline __m512i pair(__m256i a, __m256i b) {
 
 inline __m512 pair_scale(float a, float b) {
   return _mm512_insertf32x8(_mm512_set1_ps(a), _mm256_set1_ps(b), 1);
+}
+
+// acc = fma(scale, sums, acc) for block b (lanes 0-7), then for block b+1 (lanes 8-15).
+inline void accumulate(__m256& acc, __m512 scale, __m512 sums, bool has_b) {
+  acc = _mm256_fmadd_ps(_mm512_castps512_ps256(scale), _mm512_castps512_ps256(sums), acc);
+  if (has_b) acc = _mm256_fmadd_ps(_mm512_extractf32x8_ps(scale, 1), _mm512_extractf32x8_ps(sums, 1), acc);
 }
 
 inline uint32_t qh_bits(const uint8_t* qh) {
@@ -147,11 +161,11 @@ struct UnsignedQuantKernel {
 
   template <int RM, int RN>
   static void block(const GemmTile& t, int64_t r0, int64_t i0) {
-    __m512 acc[RM][RN];
+    __m256 acc[RM][RN];
     float msum[RM][RN];
     for (int i = 0; i < RM; ++i)
       for (int j = 0; j < RN; ++j) {
-        acc[i][j] = _mm512_setzero_ps();
+        acc[i][j] = _mm256_setzero_ps();
         msum[i][j] = 0.0f;
       }
     const int64_t nb = t.k / kQK;
@@ -182,7 +196,7 @@ struct UnsignedQuantKernel {
         for (int i = 0; i < RM; ++i) {
           __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv[i], xv);
           if constexpr (Q::kOffset != 0) p = _mm512_sub_epi32(p, offset_sum);
-          acc[i][j] = _mm512_fmadd_ps(_mm512_mul_ps(dw[i], dx), _mm512_cvtepi32_ps(p), acc[i][j]);
+          accumulate(acc[i][j], _mm512_mul_ps(dw[i], dx), _mm512_cvtepi32_ps(p), has_b);
           if constexpr (Q::kMin) {
             msum[i][j] += mw[i][0] * half(reinterpret_cast<const BlockQ8_1*>(xb)[0].s);
             if (has_b) msum[i][j] += mw[i][1] * half(reinterpret_cast<const BlockQ8_1*>(xb)[1].s);
@@ -199,9 +213,9 @@ struct UnsignedQuantKernel {
 struct Q8_0Kernel {
   template <int RM, int RN>
   static void block(const GemmTile& t, int64_t r0, int64_t i0) {
-    __m512 acc[RM][RN];
+    __m256 acc[RM][RN];
     for (int i = 0; i < RM; ++i)
-      for (int j = 0; j < RN; ++j) acc[i][j] = _mm512_setzero_ps();
+      for (int j = 0; j < RN; ++j) acc[i][j] = _mm256_setzero_ps();
     const int64_t nb = t.k / kQK;
     const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
     for (int64_t b = 0; b < nb; b += 2) {
@@ -228,7 +242,7 @@ struct Q8_0Kernel {
         for (int i = 0; i < RM; ++i) {
           const __m512i p =
               _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), xu, wv[i]), wsum[i]);
-          acc[i][j] = _mm512_fmadd_ps(_mm512_mul_ps(dw[i], dx), _mm512_cvtepi32_ps(p), acc[i][j]);
+          accumulate(acc[i][j], _mm512_mul_ps(dw[i], dx), _mm512_cvtepi32_ps(p), has_b);
         }
       }
     }

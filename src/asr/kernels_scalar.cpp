@@ -135,34 +135,27 @@ float dot_f16(const uint16_t* w, const float* x, int64_t k) {
   return static_cast<float>(s);
 }
 
-// Quantized dot products: exact integer sums per block, then scaled in float and summed
-// in block order, as ggml's reference vec_dot functions do.
-float dot_q4_0(const BlockQ4_0* w, const BlockQ8_0* x, int64_t nb) {
-  float s = 0.0f;
-  for (int64_t b = 0; b < nb; ++b) {
-    int32_t sumi = 0;
-    for (int j = 0; j < kQK / 2; ++j) {
-      sumi += ((w[b].qs[j] & 0x0f) - 8) * x[b].qs[j];
-      sumi += ((w[b].qs[j] >> 4) - 8) * x[b].qs[j + kQK / 2];
+// Quantized dot products as ggml's AVX2 vec_dot_q*_q8_* (what the reference ran): per block,
+// eight lanes each holding the exact integer sum of four consecutive products, converted to
+// float and accumulated lane by lane with FMA, scaled by d_w * d_x, in block order; then the
+// lanes summed as hsum_float_8 and, for the *_1 types, the m_w * s_x terms (summed apart in
+// float) added.
+struct QuantAccumulator {
+  float acc[8] = {};
+  float msum = 0.0f;
+  void add_block(const int32_t (&values)[kQK], const int8_t* xq, float d) {
+    for (int l = 0; l < 8; ++l) {
+      int32_t p = 0;
+      for (int e = 4 * l; e < 4 * l + 4; ++e) p += values[e] * xq[e];
+      acc[l] = std::fma(d, static_cast<float>(p), acc[l]);
     }
-    s += static_cast<float>(sumi) * (fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d));
   }
-  return s;
-}
-
-float dot_q4_1(const BlockQ4_1* w, const BlockQ8_1* x, int64_t nb) {
-  float s = 0.0f;
-  for (int64_t b = 0; b < nb; ++b) {
-    int32_t sumi = 0;
-    for (int j = 0; j < kQK / 2; ++j) {
-      sumi += (w[b].qs[j] & 0x0f) * x[b].qs[j];
-      sumi += (w[b].qs[j] >> 4) * x[b].qs[j + kQK / 2];
-    }
-    s += (fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d)) * static_cast<float>(sumi) +
-         fp16_to_fp32(w[b].m) * fp16_to_fp32(x[b].s);
+  float result() const {
+    float s[4];
+    for (int l = 0; l < 4; ++l) s[l] = acc[l] + acc[l + 4];
+    return ((s[0] + s[2]) + (s[1] + s[3])) + msum;
   }
-  return s;
-}
+};
 
 inline uint32_t load_qh(const uint8_t (&qh)[4]) {
   uint32_t v;
@@ -170,45 +163,63 @@ inline uint32_t load_qh(const uint8_t (&qh)[4]) {
   return v;
 }
 
+// Element e of a 4-bit block (low nibbles are elements 0-15, high nibbles 16-31); a fifth bit
+// from qh for the 5-bit types.
+inline int nibble(const uint8_t* qs, int e) { return e < kQK / 2 ? (qs[e] & 0x0f) : (qs[e - kQK / 2] >> 4); }
+inline int fifth(uint32_t qh, int e) { return static_cast<int>((qh >> e) & 1u) << 4; }
+
+float dot_q4_0(const BlockQ4_0* w, const BlockQ8_0* x, int64_t nb) {
+  QuantAccumulator a;
+  int32_t v[kQK];
+  for (int64_t b = 0; b < nb; ++b) {
+    for (int e = 0; e < kQK; ++e) v[e] = nibble(w[b].qs, e) - 8;
+    a.add_block(v, x[b].qs, fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d));
+  }
+  return a.result();
+}
+
+float dot_q4_1(const BlockQ4_1* w, const BlockQ8_1* x, int64_t nb) {
+  QuantAccumulator a;
+  int32_t v[kQK];
+  for (int64_t b = 0; b < nb; ++b) {
+    for (int e = 0; e < kQK; ++e) v[e] = nibble(w[b].qs, e);
+    a.add_block(v, x[b].qs, fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d));
+    a.msum += fp16_to_fp32(w[b].m) * fp16_to_fp32(x[b].s);
+  }
+  return a.result();
+}
+
 float dot_q5_0(const BlockQ5_0* w, const BlockQ8_0* x, int64_t nb) {
-  float s = 0.0f;
+  QuantAccumulator a;
+  int32_t v[kQK];
   for (int64_t b = 0; b < nb; ++b) {
     const uint32_t qh = load_qh(w[b].qh);
-    int32_t sumi = 0;
-    for (int j = 0; j < kQK / 2; ++j) {
-      const int lo = (w[b].qs[j] & 0x0f) | (((qh >> j) & 1u) << 4);
-      const int hi = (w[b].qs[j] >> 4) | (((qh >> (j + 16)) & 1u) << 4);
-      sumi += (lo - 16) * x[b].qs[j] + (hi - 16) * x[b].qs[j + kQK / 2];
-    }
-    s += static_cast<float>(sumi) * (fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d));
+    for (int e = 0; e < kQK; ++e) v[e] = (nibble(w[b].qs, e) | fifth(qh, e)) - 16;
+    a.add_block(v, x[b].qs, fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d));
   }
-  return s;
+  return a.result();
 }
 
 float dot_q5_1(const BlockQ5_1* w, const BlockQ8_1* x, int64_t nb) {
-  float s = 0.0f;
+  QuantAccumulator a;
+  int32_t v[kQK];
   for (int64_t b = 0; b < nb; ++b) {
     const uint32_t qh = load_qh(w[b].qh);
-    int32_t sumi = 0;
-    for (int j = 0; j < kQK / 2; ++j) {
-      const int lo = (w[b].qs[j] & 0x0f) | (((qh >> j) & 1u) << 4);
-      const int hi = (w[b].qs[j] >> 4) | (((qh >> (j + 16)) & 1u) << 4);
-      sumi += lo * x[b].qs[j] + hi * x[b].qs[j + kQK / 2];
-    }
-    s += (fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d)) * static_cast<float>(sumi) +
-         fp16_to_fp32(w[b].m) * fp16_to_fp32(x[b].s);
+    for (int e = 0; e < kQK; ++e) v[e] = nibble(w[b].qs, e) | fifth(qh, e);
+    a.add_block(v, x[b].qs, fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d));
+    a.msum += fp16_to_fp32(w[b].m) * fp16_to_fp32(x[b].s);
   }
-  return s;
+  return a.result();
 }
 
 float dot_q8_0(const BlockQ8_0* w, const BlockQ8_0* x, int64_t nb) {
-  float s = 0.0f;
+  QuantAccumulator a;
+  int32_t v[kQK];
   for (int64_t b = 0; b < nb; ++b) {
-    int32_t sumi = 0;
-    for (int j = 0; j < kQK; ++j) sumi += w[b].qs[j] * x[b].qs[j];
-    s += static_cast<float>(sumi) * (fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d));
+    for (int e = 0; e < kQK; ++e) v[e] = w[b].qs[e];
+    a.add_block(v, x[b].qs, fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d));
   }
-  return s;
+  return a.result();
 }
 
 template <typename W, typename X, float (*Dot)(const W*, const X*, int64_t)>
