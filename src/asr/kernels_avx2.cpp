@@ -287,6 +287,14 @@ void f16_axpy(uint16_t* acc, const uint16_t* v, float s, int64_t n) {
   }
 }
 
+void f32_axpy(float* y, const float* x, float s, int64_t n) {
+  const __m256 sv = _mm256_set1_ps(s);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(_mm256_loadu_ps(x + i), sv, _mm256_loadu_ps(y + i)));
+  for (; i < n; ++i) y[i] = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(x[i]), _mm_set_ss(s), _mm_set_ss(y[i])));
+}
+
 void f16_scale(uint16_t* acc, float s, int64_t n) {
   const __m256 sv = _mm256_set1_ps(s);
   for (int64_t i = 0; i < n; i += 8) {
@@ -375,6 +383,7 @@ KernelTable make_avx2() {
   t.q8_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q8_0};
   t.exp_shifted = exp_shifted;
   t.f16_axpy = f16_axpy;
+  t.f32_axpy = f32_axpy;
   t.f16_scale = f16_scale;
   t.dot_f16_rows = dot_f16_rows;
   return t;

@@ -304,6 +304,14 @@ void f16_axpy(uint16_t* acc, const uint16_t* v, float s, int64_t n) {
   }
 }
 
+void f32_axpy(float* y, const float* x, float s, int64_t n) {
+  const __m512 sv = _mm512_set1_ps(s);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + i), sv, _mm512_maskz_loadu_ps(m, y + i)));
+  }
+}
+
 void f16_scale(uint16_t* acc, float s, int64_t n) {
   const __m512 sv = _mm512_set1_ps(s);
   for (int64_t i = 0; i < n; i += 16) {
@@ -387,6 +395,7 @@ KernelTable make_avx512() {
   t.q8_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q8_0};
   t.exp_shifted = exp_shifted;
   t.f16_axpy = f16_axpy;
+  t.f32_axpy = f32_axpy;
   t.f16_scale = f16_scale;
   t.dot_f16_rows = dot_f16_rows;
   return t;

@@ -274,6 +274,10 @@ void f16_axpy(uint16_t* acc, const uint16_t* v, float s, int64_t n) {
   for (int64_t i = 0; i < n; ++i) acc[i] = fp32_to_fp16(std::fma(ht[v[i]], s, ht[acc[i]]));
 }
 
+void f32_axpy(float* y, const float* x, float s, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = std::fma(x[i], s, y[i]);
+}
+
 void f16_scale(uint16_t* acc, float s, int64_t n) {
   const auto& ht = half_table();
   for (int64_t i = 0; i < n; ++i) acc[i] = fp32_to_fp16(ht[acc[i]] * s);
@@ -301,6 +305,7 @@ KernelTable make_scalar() {
   t.q8_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_blocks<BlockQ8_0, BlockQ8_0, dot_q8_0>};
   t.exp_shifted = exp_shifted;
   t.f16_axpy = f16_axpy;
+  t.f32_axpy = f32_axpy;
   t.f16_scale = f16_scale;
   t.dot_f16_rows = dot_f16_rows;
   return t;

@@ -315,7 +315,7 @@ Partial attend_one_chunk(const uint16_t* q16, const KvView& kv, int h, int d, in
       vs = expf(s - p.m);
     }
     f16_axpy(acc16, vrow, vs, d);
-    p.s = p.s * ms + vs;
+    p.s = std::fma(p.s, ms, vs);  // S = S*ms + vs, contracted by the reference's compiler
   }
   for (int i = 0; i < d; ++i) out[i] = h2f(acc16[i]);
   return p;
@@ -348,8 +348,9 @@ void attend_row_flash(const float* q, const KvView& kv, int h, int d, Visible vi
       if (p.s == 0.0f) continue;
       const float m_new = std::fmax(m_final, p.m);
       const float scale_old = expf(m_final - m_new), scale_new = expf(p.m - m_new);
-      for (int i = 0; i < d; ++i) acc[i] = acc[i] * scale_old + part[i] * scale_new;
-      s_final = s_final * scale_old + p.s * scale_new;
+      // a*b + c*d as the reference's compiler contracts it: the first product fused.
+      for (int i = 0; i < d; ++i) acc[i] = std::fma(acc[i], scale_old, part[i] * scale_new);
+      s_final = std::fma(s_final, scale_old, p.s * scale_new);
       m_final = m_new;
     }
     const float inv = s_final != 0.0f ? 1.0f / s_final : 0.0f;
@@ -368,47 +369,83 @@ struct TiledScratch {
   std::vector<float> keys, values_t, scores, sums, o;
 };
 
-// The tiled path for one head: f32 queries, keys and values widened to f32, f32 scores, the
-// exponentials' sum normalising the output at the end. The two products run through matmul().
+// The tiled path for one head (ggml_compute_forward_flash_attn_ext_tiled, taken for batches of
+// at least GGML_FA_TILE_Q = 64 query rows): f32 queries (not rounded), keys and values widened
+// to f32, keys walked in tiles of GGML_FA_TILE_KV = 64. Per row and tile: each score an FMA
+// chain over the head's dimensions (simd_gemm), times the scale; the running maximum and sum
+// updated (expf, then ggml_vec_soft_max_f32 of the tile added in double to the float sum);
+// the output an FMA chain over the tile's keys continuing from the rescaled accumulator. Rows
+// are independent, so how the reference groups them into tiles and threads does not matter.
 template <typename Visible>
 void attend_head_tiled(const float* q, int64_t rows, int64_t ldq, const KvView& kv, int h, int d, float scale,
                        Visible visible, float* out, int64_t ldo, TiledScratch& scratch, ThreadPool& pool,
                        const std::atomic<bool>* cancel = nullptr) {
+  (void)cancel;
+  constexpr int kTile = 64;
   const int n = kv.n_keys;
-  auto& [keys, values_t, scores, sums, o] = scratch;
-  keys.resize(static_cast<size_t>(n) * d);
-  values_t.resize(static_cast<size_t>(d) * n);
-  scores.resize(static_cast<size_t>(rows) * n);
-  sums.resize(rows);
-  o.resize(static_cast<size_t>(rows) * d);
+  auto& keys_t = scratch.keys;  // [dim][key]
+  auto& values = scratch.values_t;  // [key][dim]
+  keys_t.resize(static_cast<size_t>(n) * d);
+  values.resize(static_cast<size_t>(n) * d);
   for (int j = 0; j < n; ++j)
     for (int i = 0; i < d; ++i) {
-      keys[static_cast<size_t>(j) * d + i] = h2f(kv.k[j * kv.k_stride + h * d + i]);
-      values_t[static_cast<size_t>(i) * n + j] = h2f(kv.v[j * kv.k_stride + h * d + i]);
+      keys_t[static_cast<size_t>(i) * n + j] = h2f(kv.k[j * kv.k_stride + h * d + i]);
+      values[static_cast<size_t>(j) * d + i] = h2f(kv.v[j * kv.k_stride + h * d + i]);
     }
-  const MatrixView kmat{TensorType::F32, keys.data(), n, d, static_cast<size_t>(d) * sizeof(float)};
-  matmul(kmat, q + static_cast<int64_t>(h) * d, rows, ldq, scores.data(), n, pool, cancel);
   pool.parallel_for(rows, [&](int64_t r0, int64_t r1) {
+    thread_local std::vector<float> kq_buf, acc_buf;
+    kq_buf.resize(kTile);
+    acc_buf.resize(d);
+    float* kq = kq_buf.data();
+    float* acc = acc_buf.data();
     for (int64_t r = r0; r < r1; ++r) {
-      float* s = &scores[r * n];
-      float mx = -INFINITY;
-      for (int j = 0; j < n; ++j)
-        if (visible(r, j)) mx = std::max(mx, s[j] *= scale);
-      double sum = 0.0;
-      exp_shifted(s, mx, s, n);
-      for (int j = 0; j < n; ++j) {
-        if (!visible(r, j)) s[j] = 0.0f;
-        sum += s[j];
+      const float* qr = q + r * ldq + static_cast<int64_t>(h) * d;
+      float m = -INFINITY, sum = 0.0f;
+      std::fill(acc, acc + d, 0.0f);
+      for (int ic = 0; ic < n; ic += kTile) {
+        const int nt = std::min(kTile, n - ic);
+        std::fill(kq, kq + nt, 0.0f);
+        for (int i = 0; i < d; ++i) f32_axpy(kq, &keys_t[static_cast<size_t>(i) * n + ic], qr[i], nt);
+        float tile_max = -INFINITY;
+        for (int t = 0; t < nt; ++t) {
+          kq[t] = visible(r, ic + t) ? kq[t] * scale : -INFINITY;
+          tile_max = kq[t] > tile_max ? kq[t] : tile_max;
+        }
+        if (tile_max == -INFINITY) continue;  // the row takes nothing from this tile
+        const float m_new = std::fmax(m, tile_max);
+        if (m_new > m) {
+          const float ms = expf(m - m_new);
+          for (int i = 0; i < d; ++i) acc[i] *= ms;
+          sum *= ms;
+        }
+        m = m_new;
+        // ggml_vec_soft_max_f32 over the tile (padded to 64 with -inf: exponentials 0).
+        double tile_sum = 0.0;
+        int t = 0;
+        exp_shifted(kq, m, kq, nt / 16 * 16);
+        for (; t + 16 <= nt; t += 16) {
+          float v[16];
+          for (int l = 0; l < 16; ++l) v[l] = kq[t + l];
+          for (int w = 8; w >= 1; w /= 2)
+            for (int l = 0; l < w; ++l) v[l] = v[l] + v[l + w];
+          tile_sum += static_cast<double>(v[0]);
+        }
+        if (t < nt) {  // a short last tile: its -inf padding completes the 16 lanes with zeros
+          float v[16] = {};
+          exp_shifted(kq + t, m, kq + t, nt - t);
+          for (int l = 0; l < nt - t; ++l) v[l] = kq[t + l];
+          for (int w = 8; w >= 1; w /= 2)
+            for (int l = 0; l < w; ++l) v[l] = v[l] + v[l + w];
+          tile_sum += static_cast<double>(v[0]);
+        }
+        sum = static_cast<float>(static_cast<double>(sum) + tile_sum);
+        for (int k = 0; k < nt; ++k) f32_axpy(acc, &values[static_cast<size_t>(ic + k) * d], kq[k], d);
       }
-      sums[r] = static_cast<float>(sum);
+      const float inv = sum == 0.0f ? 0.0f : 1.0f / sum;
+      float* o = out + r * ldo + static_cast<int64_t>(h) * d;
+      for (int i = 0; i < d; ++i) o[i] = acc[i] * inv;
     }
   });
-  const MatrixView vmat{TensorType::F32, values_t.data(), d, n, static_cast<size_t>(n) * sizeof(float)};
-  matmul(vmat, scores.data(), rows, n, o.data(), d, pool, cancel);
-  for (int64_t r = 0; r < rows; ++r) {
-    const float inv = sums[r] == 0.0f ? 0.0f : 1.0f / sums[r];
-    for (int i = 0; i < d; ++i) out[r * ldo + static_cast<int64_t>(h) * d + i] = o[r * d + i] * inv;
-  }
 }
 
 }  // namespace
