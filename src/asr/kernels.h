@@ -40,6 +40,9 @@ struct TypeKernels {
 struct KernelTable {
   const char* name = "";
   TypeKernels f32, f16, q4_0, q4_1, q5_0, q5_1, q8_0;
+  // q4_0 as ggml's repacked q4_0_8x8 GEMV/GEMM compute it: per output, each block's exact
+  // integer sum converted to float and FMA-accumulated with d_w * d_x in block order.
+  TypeKernels q4_0_repacked;
 
   // Element-wise loops of the attention, each lane computed exactly as the scalar table does
   // (same operations, same roundings), so the variant in use never changes a result.
@@ -70,6 +73,8 @@ void convert_row_f16(const float* x, void* dst, int64_t k);   // f32 values roun
 void convert_row_q8_0(const float* x, void* dst, int64_t k);  // BlockQ8_0[k / 32]
 void convert_row_q8_1(const float* x, void* dst, int64_t k);  // BlockQ8_1[k / 32]
 size_t x_row_bytes_f32(int64_t k);   // k floats (the f16 partner rows)
+// The repacked-q4_0 product, shared by the variants (a plain loop; only q4_0 models use it).
+void gemm_q4_0_repacked(const GemmTile& t);
 size_t x_row_bytes_q8_0(int64_t k);
 size_t x_row_bytes_q8_1(int64_t k);
 

@@ -222,6 +222,16 @@ float dot_q8_0(const BlockQ8_0* w, const BlockQ8_0* x, int64_t nb) {
   return a.result();
 }
 
+float dot_q4_0_repacked(const BlockQ4_0* w, const BlockQ8_0* x, int64_t nb) {
+  float acc = 0.0f;
+  for (int64_t b = 0; b < nb; ++b) {
+    int32_t sumi = 0;
+    for (int e = 0; e < kQK; ++e) sumi += (nibble(w[b].qs, e) - 8) * x[b].qs[e];
+    acc = std::fma(static_cast<float>(sumi), fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d), acc);
+  }
+  return acc;
+}
+
 template <typename W, typename X, float (*Dot)(const W*, const X*, int64_t)>
 void gemm_blocks(const GemmTile& t) {
   const int64_t nb = t.k / kQK;
@@ -303,6 +313,7 @@ KernelTable make_scalar() {
   t.q5_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_blocks<BlockQ5_0, BlockQ8_0, dot_q5_0>};
   t.q5_1 = {x_row_bytes_q8_1, convert_row_q8_1, gemm_blocks<BlockQ5_1, BlockQ8_1, dot_q5_1>};
   t.q8_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_blocks<BlockQ8_0, BlockQ8_0, dot_q8_0>};
+  t.q4_0_repacked = {x_row_bytes_q8_0, convert_row_q8_0, gemm_blocks<BlockQ4_0, BlockQ8_0, dot_q4_0_repacked>};
   t.exp_shifted = exp_shifted;
   t.f16_axpy = f16_axpy;
   t.f32_axpy = f32_axpy;
@@ -312,6 +323,8 @@ KernelTable make_scalar() {
 }
 
 }  // namespace
+
+void gemm_q4_0_repacked(const GemmTile& t) { gemm_blocks<BlockQ4_0, BlockQ8_0, dot_q4_0_repacked>(t); }
 
 const KernelTable& scalar_table() {
   static const KernelTable table = make_scalar();

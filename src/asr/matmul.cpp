@@ -158,7 +158,8 @@ void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* 
             ThreadPool& pool, const std::atomic<bool>* cancel) {
   const int64_t m = w.rows, k = w.cols;
   if (n <= 0 || m <= 0) return;
-  const kernels::TypeKernels* tk = table().for_type(w.type);
+  const kernels::TypeKernels* tk =
+      w.repacked && w.type == TensorType::Q4_0 ? &table().q4_0_repacked : table().for_type(w.type);
   if (tk == nullptr || tk->gemm == nullptr) {
     std::fprintf(stderr, "thoth: matmul on weights of type %s is not supported\n", type_name(w.type));
     std::abort();  // a bug: the loader admits only file tensor types

@@ -26,6 +26,10 @@ struct MatrixView {
   const void* data = nullptr;
   int64_t rows = 0, cols = 0;
   size_t row_stride = 0;
+  // q4_0 weights the reference keeps repacked (ggml's q4_0_8x8 buffer: matrix weights with a
+  // multiple of 8 rows, not the token embedding, which it also reads by row): their products
+  // take the repacked kernels' order (see KernelTable::q4_0_repacked).
+  bool repacked = false;
 };
 
 // y[i * ldy + r] = dot(w row r, x row i) for i < n, r < w.rows.

@@ -1,16 +1,20 @@
-// The Whisper transformer, computed the way the reference computes it (whisper.cpp on ggml's
-// CPU backend as whisper-cli runs by default: flash attention off), because greedy and beam
-// decoding must pick the same tokens on near-ties. What that means here:
+// The Whisper transformer, computed bit for bit the way the reference computes it (whisper.cpp
+// on ggml's CPU backend, built -march=native on an AVX-512 machine, without llamafile's sgemm),
+// because greedy and beam decoding must pick the same tokens on near-ties. What that means:
 //  - every matrix product goes through matmul(), which converts activations to the weight's
-//    partner type (f16, q8_0, q8_1) as ggml does -- attention included: keys and values are
-//    f16 (the reference casts them, and its KV caches are f16), so queries and softmax
-//    probabilities are rounded to f16 on their way into the two attention products;
+//    partner type (f16, q8_0, q8_1) as ggml does and sums in ggml's vec_dot order -- attention
+//    included: keys and values are f16 (the reference casts them, and its KV caches are f16),
+//    so queries and softmax probabilities are rounded to f16 on their way into the two
+//    attention products; q4_0 matrices take the order of ggml's repacked q4_0_8x8 kernels;
 //  - the convolutions run on f16 im2col rows against f16 kernels (f32 kernels are rounded to
 //    f16 first: ggml converts the kernel to the im2col type);
-//  - GELU goes through ggml's f16 table; layer norm and softmax sum in double as ggml does,
-//    and the softmax exponentials are ggml's vectorised expf (ggml_v_expf) lane by lane;
+//  - GELU goes through ggml's f16 table; layer norm and softmax sum as ggml's AVX-512 code
+//    does (16-lane float partial sums, accumulated in double), and the softmax exponentials
+//    are the AVX-512 build's ggml_v_expf lane by lane;
 //  - decoder self-attention queries and keys are pre-scaled by d^-1/4 (keys before the f16
-//    cache), cross-attention keys likewise, its queries scaled inside the softmax.
+//    cache), cross-attention keys likewise, its queries scaled inside the softmax;
+//  - with flash attention (whisper-cli's default), ggml_flash_attn_ext's three CPU paths:
+//    tiled for batches of 64+ query rows, one chunk per row otherwise, split-KV for a lone row.
 #include "asr/network.h"
 
 #include <algorithm>
@@ -540,6 +544,7 @@ struct WhisperNetwork::Impl {
     auto linear = [&](const std::string& p, bool bias) {
       Linear l;
       l.w = view_of(t(p + ".weight"));
+      l.w.repacked = l.w.type == TensorType::Q4_0 && l.w.rows % 8 == 0;
       if (bias) l.b = f32(p + ".bias");
       return l;
     };
