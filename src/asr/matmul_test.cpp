@@ -196,19 +196,36 @@ TEST_P(MatmulVariant, ResultsDoNotDependOnThreadsBatchOrRowStride) {
   }
 }
 
-TEST_P(MatmulVariant, AgreesWithScalarWithinFloatRounding) {
+uint32_t bits_of(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+
+// Every variant sums in the reference's order (ggml's vec_dot / repacked kernels), so each
+// gives the scalar table's bits: shapes with and without a tail past the last 64-element
+// step, and the repacked q4_0 order.
+TEST_P(MatmulVariant, GivesTheScalarBits) {
+  struct Shape { int64_t m, k, n; };
   for (TensorType type : kWeightTypes) {
-    SCOPED_TRACE(type_name(type));
-    const int64_t m = 96, k = 1536, n = 19;
-    const Weights w = make_weights(type, m, k, 8, 0);
-    const auto x = make_activations(n, k, 9);
-    const auto y = run(w, x, n, k, m, 2);
-    ASSERT_TRUE(select_kernels("scalar").ok());
-    const auto ys = run(w, x, n, k, m, 2);
-    ASSERT_TRUE(select_kernels(GetParam()).ok());
-    const Expected e = reference(w, x, n, k, true);
-    for (size_t j = 0; j < y.size(); ++j)
-      ASSERT_NEAR(y[j], ys[j], 4e-6 * e.scale[j] + 1e-6) << j;
+    for (bool repacked : {false, true}) {
+      if (repacked && type != TensorType::Q4_0) continue;
+      for (Shape s : {Shape{96, 1536, 19}, Shape{37, 96, 5}, Shape{24, 240, 3}, Shape{8, 16, 2}}) {
+        if (type != TensorType::F32 && type != TensorType::F16 && s.k % 32 != 0) continue;
+        SCOPED_TRACE(std::string(type_name(type)) + (repacked ? " repacked" : "") + " k=" + std::to_string(s.k));
+        Weights w = make_weights(type, s.m, s.k, 8, 0);
+        ThreadPool pool(2);
+        MatrixView v = w.view();
+        v.repacked = repacked;
+        const auto x = make_activations(s.n, s.k, 9);
+        std::vector<float> y(s.n * s.m), ys(s.n * s.m);
+        matmul(v, x.data(), s.n, s.k, y.data(), s.m, pool);
+        ASSERT_TRUE(select_kernels("scalar").ok());
+        matmul(v, x.data(), s.n, s.k, ys.data(), s.m, pool);
+        ASSERT_TRUE(select_kernels(GetParam()).ok());
+        for (size_t j = 0; j < y.size(); ++j) ASSERT_EQ(bits_of(y[j]), bits_of(ys[j])) << j;
+      }
+    }
   }
 }
 
@@ -221,12 +238,6 @@ TEST_P(MatmulVariant, ZeroAndTinyActivationsGiveZeroOrFiniteResults) {
     x.assign(64, 1e-30f);  // f16 underflows to zero; q8 scales underflow to zero
     for (float v : run(w, x, 1, 64, 8, 1)) EXPECT_TRUE(std::isfinite(v));
   }
-}
-
-uint32_t bits_of(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
 }
 
 // Inputs across ggml_v_expf's three ranges (|n| <= 126, <= 192, beyond), infinities and NaN.
@@ -255,6 +266,27 @@ TEST_P(MatmulVariant, ExpShiftedGivesTheScalarBits) {
   std::vector<float> v = {0.0f, 1.0f, -2.0f, 10.0f};
   exp_shifted(v.data(), 0.0f, v.data(), 4);
   for (int j = 0; j < 4; ++j) EXPECT_NEAR(v[j], std::exp(std::vector<float>{0, 1, -2, 10}[j]), 1e-6 * v[j]);
+}
+
+TEST_P(MatmulVariant, F32AxpyGivesTheScalarBits) {
+  for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{16}, int64_t{17}, int64_t{64}, int64_t{70}}) {
+    std::vector<float> x(n), y0(n);
+    for (int64_t i = 0; i < n; ++i) {
+      x[i] = std::sin(0.37f * static_cast<float>(i) + 0.1f) * 3.0f;
+      y0[i] = std::cos(0.91f * static_cast<float>(i)) / 7.0f;
+    }
+    for (float s : {0.0f, 1.0f / 3.0f, -2.75f}) {
+      std::vector<float> got = y0, want = y0;
+      f32_axpy(got.data(), x.data(), s, n);
+      ASSERT_TRUE(select_kernels("scalar").ok());
+      f32_axpy(want.data(), x.data(), s, n);
+      ASSERT_TRUE(select_kernels(GetParam()).ok());
+      for (int64_t j = 0; j < n; ++j) {
+        ASSERT_EQ(bits_of(got[j]), bits_of(want[j])) << "n=" << n << " s=" << s;
+        ASSERT_EQ(want[j], std::fma(x[j], s, y0[j]));
+      }
+    }
+  }
 }
 
 TEST_P(MatmulVariant, F16AccumulatorUpdatesGiveTheScalarBits) {
