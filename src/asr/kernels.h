@@ -75,6 +75,8 @@ void convert_row_q8_1(const float* x, void* dst, int64_t k);  // BlockQ8_1[k / 3
 size_t x_row_bytes_f32(int64_t k);   // k floats (the f16 partner rows)
 // The repacked-q4_0 product, shared by the variants (a plain loop; only q4_0 models use it).
 void gemm_q4_0_repacked(const GemmTile& t);
+// The same with AVX2 (kernels_avx2.cpp; the AVX-512 table uses it too). Only on CPUs with AVX2.
+void gemm_q4_0_repacked_avx2(const GemmTile& t);
 size_t x_row_bytes_q8_0(int64_t k);
 size_t x_row_bytes_q8_1(int64_t k);
 

@@ -216,6 +216,42 @@ struct Q8_0Kernel {
   }
 };
 
+// q4_0 in the repacked kernels' order (KernelTable::q4_0_repacked): the eight int32 lanes of a
+// block summed exactly, then one FMA per block into a float per output.
+struct Q4_0RepackedKernel {
+  template <int RM, int RN>
+  static void block(const GemmTile& t, int64_t r0, int64_t i0) {
+    float acc[RM][RN] = {};
+    const int64_t nb = t.k / kQK;
+    const __m256i offset = _mm256_set1_epi8(8);
+    for (int64_t b = 0; b < nb; ++b) {
+      __m256i wv[RM];
+      float dw[RM];
+      for (int i = 0; i < RM; ++i) {
+        const uint8_t* blk = t.w + (r0 + i) * t.w_stride + b * sizeof(BlockQ4_0);
+        wv[i] = Q4_0::levels(blk);
+        dw[i] = Q4_0::d(blk);
+      }
+      for (int j = 0; j < RN; ++j) {
+        const auto* xb = reinterpret_cast<const BlockQ8_0*>(t.x + (i0 + j) * t.x_stride) + b;
+        const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb->qs));
+        const float dx = half(xb->d);
+        const __m256i offset_sum = madd_u8_s8(offset, xv);
+        for (int i = 0; i < RM; ++i) {
+          const __m256i p = _mm256_sub_epi32(madd_u8_s8(wv[i], xv), offset_sum);
+          __m128i s = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+          s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+          s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+          const float sumi = static_cast<float>(_mm_cvtsi128_si32(s));
+          acc[i][j] = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(sumi), _mm_set_ss(dw[i] * dx), _mm_set_ss(acc[i][j])));
+        }
+      }
+    }
+    for (int j = 0; j < RN; ++j)
+      for (int i = 0; i < RM; ++i) t.y[(i0 + j) * t.ldy + r0 + i] = acc[i][j];
+  }
+};
+
 void gemm_f32(const GemmTile& t) { gemm_tiled<4, 3, FloatKernel<F32Weights>>(t); }
 void gemm_f16(const GemmTile& t) { gemm_tiled<4, 3, FloatKernel<F16Weights>>(t); }
 void gemm_q4_0(const GemmTile& t) { gemm_tiled<4, 2, UnsignedQuantKernel<Q4_0>>(t); }
@@ -381,7 +417,7 @@ KernelTable make_avx2() {
   t.q5_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q5_0};
   t.q5_1 = {x_row_bytes_q8_1, convert_row_q8_1, gemm_q5_1};
   t.q8_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q8_0};
-  t.q4_0_repacked = {x_row_bytes_q8_0, convert_row_q8_0, kernels::gemm_q4_0_repacked};
+  t.q4_0_repacked = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q4_0_repacked_avx2};
   t.exp_shifted = exp_shifted;
   t.f16_axpy = f16_axpy;
   t.f32_axpy = f32_axpy;
@@ -391,6 +427,8 @@ KernelTable make_avx2() {
 }
 
 }  // namespace
+
+void gemm_q4_0_repacked_avx2(const GemmTile& t) { gemm_tiled<4, 2, Q4_0RepackedKernel>(t); }
 
 const KernelTable* avx2_table() {
   static const KernelTable table = make_avx2();
