@@ -1,13 +1,16 @@
 // The kernel table behind matmul(): one per instruction-set variant, picked once at start.
 // Internal to asr/: matmul.cpp drives it, kernels_<variant>.cpp fill it in.
 //
-// Contract every variant keeps (so the variants agree within float rounding and the scalar
-// table stays the ground truth):
+// Contract every variant keeps (so every variant gives the scalar table's bits, and those are
+// the reference's: ggml's CPU backend as built -march=native on AVX-512, without llamafile):
 //  - convert_row turns an f32 activation row into the weight type's partner format, bit for
 //    bit the same in every variant (ggml's x86 rules: q8 scale d = amax / 127, values
 //    rounded half-to-even after multiplying by 127 / amax; f16 rounding half-to-even);
-//  - gemm computes each output as one dot product whose summation order does not depend on
-//    where the output sits in the tile, so results do not change with threads or tiling.
+//  - gemm computes each output as one dot product in the reference's summation order for the
+//    type (f32/f16: ggml_vec_dot_f32/_f16, four 16-lane FMA accumulators over steps of 64;
+//    quantized: ggml's AVX2 vec_dot, eight 4-product integer lanes FMA-accumulated per block;
+//    q4_0_repacked: the repacked q4_0_8x8 kernels), whatever the output's place in the tile,
+//    so results do not change with threads, tiling or variant.
 #pragma once
 #include <cstddef>
 #include <cstdint>
