@@ -53,8 +53,8 @@ struct KernelTable {
   void (*exp_shifted)(const float* x, float shift, float* out, int64_t n) = nullptr;
   // acc[i] = f16(fma(f32(v[i]), s, f32(acc[i]))) for i < n: flash attention's f16 accumulator.
   void (*f16_axpy)(uint16_t* acc, const uint16_t* v, float s, int64_t n) = nullptr;
-  // y[i] = fma(x[i], s, y[i]) for i < n.
-  void (*f32_axpy)(float* y, const float* x, float s, int64_t n) = nullptr;
+  // For c < count, in order: y[i] = fma(x[c * x_stride + i], s[c], y[i]) for i < n.
+  void (*f32_axpy)(float* y, const float* x, int64_t x_stride, const float* s, int64_t count, int64_t n) = nullptr;
   // acc[i] = f16(f32(acc[i]) * s) for i < n.
   void (*f16_scale)(uint16_t* acc, float s, int64_t n) = nullptr;
   // out[r] = float(sum over i < d, in order, in double, of f32(rows[r * stride + i]) *

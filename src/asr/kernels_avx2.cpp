@@ -323,12 +323,20 @@ void f16_axpy(uint16_t* acc, const uint16_t* v, float s, int64_t n) {
   }
 }
 
-void f32_axpy(float* y, const float* x, float s, int64_t n) {
-  const __m256 sv = _mm256_set1_ps(s);
+// Eight lanes of y at a time stay in a register through the whole chain.
+void f32_axpy(float* y, const float* x, int64_t x_stride, const float* s, int64_t count, int64_t n) {
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(_mm256_loadu_ps(x + i), sv, _mm256_loadu_ps(y + i)));
-  for (; i < n; ++i) y[i] = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(x[i]), _mm_set_ss(s), _mm_set_ss(y[i])));
+  for (; i + 8 <= n; i += 8) {
+    __m256 acc = _mm256_loadu_ps(y + i);
+    for (int64_t c = 0; c < count; ++c)
+      acc = _mm256_fmadd_ps(_mm256_loadu_ps(x + c * x_stride + i), _mm256_set1_ps(s[c]), acc);
+    _mm256_storeu_ps(y + i, acc);
+  }
+  for (; i < n; ++i) {
+    __m128 acc = _mm_set_ss(y[i]);
+    for (int64_t c = 0; c < count; ++c) acc = _mm_fmadd_ss(_mm_set_ss(x[c * x_stride + i]), _mm_set_ss(s[c]), acc);
+    y[i] = _mm_cvtss_f32(acc);
+  }
 }
 
 void f16_scale(uint16_t* acc, float s, int64_t n) {

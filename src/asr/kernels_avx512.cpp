@@ -304,11 +304,14 @@ void f16_axpy(uint16_t* acc, const uint16_t* v, float s, int64_t n) {
   }
 }
 
-void f32_axpy(float* y, const float* x, float s, int64_t n) {
-  const __m512 sv = _mm512_set1_ps(s);
+// Sixteen lanes of y at a time stay in a register through the whole chain.
+void f32_axpy(float* y, const float* x, int64_t x_stride, const float* s, int64_t count, int64_t n) {
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
-    _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + i), sv, _mm512_maskz_loadu_ps(m, y + i)));
+    __m512 acc = _mm512_maskz_loadu_ps(m, y + i);
+    for (int64_t c = 0; c < count; ++c)
+      acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + c * x_stride + i), _mm512_set1_ps(s[c]), acc);
+    _mm512_mask_storeu_ps(y + i, m, acc);
   }
 }
 

@@ -284,8 +284,9 @@ void f16_axpy(uint16_t* acc, const uint16_t* v, float s, int64_t n) {
   for (int64_t i = 0; i < n; ++i) acc[i] = fp32_to_fp16(std::fma(ht[v[i]], s, ht[acc[i]]));
 }
 
-void f32_axpy(float* y, const float* x, float s, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = std::fma(x[i], s, y[i]);
+void f32_axpy(float* y, const float* x, int64_t x_stride, const float* s, int64_t count, int64_t n) {
+  for (int64_t c = 0; c < count; ++c)
+    for (int64_t i = 0; i < n; ++i) y[i] = std::fma(x[c * x_stride + i], s[c], y[i]);
 }
 
 void f16_scale(uint16_t* acc, float s, int64_t n) {

@@ -116,7 +116,9 @@ const char* kernel_name() { return table().name; }
 
 void exp_shifted(const float* x, float shift, float* out, int64_t n) { table().exp_shifted(x, shift, out, n); }
 void f16_axpy(uint16_t* acc, const uint16_t* v, float s, int64_t n) { table().f16_axpy(acc, v, s, n); }
-void f32_axpy(float* y, const float* x, float s, int64_t n) { table().f32_axpy(y, x, s, n); }
+void f32_axpy(float* y, const float* x, int64_t x_stride, const float* s, int64_t count, int64_t n) {
+  table().f32_axpy(y, x, x_stride, s, count, n);
+}
 void f16_scale(uint16_t* acc, float s, int64_t n) { table().f16_scale(acc, s, n); }
 void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d, float* out) {
   table().dot_f16_rows(rows, stride, n_rows, q, d, out);

@@ -44,8 +44,9 @@ void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* 
 // computes); every variant gives the scalar variant's bits.
 void exp_shifted(const float* x, float shift, float* out, int64_t n);
 void f16_axpy(uint16_t* acc, const uint16_t* v, float s, int64_t n);
-// y[i] = fma(x[i], s, y[i]) for i < n: the f32 FMA chains of ggml's tiled flash attention.
-void f32_axpy(float* y, const float* x, float s, int64_t n);
+// For c < count, in that order: y[i] = fma(x[c * x_stride + i], s[c], y[i]) for i < n -- the
+// per-element f32 FMA chains of ggml's tiled flash attention (simd_gemm).
+void f32_axpy(float* y, const float* x, int64_t x_stride, const float* s, int64_t count, int64_t n);
 void f16_scale(uint16_t* acc, float s, int64_t n);
 void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d, float* out);
 

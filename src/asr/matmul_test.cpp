@@ -268,22 +268,24 @@ TEST_P(MatmulVariant, ExpShiftedGivesTheScalarBits) {
   for (int j = 0; j < 4; ++j) EXPECT_NEAR(v[j], std::exp(std::vector<float>{0, 1, -2, 10}[j]), 1e-6 * v[j]);
 }
 
-TEST_P(MatmulVariant, F32AxpyGivesTheScalarBits) {
+TEST_P(MatmulVariant, F32AxpyChainsGiveTheScalarBits) {
   for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{16}, int64_t{17}, int64_t{64}, int64_t{70}}) {
-    std::vector<float> x(n), y0(n);
-    for (int64_t i = 0; i < n; ++i) {
-      x[i] = std::sin(0.37f * static_cast<float>(i) + 0.1f) * 3.0f;
-      y0[i] = std::cos(0.91f * static_cast<float>(i)) / 7.0f;
-    }
-    for (float s : {0.0f, 1.0f / 3.0f, -2.75f}) {
+    for (int64_t count : {int64_t{1}, int64_t{3}, int64_t{16}}) {
+      const int64_t stride = n + 5;
+      std::vector<float> x(count * stride), s(count), y0(n);
+      for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37f * static_cast<float>(i) + 0.1f) * 3.0f;
+      for (int64_t c = 0; c < count; ++c) s[c] = std::cos(1.3f * static_cast<float>(c)) / 3.0f;
+      for (int64_t i = 0; i < n; ++i) y0[i] = std::cos(0.91f * static_cast<float>(i)) / 7.0f;
       std::vector<float> got = y0, want = y0;
-      f32_axpy(got.data(), x.data(), s, n);
+      f32_axpy(got.data(), x.data(), stride, s.data(), count, n);
       ASSERT_TRUE(select_kernels("scalar").ok());
-      f32_axpy(want.data(), x.data(), s, n);
+      f32_axpy(want.data(), x.data(), stride, s.data(), count, n);
       ASSERT_TRUE(select_kernels(GetParam()).ok());
       for (int64_t j = 0; j < n; ++j) {
-        ASSERT_EQ(bits_of(got[j]), bits_of(want[j])) << "n=" << n << " s=" << s;
-        ASSERT_EQ(want[j], std::fma(x[j], s, y0[j]));
+        float chain = y0[j];
+        for (int64_t c = 0; c < count; ++c) chain = std::fma(x[c * stride + j], s[c], chain);
+        ASSERT_EQ(bits_of(got[j]), bits_of(want[j])) << "n=" << n << " count=" << count;
+        ASSERT_EQ(want[j], chain);
       }
     }
   }

@@ -409,7 +409,7 @@ void attend_head_tiled(const float* q, int64_t rows, int64_t ldq, const KvView& 
       for (int ic = 0; ic < n; ic += kTile) {
         const int nt = std::min(kTile, n - ic);
         std::fill(kq, kq + nt, 0.0f);
-        for (int i = 0; i < d; ++i) f32_axpy(kq, &keys_t[static_cast<size_t>(i) * n + ic], qr[i], nt);
+        f32_axpy(kq, &keys_t[ic], n, qr, d, nt);
         float tile_max = -INFINITY;
         for (int t = 0; t < nt; ++t) {
           kq[t] = visible(r, ic + t) ? kq[t] * scale : -INFINITY;
@@ -443,7 +443,7 @@ void attend_head_tiled(const float* q, int64_t rows, int64_t ldq, const KvView& 
           tile_sum += static_cast<double>(v[0]);
         }
         sum = static_cast<float>(static_cast<double>(sum) + tile_sum);
-        for (int k = 0; k < nt; ++k) f32_axpy(acc, &values[static_cast<size_t>(ic + k) * d], kq[k], d);
+        f32_axpy(acc, &values[static_cast<size_t>(ic) * d], d, kq, nt, d);
       }
       const float inv = sum == 0.0f ? 0.0f : 1.0f / sum;
       float* o = out + r * ldo + static_cast<int64_t>(h) * d;
