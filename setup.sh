@@ -12,6 +12,7 @@ PACKAGES=(
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev libpcre2-dev
   portaudio19-dev libpulse-dev libx11-dev libxtst-dev libxfixes-dev libx11-xcb-dev libsystemd-dev dbus-daemon
+  xdg-desktop-portal
   python3 python3-numpy espeak-ng sox libsox-fmt-all
   pulseaudio pulseaudio-utils xvfb xdotool xclip x11-utils
   sway foot wtype wl-clipboard ydotool

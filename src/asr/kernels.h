@@ -57,10 +57,22 @@ struct KernelTable {
   void (*f32_axpy)(float* y, const float* x, int64_t x_stride, const float* s, int64_t count, int64_t n) = nullptr;
   // acc[i] = f16(f32(acc[i]) * s) for i < n.
   void (*f16_scale)(uint16_t* acc, float s, int64_t n) = nullptr;
+  // Flash attention's one-chunk loop over n keys (ggml's online softmax, f16 accumulator acc
+  // of d halves; running max *m and sum *sum). For each j < n in order, with s = scores[j] and
+  // the value row v + row * stride, row = rows ? rows[j] : j:
+  //   s > *m: ms = expf(*m - s), *m = s, acc[i] = f16(f32(acc[i]) * ms), vs = 1
+  //   else:   ms = 1, vs = expf(s - *m)
+  //   acc[i] = f16(fma(f32(v[i]), vs, f32(acc[i]))); *sum = fma(*sum, ms, vs)
+  // (expf is libm's, as the reference's; the products as f16_axpy and f16_scale compute them).
+  void (*f16_online_softmax)(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
+                             int64_t d, uint16_t* acc, float* m, float* sum) = nullptr;
   // out[r] = float(sum over i < d, in order, in double, of f32(rows[r * stride + i]) *
   // f32(q[i])) for r < n_rows: flash attention's scores (the f16 products are exact floats).
   void (*dot_f16_rows)(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d,
                        float* out) = nullptr;
+
+  // y[i] = fp32_to_fp16(x[i]) for i < n (f16 storage: the encoder's K/V casts, GELU's input).
+  void (*to_f16)(const float* x, uint16_t* y, int64_t n) = nullptr;
 
   const TypeKernels* for_type(TensorType t) const;
 };
@@ -82,5 +94,10 @@ void gemm_q4_0_repacked(const GemmTile& t);
 void gemm_q4_0_repacked_avx2(const GemmTile& t);
 size_t x_row_bytes_q8_0(int64_t k);
 size_t x_row_bytes_q8_1(int64_t k);
+// f16_online_softmax through a table's f16_axpy and f16_scale (the accumulator in memory):
+// the scalar table's version and the SIMD ones' fallback for head widths they do not hold
+// in registers.
+void f16_online_softmax_generic(const KernelTable& t, const float* scores, const int32_t* rows, int64_t n,
+                                const uint16_t* v, int64_t stride, int64_t d, uint16_t* acc, float* m, float* sum);
 
 }  // namespace thoth::asr::kernels

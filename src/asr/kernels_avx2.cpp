@@ -351,6 +351,64 @@ void f16_scale(uint16_t* acc, float s, int64_t n) {
   }
 }
 
+// The accumulator lives in registers between keys (rounded to f16 and back after each
+// update, which is exactly what storing and reloading it would do) for heads up to 64 wide.
+template <int V>
+void online_softmax_regs(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
+                         uint16_t* acc16, float* m, float* sum) {
+  __m256 acc[V];
+  for (int i = 0; i < V; ++i) acc[i] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(acc16 + 8 * i)));
+  float mx = *m, sm = *sum;
+  // The running max, both exponentials and the sum do not depend on the accumulator: a first
+  // pass computes them for a chunk of keys (libm calls in a row, not on the accumulator's
+  // dependency chain, and no vector registers to save around them), a second updates it.
+  constexpr int64_t kChunk = 256;
+  float ms_buf[kChunk], vs_buf[kChunk];
+  for (int64_t j0 = 0; j0 < n; j0 += kChunk) {
+    const int64_t len = n - j0 < kChunk ? n - j0 : kChunk;
+    for (int64_t j = 0; j < len; ++j) {
+      const float s = scores[j0 + j];
+      float ms = 1.0f, vs = 1.0f;
+      if (s > mx) {
+        const float m_old = mx;
+        mx = s;
+        ms = expf(m_old - mx);
+      } else {
+        vs = expf(s - mx);
+      }
+      ms_buf[j] = ms;
+      vs_buf[j] = vs;
+      sm = std::fma(sm, ms, vs);  // contracted in the reference, as in attend_one_chunk
+    }
+    for (int64_t j = 0; j < len; ++j) {
+      const uint16_t* vrow = v + (rows ? rows[j0 + j] : j0 + j) * stride;
+      // A factor of exactly 1 leaves an f16 value as it is: skipping it changes no bit.
+      if (ms_buf[j] != 1.0f) {
+        const __m256 msv = _mm256_set1_ps(ms_buf[j]);
+        for (int i = 0; i < V; ++i) acc[i] = _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_mul_ps(acc[i], msv), kRoundNearest));
+      }
+      const __m256 vsv = _mm256_set1_ps(vs_buf[j]);
+      for (int i = 0; i < V; ++i) {
+        const __m256 b = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(vrow + 8 * i)));
+        acc[i] = _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_fmadd_ps(b, vsv, acc[i]), kRoundNearest));
+      }
+    }
+  }
+  for (int i = 0; i < V; ++i)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(acc16 + 8 * i), _mm256_cvtps_ph(acc[i], kRoundNearest));
+  *m = mx;
+  *sum = sm;
+}
+
+void f16_online_softmax(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
+                        int64_t d, uint16_t* acc, float* m, float* sum) {
+  switch (d) {
+    case 64: return online_softmax_regs<8>(scores, rows, n, v, stride, acc, m, sum);
+    case 32: return online_softmax_regs<4>(scores, rows, n, v, stride, acc, m, sum);
+    default: return f16_online_softmax_generic(*avx2_table(), scores, rows, n, v, stride, d, acc, m, sum);
+  }
+}
+
 // Eight rows' next eight halves, transposed: c[e] holds element e of rows 0..7.
 inline void transpose8x8_epi16(const __m128i a[8], __m128i c[8]) {
   const __m128i t0 = _mm_unpacklo_epi16(a[0], a[1]), t1 = _mm_unpackhi_epi16(a[0], a[1]);
@@ -376,6 +434,35 @@ inline void transpose8x8_epi16(const __m128i a[8], __m128i c[8]) {
 void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d, float* out) {
   const int64_t d8 = d / 8 * 8;
   int64_t r = 0;
+  // Two groups of eight rows at once: independent sums hide the adds' latency.
+  for (; r + 16 <= n_rows; r += 16) {
+    __m256d acc[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd()};
+    for (int64_t i = 0; i < d8; i += 8) {
+      __m128i a[8], c[8], b[8], e2[8];
+      for (int l = 0; l < 8; ++l) {
+        a[l] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + (r + l) * stride + i));
+        b[l] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + (r + 8 + l) * stride + i));
+      }
+      transpose8x8_epi16(a, c);
+      transpose8x8_epi16(b, e2);
+      for (int e = 0; e < 8; ++e) {
+        const __m256 qv = _mm256_set1_ps(half(q[i + e]));
+        const __m256 p = _mm256_mul_ps(_mm256_cvtph_ps(c[e]), qv);
+        const __m256 p2 = _mm256_mul_ps(_mm256_cvtph_ps(e2[e]), qv);
+        acc[0] = _mm256_add_pd(acc[0], _mm256_cvtps_pd(_mm256_castps256_ps128(p)));
+        acc[1] = _mm256_add_pd(acc[1], _mm256_cvtps_pd(_mm256_extractf128_ps(p, 1)));
+        acc[2] = _mm256_add_pd(acc[2], _mm256_cvtps_pd(_mm256_castps256_ps128(p2)));
+        acc[3] = _mm256_add_pd(acc[3], _mm256_cvtps_pd(_mm256_extractf128_ps(p2, 1)));
+      }
+    }
+    double sums[16];
+    for (int g = 0; g < 4; ++g) _mm256_storeu_pd(sums + 4 * g, acc[g]);
+    for (int l = 0; l < 16; ++l) {
+      const uint16_t* row = rows + (r + l) * stride;
+      for (int64_t i = d8; i < d; ++i) sums[l] += static_cast<double>(half(row[i]) * half(q[i]));
+      out[r + l] = static_cast<float>(sums[l]);
+    }
+  }
   for (; r + 8 <= n_rows; r += 8) {
     __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
     for (int64_t i = 0; i < d8; i += 8) {
@@ -415,6 +502,15 @@ void convert_row_f16_simd(const float* x, void* dst, int64_t k) {
   for (; i < k; ++i) out[i] = _cvtsh_ss(_cvtss_sh(x[i], kRoundNearest));
 }
 
+// VCVTPS2PH rounds and quiets NaNs exactly as fp32_to_fp16 does.
+void to_f16(const float* x, uint16_t* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  for (; i < n; ++i) y[i] = _cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+
 KernelTable make_avx2() {
   KernelTable t;
   t.name = "avx2";
@@ -429,6 +525,8 @@ KernelTable make_avx2() {
   t.exp_shifted = exp_shifted;
   t.f16_axpy = f16_axpy;
   t.f32_axpy = f32_axpy;
+  t.f16_online_softmax = f16_online_softmax;
+  t.to_f16 = to_f16;
   t.f16_scale = f16_scale;
   t.dot_f16_rows = dot_f16_rows;
   return t;

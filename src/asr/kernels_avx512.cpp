@@ -324,6 +324,66 @@ void f16_scale(uint16_t* acc, float s, int64_t n) {
   }
 }
 
+// The accumulator lives in registers between keys (rounded to f16 and back after each
+// update, which is exactly what storing and reloading it would do) for heads up to 128 wide.
+template <int V>
+void online_softmax_regs(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
+                         uint16_t* acc16, float* m, float* sum) {
+  __m512 acc[V];
+  for (int i = 0; i < V; ++i)
+    acc[i] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc16 + 16 * i)));
+  float mx = *m, sm = *sum;
+  // The running max, both exponentials and the sum do not depend on the accumulator: a first
+  // pass computes them for a chunk of keys (libm calls in a row, not on the accumulator's
+  // dependency chain, and no vector registers to save around them), a second updates it.
+  constexpr int64_t kChunk = 256;
+  float ms_buf[kChunk], vs_buf[kChunk];
+  for (int64_t j0 = 0; j0 < n; j0 += kChunk) {
+    const int64_t len = n - j0 < kChunk ? n - j0 : kChunk;
+    for (int64_t j = 0; j < len; ++j) {
+      const float s = scores[j0 + j];
+      float ms = 1.0f, vs = 1.0f;
+      if (s > mx) {
+        const float m_old = mx;
+        mx = s;
+        ms = expf(m_old - mx);
+      } else {
+        vs = expf(s - mx);
+      }
+      ms_buf[j] = ms;
+      vs_buf[j] = vs;
+      sm = std::fma(sm, ms, vs);  // contracted in the reference, as in attend_one_chunk
+    }
+    for (int64_t j = 0; j < len; ++j) {
+      const uint16_t* vrow = v + (rows ? rows[j0 + j] : j0 + j) * stride;
+      // A factor of exactly 1 leaves an f16 value as it is: skipping it changes no bit.
+      if (ms_buf[j] != 1.0f) {
+        const __m512 msv = _mm512_set1_ps(ms_buf[j]);
+        for (int i = 0; i < V; ++i) acc[i] = _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_mul_ps(acc[i], msv), kRoundNearest));
+      }
+      const __m512 vsv = _mm512_set1_ps(vs_buf[j]);
+      for (int i = 0; i < V; ++i) {
+        const __m512 b = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(vrow + 16 * i)));
+        acc[i] = _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_fmadd_ps(b, vsv, acc[i]), kRoundNearest));
+      }
+    }
+  }
+  for (int i = 0; i < V; ++i)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc16 + 16 * i), _mm512_cvtps_ph(acc[i], kRoundNearest));
+  *m = mx;
+  *sum = sm;
+}
+
+void f16_online_softmax(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
+                        int64_t d, uint16_t* acc, float* m, float* sum) {
+  switch (d) {
+    case 64: return online_softmax_regs<4>(scores, rows, n, v, stride, acc, m, sum);
+    case 32: return online_softmax_regs<2>(scores, rows, n, v, stride, acc, m, sum);
+    case 128: return online_softmax_regs<8>(scores, rows, n, v, stride, acc, m, sum);
+    default: return f16_online_softmax_generic(*avx512_table(), scores, rows, n, v, stride, d, acc, m, sum);
+  }
+}
+
 // Eight rows' next eight halves, transposed: c[e] holds element e of rows 0..7.
 inline void transpose8x8_epi16(const __m128i a[8], __m128i c[8]) {
   const __m128i t0 = _mm_unpacklo_epi16(a[0], a[1]), t1 = _mm_unpackhi_epi16(a[0], a[1]);
@@ -344,11 +404,40 @@ inline void transpose8x8_epi16(const __m128i a[8], __m128i c[8]) {
   c[7] = _mm_unpackhi_epi64(u3, u7);
 }
 
-// Eight rows at a time, one double lane per row, so each row's sum keeps its order; rows
-// left over and elements past a multiple of 8 take the scalar loop's steps in the same order.
+// G groups of eight rows, one double lane per row, so each row's sum keeps its order; the
+// groups' independent sums hide the adds' latency.
+template <int G>
+void dot_f16_row_groups(const uint16_t* rows, int64_t stride, const uint16_t* q, int64_t d8, double* sums) {
+  __m512d acc[G];
+  for (int g = 0; g < G; ++g) acc[g] = _mm512_setzero_pd();
+  for (int64_t i = 0; i < d8; i += 8) {
+    __m256 qv[8];
+    for (int e = 0; e < 8; ++e) qv[e] = _mm256_set1_ps(half(q[i + e]));
+    for (int g = 0; g < G; ++g) {
+      __m128i a[8], c[8];
+      for (int l = 0; l < 8; ++l)
+        a[l] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + (g * 8 + l) * stride + i));
+      transpose8x8_epi16(a, c);
+      for (int e = 0; e < 8; ++e)
+        acc[g] = _mm512_add_pd(acc[g], _mm512_cvtps_pd(_mm256_mul_ps(_mm256_cvtph_ps(c[e]), qv[e])));
+    }
+  }
+  for (int g = 0; g < G; ++g) _mm512_storeu_pd(sums + 8 * g, acc[g]);
+}
+
+// Rows left over and elements past a multiple of 8 take the scalar loop's steps in the same order.
 void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d, float* out) {
   const int64_t d8 = d / 8 * 8;
   int64_t r = 0;
+  for (; r + 32 <= n_rows; r += 32) {
+    double sums[32];
+    dot_f16_row_groups<4>(rows + r * stride, stride, q, d8, sums);
+    for (int l = 0; l < 32; ++l) {
+      const uint16_t* row = rows + (r + l) * stride;
+      for (int64_t i = d8; i < d; ++i) sums[l] += static_cast<double>(half(row[i]) * half(q[i]));
+      out[r + l] = static_cast<float>(sums[l]);
+    }
+  }
   for (; r + 8 <= n_rows; r += 8) {
     __m512d acc = _mm512_setzero_pd();
     for (int64_t i = 0; i < d8; i += 8) {
@@ -386,6 +475,14 @@ void convert_row_f16_simd(const float* x, void* dst, int64_t k) {
   }
 }
 
+// VCVTPS2PH rounds and quiets NaNs exactly as fp32_to_fp16 does.
+void to_f16(const float* x, uint16_t* y, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm256_mask_storeu_epi16(y + i, m, _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, x + i), kRoundNearest));
+  }
+}
+
 KernelTable make_avx512() {
   KernelTable t;
   t.name = "avx512";
@@ -400,6 +497,8 @@ KernelTable make_avx512() {
   t.exp_shifted = exp_shifted;
   t.f16_axpy = f16_axpy;
   t.f32_axpy = f32_axpy;
+  t.f16_online_softmax = f16_online_softmax;
+  t.to_f16 = to_f16;
   t.f16_scale = f16_scale;
   t.dot_f16_rows = dot_f16_rows;
   return t;

@@ -294,6 +294,15 @@ void f16_scale(uint16_t* acc, float s, int64_t n) {
   for (int64_t i = 0; i < n; ++i) acc[i] = fp32_to_fp16(ht[acc[i]] * s);
 }
 
+void f16_online_softmax(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
+                        int64_t d, uint16_t* acc, float* m, float* sum) {
+  f16_online_softmax_generic(scalar_table(), scores, rows, n, v, stride, d, acc, m, sum);
+}
+
+void to_f16(const float* x, uint16_t* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = fp32_to_fp16(x[i]);
+}
+
 void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d, float* out) {
   const auto& ht = half_table();
   for (int64_t r = 0; r < n_rows; ++r) {
@@ -318,6 +327,8 @@ KernelTable make_scalar() {
   t.exp_shifted = exp_shifted;
   t.f16_axpy = f16_axpy;
   t.f32_axpy = f32_axpy;
+  t.f16_online_softmax = f16_online_softmax;
+  t.to_f16 = to_f16;
   t.f16_scale = f16_scale;
   t.dot_f16_rows = dot_f16_rows;
   return t;

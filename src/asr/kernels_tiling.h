@@ -22,6 +22,25 @@ void weight_rows_pass(const GemmTile& t, int64_t i0) {
   for (; r < t.m; ++r) K::template block<1, RN>(t, r, i0);
 }
 
+// Few activation rows (decoder steps: one per sequence) against many weight rows: the
+// product streams the weights from memory once, so each block first asks for the rows a few
+// blocks ahead (the hardware prefetcher alone leaves the loads waiting on DRAM).
+constexpr int64_t kPrefetchBlocks = 4;
+
+template <int RM, int RN, class K>
+void streaming_rows_pass(const GemmTile& t) {
+  const int64_t ahead = kPrefetchBlocks * RM * static_cast<int64_t>(t.w_stride);
+  const uint8_t* end = t.w + t.m * static_cast<int64_t>(t.w_stride);
+  int64_t r = 0;
+  for (; r + RM <= t.m; r += RM) {
+    const uint8_t* p = t.w + r * static_cast<int64_t>(t.w_stride) + ahead;
+    for (int64_t off = 0; off < RM * static_cast<int64_t>(t.w_stride) && p + off < end; off += 64)
+      __builtin_prefetch(p + off, 0, 0);
+    K::template block<RM, RN>(t, r, 0);
+  }
+  for (; r < t.m; ++r) K::template block<1, RN>(t, r, 0);
+}
+
 template <int RM, int RN, class K>
 void activation_remainder(const GemmTile& t, int64_t i0, int64_t left) {
   if constexpr (RN > 0) {
@@ -33,9 +52,17 @@ void activation_remainder(const GemmTile& t, int64_t i0, int64_t left) {
 template <int RM, int RN, class K>
 void gemm_tiled(const GemmTile& t) {
   int64_t i = 0;
-  if (t.n == 1) {  // decoder steps: one activation row, weights streamed once
-    weight_rows_pass<RM, 1, K>(t, 0);
-    return;
+  // Decoder steps (one activation row per sequence, up to 5 for beam search): all rows in
+  // one pass, so the weights are streamed from memory once whatever the beam width.
+  switch (t.n) {
+    case 1: return streaming_rows_pass<RM, 1, K>(t);
+    case 2: return streaming_rows_pass<RM, 2, K>(t);
+    case 3: return streaming_rows_pass<RM, 3, K>(t);
+    case 4: return streaming_rows_pass<RM, 4, K>(t);
+    // Five rows in blocks of two weight rows: 10 accumulators fit every variant's registers,
+    // and the kernels' 4-row block reductions need not handle five activation rows.
+    case 5: return streaming_rows_pass<2, 5, K>(t);
+    default: break;
   }
   for (; i + RN <= t.n; i += RN) weight_rows_pass<RM, RN, K>(t, i);
   if (i < t.n) activation_remainder<RM, RN - 1, K>(t, i, t.n - i);

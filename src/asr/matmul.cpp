@@ -1,6 +1,7 @@
 #include "asr/matmul.h"
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -109,6 +110,8 @@ std::vector<uint8_t>& scratch() {
 // micro-kernel reuses each converted activation row across its weight rows.
 constexpr size_t kWeightTileBytes = 96 * 1024;
 constexpr size_t kActTileBytes = 192 * 1024;
+// Converted activations of one call at most (a few activation tiles).
+constexpr size_t kScratchBytes = 2 * 1024 * 1024;
 
 }  // namespace
 
@@ -120,9 +123,14 @@ void f32_axpy(float* y, const float* x, int64_t x_stride, const float* s, int64_
   table().f32_axpy(y, x, x_stride, s, count, n);
 }
 void f16_scale(uint16_t* acc, float s, int64_t n) { table().f16_scale(acc, s, n); }
+void f16_online_softmax(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
+                        int64_t d, uint16_t* acc, float* m, float* sum) {
+  table().f16_online_softmax(scores, rows, n, v, stride, d, acc, m, sum);
+}
 void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d, float* out) {
   table().dot_f16_rows(rows, stride, n_rows, q, d, out);
 }
+void to_f16(const float* x, uint16_t* y, int64_t n) { table().to_f16(x, y, n); }
 
 std::vector<std::string> available_kernels() {
   std::vector<std::string> names;
@@ -167,6 +175,22 @@ void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* 
     std::abort();  // a bug: the loader admits only file tensor types
   }
 
+  // Long batches (the encoder's 1500 rows) in chunks of rows: their converted activations
+  // would otherwise be a scratch as large as the input (9 MB for an f16 model's MLP), kept by
+  // the thread for the rest of its life. Outputs do not depend on the tiling (kernels.h).
+  if (tk->x_row_bytes != nullptr) {
+    const size_t row = tk->x_row_bytes(k);
+    const int64_t tn = std::clamp<int64_t>(static_cast<int64_t>(kActTileBytes / std::max<size_t>(row, 1)), 1, 256);
+    const int64_t chunk = std::max<int64_t>(tn, static_cast<int64_t>(kScratchBytes / std::max<size_t>(row, 1)) / tn * tn);
+    if (n > chunk) {
+      for (int64_t i0 = 0; i0 < n; i0 += chunk) {
+        if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) return;
+        matmul(w, x + i0 * ldx, std::min(chunk, n - i0), ldx, y + i0 * ldy, ldy, pool, cancel);
+      }
+      return;
+    }
+  }
+
   // 1. Activations into the weight type's partner format, once for all weight rows.
   const uint8_t* xc = reinterpret_cast<const uint8_t*>(x);
   size_t x_stride = static_cast<size_t>(ldx) * sizeof(float);
@@ -191,8 +215,9 @@ void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* 
   int64_t tn = std::clamp<int64_t>(static_cast<int64_t>(kActTileBytes / std::max<size_t>(x_stride, 1)), 1, 256);
   tm = tm / 4 * 4;
   const int threads = pool.size();
-  if (n == 1) {
-    // Decoder-like: only weight rows to split; enough tiles to balance, few enough to be cheap.
+  if (n <= 5) {
+    // Decoder-like (one row per sequence): only weight rows to split; enough tiles to
+    // balance, few enough to be cheap.
     tm = std::max<int64_t>(4, std::min<int64_t>(tm, (m + 8 * threads - 1) / (8 * threads)));
     tm = (tm + 3) / 4 * 4;
   }
@@ -230,5 +255,29 @@ void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* 
       run_tile(t);
   });
 }
+
+namespace kernels {
+void f16_online_softmax_generic(const KernelTable& t, const float* scores, const int32_t* rows, int64_t n,
+                                const uint16_t* v, int64_t stride, int64_t d, uint16_t* acc, float* m, float* sum) {
+  float mx = *m, sm = *sum;
+  for (int64_t j = 0; j < n; ++j) {
+    const float s = scores[j];
+    const uint16_t* vrow = v + (rows ? rows[j] : j) * stride;
+    float ms = 1.0f, vs = 1.0f;
+    if (s > mx) {
+      const float m_old = mx;
+      mx = s;
+      ms = expf(m_old - mx);
+      t.f16_scale(acc, ms, d);
+    } else {
+      vs = expf(s - mx);
+    }
+    t.f16_axpy(acc, vrow, vs, d);
+    sm = std::fma(sm, ms, vs);
+  }
+  *m = mx;
+  *sum = sm;
+}
+}  // namespace kernels
 
 }  // namespace thoth::asr

@@ -48,7 +48,11 @@ void f16_axpy(uint16_t* acc, const uint16_t* v, float s, int64_t n);
 // per-element f32 FMA chains of ggml's tiled flash attention (simd_gemm).
 void f32_axpy(float* y, const float* x, int64_t x_stride, const float* s, int64_t count, int64_t n);
 void f16_scale(uint16_t* acc, float s, int64_t n);
+void f16_online_softmax(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
+                        int64_t d, uint16_t* acc, float* m, float* sum);
 void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d, float* out);
+// y[i] = fp32_to_fp16(x[i]) for i < n, every variant the same bits.
+void to_f16(const float* x, uint16_t* y, int64_t n);
 
 // Name of the kernel variant in use ("scalar", "avx2", "avx512", ...).
 const char* kernel_name();

@@ -196,6 +196,42 @@ TEST_P(MatmulVariant, ResultsDoNotDependOnThreadsBatchOrRowStride) {
   }
 }
 
+// Decoder steps of 2..5 sequences take a single pass with all rows: every row must still
+// get exactly what it gets alone (beam search's sequences are scored as greedy's one is).
+TEST_P(MatmulVariant, SmallBatchRowsGiveTheirSingleRowBits) {
+  for (TensorType type : kWeightTypes) {
+    SCOPED_TRACE(type_name(type));
+    const int64_t m = 301, k = 384;  // an odd row count: the blocks' remainder rows too
+    const Weights w = make_weights(type, m, k, 9, 0);
+    const auto x = make_activations(6, k, 10);
+    for (int64_t n = 2; n <= 6; ++n) {
+      const auto y = run(w, x, n, k, m, 2);
+      for (int64_t i = 0; i < n; ++i) {
+        std::vector<float> xi(x.begin() + i * k, x.begin() + (i + 1) * k);
+        const auto yi = run(w, xi, 1, k, m, 2);
+        ASSERT_EQ(0, std::memcmp(yi.data(), &y[i * m], m * sizeof(float))) << "n=" << n << " row " << i;
+      }
+    }
+  }
+}
+
+// Long batches run in chunks of rows (bounded scratch): every row still gets its own bits,
+// including the rows of a last, partial chunk.
+TEST_P(MatmulVariant, LongBatchesInChunksGiveEachRowItsBits) {
+  for (TensorType type : {TensorType::F16, TensorType::Q8_0, TensorType::Q5_1}) {
+    SCOPED_TRACE(type_name(type));
+    const int64_t m = 24, k = 1536, n = 1200;
+    const Weights w = make_weights(type, m, k, 21, 0);
+    const auto x = make_activations(n, k, 22);
+    const auto y = run(w, x, n, k, m, 2);
+    for (int64_t i : {0L, 319L, 320L, 641L, 1129L, 1130L, 1199L}) {
+      std::vector<float> xi(x.begin() + i * k, x.begin() + (i + 1) * k);
+      const auto yi = run(w, xi, 1, k, m, 1);
+      ASSERT_EQ(0, std::memcmp(yi.data(), &y[i * m], m * sizeof(float))) << "row " << i;
+    }
+  }
+}
+
 uint32_t bits_of(float f) {
   uint32_t u;
   std::memcpy(&u, &f, 4);
@@ -316,6 +352,54 @@ TEST_P(MatmulVariant, F16AccumulatorUpdatesGiveTheScalarBits) {
   }
 }
 
+// The online softmax over listed keys gives the scalar bits, and those are the loop written
+// out with the f16 accumulator updates (max rising, falling and tied; skipped rows).
+TEST_P(MatmulVariant, F16OnlineSoftmaxGivesTheScalarBitsAndTheLoopsResult) {
+  std::mt19937 rng(17);
+  std::normal_distribution<float> g(0.0f, 2.0f);
+  const int64_t stride = 400, n_rows = 300;
+  std::vector<uint16_t> v(static_cast<size_t>(stride) * n_rows);
+  for (auto& h : v) h = fp32_to_fp16(g(rng));
+  for (int64_t d : {int64_t{8}, int64_t{32}, int64_t{64}, int64_t{100}, int64_t{128}}) {
+    for (bool listed : {false, true}) {
+      const int64_t n = listed ? 150 : n_rows;
+      std::vector<float> scores(n);
+      std::vector<int32_t> rows(n);
+      for (int64_t j = 0; j < n; ++j) {
+        scores[j] = j % 7 == 3 ? scores[j - 1] : g(rng) * 3.0f;  // ties with the running max too
+        rows[j] = static_cast<int32_t>(listed ? 2 * j : j);
+      }
+      scores[n / 2] = 40.0f;  // a late new maximum rescales the accumulator
+      const int32_t* r = listed ? rows.data() : nullptr;
+      std::vector<uint16_t> got(d, 0), want(d, 0), loop(d, 0);
+      float m1 = -INFINITY, s1 = 0.0f, m2 = -INFINITY, s2 = 0.0f;
+      f16_online_softmax(scores.data(), r, n, v.data() + 8, stride, d, got.data(), &m1, &s1);
+      ASSERT_TRUE(select_kernels("scalar").ok());
+      f16_online_softmax(scores.data(), r, n, v.data() + 8, stride, d, want.data(), &m2, &s2);
+      float m3 = -INFINITY, s3 = 0.0f;
+      for (int64_t j = 0; j < n; ++j) {
+        float ms = 1.0f, vs = 1.0f;
+        if (scores[j] > m3) {
+          ms = expf(m3 - scores[j]);
+          m3 = scores[j];
+          f16_scale(loop.data(), ms, d);
+        } else {
+          vs = expf(scores[j] - m3);
+        }
+        f16_axpy(loop.data(), v.data() + 8 + (listed ? 2 * j : j) * stride, vs, d);
+        s3 = std::fma(s3, ms, vs);
+      }
+      ASSERT_TRUE(select_kernels(GetParam()).ok());
+      EXPECT_EQ(got, want) << "d=" << d << " listed=" << listed;
+      EXPECT_EQ(want, loop) << "d=" << d << " listed=" << listed;
+      EXPECT_EQ(bits_of(m1), bits_of(m2));
+      EXPECT_EQ(bits_of(s1), bits_of(s2));
+      EXPECT_EQ(bits_of(s2), bits_of(s3));
+      EXPECT_EQ(m2, 40.0f);
+    }
+  }
+}
+
 TEST_P(MatmulVariant, F16RowDotsGiveTheScalarBits) {
   std::mt19937 rng(13);
   std::normal_distribution<float> g(0.0f, 4.0f);
@@ -369,6 +453,10 @@ TEST_P(MatmulVariant, F16ActivationConversionGivesTheScalarBits) {
     tk->convert_row(x.data(), got.data(), k);
     kernels::convert_row_f16(x.data(), want.data(), k);
     for (int64_t i = 0; i < k; ++i) ASSERT_EQ(bits_of(got[i]), bits_of(want[i])) << "x=" << x[i];
+    // The f16 storage cast (the encoder's K/V and GELU input) on the same values.
+    std::vector<uint16_t> halves(k, 0x1234);
+    to_f16(x.data(), halves.data(), k);
+    for (int64_t i = 0; i < k; ++i) ASSERT_EQ(halves[i], fp32_to_fp16(x[i])) << "x=" << x[i] << " k=" << k;
   }
 }
 

@@ -138,6 +138,24 @@ TEST_F(ModelFileTest, LoadsEnglishModel) {
   EXPECT_EQ(m.tensor("decoder.blocks.3.mlp.0.weight"), nullptr);
 }
 
+// Every tensor holds the file's bytes, at an address its type may be read from: tensors the
+// file packs at odd offsets are read into aligned copies (and must carry the same bytes).
+TEST_F(ModelFileTest, TensorsHoldTheFilesBytesAlignedForTheirType) {
+  auto r = ModelFile::open(shared_file("models/mini.en-f16.bin").string());
+  ASSERT_TRUE(r) << r.error();
+  int copied = 0;
+  for (size_t i = 0; i < layout_.names.size(); ++i) {
+    const TensorView* t = (*r)->tensor(layout_.names[i]);
+    ASSERT_NE(t, nullptr) << layout_.names[i];
+    const size_t align = t->type == TensorType::F32 ? 4 : t->type == TensorType::F16 ? 2 : 1;
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(t->data) % align, 0u) << t->name;
+    ASSERT_LE(layout_.data[i] + t->nbytes, bytes_.size());
+    EXPECT_EQ(0, std::memcmp(t->data, bytes_.data() + layout_.data[i], t->nbytes)) << t->name;
+    copied += layout_.data[i] % align != 0;
+  }
+  EXPECT_GT(copied, 0) << "the test file has no misaligned tensor: the copy path is not exercised";
+}
+
 TEST_F(ModelFileTest, LoadsMultilingualModelWithShiftedSpecialTokens) {
   auto r = ModelFile::open(shared_file("models/mini-f16.bin").string());
   ASSERT_TRUE(r) << r.error();

@@ -17,20 +17,60 @@
 //    tiled for batches of 64+ query rows, one chunk per row otherwise, split-KV for a lone row.
 #include "asr/network.h"
 
+#include <sys/mman.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "asr/matmul.h"
 #include "asr/thread_pool.h"
 
 namespace thoth::asr {
+
 namespace {
 
 constexpr float kNormEps = 1e-5f;
+
+// Zeroed storage whose pages the OS hands out on first write: the self-attention cache is
+// sized for the worst case (every sequence at the full text context, with the reference's
+// slack for fragmentation) but costs memory only for the cells in use. Straight from mmap:
+// calloc may serve it from the heap and write the zeros itself.
+template <typename T>
+class ZeroPages {
+ public:
+  ZeroPages() = default;
+  explicit ZeroPages(size_t n) : n_(n) {
+    if (n == 0) return;
+    void* p = mmap(nullptr, n * sizeof(T), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    p_ = static_cast<T*>(p);
+  }
+  ~ZeroPages() {
+    if (p_) munmap(p_, n_ * sizeof(T));
+  }
+  ZeroPages(ZeroPages&& o) noexcept : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
+  ZeroPages& operator=(ZeroPages&& o) noexcept {
+    std::swap(p_, o.p_);
+    std::swap(n_, o.n_);
+    return *this;
+  }
+  T* data() { return p_; }
+  const T* data() const { return p_; }
+  size_t size() const { return n_; }
+
+ private:
+  T* p_ = nullptr;
+  size_t n_ = 0;
+};
 
 
 
@@ -64,13 +104,20 @@ const uint16_t* gelu_table() {
 
 void gelu_rows(float* x, int64_t n, ThreadPool& pool) {
   const uint16_t* table = gelu_table();
-  pool.parallel_for(n, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      const float v = x[i];
-      if (v <= -10.0f) x[i] = 0.0f;
-      else if (v < 10.0f) x[i] = h2f(table[fp32_to_fp16(v)]);
+  auto rows = [&](int64_t b, int64_t e) {
+    uint16_t h[256];  // the f16 keys, converted a vector at a time
+    for (int64_t i0 = b; i0 < e; i0 += 256) {
+      const int64_t len = std::min<int64_t>(256, e - i0);
+      to_f16(x + i0, h, len);
+      for (int64_t i = 0; i < len; ++i) {
+        const float v = x[i0 + i];
+        if (v <= -10.0f) x[i0 + i] = 0.0f;
+        else if (v < 10.0f) x[i0 + i] = h2f(table[h[i]]);
+      }
     }
-  });
+  };
+  if (n < 4096) rows(0, n);  // a decoder token's few thousand values: not worth a hand-off
+  else pool.parallel_for(n, rows);
 }
 
 // ggml_norm then ggml_mul(w) then ggml_add(b), each rounded as the separate ops are. The
@@ -303,24 +350,19 @@ Partial attend_one_chunk(const uint16_t* q16, const KvView& kv, int h, int d, in
   // The scores do not depend on the running softmax: all of the chunk's at once (hidden keys'
   // too, cheaper than gathering the visible ones).
   thread_local std::vector<float> dots;
-  dots.resize(static_cast<size_t>(std::max(k1 - k0, 0)));
+  thread_local std::vector<int32_t> keys;
+  const int n = std::max(k1 - k0, 0);
+  dots.resize(static_cast<size_t>(n));
+  keys.resize(static_cast<size_t>(n));
   dot_f16_rows(kv.k + static_cast<int64_t>(k0) * kv.k_stride + h * d, kv.k_stride, k1 - k0, q16, d, dots.data());
+  // The visible keys' scaled scores, in key order, compacted in place (c <= j - k0).
+  int c = 0;
   for (int j = k0; j < k1; ++j) {
     if (!visible(j)) continue;
-    const uint16_t* vrow = kv.v + j * kv.k_stride + h * d;
-    const float s = dots[j - k0] * scale;
-    float ms = 1.0f, vs = 1.0f;
-    if (s > p.m) {
-      const float m_old = p.m;
-      p.m = s;
-      ms = expf(m_old - p.m);
-      f16_scale(acc16, ms, d);
-    } else {
-      vs = expf(s - p.m);
-    }
-    f16_axpy(acc16, vrow, vs, d);
-    p.s = std::fma(p.s, ms, vs);  // S = S*ms + vs, contracted by the reference's compiler
+    dots[c] = dots[j - k0] * scale;
+    keys[c++] = j;
   }
+  f16_online_softmax(dots.data(), keys.data(), c, kv.v + h * d, kv.k_stride, d, acc16, &p.m, &p.s);
   for (int i = 0; i < d; ++i) out[i] = h2f(acc16[i]);
   return p;
 }
@@ -366,88 +408,110 @@ void attend_row_flash(const float* q, const KvView& kv, int h, int d, Visible vi
   for (int i = 0; i < d; ++i) out[i] *= inv;
 }
 
-// Buffers of attend_head_tiled, owned by the network and kept between heads and windows: the
-// scores alone are 9 MB for a 30 s window, and fresh zeroed pages per head cost more than the
-// softmax. Every element is written before it is read.
+// Buffers of attend_tiled, owned by the network and kept between layers: fresh zeroed pages
+// per layer cost more than the softmax. Every element is written before it is read.
 struct TiledScratch {
-  std::vector<float> keys, values_t, scores, sums, o;
+  std::vector<float> keys_t, values_t;
 };
 
-// The tiled path for one head (ggml_compute_forward_flash_attn_ext_tiled, taken for batches of
-// at least GGML_FA_TILE_Q = 64 query rows): f32 queries (not rounded), keys and values widened
-// to f32, keys walked in tiles of GGML_FA_TILE_KV = 64. Per row and tile: each score an FMA
-// chain over the head's dimensions (simd_gemm), times the scale; the running maximum and sum
-// updated (expf, then ggml_vec_soft_max_f32 of the tile added in double to the float sum);
-// the output an FMA chain over the tile's keys continuing from the rescaled accumulator. Rows
-// are independent, so how the reference groups them into tiles and threads does not matter.
+// Query rows per task of attend_tiled: a task's rows share the head's widened keys and values
+// in cache, and a 30 s window still makes hundreds of tasks to balance two busy cores.
+constexpr int64_t kTiledTaskRows = 48;
+
+// The tiled path (ggml_compute_forward_flash_attn_ext_tiled, taken for batches of at least
+// GGML_FA_TILE_Q = 64 query rows) for every head: f32 queries (not rounded), keys and values
+// widened to f32, keys walked in tiles of GGML_FA_TILE_KV = 64. Per row and tile: each score
+// an FMA chain over the head's dimensions (simd_gemm), times the scale; the running maximum
+// and sum updated (expf, then ggml_vec_soft_max_f32 of the tile added in double to the float
+// sum); the output an FMA chain over the tile's keys continuing from the rescaled
+// accumulator. Rows are independent, so how the reference groups them into tiles and threads
+// does not matter: here tasks of (head, block of query rows), the pool woken once per
+// attention instead of once per head.
 template <typename Visible>
-void attend_head_tiled(const float* q, int64_t rows, int64_t ldq, const KvView& kv, int h, int d, float scale,
-                       Visible visible, float* out, int64_t ldo, TiledScratch& scratch, ThreadPool& pool,
-                       const std::atomic<bool>* cancel = nullptr) {
-  (void)cancel;
+void attend_tiled(const float* q, int64_t rows, int64_t ldq, const KvView& kv, int n_head, int d, float scale,
+                  Visible visible, float* out, int64_t ldo, TiledScratch& scratch, ThreadPool& pool,
+                  const std::atomic<bool>* cancel) {
   constexpr int kTile = 64;
   const int n = kv.n_keys;
-  auto& keys_t = scratch.keys;  // [dim][key]
-  auto& values = scratch.values_t;  // [key][dim]
-  keys_t.resize(static_cast<size_t>(n) * d);
-  values.resize(static_cast<size_t>(n) * d);
-  for (int j = 0; j < n; ++j)
-    for (int i = 0; i < d; ++i) {
-      keys_t[static_cast<size_t>(i) * n + j] = h2f(kv.k[j * kv.k_stride + h * d + i]);
-      values[static_cast<size_t>(j) * d + i] = h2f(kv.v[j * kv.k_stride + h * d + i]);
+  const size_t head_elems = static_cast<size_t>(n) * d;
+  auto& keys_t = scratch.keys_t;      // [head][dim][key]
+  auto& values = scratch.values_t;    // [head][key][dim]
+  keys_t.resize(head_elems * n_head);
+  values.resize(head_elems * n_head);
+  pool.parallel_for(n_head, [&](int64_t h0, int64_t h1) {
+    for (int64_t h = h0; h < h1; ++h) {
+      float* kt = keys_t.data() + h * head_elems;
+      float* vh = values.data() + h * head_elems;
+      for (int j = 0; j < n; ++j)
+        for (int i = 0; i < d; ++i) {
+          kt[static_cast<size_t>(i) * n + j] = h2f(kv.k[j * kv.k_stride + h * d + i]);
+          vh[static_cast<size_t>(j) * d + i] = h2f(kv.v[j * kv.k_stride + h * d + i]);
+        }
     }
-  pool.parallel_for(rows, [&](int64_t r0, int64_t r1) {
+  });
+  const int64_t blocks = (rows + kTiledTaskRows - 1) / kTiledTaskRows, tasks = blocks * n_head;
+  auto cancelled = [cancel] { return cancel != nullptr && cancel->load(std::memory_order_relaxed); };
+  std::atomic<int64_t> next{0};
+  pool.run([&](int) {
     thread_local std::vector<float> kq_buf, acc_buf;
     kq_buf.resize(kTile);
     acc_buf.resize(d);
     float* kq = kq_buf.data();
     float* acc = acc_buf.data();
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* qr = q + r * ldq + static_cast<int64_t>(h) * d;
-      float m = -INFINITY, sum = 0.0f;
-      std::fill(acc, acc + d, 0.0f);
-      for (int ic = 0; ic < n; ic += kTile) {
-        const int nt = std::min(kTile, n - ic);
-        std::fill(kq, kq + nt, 0.0f);
-        f32_axpy(kq, &keys_t[ic], n, qr, d, nt);
-        float tile_max = -INFINITY;
-        for (int t = 0; t < nt; ++t) {
-          kq[t] = visible(r, ic + t) ? kq[t] * scale : -INFINITY;
-          tile_max = kq[t] > tile_max ? kq[t] : tile_max;
+    // relaxed: the counter only hands out distinct tasks; the pool's join publishes out.
+    for (int64_t task = next.fetch_add(1, std::memory_order_relaxed); task < tasks && !cancelled();
+         task = next.fetch_add(1, std::memory_order_relaxed)) {
+      const int64_t h = task / blocks, r0 = task % blocks * kTiledTaskRows;
+      const int64_t r_end = std::min(rows, r0 + kTiledTaskRows);
+      const float* kt = keys_t.data() + h * head_elems;
+      const float* vh = values.data() + h * head_elems;
+      for (int64_t r = r0; r < r_end; ++r) {
+        const float* qr = q + r * ldq + h * d;
+        float m = -INFINITY, sum = 0.0f;
+        std::fill(acc, acc + d, 0.0f);
+        for (int ic = 0; ic < n; ic += kTile) {
+          const int nt = std::min(kTile, n - ic);
+          std::fill(kq, kq + nt, 0.0f);
+          f32_axpy(kq, kt + ic, n, qr, d, nt);
+          float tile_max = -INFINITY;
+          for (int t = 0; t < nt; ++t) {
+            kq[t] = visible(r, ic + t) ? kq[t] * scale : -INFINITY;
+            tile_max = kq[t] > tile_max ? kq[t] : tile_max;
+          }
+          if (tile_max == -INFINITY) continue;  // the row takes nothing from this tile
+          const float m_new = std::fmax(m, tile_max);
+          if (m_new > m) {
+            const float ms = expf(m - m_new);
+            for (int i = 0; i < d; ++i) acc[i] *= ms;
+            sum *= ms;
+          }
+          m = m_new;
+          // ggml_vec_soft_max_f32 over the tile (padded to 64 with -inf: exponentials 0).
+          double tile_sum = 0.0;
+          int t = 0;
+          exp_shifted(kq, m, kq, nt / 16 * 16);
+          for (; t + 16 <= nt; t += 16) {
+            float v[16];
+            for (int l = 0; l < 16; ++l) v[l] = kq[t + l];
+            for (int w = 8; w >= 1; w /= 2)
+              for (int l = 0; l < w; ++l) v[l] = v[l] + v[l + w];
+            tile_sum += static_cast<double>(v[0]);
+          }
+          if (t < nt) {  // a short last tile: its -inf padding completes the 16 lanes with zeros
+            float v[16] = {};
+            exp_shifted(kq + t, m, kq + t, nt - t);
+            for (int l = 0; l < nt - t; ++l) v[l] = kq[t + l];
+            for (int w = 8; w >= 1; w /= 2)
+              for (int l = 0; l < w; ++l) v[l] = v[l] + v[l + w];
+            tile_sum += static_cast<double>(v[0]);
+          }
+          sum = static_cast<float>(static_cast<double>(sum) + tile_sum);
+          f32_axpy(acc, vh + static_cast<size_t>(ic) * d, d, kq, nt, d);
         }
-        if (tile_max == -INFINITY) continue;  // the row takes nothing from this tile
-        const float m_new = std::fmax(m, tile_max);
-        if (m_new > m) {
-          const float ms = expf(m - m_new);
-          for (int i = 0; i < d; ++i) acc[i] *= ms;
-          sum *= ms;
-        }
-        m = m_new;
-        // ggml_vec_soft_max_f32 over the tile (padded to 64 with -inf: exponentials 0).
-        double tile_sum = 0.0;
-        int t = 0;
-        exp_shifted(kq, m, kq, nt / 16 * 16);
-        for (; t + 16 <= nt; t += 16) {
-          float v[16];
-          for (int l = 0; l < 16; ++l) v[l] = kq[t + l];
-          for (int w = 8; w >= 1; w /= 2)
-            for (int l = 0; l < w; ++l) v[l] = v[l] + v[l + w];
-          tile_sum += static_cast<double>(v[0]);
-        }
-        if (t < nt) {  // a short last tile: its -inf padding completes the 16 lanes with zeros
-          float v[16] = {};
-          exp_shifted(kq + t, m, kq + t, nt - t);
-          for (int l = 0; l < nt - t; ++l) v[l] = kq[t + l];
-          for (int w = 8; w >= 1; w /= 2)
-            for (int l = 0; l < w; ++l) v[l] = v[l] + v[l + w];
-          tile_sum += static_cast<double>(v[0]);
-        }
-        sum = static_cast<float>(static_cast<double>(sum) + tile_sum);
-        f32_axpy(acc, &values[static_cast<size_t>(ic) * d], d, kq, nt, d);
+        const float inv = sum == 0.0f ? 0.0f : 1.0f / sum;
+        float* o = out + r * ldo + h * d;
+        for (int i = 0; i < d; ++i) o[i] = acc[i] * inv;
       }
-      const float inv = sum == 0.0f ? 0.0f : 1.0f / sum;
-      float* o = out + r * ldo + static_cast<int64_t>(h) * d;
-      for (int i = 0; i < d; ++i) o[i] = acc[i] * inv;
     }
   });
 }
@@ -513,17 +577,27 @@ struct WhisperNetwork::Impl {
   int kv_size = 0;              // cells
   std::vector<Cell> cells;
   uint32_t head = 0;            // where the search for free cells starts
-  std::vector<uint16_t> self_k;  // [layer][cell][n_state]
-  std::vector<uint16_t> self_v;  // [layer][n_state][cell] (flash attention: [layer][cell][n_state])
+  ZeroPages<uint16_t> self_k;  // [layer][cell][n_state]
+  ZeroPages<uint16_t> self_v;  // [layer][n_state][cell] (flash attention: [layer][cell][n_state])
   ThreadPool serial_{1};           // runs a head's products inline inside a parallel task
   std::vector<float> scores_;
   TiledScratch tiled_scratch;
   struct DecodeScratch {
     std::vector<float> x, h, qb, kb, vb, att, proj, mlp, tok, last, logits;
+    std::vector<uint64_t> row_seq;
+    std::vector<int> row_pos;
   } dec_scratch;
 
   Impl(const ModelFile& model, int n_sequences, bool flash_attention, ThreadPool& p)
       : m(model), pool(p), flash(flash_attention) {
+#if defined(__GLIBC__)
+    // glibc raises its mmap threshold to the size of each large block freed (up to 32 MB), so
+    // after the first window the encoder's buffers come from the heap and stay resident while
+    // the decoder runs: -13 MB of peak memory for tiny f16 with a fixed 1 MB threshold, for a
+    // few page faults per window.
+    static const bool fixed_threshold = [] { return mallopt(M_MMAP_THRESHOLD, 1 << 20) == 1; }();
+    (void)fixed_threshold;
+#endif
     const Hparams& hp = m.hparams();
     n_state = hp.n_audio_state;
     n_head = hp.n_audio_head;
@@ -601,13 +675,31 @@ struct WhisperNetwork::Impl {
     // The reference over-allocates its cache for several decoders to live with fragmentation.
     kv_size = (n_text_ctx + 255) / 256 * 256 * (n_seqs > 1 ? std::min(n_seqs, 8) + 2 : 1);
     cells.assign(kv_size, Cell{});
-    self_k.assign(dec.size() * static_cast<size_t>(kv_size) * n_state, 0);
-    self_v.assign(self_k.size(), 0);
+    self_k = ZeroPages<uint16_t>(dec.size() * static_cast<size_t>(kv_size) * n_state);
+    self_v = ZeroPages<uint16_t>(self_k.size());
   }
 
   void linear_rows(const Linear& l, const float* x, int64_t rows, float* y) {
     matmul(l.w, x, rows, l.w.cols, y, l.w.rows, pool, cancel);
-    add_bias(y, rows, static_cast<int>(l.w.rows), l.b);
+    if (rows < kTileRows) {
+      add_bias(y, rows, static_cast<int>(l.w.rows), l.b);
+      return;
+    }
+    // The encoder's 1500 rows: the other thread would only wait.
+    pool.parallel_for(rows, [&](int64_t r0, int64_t r1) {
+      add_bias(y + r0 * l.w.rows, r1 - r0, static_cast<int>(l.w.rows), l.b);
+    });
+  }
+
+  // x[i] = y[i] + x[i] over rows of n_state, spread over the pool.
+  void add_residual(float* x, const float* y, int64_t rows) {
+    pool.parallel_for(rows, [&](int64_t r0, int64_t r1) {
+      for (int64_t i = r0 * n_state; i < r1 * n_state; ++i) x[i] = y[i] + x[i];
+    });
+  }
+
+  void to_half_rows(const float* x, uint16_t* y, int64_t rows) {
+    pool.parallel_for(rows, [&](int64_t r0, int64_t r1) { to_f16(x + r0 * n_state, y + r0 * n_state, (r1 - r0) * n_state); });
   }
 
   // Convolution of kernel 3, padding 1, as f16 im2col rows times the f16 kernel.
@@ -640,8 +732,7 @@ struct WhisperNetwork::Impl {
                  float* out) {
     if (flash) {
       if (batch_rows >= kTileRows) {
-        for (int h = 0; h < n_head && !stopped(); ++h)
-          attend_head_tiled(q, rows, n_state, kv, h, d_head, scale, visible, out, n_state, tiled_scratch, pool, cancel);
+        attend_tiled(q, rows, n_state, kv, n_head, d_head, scale, visible, out, n_state, tiled_scratch, pool, cancel);
         return;
       }
       pool.parallel_for(rows * n_head, [&](int64_t b, int64_t e) {
@@ -704,20 +795,21 @@ struct WhisperNetwork::Impl {
       linear_rows(L.attn.v, h.data(), n, vb.data());
       if (stopped()) return false;
       // The reference casts K and V (transposed) to f16 before its attention products.
-      to_half(kb.data(), k16.data(), static_cast<int64_t>(sz));
-      store_values(vb.data(), n, vt16.data(), n);
+      to_half_rows(kb.data(), k16.data(), n);
+      if (flash) to_half_rows(vb.data(), vt16.data(), n);
+      else store_values(vb.data(), n, vt16.data(), n);
       const KvView kv{k16.data(), n_state, vt16.data(), n, n_audio_ctx_pad, vt16.data()};
       attention(qb.data(), n, n, kv, kq_scale, [](int64_t, int) { return true; }, att.data());
       if (stopped()) return false;
       linear_rows(L.attn.o, att.data(), n, proj.data());
-      for (size_t i = 0; i < sz; ++i) x[i] = proj[i] + x[i];
+      add_residual(x.data(), proj.data(), n);
 
       layer_norm(x.data(), h.data(), n, n_state, L.mlp_ln.w, L.mlp_ln.b, pool);
       linear_rows(L.mlp0, h.data(), n, mlp.data());
       if (stopped()) return false;
       gelu_rows(mlp.data(), static_cast<int64_t>(sz) * 4, pool);
       linear_rows(L.mlp1, mlp.data(), n, proj.data());
-      for (size_t i = 0; i < sz; ++i) x[i] = proj[i] + x[i];
+      add_residual(x.data(), proj.data(), n);
     }
     layer_norm(x.data(), encoder_out.data(), n, n_state, ln_post.w, ln_post.b, pool);
     // Kept across the heads and layers of a window, not between windows: decoding runs between
@@ -760,7 +852,7 @@ struct WhisperNetwork::Impl {
     if (total == 0) return true;
     const size_t sz = static_cast<size_t>(total) * n_state;
     // Buffers kept between calls (one call per token); each is written before it is read.
-    auto& [x, h, qb, kb, vb, att, proj, mlp, tok, last, logits] = dec_scratch;
+    auto& [x, h, qb, kb, vb, att, proj, mlp, tok, last, logits, row_seq, row_pos] = dec_scratch;
     for (auto* v : {&x, &h, &qb, &kb, &vb, &att, &proj}) v->resize(sz);
     mlp.resize(sz * 4);
     {
@@ -786,6 +878,14 @@ struct WhisperNetwork::Impl {
           cells[slot + r].seqs |= uint64_t{1} << it.sequence;
         }
     }
+    // Per batch row: its sequence's bit and the last position it may see.
+    row_seq.clear();
+    row_pos.clear();
+    for (const auto& it : items)
+      for (int i = 0; i < it.n_tokens; ++i) {
+        row_seq.push_back(uint64_t{1} << it.sequence);
+        row_pos.push_back(it.n_past + i);
+      }
     int n_kv = 1;  // cells up to the last one in use
     for (int i = kv_size - 1; i > 0; --i)
       if (cells[i].pos >= 0 && cells[i].seqs) {
@@ -793,13 +893,15 @@ struct WhisperNetwork::Impl {
         break;
       }
     const float kq_scale = static_cast<float>(std::pow(static_cast<float>(d_head), -0.25));
+    // A step's few rows: norms and GELU inline, a pool hand-off would cost more than they do.
+    ThreadPool& rows_pool = total <= 8 ? serial_ : pool;
     const size_t kv_layer = static_cast<size_t>(kv_size) * n_state;
     const size_t cross_stride = static_cast<size_t>(n_audio_ctx_pad) * n_state;
     for (size_t l = 0; l < dec.size(); ++l) {
       if (stopped()) return false;
       const auto& L = dec[l];
       // Self-attention: new keys and values into each sequence's cache, then attend causally.
-      layer_norm(x.data(), h.data(), total, n_state, L.self.ln.w, L.self.ln.b, pool);
+      layer_norm(x.data(), h.data(), total, n_state, L.self.ln.w, L.self.ln.b, rows_pool);
       linear_rows(L.self.q, h.data(), total, qb.data());
       for (size_t i = 0; i < sz; ++i) qb[i] *= kq_scale;
       linear_rows(L.self.k, h.data(), total, kb.data());
@@ -815,8 +917,16 @@ struct WhisperNetwork::Impl {
           for (int i = 0; i < n_state; ++i) v[static_cast<int64_t>(i) * kv_size + c] = fp32_to_fp16(vb[r * n_state + i]);
       }
       const KvView kv{k, n_state, v, kv_size, n_kv, v};
+      if (flash) {
+        // Every row of every item in one pass over the pool (each row's result is its own, so
+        // this is what a pass per item gives, with one hand-off instead of one per sequence).
+        attention(qb.data(), total, total, kv, 1.0f,
+                  [&](int64_t r, int j) { return (cells[j].seqs & row_seq[r]) && cells[j].pos <= row_pos[r]; },
+                  att.data());
+      }
       int64_t r0 = 0;
       for (const auto& it : items) {
+        if (flash) break;
         const uint64_t bit = uint64_t{1} << it.sequence;
         const int pos0 = it.n_past;
         attention(&qb[r0 * n_state], it.n_tokens, total, kv, 1.0f,
@@ -828,7 +938,7 @@ struct WhisperNetwork::Impl {
       for (size_t i = 0; i < sz; ++i) x[i] = proj[i] + x[i];
 
       // Cross-attention over the window's encoder output; the scale is applied in the softmax.
-      layer_norm(x.data(), h.data(), total, n_state, L.cross.ln.w, L.cross.ln.b, pool);
+      layer_norm(x.data(), h.data(), total, n_state, L.cross.ln.w, L.cross.ln.b, rows_pool);
       linear_rows(L.cross.q, h.data(), total, qb.data());
       const KvView ckv{cross_k.data() + l * cross_stride, n_state, cross_vt.data() + l * cross_stride, n_audio_ctx,
                        n_audio_ctx_pad, cross_vt.data() + l * cross_stride};
@@ -836,9 +946,9 @@ struct WhisperNetwork::Impl {
       linear_rows(L.cross.o, att.data(), total, proj.data());
       for (size_t i = 0; i < sz; ++i) x[i] = proj[i] + x[i];
 
-      layer_norm(x.data(), h.data(), total, n_state, L.mlp_ln.w, L.mlp_ln.b, pool);
+      layer_norm(x.data(), h.data(), total, n_state, L.mlp_ln.w, L.mlp_ln.b, rows_pool);
       linear_rows(L.mlp0, h.data(), total, mlp.data());
-      gelu_rows(mlp.data(), static_cast<int64_t>(sz) * 4, pool);
+      gelu_rows(mlp.data(), static_cast<int64_t>(sz) * 4, rows_pool);
       linear_rows(L.mlp1, mlp.data(), total, proj.data());
       for (size_t i = 0; i < sz; ++i) x[i] = proj[i] + x[i];
     }

@@ -1,5 +1,6 @@
 // thoth shortcuts check: validates the configured shortcuts and says how they would work in
-// this session (which backend; on X11, whether every key can be grabbed).
+// this session (which backend; on X11, whether every key can be grabbed; with the Wayland
+// desktop portal, the triggers the daemon will ask the desktop for).
 #include <cstdio>
 #include <string>
 
@@ -31,6 +32,15 @@ void add_shortcuts_command(CLI::App& app, const GlobalOptions& /*global*/) {
     }
     const input::BackendChoice backend = input::choose_backend();
     std::printf("%-11s%s\n", "backend", backend.reason.c_str());
+    if (backend.backend == input::Backend::portal) {
+      // Binding here would make the desktop ask the user twice (now and at the daemon's
+      // start): say what the daemon will ask for instead.
+      std::string triggers;
+      for (const auto& b : settings->bindings)
+        triggers += (triggers.empty() ? "" : ", ") + b.action + " " + input::xdg_trigger(b.accelerator);
+      std::printf("%-11s%s\n", "portal", ("the daemon asks for " + (triggers.empty() ? "nothing" : triggers)).c_str());
+      return 0;
+    }
     if (backend.backend != input::Backend::x11) return 0;
 
     // Grab for a moment on a registry of our own: the server says whether each key is free.

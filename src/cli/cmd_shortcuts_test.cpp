@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "support/portal_desktop.h"
 #include "support/process.h"
 #include "support/shared_data.h"
 #include "support/x_server.h"
@@ -76,6 +77,27 @@ TEST_F(ShortcutsCheck, OnX11ItTriesTheGrabs) {
             "hands_free Ctrl+Alt+H\n"
             "backend    X11: keys grabbed on display " + xvfb->display() + "\n"
             "grabs      every shortcut is free to use\n");
+}
+
+TEST_F(ShortcutsCheck, OnWaylandWithTheGlobalShortcutsPortalItNamesTheTriggers) {
+  std::string error;
+  auto desktop = test::PortalDesktop::start(&error);
+  ASSERT_TRUE(desktop) << error;
+  write_config(R"({"shortcuts": {"copy_last": "Ctrl+Shift+C"}})");
+  auto o = opts();
+  for (const auto& [name, value] : desktop->client_env()) o.env[name] = value;
+  auto r = test::run_thoth({"shortcuts", "check"}, o);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "mode       push-to-talk\n"
+            "record     Ctrl+Alt+Space\n"
+            "cancel     Ctrl+Alt+Escape\n"
+            "copy_last  Ctrl+Shift+C\n"
+            "hands_free (unbound)\n"
+            "backend    Wayland: shortcuts through the desktop's GlobalShortcuts portal (version 1); the desktop "
+            "may ask you to confirm them\n"
+            "portal     the daemon asks for record CTRL+ALT+space, cancel CTRL+ALT+Escape, copy_last CTRL+SHIFT+c\n");
+  EXPECT_EQ(desktop->create_calls(), 0);  // checking asks the user nothing
 }
 
 }  // namespace

@@ -197,4 +197,17 @@ std::string format_accelerator(const Accelerator& a) {
   return out + key_name(a.keysym);
 }
 
+std::string xdg_trigger(const Accelerator& a) {
+  std::string out;
+  if (a.modifiers & kCtrl) out += "CTRL+";
+  if (a.modifiers & kAlt) out += "ALT+";
+  if (a.modifiers & kShift) out += "SHIFT+";
+  if (a.modifiers & kSuper) out += "LOGO+";
+  // The spec names keys as xkb does, which are X keysym names ("space", "a", "F9").
+  if (const char* name = XKeysymToString(a.keysym)) return out + name;
+  char hex[16];
+  std::snprintf(hex, sizeof hex, "0x%x", a.keysym);
+  return out + hex;
+}
+
 }  // namespace thoth::input

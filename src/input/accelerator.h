@@ -41,6 +41,11 @@ Result<Accelerator> parse_accelerator(std::string_view text);
 // ("Ctrl+Alt+Space", "Super+D", "Ctrl+Minus"). parse_accelerator(format(a)) == a.
 std::string format_accelerator(const Accelerator& accelerator);
 
+// The trigger in the XDG shortcuts specification's syntax that the GlobalShortcuts portal
+// takes as `preferred_trigger`: modifiers CTRL, ALT, SHIFT, LOGO, then the xkb keysym name
+// ("CTRL+ALT+space", "LOGO+d", "SHIFT+F9", "CTRL+minus").
+std::string xdg_trigger(const Accelerator& accelerator);
+
 // The key's canonical name alone ("Space", "D", "F9", "XF86AudioPlay").
 std::string key_name(uint32_t keysym);
 

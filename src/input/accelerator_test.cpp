@@ -95,5 +95,17 @@ TEST(Accelerator, RefusesKeysThatTypeTextWithoutACommandModifier) {
   parse_ok("Shift+F1");  // function keys type nothing
 }
 
+TEST(Accelerator, ConvertsToTheXdgShortcutsTriggerSyntax) {
+  EXPECT_EQ(xdg_trigger(parse_ok("Ctrl+Alt+Space")), "CTRL+ALT+space");
+  EXPECT_EQ(xdg_trigger(parse_ok("Super+D")), "LOGO+d");
+  EXPECT_EQ(xdg_trigger(parse_ok("shift+f9")), "SHIFT+F9");
+  EXPECT_EQ(xdg_trigger(parse_ok("Ctrl+Alt+Escape")), "CTRL+ALT+Escape");
+  EXPECT_EQ(xdg_trigger(parse_ok("Ctrl+-")), "CTRL+minus");
+  EXPECT_EQ(xdg_trigger(parse_ok("Ctrl+Shift+5")), "CTRL+SHIFT+5");
+  EXPECT_EQ(xdg_trigger(parse_ok("Super+Alt+Ctrl+Shift+PageUp")), "CTRL+ALT+SHIFT+LOGO+Prior");
+  EXPECT_EQ(xdg_trigger(parse_ok("XF86AudioPlay")), "XF86AudioPlay");
+  EXPECT_EQ(xdg_trigger(parse_ok("Alt+KP_Enter")), "ALT+KP_Enter");
+}
+
 }  // namespace
 }  // namespace thoth::input

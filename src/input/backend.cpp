@@ -54,11 +54,13 @@ BackendChoice choose_backend() {
   if (session == "wayland" || (!wayland.empty() && session != "x11")) {
     // XWayland's DISPLAY is no help: X11 grabs there only see keys typed into X11 windows.
     auto portal = global_shortcuts_portal_version();
-    if (portal)
-      c.reason = "Wayland: this desktop offers the GlobalShortcuts portal (version " + std::to_string(*portal) +
-                 "), which Thoth does not use yet; " + kWaylandAdvice;
-    else
+    if (portal) {
+      c.backend = Backend::portal;
+      c.reason = "Wayland: shortcuts through the desktop's GlobalShortcuts portal (version " +
+                 std::to_string(*portal) + "); the desktop may ask you to confirm them";
+    } else {
       c.reason = "no global shortcuts on this Wayland desktop (" + portal.error() + "): " + kWaylandAdvice;
+    }
     return c;
   }
   if (!x11.empty()) {

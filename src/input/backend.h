@@ -1,6 +1,7 @@
 // Which global-shortcut backend this session allows. X11 sessions grab keys (X11Hotkeys).
 // Wayland gives no client a global key grab: the desktop may offer the xdg-desktop-portal
-// GlobalShortcuts interface, and otherwise the compositor binds keys to `thoth` commands.
+// GlobalShortcuts interface (PortalShortcuts), and otherwise the compositor binds keys to
+// `thoth` commands.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -10,7 +11,8 @@
 namespace thoth::input {
 
 enum class Backend {
-  x11,   // X11Hotkeys on $DISPLAY
+  x11,     // X11Hotkeys on $DISPLAY
+  portal,  // PortalShortcuts: the desktop's GlobalShortcuts portal (Wayland)
   none,  // no global shortcuts from Thoth: the user binds `thoth` commands instead
 };
 

@@ -9,11 +9,13 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <string>
 
 #include "input/test_env.h"
+#include "support/shared_data.h"
 
 
 namespace thoth::input {
@@ -21,10 +23,22 @@ namespace {
 
 using test::ScopedEnv;
 
-// A private session bus: dbus-daemon prints its address and is stopped by its pid.
+// A private session bus: dbus-daemon prints its address and is stopped by its pid. Its
+// config lists no service dirs, so nothing installed (say, xdg-desktop-portal) is activated.
 class SessionBus {
  public:
   SessionBus() {
+    {
+      std::ofstream conf(config_ / "bus.conf");
+      conf << "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
+              " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+              "<busconfig><type>session</type><listen>unix:dir="
+           << config_.path().string()
+           << "</listen><auth>EXTERNAL</auth><policy context=\"default\">"
+              "<allow send_destination=\"*\" eavesdrop=\"true\"/><allow eavesdrop=\"true\"/><allow own=\"*\"/>"
+              "</policy></busconfig>\n";
+    }
+    const std::string config_arg = "--config-file=" + (config_ / "bus.conf").string();
     int out[2];
     if (pipe(out) != 0) return;
     pid_ = fork();
@@ -33,7 +47,8 @@ class SessionBus {
       close(out[0]);
       const int devnull = open("/dev/null", O_WRONLY);
       dup2(devnull, 2);
-      execlp("dbus-daemon", "dbus-daemon", "--session", "--nofork", "--print-address=1", static_cast<char*>(nullptr));
+      execlp("dbus-daemon", "dbus-daemon", config_arg.c_str(), "--nofork", "--print-address=1",
+             static_cast<char*>(nullptr));
       _exit(127);
     }
     close(out[1]);
@@ -50,6 +65,7 @@ class SessionBus {
   const std::string& address() const { return address_; }
 
  private:
+  thoth::test::ScratchDir config_;
   pid_t pid_ = -1;
   std::string address_;
 };

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "input/backend.h"
+#include "input/portal_shortcuts.h"
 #include "input/x11_hotkeys.h"
 
 namespace thoth::input {
@@ -21,6 +22,7 @@ struct GlobalShortcuts::Impl {
   BackendChoice backend;
   std::string backend_error;  // the backend was chosen but could not start
   std::unique_ptr<X11Hotkeys> x11;
+  std::unique_ptr<PortalShortcuts> portal;
 
   std::mutex mutex;
   std::condition_variable cv;
@@ -74,6 +76,13 @@ Result<std::unique_ptr<GlobalShortcuts>> GlobalShortcuts::start(const Config::Sh
       raw->x11 = std::move(*x11);
     else
       raw->backend_error = x11.error();
+  } else if (raw->backend.backend == Backend::portal) {
+    auto portal =
+        PortalShortcuts::start(raw->registry, [raw](const ShortcutEvent& e) { raw->post([raw, e] { raw->keys.handle(e); }); });
+    if (portal)
+      raw->portal = std::move(*portal);
+    else
+      raw->backend_error = portal.error();
   }
   spdlog::info("shortcuts: {}", self->status());
   return self;
@@ -81,6 +90,7 @@ Result<std::unique_ptr<GlobalShortcuts>> GlobalShortcuts::start(const Config::Sh
 
 GlobalShortcuts::~GlobalShortcuts() {
   impl_->x11.reset();  // may post the release of a key still held
+  impl_->portal.reset();  // the same, and closes the portal session
   {
     std::lock_guard lock(impl_->mutex);
     impl_->stopping = true;
@@ -104,12 +114,14 @@ std::string GlobalShortcuts::status() const {
   if (!impl_->backend_error.empty()) s += "\n" + impl_->backend_error;
   if (impl_->x11)
     if (auto grabs = impl_->x11->grab_status(); !grabs) s += "\n" + grabs.error();
+  if (impl_->portal) s += "\n" + impl_->portal->status();
   return s;
 }
 
-bool GlobalShortcuts::active() const { return impl_->x11 != nullptr; }
+bool GlobalShortcuts::active() const { return impl_->x11 != nullptr || (impl_->portal && impl_->portal->bound()); }
 
 bool GlobalShortcuts::wait_applied(std::chrono::milliseconds timeout) const {
+  if (impl_->portal) return impl_->portal->wait_applied(impl_->registry.generation(), timeout);
   if (!impl_->x11) return true;
   return impl_->x11->wait_applied(impl_->registry.generation(), timeout);
 }

@@ -1,6 +1,7 @@
 // Everything the daemon needs for shortcuts in one object: the config's bindings in a
-// registry, the session's backend (X11 grabs, or none on Wayland/no display), and a thread
-// of its own that runs DictationKeys so the key thread never waits on the dictation.
+// registry, the session's backend (X11 grabs, the Wayland desktop's GlobalShortcuts portal,
+// or none), and a thread of its own that runs DictationKeys so the key thread never waits
+// on the dictation.
 //
 //   auto shortcuts = input::GlobalShortcuts::start(config.shortcuts, my_dictation);
 //   if (!shortcuts) fail(shortcuts.error());         // invalid shortcuts.* (one line)
@@ -31,9 +32,10 @@ class GlobalShortcuts {
 
   // One line per fact: the backend and any shortcut that could not be grabbed.
   std::string status() const;
-  bool active() const;  // keys reach Thoth (some backend is grabbing)
+  bool active() const;  // keys reach Thoth (X11 grabs, or the portal bound the shortcuts)
 
-  // For tests and reload replies: the backend has applied the latest change.
+  // For tests and reload replies: the backend has applied the latest change (the portal:
+  // the desktop has answered, yes or no).
   bool wait_applied(std::chrono::milliseconds timeout) const;
 
   struct Impl;

@@ -19,6 +19,7 @@
 #include "input/global_shortcuts.h"
 #include "output/desktop_output.h"
 #include "pipeline/stage_adapters.h"
+#include "server/config_watch.h"
 #include "server/control.h"
 #include "server/cues.h"
 #include "server/http_api.h"
@@ -190,9 +191,24 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& options) {
     return {};
   });
 
+  // A config edited by hand takes effect as PUT /api/config does; an invalid one is logged
+  // and the settings in use stay.
+  DictationService* service_ptr = d->service_.get();
+  auto watch = FileWatcher::start(paths::config_file(), [service_ptr] {
+    auto r = service_ptr->reload_config_file();
+    if (!r)
+      spdlog::error("config file not reloaded, the previous settings stay: {}", r.error());
+    else if (*r)
+      spdlog::info("config file changed: reloaded {}", paths::config_file().string());
+  });
+  if (!watch) return make_error(watch.error());
+  d->config_watch_ = std::move(*watch);
+
   json info{{"pid", int(::getpid())}, {"socket", d->socket_path_.string()}, {"http_port", d->http_port_},
             {"shortcuts", d->shortcuts_->status()}};
   d->service_->set_status_extra(info);
+  // The desktop portal answers later (maybe after asking the user): status shows it live.
+  d->service_->set_status_field("shortcuts", [shortcuts_ptr] { return json(shortcuts_ptr->status()); });
   // The socket last: a client that reaches it finds the daemon complete.
   d->control_ = std::make_unique<ControlServer>(*d->service_);
   if (auto r = d->control_->start(d->socket_path_); !r) return make_error(r.error());
@@ -203,8 +219,10 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const DaemonOptions& options) {
 Daemon::~Daemon() { shutdown(); }
 
 void Daemon::shutdown() {
+  config_watch_.reset();  // it reloads into the service and the shortcuts
   // Keys first: nothing may start a dictation once shutdown has begun.
   if (service_) service_->set_config_listener(nullptr);  // it points at the shortcuts
+  if (service_) service_->set_status_field({}, nullptr);  // so does this
   shortcuts_.reset();
   keys_.reset();
   cues_.reset();

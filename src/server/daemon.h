@@ -23,6 +23,7 @@ class GlobalShortcuts;
 namespace thoth::server {
 
 class Cues;
+class FileWatcher;
 class Tray;
 class TrayFollower;
 
@@ -62,6 +63,7 @@ class Daemon {
   std::unique_ptr<Cues> cues_;
   std::unique_ptr<Tray> tray_;                  // null when the session has no bus
   std::unique_ptr<TrayFollower> tray_follower_;  // uses tray_
+  std::unique_ptr<FileWatcher> config_watch_;    // re-reads a config edited by hand
 };
 
 // Where the per-install API token lives: data dir/api-token (0600).

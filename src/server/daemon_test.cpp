@@ -752,4 +752,37 @@ TEST_F(DaemonTest, HttpConfigRefusesShortcutsThatCannotBeBound) {
   EXPECT_EQ(json::parse(saved->body)["shortcuts"]["record"], "Super+D");
 }
 
+// A config file edited by hand while the daemon runs takes effect; an invalid one (bad JSON,
+// or shortcuts that cannot be bound) is logged in one line and the settings in use stay.
+TEST_F(DaemonTest, ConfigFileEditedByHandIsReloaded) {
+  start_daemon();
+  auto c = client();
+  auto record = [&] {
+    auto r = c.Get("/api/config");
+    return r && r->status == 200 ? json::parse(r->body)["shortcuts"]["record"].get<std::string>() : std::string();
+  };
+  ASSERT_EQ(record(), "Ctrl+Alt+Space");
+  const auto file = home_ / "config.json";
+  std::ofstream(file) << R"({"shortcuts": {"record": "Super+D"}})" << "\n";
+  ASSERT_TRUE(eventually([&] { return record() == "Super+D"; }, 30s)) << daemon_->err();
+
+  std::ofstream(file) << R"({"shortcuts": {"record": )" << "\n";  // half an edit
+  ASSERT_TRUE(eventually([&] { return daemon_->err().find("config file not reloaded") != std::string::npos; }, 30s))
+      << daemon_->err();
+  EXPECT_EQ(record(), "Super+D");
+
+  // Schema-valid but not a key: refused by the shortcuts, as PUT /api/config would be.
+  std::ofstream(file) << R"({"shortcuts": {"record": "Ctrl+Alt+Spcae"}})" << "\n";
+  ASSERT_TRUE(eventually([&] { return daemon_->err().find("Spcae") != std::string::npos; }, 30s)) << daemon_->err();
+  EXPECT_EQ(record(), "Super+D");
+  EXPECT_NE(daemon_->err().find("config file not reloaded, the previous settings stay: shortcuts.record: unknown key "
+                                "'Spcae' in 'Ctrl+Alt+Spcae'"),
+            std::string::npos)
+      << daemon_->err();
+
+  // A later valid edit applies again: the watch survives refused ones.
+  std::ofstream(file) << R"({"shortcuts": {"record": "Super+F7"}})" << "\n";
+  ASSERT_TRUE(eventually([&] { return record() == "Super+F7"; }, 30s)) << daemon_->err();
+}
+
 }  // namespace

@@ -215,6 +215,24 @@ Result<std::shared_ptr<const Config>> DictationService::replace_config(const jso
   return shared;
 }
 
+Result<bool> DictationService::reload_config_file() {
+  std::shared_lock listening(listener_mutex_);
+  auto loaded = load_config(paths::config_file());
+  if (!loaded) return make_error(loaded.error());
+  // Saving through the API writes the file too: the same settings are no change.
+  if (config_to_json(*loaded) == config_to_json(*config())) return false;
+  if (config_listener_)
+    if (auto ok = config_listener_(*loaded, /*apply=*/false); !ok) return make_error(ok.error());
+  auto shared = std::make_shared<const Config>(std::move(*loaded));
+  {
+    std::unique_lock lock(config_mutex_);
+    config_ = shared;
+    ++config_generation_;
+  }
+  if (config_listener_) (void)config_listener_(*shared, /*apply=*/true);
+  return true;
+}
+
 void DictationService::set_config_listener(ConfigListener listener) {
   std::unique_lock lock(listener_mutex_);
   config_listener_ = std::move(listener);
@@ -349,9 +367,19 @@ json DictationService::status() const {
     std::lock_guard lock(hands_free_mutex_);
     if (!hands_free_error_.empty()) j["hands_free_error"] = hands_free_error_;
   }
-  std::lock_guard lock(pipeline_mutex_);
-  for (auto& [k, v] : status_extra_.items()) j[k] = v;
+  {
+    std::lock_guard lock(pipeline_mutex_);
+    for (auto& [k, v] : status_extra_.items()) j[k] = v;
+  }
+  std::lock_guard lock(status_field_mutex_);
+  if (status_field_) j[status_field_key_] = status_field_();
   return j;
+}
+
+void DictationService::set_status_field(std::string key, std::function<json()> value) {
+  std::lock_guard lock(status_field_mutex_);
+  status_field_key_ = std::move(key);
+  status_field_ = std::move(value);
 }
 
 void DictationService::set_status_extra(json extra) {

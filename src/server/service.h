@@ -77,7 +77,11 @@ class DictationService {
   // Validates `doc` as a whole user config, writes it (0600) and uses it from the next
   // dictation on. Errors name the key at fault.
   Result<std::shared_ptr<const Config>> replace_config(const nlohmann::json& doc);
-  // Called by replace_config with the new config: first to check it (apply false; an error
+  // Reads the config file again (it was edited by hand). An invalid file, or settings the
+  // listener refuses, change nothing: the error says why in one line. True when the
+  // effective config changed (then the listener has applied it), false when it is the same.
+  Result<bool> reload_config_file();
+  // Called by replace_config and reload_config_file with the new config: first to check it (apply false; an error
   // refuses the change and nothing is written), then, once it is in effect, to apply it.
   // Null clears it (waiting for a call in flight).
   using ConfigListener = std::function<Result<void>(const Config&, bool apply)>;
@@ -86,6 +90,10 @@ class DictationService {
   Result<store::HistoryStore*> history();
   // Fields the daemon adds to every status (pid, socket, HTTP port).
   void set_status_extra(nlohmann::json extra);
+  // A field computed at every status, for facts that change on their own (the global
+  // shortcuts: a desktop portal answers when the user does). `value` must be quick and must
+  // not call back into the service. Null clears it; once that returns it is not running.
+  void set_status_field(std::string key, std::function<nlohmann::json()> value);
   // The model file the config names, resolved now (for fail-fast checks and /api/models).
   Result<std::string> resolve_model() const;
 
@@ -127,6 +135,9 @@ class DictationService {
   mutable std::mutex pipeline_mutex_;  // guards pipeline_ and status_extra_ (brief)
   std::shared_ptr<pipeline::Pipeline> pipeline_;
   nlohmann::json status_extra_ = nlohmann::json::object();
+  mutable std::mutex status_field_mutex_;  // guards the two below, held while calling the field
+  std::string status_field_key_;
+  std::function<nlohmann::json()> status_field_;
 
   std::mutex history_mutex_;
   std::optional<store::HistoryStore> history_;
