@@ -324,8 +324,24 @@ void f16_axpy(uint16_t* acc, const uint16_t* v, float s, int64_t n) {
 }
 
 // Eight lanes of y at a time stay in a register through the whole chain.
+// V registers of y side by side: independent FMA chains, so the loop is not bound by one
+// chain's latency (each element's chain is still the same, in the same order).
+template <int V>
+inline void f32_axpy_lanes(float* y, const float* x, int64_t x_stride, const float* s, int64_t count) {
+  __m256 acc[V];
+  for (int v = 0; v < V; ++v) acc[v] = _mm256_loadu_ps(y + 8 * v);
+  for (int64_t c = 0; c < count; ++c) {
+    const __m256 sv = _mm256_set1_ps(s[c]);
+    const float* xr = x + c * x_stride;
+    for (int v = 0; v < V; ++v) acc[v] = _mm256_fmadd_ps(_mm256_loadu_ps(xr + 8 * v), sv, acc[v]);
+  }
+  for (int v = 0; v < V; ++v) _mm256_storeu_ps(y + 8 * v, acc[v]);
+}
+
 void f32_axpy(float* y, const float* x, int64_t x_stride, const float* s, int64_t count, int64_t n) {
   int64_t i = 0;
+  for (; i + 64 <= n; i += 64) f32_axpy_lanes<8>(y + i, x + i, x_stride, s, count);
+  for (; i + 32 <= n; i += 32) f32_axpy_lanes<4>(y + i, x + i, x_stride, s, count);
   for (; i + 8 <= n; i += 8) {
     __m256 acc = _mm256_loadu_ps(y + i);
     for (int64_t c = 0; c < count; ++c)

@@ -305,8 +305,25 @@ void f16_axpy(uint16_t* acc, const uint16_t* v, float s, int64_t n) {
 }
 
 // Sixteen lanes of y at a time stay in a register through the whole chain.
+// V registers of y side by side: independent FMA chains, so the loop is not bound by one
+// chain's latency (each element's chain is still the same, in the same order).
+template <int V>
+inline void f32_axpy_lanes(float* y, const float* x, int64_t x_stride, const float* s, int64_t count) {
+  __m512 acc[V];
+  for (int v = 0; v < V; ++v) acc[v] = _mm512_loadu_ps(y + 16 * v);
+  for (int64_t c = 0; c < count; ++c) {
+    const __m512 sv = _mm512_set1_ps(s[c]);
+    const float* xr = x + c * x_stride;
+    for (int v = 0; v < V; ++v) acc[v] = _mm512_fmadd_ps(_mm512_loadu_ps(xr + 16 * v), sv, acc[v]);
+  }
+  for (int v = 0; v < V; ++v) _mm512_storeu_ps(y + 16 * v, acc[v]);
+}
+
 void f32_axpy(float* y, const float* x, int64_t x_stride, const float* s, int64_t count, int64_t n) {
-  for (int64_t i = 0; i < n; i += 16) {
+  int64_t i0 = 0;
+  for (; i0 + 64 <= n; i0 += 64) f32_axpy_lanes<4>(y + i0, x + i0, x_stride, s, count);
+  for (; i0 + 32 <= n; i0 += 32) f32_axpy_lanes<2>(y + i0, x + i0, x_stride, s, count);
+  for (int64_t i = i0; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
     __m512 acc = _mm512_maskz_loadu_ps(m, y + i);
     for (int64_t c = 0; c < count; ++c)

@@ -305,7 +305,7 @@ TEST_P(MatmulVariant, ExpShiftedGivesTheScalarBits) {
 }
 
 TEST_P(MatmulVariant, F32AxpyChainsGiveTheScalarBits) {
-  for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{16}, int64_t{17}, int64_t{64}, int64_t{70}}) {
+  for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{16}, int64_t{17}, int64_t{40}, int64_t{64}, int64_t{70}, int64_t{112}}) {
     for (int64_t count : {int64_t{1}, int64_t{3}, int64_t{16}}) {
       const int64_t stride = n + 5;
       std::vector<float> x(count * stride), s(count), y0(n);
