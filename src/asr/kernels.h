@@ -55,6 +55,9 @@ struct KernelTable {
   void (*f16_axpy)(uint16_t* acc, const uint16_t* v, float s, int64_t n) = nullptr;
   // For c < count, in order: y[i] = fma(x[c * x_stride + i], s[c], y[i]) for i < n.
   void (*f32_axpy)(float* y, const float* x, int64_t x_stride, const float* s, int64_t count, int64_t n) = nullptr;
+  // f32_axpy into y0 with s0 and into y1 with s1 over the same x (each the same bits).
+  void (*f32_axpy2)(float* y0, float* y1, const float* x, int64_t x_stride, const float* s0, const float* s1,
+                    int64_t count, int64_t n) = nullptr;
   // acc[i] = f16(f32(acc[i]) * s) for i < n.
   void (*f16_scale)(uint16_t* acc, float s, int64_t n) = nullptr;
   // Flash attention's one-chunk loop over n keys (ggml's online softmax, f16 accumulator acc

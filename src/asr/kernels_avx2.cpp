@@ -355,6 +355,41 @@ void f32_axpy(float* y, const float* x, int64_t x_stride, const float* s, int64_
   }
 }
 
+// f32_axpy for two outputs over the same x (two query rows against one key or value tile):
+// each x register loaded once feeds both rows' chains.
+template <int V>
+inline void f32_axpy2_lanes(float* y0, float* y1, const float* x, int64_t x_stride, const float* s0, const float* s1,
+                            int64_t count) {
+  __m256 a[V], b[V];
+  for (int v = 0; v < V; ++v) {
+    a[v] = _mm256_loadu_ps(y0 + 8 * v);
+    b[v] = _mm256_loadu_ps(y1 + 8 * v);
+  }
+  for (int64_t c = 0; c < count; ++c) {
+    const __m256 sa = _mm256_set1_ps(s0[c]), sb = _mm256_set1_ps(s1[c]);
+    const float* xr = x + c * x_stride;
+    for (int v = 0; v < V; ++v) {
+      const __m256 xv = _mm256_loadu_ps(xr + 8 * v);
+      a[v] = _mm256_fmadd_ps(xv, sa, a[v]);
+      b[v] = _mm256_fmadd_ps(xv, sb, b[v]);
+    }
+  }
+  for (int v = 0; v < V; ++v) {
+    _mm256_storeu_ps(y0 + 8 * v, a[v]);
+    _mm256_storeu_ps(y1 + 8 * v, b[v]);
+  }
+}
+
+void f32_axpy2(float* y0, float* y1, const float* x, int64_t x_stride, const float* s0, const float* s1, int64_t count,
+               int64_t n) {
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) f32_axpy2_lanes<4>(y0 + i, y1 + i, x + i, x_stride, s0, s1, count);
+  if (i < n) {
+    f32_axpy(y0 + i, x + i, x_stride, s0, count, n - i);
+    f32_axpy(y1 + i, x + i, x_stride, s1, count, n - i);
+  }
+}
+
 void f16_scale(uint16_t* acc, float s, int64_t n) {
   const __m256 sv = _mm256_set1_ps(s);
   for (int64_t i = 0; i < n; i += 8) {
@@ -541,6 +576,7 @@ KernelTable make_avx2() {
   t.exp_shifted = exp_shifted;
   t.f16_axpy = f16_axpy;
   t.f32_axpy = f32_axpy;
+  t.f32_axpy2 = f32_axpy2;
   t.f16_online_softmax = f16_online_softmax;
   t.to_f16 = to_f16;
   t.f16_scale = f16_scale;

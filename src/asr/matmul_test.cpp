@@ -314,6 +314,16 @@ TEST_P(MatmulVariant, F32AxpyChainsGiveTheScalarBits) {
       for (int64_t i = 0; i < n; ++i) y0[i] = std::cos(0.91f * static_cast<float>(i)) / 7.0f;
       std::vector<float> got = y0, want = y0;
       f32_axpy(got.data(), x.data(), stride, s.data(), count, n);
+      // The two-row form: each row the single form's bits.
+      std::vector<float> s2(count), pair0 = y0, pair1(n), alone1(n);
+      for (int64_t c = 0; c < count; ++c) s2[c] = std::sin(2.1f * static_cast<float>(c));
+      for (int64_t i = 0; i < n; ++i) pair1[i] = alone1[i] = std::sin(0.5f * static_cast<float>(i));
+      f32_axpy2(pair0.data(), pair1.data(), x.data(), stride, s.data(), s2.data(), count, n);
+      f32_axpy(alone1.data(), x.data(), stride, s2.data(), count, n);
+      for (int64_t j = 0; j < n; ++j) {
+        ASSERT_EQ(bits_of(pair0[j]), bits_of(got[j])) << "n=" << n << " count=" << count;
+        ASSERT_EQ(bits_of(pair1[j]), bits_of(alone1[j])) << "n=" << n << " count=" << count;
+      }
       ASSERT_TRUE(select_kernels("scalar").ok());
       f32_axpy(want.data(), x.data(), stride, s.data(), count, n);
       ASSERT_TRUE(select_kernels(GetParam()).ok());
