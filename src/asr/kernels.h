@@ -1,13 +1,16 @@
 // The kernel table behind matmul(): one per instruction-set variant, picked once at start.
 // Internal to asr/: matmul.cpp drives it, kernels_<variant>.cpp fill it in.
 //
-// Contract every variant keeps (so the variants agree within float rounding and the scalar
-// table stays the ground truth):
+// Contract every variant keeps (so every variant gives the scalar table's bits, and those are
+// the reference's: ggml's CPU backend as built -march=native on AVX-512, without llamafile):
 //  - convert_row turns an f32 activation row into the weight type's partner format, bit for
 //    bit the same in every variant (ggml's x86 rules: q8 scale d = amax / 127, values
 //    rounded half-to-even after multiplying by 127 / amax; f16 rounding half-to-even);
-//  - gemm computes each output as one dot product whose summation order does not depend on
-//    where the output sits in the tile, so results do not change with threads or tiling.
+//  - gemm computes each output as one dot product in the reference's summation order for the
+//    type (f32/f16: ggml_vec_dot_f32/_f16, four 16-lane FMA accumulators over steps of 64;
+//    quantized: ggml's AVX2 vec_dot, eight 4-product integer lanes FMA-accumulated per block;
+//    q4_0_repacked: the repacked q4_0_8x8 kernels), whatever the output's place in the tile,
+//    so results do not change with threads, tiling or variant.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -40,6 +43,9 @@ struct TypeKernels {
 struct KernelTable {
   const char* name = "";
   TypeKernels f32, f16, q4_0, q4_1, q5_0, q5_1, q8_0;
+  // q4_0 as ggml's repacked q4_0_8x8 GEMV/GEMM compute it: per output, each block's exact
+  // integer sum converted to float and FMA-accumulated with d_w * d_x in block order.
+  TypeKernels q4_0_repacked;
 
   // Element-wise loops of the attention, each lane computed exactly as the scalar table does
   // (same operations, same roundings), so the variant in use never changes a result.
@@ -47,6 +53,11 @@ struct KernelTable {
   void (*exp_shifted)(const float* x, float shift, float* out, int64_t n) = nullptr;
   // acc[i] = f16(fma(f32(v[i]), s, f32(acc[i]))) for i < n: flash attention's f16 accumulator.
   void (*f16_axpy)(uint16_t* acc, const uint16_t* v, float s, int64_t n) = nullptr;
+  // For c < count, in order: y[i] = fma(x[c * x_stride + i], s[c], y[i]) for i < n.
+  void (*f32_axpy)(float* y, const float* x, int64_t x_stride, const float* s, int64_t count, int64_t n) = nullptr;
+  // f32_axpy into y0 with s0 and into y1 with s1 over the same x (each the same bits).
+  void (*f32_axpy2)(float* y0, float* y1, const float* x, int64_t x_stride, const float* s0, const float* s1,
+                    int64_t count, int64_t n) = nullptr;
   // acc[i] = f16(f32(acc[i]) * s) for i < n.
   void (*f16_scale)(uint16_t* acc, float s, int64_t n) = nullptr;
   // Flash attention's one-chunk loop over n keys (ggml's online softmax, f16 accumulator acc
@@ -54,7 +65,7 @@ struct KernelTable {
   // the value row v + row * stride, row = rows ? rows[j] : j:
   //   s > *m: ms = expf(*m - s), *m = s, acc[i] = f16(f32(acc[i]) * ms), vs = 1
   //   else:   ms = 1, vs = expf(s - *m)
-  //   acc[i] = f16(fma(f32(v[i]), vs, f32(acc[i]))); *sum = *sum * ms + vs
+  //   acc[i] = f16(fma(f32(v[i]), vs, f32(acc[i]))); *sum = fma(*sum, ms, vs)
   // (expf is libm's, as the reference's; the products as f16_axpy and f16_scale compute them).
   void (*f16_online_softmax)(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
                              int64_t d, uint16_t* acc, float* m, float* sum) = nullptr;
@@ -63,14 +74,8 @@ struct KernelTable {
   void (*dot_f16_rows)(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d,
                        float* out) = nullptr;
 
-  // c[r * ldc + j] = dot(a row r, column j of b) for r < m, j < n, with a (m x k) and b (k x n)
-  // row-major: bit for bit what this variant's f32 gemm gives with b's columns as weight rows
-  // (its lanes over k, its fixed reduction), computed with outputs side by side in registers
-  // (no horizontal sum per output). The tiled attention's scores, k = the head width.
   // y[i] = fp32_to_fp16(x[i]) for i < n (f16 storage: the encoder's K/V casts, GELU's input).
   void (*to_f16)(const float* x, uint16_t* y, int64_t n) = nullptr;
-  void (*gemm_f32_cols)(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
-                        int64_t m, int64_t n, int64_t k) = nullptr;
 
   const TypeKernels* for_type(TensorType t) const;
 };
@@ -86,6 +91,10 @@ void convert_row_f16(const float* x, void* dst, int64_t k);   // f32 values roun
 void convert_row_q8_0(const float* x, void* dst, int64_t k);  // BlockQ8_0[k / 32]
 void convert_row_q8_1(const float* x, void* dst, int64_t k);  // BlockQ8_1[k / 32]
 size_t x_row_bytes_f32(int64_t k);   // k floats (the f16 partner rows)
+// The repacked-q4_0 product, shared by the variants (a plain loop; only q4_0 models use it).
+void gemm_q4_0_repacked(const GemmTile& t);
+// The same with AVX2 (kernels_avx2.cpp; the AVX-512 table uses it too). Only on CPUs with AVX2.
+void gemm_q4_0_repacked_avx2(const GemmTile& t);
 size_t x_row_bytes_q8_0(int64_t k);
 size_t x_row_bytes_q8_1(int64_t k);
 // f16_online_softmax through a table's f16_axpy and f16_scale (the accumulator in memory):

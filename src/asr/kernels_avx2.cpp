@@ -3,14 +3,11 @@
 #if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
 
-#include <algorithm>
-
+#include <cmath>
 #include <cstring>
-#include <vector>
 
 #include "asr/kernels.h"
 #include "asr/kernels_tiling.h"
-#include <cmath>  // libm expf in the online softmax, as the reference calls it
 
 namespace thoth::asr::kernels {
 namespace {
@@ -24,16 +21,20 @@ inline float hsum(__m256 v) {
 
 inline float half(uint16_t h) { return _cvtsh_ss(h); }
 
-// ---- f32 / f16 weights: 8 lanes per output, tail zero-padded into the same lanes ----------
+// ---- f32 / f16 weights: ggml_vec_dot_f32 / _f16 as its AVX-512 build runs them ----------
+// (see the scalar table): four 16-lane accumulators per output over steps of 64, each 16-lane
+// accumulator as two 8-lane halves, computed in eight passes (one per half accumulator) so
+// the register blocking keeps one register per output; the halves then meet in the order of
+// _mm512_reduce_add_ps (lane l + lane l + 8 first).
 
 struct F32Weights {
   static __m256 load(const uint8_t* row, int64_t j) {
     return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + j);
   }
-  static __m256 load_tail(const uint8_t* row, int64_t j, int64_t left) {
-    float tmp[8] = {};
-    std::memcpy(tmp, reinterpret_cast<const float*>(row) + j, left * sizeof(float));
-    return _mm256_loadu_ps(tmp);
+  static float at(const uint8_t* row, int64_t j) { return reinterpret_cast<const float*>(row)[j]; }
+  static float tail(const uint8_t* row, const float* x, int64_t np, int64_t k, float s) {
+    for (int64_t j = np; j < k; ++j) s = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(at(row, j)), _mm_set_ss(x[j]), _mm_set_ss(s)));
+    return s;
   }
 };
 
@@ -42,10 +43,11 @@ struct F16Weights {
     return _mm256_cvtph_ps(
         _mm_loadu_si128(reinterpret_cast<const __m128i*>(reinterpret_cast<const uint16_t*>(row) + j)));
   }
-  static __m256 load_tail(const uint8_t* row, int64_t j, int64_t left) {
-    uint16_t tmp[8] = {};
-    std::memcpy(tmp, reinterpret_cast<const uint16_t*>(row) + j, left * sizeof(uint16_t));
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tmp)));
+  static float at(const uint8_t* row, int64_t j) { return half(reinterpret_cast<const uint16_t*>(row)[j]); }
+  static float tail(const uint8_t* row, const float* x, int64_t np, int64_t k, float s) {
+    double d = s;
+    for (int64_t j = np; j < k; ++j) d += static_cast<double>(at(row, j) * x[j]);
+    return static_cast<float>(d);
   }
 };
 
@@ -53,35 +55,41 @@ template <class W>
 struct FloatKernel {
   template <int RM, int RN>
   static void block(const GemmTile& t, int64_t r0, int64_t i0) {
-    __m256 acc[RM][RN];
-    for (int i = 0; i < RM; ++i)
-      for (int j = 0; j < RN; ++j) acc[i][j] = _mm256_setzero_ps();
     const uint8_t* w[RM];
     const float* x[RN];
     for (int i = 0; i < RM; ++i) w[i] = t.w + (r0 + i) * t.w_stride;
     for (int j = 0; j < RN; ++j) x[j] = reinterpret_cast<const float*>(t.x + (i0 + j) * t.x_stride);
-    int64_t k = 0;
-    for (; k + 8 <= t.k; k += 8) {
-      __m256 wv[RM];
-      for (int i = 0; i < RM; ++i) wv[i] = W::load(w[i], k);
-      for (int j = 0; j < RN; ++j) {
-        const __m256 xv = _mm256_loadu_ps(x[j] + k);
-        for (int i = 0; i < RM; ++i) acc[i][j] = _mm256_fmadd_ps(wv[i], xv, acc[i][j]);
+    const int64_t np = t.k / 64 * 64;
+    // [half][output]: accumulators 0 + 2 and 1 + 3 of lanes 0-7 (half 0) and 8-15 (half 1).
+    __m256 even[2][RM][RN], odd[2][RM][RN];
+    for (int pass = 0; pass < 8; ++pass) {
+      const int a = pass / 2, h = pass % 2;  // accumulator order 0, 2, 1, 3
+      static constexpr int kAcc[4] = {0, 2, 1, 3};
+      __m256 acc[RM][RN];
+      for (int i = 0; i < RM; ++i)
+        for (int j = 0; j < RN; ++j) acc[i][j] = _mm256_setzero_ps();
+      for (int64_t k = kAcc[a] * 16 + h * 8; k < np; k += 64) {
+        __m256 wv[RM];
+        for (int i = 0; i < RM; ++i) wv[i] = W::load(w[i], k);
+        for (int j = 0; j < RN; ++j) {
+          const __m256 xv = _mm256_loadu_ps(x[j] + k);
+          for (int i = 0; i < RM; ++i) acc[i][j] = _mm256_fmadd_ps(wv[i], xv, acc[i][j]);
+        }
       }
-    }
-    if (k < t.k) {
-      const int64_t left = t.k - k;
-      __m256 wv[RM];
-      for (int i = 0; i < RM; ++i) wv[i] = W::load_tail(w[i], k, left);
-      for (int j = 0; j < RN; ++j) {
-        float tmp[8] = {};
-        std::memcpy(tmp, x[j] + k, left * sizeof(float));
-        const __m256 xv = _mm256_loadu_ps(tmp);
-        for (int i = 0; i < RM; ++i) acc[i][j] = _mm256_fmadd_ps(wv[i], xv, acc[i][j]);
-      }
+      for (int i = 0; i < RM; ++i)
+        for (int j = 0; j < RN; ++j) {
+          if (a == 0) even[h][i][j] = acc[i][j];
+          else if (a == 1) even[h][i][j] = _mm256_add_ps(even[h][i][j], acc[i][j]);
+          else if (a == 2) odd[h][i][j] = acc[i][j];
+          else odd[h][i][j] = _mm256_add_ps(odd[h][i][j], acc[i][j]);
+        }
     }
     for (int j = 0; j < RN; ++j)
-      for (int i = 0; i < RM; ++i) t.y[(i0 + j) * t.ldy + r0 + i] = hsum(acc[i][j]);
+      for (int i = 0; i < RM; ++i) {
+        const __m256 lo = _mm256_add_ps(even[0][i][j], odd[0][i][j]);
+        const __m256 hi = _mm256_add_ps(even[1][i][j], odd[1][i][j]);
+        t.y[(i0 + j) * t.ldy + r0 + i] = W::tail(w[i], x[j], np, t.k, hsum(_mm256_add_ps(lo, hi)));
+      }
   }
 };
 
@@ -208,6 +216,42 @@ struct Q8_0Kernel {
   }
 };
 
+// q4_0 in the repacked kernels' order (KernelTable::q4_0_repacked): the eight int32 lanes of a
+// block summed exactly, then one FMA per block into a float per output.
+struct Q4_0RepackedKernel {
+  template <int RM, int RN>
+  static void block(const GemmTile& t, int64_t r0, int64_t i0) {
+    float acc[RM][RN] = {};
+    const int64_t nb = t.k / kQK;
+    const __m256i offset = _mm256_set1_epi8(8);
+    for (int64_t b = 0; b < nb; ++b) {
+      __m256i wv[RM];
+      float dw[RM];
+      for (int i = 0; i < RM; ++i) {
+        const uint8_t* blk = t.w + (r0 + i) * t.w_stride + b * sizeof(BlockQ4_0);
+        wv[i] = Q4_0::levels(blk);
+        dw[i] = Q4_0::d(blk);
+      }
+      for (int j = 0; j < RN; ++j) {
+        const auto* xb = reinterpret_cast<const BlockQ8_0*>(t.x + (i0 + j) * t.x_stride) + b;
+        const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb->qs));
+        const float dx = half(xb->d);
+        const __m256i offset_sum = madd_u8_s8(offset, xv);
+        for (int i = 0; i < RM; ++i) {
+          const __m256i p = _mm256_sub_epi32(madd_u8_s8(wv[i], xv), offset_sum);
+          __m128i s = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+          s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+          s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+          const float sumi = static_cast<float>(_mm_cvtsi128_si32(s));
+          acc[i][j] = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(sumi), _mm_set_ss(dw[i] * dx), _mm_set_ss(acc[i][j])));
+        }
+      }
+    }
+    for (int j = 0; j < RN; ++j)
+      for (int i = 0; i < RM; ++i) t.y[(i0 + j) * t.ldy + r0 + i] = acc[i][j];
+  }
+};
+
 void gemm_f32(const GemmTile& t) { gemm_tiled<4, 3, FloatKernel<F32Weights>>(t); }
 void gemm_f16(const GemmTile& t) { gemm_tiled<4, 3, FloatKernel<F16Weights>>(t); }
 void gemm_q4_0(const GemmTile& t) { gemm_tiled<4, 2, UnsignedQuantKernel<Q4_0>>(t); }
@@ -218,6 +262,8 @@ void gemm_q8_0(const GemmTile& t) { gemm_tiled<4, 2, Q8_0Kernel>(t); }
 
 // ---- attention element-wise loops: the scalar table's arithmetic, 8 lanes at a time ----------
 
+// The AVX-512 build's ggml_v_expf (see the scalar table): j * 2^n in one rounding. With n in
+// [-126, 127] 2^n is a normal float and one multiply does it; other lanes take ldexp.
 inline __m256 v_expf(__m256 x) {
   const __m256 r = _mm256_set1_ps(0x1.8p23f);
   const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), r);
@@ -226,25 +272,27 @@ inline __m256 v_expf(__m256 x) {
   const __m256 neg_n = _mm256_xor_ps(n, _mm256_set1_ps(-0.0f));
   const __m256 b = _mm256_fmadd_ps(neg_n, _mm256_set1_ps(0x1.7f7d1cp-20f),
                                    _mm256_fmadd_ps(neg_n, _mm256_set1_ps(0x1.62e4p-1f), x));
-  const __m256i e = _mm256_slli_epi32(_mm256_castps_si256(z), 23);
-  const __m256 k = _mm256_castsi256_ps(_mm256_add_epi32(e, _mm256_castps_si256(_mm256_set1_ps(1.0f))));
   const __m256 u = _mm256_mul_ps(b, b);
   const __m256 j = _mm256_fmadd_ps(
       _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
                       _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
-      u, _mm256_mul_ps(_mm256_set1_ps(0x1.ffffecp-1f), b));
-  const __m256 normal = _mm256_fmadd_ps(j, k, k);
-  const __m256 abs_n = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), n);
-  const __m256 over126 = _mm256_cmp_ps(abs_n, _mm256_set1_ps(126.0f), _CMP_GT_OQ);
-  if (_mm256_movemask_ps(over126) == 0) return normal;
-  const __m256 non_positive = _mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_LE_OQ);
-  const __m256i g = _mm256_and_si256(_mm256_castps_si256(non_positive), _mm256_set1_epi32(static_cast<int>(0x82000000u)));
-  const __m256 s1 = _mm256_castsi256_ps(_mm256_add_epi32(g, _mm256_set1_epi32(0x7f000000)));
-  const __m256 s2 = _mm256_castsi256_ps(_mm256_sub_epi32(e, g));
-  const __m256 over192 = _mm256_cmp_ps(abs_n, _mm256_set1_ps(192.0f), _CMP_GT_OQ);
-  const __m256 mid = _mm256_mul_ps(_mm256_fmadd_ps(s2, j, s2), s1);
-  const __m256 res = _mm256_blendv_ps(normal, mid, over126);
-  return _mm256_blendv_ps(res, _mm256_mul_ps(s1, s1), over192);
+      u, _mm256_fmadd_ps(_mm256_set1_ps(0x1.ffffecp-1f), b, _mm256_set1_ps(1.0f)));
+  // Lanes with n outside [-126, 127] (or NaN) fail this test.
+  const __m256 in_range = _mm256_and_ps(_mm256_cmp_ps(n, _mm256_set1_ps(-126.0f), _CMP_GE_OQ),
+                                        _mm256_cmp_ps(n, _mm256_set1_ps(127.0f), _CMP_LE_OQ));
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  const __m256 normal = _mm256_mul_ps(j, _mm256_castsi256_ps(e));
+  if (_mm256_movemask_ps(in_range) == 0xff) return normal;
+  alignas(32) float nv[8], jv[8], res[8];
+  _mm256_store_ps(nv, n);
+  _mm256_store_ps(jv, j);
+  _mm256_store_ps(res, normal);
+  for (int l = 0; l < 8; ++l) {
+    if (nv[l] >= -126.0f && nv[l] <= 127.0f) continue;
+    if (std::fabs(nv[l]) > 192.0f) res[l] = nv[l] <= 0.0f ? 0.0f : INFINITY;
+    else res[l] = std::ldexp(jv[l], static_cast<int>(nv[l]));  // NaN stays NaN
+  }
+  return _mm256_load_ps(res);
 }
 
 void exp_shifted(const float* x, float shift, float* out, int64_t n) {
@@ -272,6 +320,73 @@ void f16_axpy(uint16_t* acc, const uint16_t* v, float s, int64_t n) {
     const __m256 b = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tv)));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(ta), _mm256_cvtps_ph(_mm256_fmadd_ps(b, sv, a), kRoundNearest));
     std::memcpy(acc + i, ta, static_cast<size_t>(left) * 2);
+  }
+}
+
+// Eight lanes of y at a time stay in a register through the whole chain.
+// V registers of y side by side: independent FMA chains, so the loop is not bound by one
+// chain's latency (each element's chain is still the same, in the same order).
+template <int V>
+inline void f32_axpy_lanes(float* y, const float* x, int64_t x_stride, const float* s, int64_t count) {
+  __m256 acc[V];
+  for (int v = 0; v < V; ++v) acc[v] = _mm256_loadu_ps(y + 8 * v);
+  for (int64_t c = 0; c < count; ++c) {
+    const __m256 sv = _mm256_set1_ps(s[c]);
+    const float* xr = x + c * x_stride;
+    for (int v = 0; v < V; ++v) acc[v] = _mm256_fmadd_ps(_mm256_loadu_ps(xr + 8 * v), sv, acc[v]);
+  }
+  for (int v = 0; v < V; ++v) _mm256_storeu_ps(y + 8 * v, acc[v]);
+}
+
+void f32_axpy(float* y, const float* x, int64_t x_stride, const float* s, int64_t count, int64_t n) {
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) f32_axpy_lanes<8>(y + i, x + i, x_stride, s, count);
+  for (; i + 32 <= n; i += 32) f32_axpy_lanes<4>(y + i, x + i, x_stride, s, count);
+  for (; i + 8 <= n; i += 8) {
+    __m256 acc = _mm256_loadu_ps(y + i);
+    for (int64_t c = 0; c < count; ++c)
+      acc = _mm256_fmadd_ps(_mm256_loadu_ps(x + c * x_stride + i), _mm256_set1_ps(s[c]), acc);
+    _mm256_storeu_ps(y + i, acc);
+  }
+  for (; i < n; ++i) {
+    __m128 acc = _mm_set_ss(y[i]);
+    for (int64_t c = 0; c < count; ++c) acc = _mm_fmadd_ss(_mm_set_ss(x[c * x_stride + i]), _mm_set_ss(s[c]), acc);
+    y[i] = _mm_cvtss_f32(acc);
+  }
+}
+
+// f32_axpy for two outputs over the same x (two query rows against one key or value tile):
+// each x register loaded once feeds both rows' chains.
+template <int V>
+inline void f32_axpy2_lanes(float* y0, float* y1, const float* x, int64_t x_stride, const float* s0, const float* s1,
+                            int64_t count) {
+  __m256 a[V], b[V];
+  for (int v = 0; v < V; ++v) {
+    a[v] = _mm256_loadu_ps(y0 + 8 * v);
+    b[v] = _mm256_loadu_ps(y1 + 8 * v);
+  }
+  for (int64_t c = 0; c < count; ++c) {
+    const __m256 sa = _mm256_set1_ps(s0[c]), sb = _mm256_set1_ps(s1[c]);
+    const float* xr = x + c * x_stride;
+    for (int v = 0; v < V; ++v) {
+      const __m256 xv = _mm256_loadu_ps(xr + 8 * v);
+      a[v] = _mm256_fmadd_ps(xv, sa, a[v]);
+      b[v] = _mm256_fmadd_ps(xv, sb, b[v]);
+    }
+  }
+  for (int v = 0; v < V; ++v) {
+    _mm256_storeu_ps(y0 + 8 * v, a[v]);
+    _mm256_storeu_ps(y1 + 8 * v, b[v]);
+  }
+}
+
+void f32_axpy2(float* y0, float* y1, const float* x, int64_t x_stride, const float* s0, const float* s1, int64_t count,
+               int64_t n) {
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) f32_axpy2_lanes<4>(y0 + i, y1 + i, x + i, x_stride, s0, s1, count);
+  if (i < n) {
+    f32_axpy(y0 + i, x + i, x_stride, s0, count, n - i);
+    f32_axpy(y1 + i, x + i, x_stride, s1, count, n - i);
   }
 }
 
@@ -314,7 +429,7 @@ void online_softmax_regs(const float* scores, const int32_t* rows, int64_t n, co
       }
       ms_buf[j] = ms;
       vs_buf[j] = vs;
-      sm = sm * ms + vs;
+      sm = std::fma(sm, ms, vs);  // contracted in the reference, as in attend_one_chunk
     }
     for (int64_t j = 0; j < len; ++j) {
       const uint16_t* vrow = v + (rows ? rows[j0 + j] : j0 + j) * stride;
@@ -428,29 +543,6 @@ void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const ui
   }
 }
 
-// ---- gemm_f32_cols: b's columns copied out as weight rows for gemm_f32 ------------------------
-// With 16 registers the AVX-512 variant's lane-by-lane scheme spills and loses to the 4 x 3
-// dot-product blocks here, whose 8-lane horizontal sums are cheap.
-void gemm_f32_cols(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t m,
-                   int64_t n, int64_t k) {
-  thread_local std::vector<float> bt;
-  bt.resize(static_cast<size_t>(n * k));
-  for (int64_t j0 = 0; j0 < n; j0 += 16)  // in strips: every line read is used whole
-    for (int64_t kk = 0; kk < k; ++kk)
-      for (int64_t j = j0; j < std::min(n, j0 + 16); ++j) bt[j * k + kk] = b[kk * ldb + j];
-  GemmTile t;
-  t.w = reinterpret_cast<const uint8_t*>(bt.data());
-  t.w_stride = static_cast<size_t>(k) * sizeof(float);
-  t.m = n;
-  t.x = reinterpret_cast<const uint8_t*>(a);
-  t.x_stride = static_cast<size_t>(lda) * sizeof(float);
-  t.n = m;
-  t.k = k;
-  t.y = c;
-  t.ldy = ldc;
-  gemm_f32(t);
-}
-
 // The scalar table's convert_row_f16 (round to nearest even through f16 and back); the
 // hardware conversions give the same bits for every input, NaN payloads included.
 void convert_row_f16_simd(const float* x, void* dst, int64_t k) {
@@ -480,17 +572,21 @@ KernelTable make_avx2() {
   t.q5_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q5_0};
   t.q5_1 = {x_row_bytes_q8_1, convert_row_q8_1, gemm_q5_1};
   t.q8_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q8_0};
+  t.q4_0_repacked = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q4_0_repacked_avx2};
   t.exp_shifted = exp_shifted;
   t.f16_axpy = f16_axpy;
+  t.f32_axpy = f32_axpy;
+  t.f32_axpy2 = f32_axpy2;
   t.f16_online_softmax = f16_online_softmax;
+  t.to_f16 = to_f16;
   t.f16_scale = f16_scale;
   t.dot_f16_rows = dot_f16_rows;
-  t.gemm_f32_cols = gemm_f32_cols;
-  t.to_f16 = to_f16;
   return t;
 }
 
 }  // namespace
+
+void gemm_q4_0_repacked_avx2(const GemmTile& t) { gemm_tiled<4, 2, Q4_0RepackedKernel>(t); }
 
 const KernelTable* avx2_table() {
   static const KernelTable table = make_avx2();

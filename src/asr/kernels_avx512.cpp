@@ -9,9 +9,8 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
-#include <algorithm>
+#include <cmath>
 #include <cstring>
-#include <cmath>  // libm expf in the online softmax, as the reference calls it
 
 #include "asr/kernels.h"
 #include "asr/kernels_tiling.h"
@@ -25,6 +24,13 @@ inline float half(uint16_t h) { return _cvtsh_ss(h); }
 inline float hsum(__m512 v) {
   const __m256 h = _mm256_add_ps(_mm512_extractf32x8_ps(v, 0), _mm512_extractf32x8_ps(v, 1));
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
   s = _mm_add_ss(s, _mm_movehdup_ps(s));
   return _mm_cvtss_f32(s);
@@ -49,8 +55,8 @@ inline __m512 hsum16(const __m512 (&v)[16]) {
 }
 
 // Stores hsum(acc[i][j]) (+ add[i][j]) at y[j * ldy + i] for a block of 4 weight rows by RN
-// activation rows through hsum16 (RN >= 3: the batch blocks; the decoder's single rows keep
-// the plain hsum).
+// activation rows through hsum16 (RN >= 3: the batch blocks; the decoder's few rows keep the
+// plain hsum).
 template <int RN>
 inline void store_block4(const __m512 (&acc)[4][RN], const float (*add)[RN], float* y, int64_t ldy) {
   __m512 v[16];
@@ -68,14 +74,19 @@ inline void store_block4(const __m512 (&acc)[4][RN], const float (*add)[RN], flo
   for (int j = 0; j < RN; ++j) std::memcpy(y + j * ldy, out + 4 * j, 4 * sizeof(float));
 }
 
-// ---- f32 / f16 weights: 16 lanes per output, masked tail into the same lanes --------------
+// ---- f32 / f16 weights: ggml_vec_dot_f32 / _f16 (see the scalar table) ---------------------
+// Four 16-lane accumulators per output over steps of 64, computed as four passes (offsets 0,
+// 32, 16, 48 of each step) so the register blocking keeps one accumulator per output.
 
 struct F32Weights {
   static __m512 load(const uint8_t* row, int64_t j) {
     return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + j);
   }
-  static __m512 load_tail(const uint8_t* row, int64_t j, __mmask16 m) {
-    return _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(row) + j);
+  static float at(const uint8_t* row, int64_t j) { return reinterpret_cast<const float*>(row)[j]; }
+  // Past the last full step: one FMA per element into the float sum.
+  static float tail(const uint8_t* row, const float* x, int64_t np, int64_t k, float s) {
+    for (int64_t j = np; j < k; ++j) s = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(at(row, j)), _mm_set_ss(x[j]), _mm_set_ss(s)));
+    return s;
   }
 };
 
@@ -84,8 +95,12 @@ struct F16Weights {
     return _mm512_cvtph_ps(
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(reinterpret_cast<const uint16_t*>(row) + j)));
   }
-  static __m512 load_tail(const uint8_t* row, int64_t j, __mmask16 m) {
-    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, reinterpret_cast<const uint16_t*>(row) + j));
+  static float at(const uint8_t* row, int64_t j) { return half(reinterpret_cast<const uint16_t*>(row)[j]); }
+  // Past the last full step: exact products summed in double.
+  static float tail(const uint8_t* row, const float* x, int64_t np, int64_t k, float s) {
+    double d = s;
+    for (int64_t j = np; j < k; ++j) d += static_cast<double>(at(row, j) * x[j]);
+    return static_cast<float>(d);
   }
 };
 
@@ -93,43 +108,52 @@ template <class W>
 struct FloatKernel {
   template <int RM, int RN>
   static void block(const GemmTile& t, int64_t r0, int64_t i0) {
-    __m512 acc[RM][RN];
-    for (int i = 0; i < RM; ++i)
-      for (int j = 0; j < RN; ++j) acc[i][j] = _mm512_setzero_ps();
     const uint8_t* w[RM];
     const float* x[RN];
     for (int i = 0; i < RM; ++i) w[i] = t.w + (r0 + i) * t.w_stride;
     for (int j = 0; j < RN; ++j) x[j] = reinterpret_cast<const float*>(t.x + (i0 + j) * t.x_stride);
-    int64_t k = 0;
-    for (; k + 16 <= t.k; k += 16) {
-      __m512 wv[RM];
-      for (int i = 0; i < RM; ++i) wv[i] = W::load(w[i], k);
-      for (int j = 0; j < RN; ++j) {
-        const __m512 xv = _mm512_loadu_ps(x[j] + k);
-        for (int i = 0; i < RM; ++i) acc[i][j] = _mm512_fmadd_ps(wv[i], xv, acc[i][j]);
+    const int64_t np = t.k / 64 * 64;
+    __m512 even[RM][RN], odd[RM][RN];  // accumulators 0 + 2 and 1 + 3
+    for (int pass = 0; pass < 4; ++pass) {
+      static constexpr int kOffset[4] = {0, 32, 16, 48};  // accumulators 0, 2, 1, 3
+      __m512 acc[RM][RN];
+      for (int i = 0; i < RM; ++i)
+        for (int j = 0; j < RN; ++j) acc[i][j] = _mm512_setzero_ps();
+      for (int64_t k = kOffset[pass]; k < np; k += 64) {
+        __m512 wv[RM];
+        for (int i = 0; i < RM; ++i) wv[i] = W::load(w[i], k);
+        for (int j = 0; j < RN; ++j) {
+          const __m512 xv = _mm512_loadu_ps(x[j] + k);
+          for (int i = 0; i < RM; ++i) acc[i][j] = _mm512_fmadd_ps(wv[i], xv, acc[i][j]);
+        }
       }
-    }
-    if (k < t.k) {
-      const __mmask16 m = static_cast<__mmask16>((1u << (t.k - k)) - 1);
-      __m512 wv[RM];
-      for (int i = 0; i < RM; ++i) wv[i] = W::load_tail(w[i], k, m);
-      for (int j = 0; j < RN; ++j) {
-        const __m512 xv = _mm512_maskz_loadu_ps(m, x[j] + k);
-        for (int i = 0; i < RM; ++i) acc[i][j] = _mm512_fmadd_ps(wv[i], xv, acc[i][j]);
-      }
+      for (int i = 0; i < RM; ++i)
+        for (int j = 0; j < RN; ++j) {
+          if (pass == 0) even[i][j] = acc[i][j];
+          else if (pass == 1) even[i][j] = _mm512_add_ps(even[i][j], acc[i][j]);
+          else if (pass == 2) odd[i][j] = acc[i][j];
+          else odd[i][j] = _mm512_add_ps(odd[i][j], acc[i][j]);
+        }
     }
     if constexpr (RM == 4 && RN >= 3) {
-      store_block4<RN>(acc, nullptr, t.y + i0 * t.ldy + r0, t.ldy);
-    } else {
-      for (int j = 0; j < RN; ++j)
-        for (int i = 0; i < RM; ++i) t.y[(i0 + j) * t.ldy + r0 + i] = hsum(acc[i][j]);
+      if (np == t.k) {  // no tail: the 16 sums reduced together, hsum's bits
+        __m512 v[RM][RN];
+        for (int i = 0; i < RM; ++i)
+          for (int j = 0; j < RN; ++j) v[i][j] = _mm512_add_ps(even[i][j], odd[i][j]);
+        store_block4<RN>(v, nullptr, t.y + i0 * t.ldy + r0, t.ldy);
+        return;
+      }
     }
+    for (int j = 0; j < RN; ++j)
+      for (int i = 0; i < RM; ++i)
+        t.y[(i0 + j) * t.ldy + r0 + i] = W::tail(w[i], x[j], np, t.k, hsum(_mm512_add_ps(even[i][j], odd[i][j])));
   }
 };
 
 // ---- quantized weights: two 32-value blocks per register, VNNI dot products ---------------
-// Lanes 0-7 hold block b's partial sums, lanes 8-15 block b+1's; each is scaled by its own
-// d_w * d_x. An odd last block runs with a zero partner (adds exactly +0).
+// Lanes 0-7 hold block b's integer sums (four consecutive products each), lanes 8-15 block
+// b+1's; each half is scaled by its own d_w * d_x and accumulated into eight float lanes in
+// block order, as ggml's AVX2 vec_dot (the reference's) does. An odd last block has no partner.
 
 inline __m256i nibbles(const uint8_t* qs) {
   const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
@@ -143,6 +167,12 @@ inline __m512i pair(__m256i a, __m256i b) {
 
 inline __m512 pair_scale(float a, float b) {
   return _mm512_insertf32x8(_mm512_set1_ps(a), _mm256_set1_ps(b), 1);
+}
+
+// acc = fma(scale, sums, acc) for block b (lanes 0-7), then for block b+1 (lanes 8-15).
+inline void accumulate(__m256& acc, __m512 scale, __m512 sums, bool has_b) {
+  acc = _mm256_fmadd_ps(_mm512_castps512_ps256(scale), _mm512_castps512_ps256(sums), acc);
+  if (has_b) acc = _mm256_fmadd_ps(_mm512_extractf32x8_ps(scale, 1), _mm512_extractf32x8_ps(sums, 1), acc);
 }
 
 inline uint32_t qh_bits(const uint8_t* qh) {
@@ -178,11 +208,11 @@ struct UnsignedQuantKernel {
 
   template <int RM, int RN>
   static void block(const GemmTile& t, int64_t r0, int64_t i0) {
-    __m512 acc[RM][RN];
+    __m256 acc[RM][RN];
     float msum[RM][RN];
     for (int i = 0; i < RM; ++i)
       for (int j = 0; j < RN; ++j) {
-        acc[i][j] = _mm512_setzero_ps();
+        acc[i][j] = _mm256_setzero_ps();
         msum[i][j] = 0.0f;
       }
     const int64_t nb = t.k / kQK;
@@ -213,7 +243,7 @@ struct UnsignedQuantKernel {
         for (int i = 0; i < RM; ++i) {
           __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv[i], xv);
           if constexpr (Q::kOffset != 0) p = _mm512_sub_epi32(p, offset_sum);
-          acc[i][j] = _mm512_fmadd_ps(_mm512_mul_ps(dw[i], dx), _mm512_cvtepi32_ps(p), acc[i][j]);
+          accumulate(acc[i][j], _mm512_mul_ps(dw[i], dx), _mm512_cvtepi32_ps(p), has_b);
           if constexpr (Q::kMin) {
             msum[i][j] += mw[i][0] * half(reinterpret_cast<const BlockQ8_1*>(xb)[0].s);
             if (has_b) msum[i][j] += mw[i][1] * half(reinterpret_cast<const BlockQ8_1*>(xb)[1].s);
@@ -221,22 +251,18 @@ struct UnsignedQuantKernel {
         }
       }
     }
-    if constexpr (RM == 4 && RN >= 3) {
-      store_block4<RN>(acc, msum, t.y + i0 * t.ldy + r0, t.ldy);
-    } else {
-      for (int j = 0; j < RN; ++j)
-        for (int i = 0; i < RM; ++i)
-          t.y[(i0 + j) * t.ldy + r0 + i] = hsum(acc[i][j]) + msum[i][j];
-    }
+    for (int j = 0; j < RN; ++j)
+      for (int i = 0; i < RM; ++i)
+        t.y[(i0 + j) * t.ldy + r0 + i] = hsum(acc[i][j]) + msum[i][j];
   }
 };
 
 struct Q8_0Kernel {
   template <int RM, int RN>
   static void block(const GemmTile& t, int64_t r0, int64_t i0) {
-    __m512 acc[RM][RN];
+    __m256 acc[RM][RN];
     for (int i = 0; i < RM; ++i)
-      for (int j = 0; j < RN; ++j) acc[i][j] = _mm512_setzero_ps();
+      for (int j = 0; j < RN; ++j) acc[i][j] = _mm256_setzero_ps();
     const int64_t nb = t.k / kQK;
     const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
     for (int64_t b = 0; b < nb; b += 2) {
@@ -263,16 +289,12 @@ struct Q8_0Kernel {
         for (int i = 0; i < RM; ++i) {
           const __m512i p =
               _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), xu, wv[i]), wsum[i]);
-          acc[i][j] = _mm512_fmadd_ps(_mm512_mul_ps(dw[i], dx), _mm512_cvtepi32_ps(p), acc[i][j]);
+          accumulate(acc[i][j], _mm512_mul_ps(dw[i], dx), _mm512_cvtepi32_ps(p), has_b);
         }
       }
     }
-    if constexpr (RM == 4 && RN >= 3) {
-      store_block4<RN>(acc, nullptr, t.y + i0 * t.ldy + r0, t.ldy);
-    } else {
-      for (int j = 0; j < RN; ++j)
-        for (int i = 0; i < RM; ++i) t.y[(i0 + j) * t.ldy + r0 + i] = hsum(acc[i][j]);
-    }
+    for (int j = 0; j < RN; ++j)
+      for (int i = 0; i < RM; ++i) t.y[(i0 + j) * t.ldy + r0 + i] = hsum(acc[i][j]);
   }
 };
 
@@ -294,25 +316,17 @@ inline __m512 v_expf(__m512 x) {
   const __m512 neg_n = _mm512_xor_ps(n, _mm512_set1_ps(-0.0f));
   const __m512 b = _mm512_fmadd_ps(neg_n, _mm512_set1_ps(0x1.7f7d1cp-20f),
                                    _mm512_fmadd_ps(neg_n, _mm512_set1_ps(0x1.62e4p-1f), x));
-  const __m512i e = _mm512_slli_epi32(_mm512_castps_si512(z), 23);
-  const __m512 k = _mm512_castsi512_ps(_mm512_add_epi32(e, _mm512_castps_si512(_mm512_set1_ps(1.0f))));
   const __m512 u = _mm512_mul_ps(b, b);
   const __m512 j = _mm512_fmadd_ps(
       _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(0x1.0e4020p-7f), b, _mm512_set1_ps(0x1.573e2ep-5f)), u,
                       _mm512_fmadd_ps(_mm512_set1_ps(0x1.555e66p-3f), b, _mm512_set1_ps(0x1.fffdb6p-2f))),
-      u, _mm512_mul_ps(_mm512_set1_ps(0x1.ffffecp-1f), b));
-  const __m512 normal = _mm512_fmadd_ps(j, k, k);
-  const __m512 abs_n = _mm512_abs_ps(n);
-  const __mmask16 over126 = _mm512_cmp_ps_mask(abs_n, _mm512_set1_ps(126.0f), _CMP_GT_OQ);
-  if (over126 == 0) return normal;
+      u, _mm512_fmadd_ps(_mm512_set1_ps(0x1.ffffecp-1f), b, _mm512_set1_ps(1.0f)));
+  const __m512 res = _mm512_scalef_ps(j, n);
+  const __mmask16 over192 = _mm512_cmp_ps_mask(_mm512_abs_ps(n), _mm512_set1_ps(192.0f), _CMP_GT_OQ);
+  if (over192 == 0) return res;
   const __mmask16 non_positive = _mm512_cmp_ps_mask(n, _mm512_setzero_ps(), _CMP_LE_OQ);
-  const __m512i g = _mm512_maskz_set1_epi32(non_positive, static_cast<int>(0x82000000u));
-  const __m512 s1 = _mm512_castsi512_ps(_mm512_add_epi32(g, _mm512_set1_epi32(0x7f000000)));
-  const __m512 s2 = _mm512_castsi512_ps(_mm512_sub_epi32(e, g));
-  const __mmask16 over192 = _mm512_cmp_ps_mask(abs_n, _mm512_set1_ps(192.0f), _CMP_GT_OQ);
-  const __m512 mid = _mm512_mul_ps(_mm512_fmadd_ps(s2, j, s2), s1);
-  const __m512 res = _mm512_mask_blend_ps(over126, normal, mid);
-  return _mm512_mask_blend_ps(over192, res, _mm512_mul_ps(s1, s1));
+  const __m512 alt = _mm512_mask_blend_ps(non_positive, _mm512_set1_ps(INFINITY), _mm512_setzero_ps());
+  return _mm512_mask_blend_ps(over192, res, alt);
 }
 
 void exp_shifted(const float* x, float shift, float* out, int64_t n) {
@@ -334,6 +348,69 @@ void f16_axpy(uint16_t* acc, const uint16_t* v, float s, int64_t n) {
     const __m512 a = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, acc + i));
     const __m512 b = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, v + i));
     _mm256_mask_storeu_epi16(acc + i, m, _mm512_cvtps_ph(_mm512_fmadd_ps(b, sv, a), kRoundNearest));
+  }
+}
+
+// Sixteen lanes of y at a time stay in a register through the whole chain.
+// V registers of y side by side: independent FMA chains, so the loop is not bound by one
+// chain's latency (each element's chain is still the same, in the same order).
+template <int V>
+inline void f32_axpy_lanes(float* y, const float* x, int64_t x_stride, const float* s, int64_t count) {
+  __m512 acc[V];
+  for (int v = 0; v < V; ++v) acc[v] = _mm512_loadu_ps(y + 16 * v);
+  for (int64_t c = 0; c < count; ++c) {
+    const __m512 sv = _mm512_set1_ps(s[c]);
+    const float* xr = x + c * x_stride;
+    for (int v = 0; v < V; ++v) acc[v] = _mm512_fmadd_ps(_mm512_loadu_ps(xr + 16 * v), sv, acc[v]);
+  }
+  for (int v = 0; v < V; ++v) _mm512_storeu_ps(y + 16 * v, acc[v]);
+}
+
+void f32_axpy(float* y, const float* x, int64_t x_stride, const float* s, int64_t count, int64_t n) {
+  int64_t i0 = 0;
+  for (; i0 + 64 <= n; i0 += 64) f32_axpy_lanes<4>(y + i0, x + i0, x_stride, s, count);
+  for (; i0 + 32 <= n; i0 += 32) f32_axpy_lanes<2>(y + i0, x + i0, x_stride, s, count);
+  for (int64_t i = i0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
+    __m512 acc = _mm512_maskz_loadu_ps(m, y + i);
+    for (int64_t c = 0; c < count; ++c)
+      acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + c * x_stride + i), _mm512_set1_ps(s[c]), acc);
+    _mm512_mask_storeu_ps(y + i, m, acc);
+  }
+}
+
+// f32_axpy for two outputs over the same x (two query rows against one key or value tile):
+// each x register loaded once feeds both rows' chains.
+template <int V>
+inline void f32_axpy2_lanes(float* y0, float* y1, const float* x, int64_t x_stride, const float* s0, const float* s1,
+                            int64_t count) {
+  __m512 a[V], b[V];
+  for (int v = 0; v < V; ++v) {
+    a[v] = _mm512_loadu_ps(y0 + 16 * v);
+    b[v] = _mm512_loadu_ps(y1 + 16 * v);
+  }
+  for (int64_t c = 0; c < count; ++c) {
+    const __m512 sa = _mm512_set1_ps(s0[c]), sb = _mm512_set1_ps(s1[c]);
+    const float* xr = x + c * x_stride;
+    for (int v = 0; v < V; ++v) {
+      const __m512 xv = _mm512_loadu_ps(xr + 16 * v);
+      a[v] = _mm512_fmadd_ps(xv, sa, a[v]);
+      b[v] = _mm512_fmadd_ps(xv, sb, b[v]);
+    }
+  }
+  for (int v = 0; v < V; ++v) {
+    _mm512_storeu_ps(y0 + 16 * v, a[v]);
+    _mm512_storeu_ps(y1 + 16 * v, b[v]);
+  }
+}
+
+void f32_axpy2(float* y0, float* y1, const float* x, int64_t x_stride, const float* s0, const float* s1, int64_t count,
+               int64_t n) {
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) f32_axpy2_lanes<4>(y0 + i, y1 + i, x + i, x_stride, s0, s1, count);
+  if (i < n) {
+    f32_axpy(y0 + i, x + i, x_stride, s0, count, n - i);
+    f32_axpy(y1 + i, x + i, x_stride, s1, count, n - i);
   }
 }
 
@@ -374,7 +451,7 @@ void online_softmax_regs(const float* scores, const int32_t* rows, int64_t n, co
       }
       ms_buf[j] = ms;
       vs_buf[j] = vs;
-      sm = sm * ms + vs;
+      sm = std::fma(sm, ms, vs);  // contracted in the reference, as in attend_one_chunk
     }
     for (int64_t j = 0; j < len; ++j) {
       const uint16_t* vrow = v + (rows ? rows[j0 + j] : j0 + j) * stride;
@@ -487,71 +564,6 @@ void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const ui
   }
 }
 
-// ---- gemm_f32_cols: FloatKernel<F32Weights>'s dot products, 16 outputs per register -------
-// FloatKernel's lane l of an output sums the products at kk = l, l + 16, ... in one fma chain
-// and hsum() then adds the lanes as ((l, l + 8), (l, l + 4), (l, l + 2), (l, l + 1)). Here
-// P[l] holds lane l's chain for 16 adjacent outputs (b's columns), built from one element of
-// a broadcast against a row of b, and the P are added in hsum's pairs: the same bits, with
-// 15 vector adds per 16 outputs instead of a horizontal sum each.
-
-template <int RM>
-struct ColsKernel {
-  const float* a;
-  int64_t lda;
-  const float* b;
-  int64_t ldb, k;
-  __mmask16 mask;
-
-  // Lane l's chains for the RM rows (the missing tail of k adds +0, as the masked load does).
-  void lane(int l, __m512 (&p)[RM]) const {
-    for (int r = 0; r < RM; ++r) p[r] = _mm512_setzero_ps();
-    for (int64_t kk = l; kk < (k + 15) / 16 * 16; kk += 16) {
-      if (kk < k) {
-        const __m512 bv = _mm512_maskz_loadu_ps(mask, b + kk * ldb);
-        for (int r = 0; r < RM; ++r) p[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[r * lda + kk]), bv, p[r]);
-      } else {
-        for (int r = 0; r < RM; ++r) p[r] = _mm512_add_ps(p[r], _mm512_setzero_ps());
-      }
-    }
-  }
-  // P[l] + P[l + 8]
-  void pair(int l, __m512 (&q)[RM]) const {
-    __m512 hi[RM];
-    lane(l, q);
-    lane(l + 8, hi);
-    for (int r = 0; r < RM; ++r) q[r] = _mm512_add_ps(q[r], hi[r]);
-  }
-  // (Q[l] + Q[l + 4]) for l < 4
-  void quad(int l, __m512 (&q)[RM]) const {
-    __m512 hi[RM];
-    pair(l, q);
-    pair(l + 4, hi);
-    for (int r = 0; r < RM; ++r) q[r] = _mm512_add_ps(q[r], hi[r]);
-  }
-  void run(float* c, int64_t ldc) const {
-    __m512 s0[RM], s1[RM], t[RM];
-    quad(0, s0);
-    quad(2, t);
-    for (int r = 0; r < RM; ++r) s0[r] = _mm512_add_ps(s0[r], t[r]);
-    quad(1, s1);
-    quad(3, t);
-    for (int r = 0; r < RM; ++r) s1[r] = _mm512_add_ps(s1[r], t[r]);
-    for (int r = 0; r < RM; ++r) _mm512_mask_storeu_ps(c + r * ldc, mask, _mm512_add_ps(s0[r], s1[r]));
-  }
-};
-
-void gemm_f32_cols(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t m,
-                   int64_t n, int64_t k) {
-  constexpr int64_t kRows = 4;
-  for (int64_t j = 0; j < n; j += 16) {
-    const int64_t w = std::min<int64_t>(16, n - j);
-    const __mmask16 mask = w == 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << w) - 1);
-    int64_t r = 0;
-    for (; r + kRows <= m; r += kRows) ColsKernel<kRows>{a + r * lda, lda, b + j, ldb, k, mask}.run(c + r * ldc + j, ldc);
-    for (; r < m; ++r) ColsKernel<1>{a + r * lda, lda, b + j, ldb, k, mask}.run(c + r * ldc + j, ldc);
-  }
-}
-
 // The scalar table's convert_row_f16 (round to nearest even through f16 and back); the
 // hardware conversions give the same bits for every input, NaN payloads included.
 void convert_row_f16_simd(const float* x, void* dst, int64_t k) {
@@ -580,13 +592,15 @@ KernelTable make_avx512() {
   t.q5_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q5_0};
   t.q5_1 = {x_row_bytes_q8_1, convert_row_q8_1, gemm_q5_1};
   t.q8_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q8_0};
+  t.q4_0_repacked = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q4_0_repacked_avx2};
   t.exp_shifted = exp_shifted;
   t.f16_axpy = f16_axpy;
+  t.f32_axpy = f32_axpy;
+  t.f32_axpy2 = f32_axpy2;
   t.f16_online_softmax = f16_online_softmax;
+  t.to_f16 = to_f16;
   t.f16_scale = f16_scale;
   t.dot_f16_rows = dot_f16_rows;
-  t.gemm_f32_cols = gemm_f32_cols;
-  t.to_f16 = to_f16;
   return t;
 }
 

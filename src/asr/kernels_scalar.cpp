@@ -1,10 +1,9 @@
 // The portable kernels: the ground truth the SIMD variants are tested against, and the
-// fallback on any CPU. Plain loops; the hot loops keep 8 independent float sums so the
-// compiler can still use baseline SSE2 without reordering anything.
+// fallback on any CPU. Plain loops in the reference's summation order (std::fma where the
+// reference fuses), so the SIMD variants can be held to the same bits.
 #include <array>
 #include <cmath>
 #include <cstring>
-#include <vector>
 
 #include "asr/kernels.h"
 
@@ -98,64 +97,65 @@ const std::array<float, 65536>& half_table() {
 }
 inline float h2f(const std::array<float, 65536>& t, uint16_t h) { return t[h]; }
 
-constexpr int kLanes = 8;
+// f32 and f16 weights: ggml_vec_dot_f32 / ggml_vec_dot_f16 as the reference's AVX-512 build
+// runs them (whisper.cpp builds ggml without llamafile's sgemm): four 16-lane accumulators
+// fed by FMA over steps of 64, added (a0 + a2) + (a1 + a3), then a 16 -> 8 -> 4 -> 2 -> 1
+// lane tree (_mm512_reduce_add_ps); the elements past the last full step are added one at a
+// time, f32 with a (contracted) FMA, f16 in double as ggml_vec_dot_f16 sums them.
+constexpr int64_t kStep = 64, kEpr = 16;
 
-inline float reduce_lanes(const float (&acc)[kLanes]) {
-  // Pairwise, like a horizontal add of one vector register.
-  const float a = (acc[0] + acc[4]) + (acc[2] + acc[6]);
-  const float b = (acc[1] + acc[5]) + (acc[3] + acc[7]);
-  return a + b;
+template <class Weight>
+float dot_steps(Weight w, const float* x, int64_t np) {
+  float acc[4][kEpr] = {};
+  for (int64_t i = 0; i < np; i += kStep)
+    for (int j = 0; j < 4; ++j)
+      for (int l = 0; l < kEpr; ++l) {
+        const int64_t e = i + j * kEpr + l;
+        acc[j][l] = std::fma(w(e), x[e], acc[j][l]);
+      }
+  float r[kEpr];
+  for (int l = 0; l < kEpr; ++l) r[l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
+  for (int width = kEpr / 2; width >= 1; width /= 2)
+    for (int l = 0; l < width; ++l) r[l] = r[l] + r[l + width];
+  return r[0];
 }
 
 float dot_f32(const float* w, const float* x, int64_t k) {
-  float acc[kLanes] = {};
-  int64_t j = 0;
-  for (; j + kLanes <= k; j += kLanes)
-    for (int l = 0; l < kLanes; ++l) acc[l] += w[j + l] * x[j + l];
-  float s = reduce_lanes(acc);
-  for (; j < k; ++j) s += w[j] * x[j];
+  const int64_t np = k / kStep * kStep;
+  float s = dot_steps([w](int64_t e) { return w[e]; }, x, np);
+  for (int64_t j = np; j < k; ++j) s = std::fma(w[j], x[j], s);
   return s;
 }
 
 float dot_f16(const uint16_t* w, const float* x, int64_t k) {
   const auto& ht = half_table();
-  float acc[kLanes] = {};
-  int64_t j = 0;
-  for (; j + kLanes <= k; j += kLanes)
-    for (int l = 0; l < kLanes; ++l) acc[l] += h2f(ht, w[j + l]) * x[j + l];
-  float s = reduce_lanes(acc);
-  for (; j < k; ++j) s += h2f(ht, w[j]) * x[j];
-  return s;
+  const int64_t np = k / kStep * kStep;
+  double s = dot_steps([&ht, w](int64_t e) { return h2f(ht, w[e]); }, x, np);
+  for (int64_t j = np; j < k; ++j) s += static_cast<double>(h2f(ht, w[j]) * x[j]);
+  return static_cast<float>(s);
 }
 
-// Quantized dot products: exact integer sums per block, then scaled in float and summed
-// in block order, as ggml's reference vec_dot functions do.
-float dot_q4_0(const BlockQ4_0* w, const BlockQ8_0* x, int64_t nb) {
-  float s = 0.0f;
-  for (int64_t b = 0; b < nb; ++b) {
-    int32_t sumi = 0;
-    for (int j = 0; j < kQK / 2; ++j) {
-      sumi += ((w[b].qs[j] & 0x0f) - 8) * x[b].qs[j];
-      sumi += ((w[b].qs[j] >> 4) - 8) * x[b].qs[j + kQK / 2];
+// Quantized dot products as ggml's AVX2 vec_dot_q*_q8_* (what the reference ran): per block,
+// eight lanes each holding the exact integer sum of four consecutive products, converted to
+// float and accumulated lane by lane with FMA, scaled by d_w * d_x, in block order; then the
+// lanes summed as hsum_float_8 and, for the *_1 types, the m_w * s_x terms (summed apart in
+// float) added.
+struct QuantAccumulator {
+  float acc[8] = {};
+  float msum = 0.0f;
+  void add_block(const int32_t (&values)[kQK], const int8_t* xq, float d) {
+    for (int l = 0; l < 8; ++l) {
+      int32_t p = 0;
+      for (int e = 4 * l; e < 4 * l + 4; ++e) p += values[e] * xq[e];
+      acc[l] = std::fma(d, static_cast<float>(p), acc[l]);
     }
-    s += static_cast<float>(sumi) * (fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d));
   }
-  return s;
-}
-
-float dot_q4_1(const BlockQ4_1* w, const BlockQ8_1* x, int64_t nb) {
-  float s = 0.0f;
-  for (int64_t b = 0; b < nb; ++b) {
-    int32_t sumi = 0;
-    for (int j = 0; j < kQK / 2; ++j) {
-      sumi += (w[b].qs[j] & 0x0f) * x[b].qs[j];
-      sumi += (w[b].qs[j] >> 4) * x[b].qs[j + kQK / 2];
-    }
-    s += (fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d)) * static_cast<float>(sumi) +
-         fp16_to_fp32(w[b].m) * fp16_to_fp32(x[b].s);
+  float result() const {
+    float s[4];
+    for (int l = 0; l < 4; ++l) s[l] = acc[l] + acc[l + 4];
+    return ((s[0] + s[2]) + (s[1] + s[3])) + msum;
   }
-  return s;
-}
+};
 
 inline uint32_t load_qh(const uint8_t (&qh)[4]) {
   uint32_t v;
@@ -163,45 +163,73 @@ inline uint32_t load_qh(const uint8_t (&qh)[4]) {
   return v;
 }
 
+// Element e of a 4-bit block (low nibbles are elements 0-15, high nibbles 16-31); a fifth bit
+// from qh for the 5-bit types.
+inline int nibble(const uint8_t* qs, int e) { return e < kQK / 2 ? (qs[e] & 0x0f) : (qs[e - kQK / 2] >> 4); }
+inline int fifth(uint32_t qh, int e) { return static_cast<int>((qh >> e) & 1u) << 4; }
+
+float dot_q4_0(const BlockQ4_0* w, const BlockQ8_0* x, int64_t nb) {
+  QuantAccumulator a;
+  int32_t v[kQK];
+  for (int64_t b = 0; b < nb; ++b) {
+    for (int e = 0; e < kQK; ++e) v[e] = nibble(w[b].qs, e) - 8;
+    a.add_block(v, x[b].qs, fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d));
+  }
+  return a.result();
+}
+
+float dot_q4_1(const BlockQ4_1* w, const BlockQ8_1* x, int64_t nb) {
+  QuantAccumulator a;
+  int32_t v[kQK];
+  for (int64_t b = 0; b < nb; ++b) {
+    for (int e = 0; e < kQK; ++e) v[e] = nibble(w[b].qs, e);
+    a.add_block(v, x[b].qs, fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d));
+    a.msum += fp16_to_fp32(w[b].m) * fp16_to_fp32(x[b].s);
+  }
+  return a.result();
+}
+
 float dot_q5_0(const BlockQ5_0* w, const BlockQ8_0* x, int64_t nb) {
-  float s = 0.0f;
+  QuantAccumulator a;
+  int32_t v[kQK];
   for (int64_t b = 0; b < nb; ++b) {
     const uint32_t qh = load_qh(w[b].qh);
-    int32_t sumi = 0;
-    for (int j = 0; j < kQK / 2; ++j) {
-      const int lo = (w[b].qs[j] & 0x0f) | (((qh >> j) & 1u) << 4);
-      const int hi = (w[b].qs[j] >> 4) | (((qh >> (j + 16)) & 1u) << 4);
-      sumi += (lo - 16) * x[b].qs[j] + (hi - 16) * x[b].qs[j + kQK / 2];
-    }
-    s += static_cast<float>(sumi) * (fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d));
+    for (int e = 0; e < kQK; ++e) v[e] = (nibble(w[b].qs, e) | fifth(qh, e)) - 16;
+    a.add_block(v, x[b].qs, fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d));
   }
-  return s;
+  return a.result();
 }
 
 float dot_q5_1(const BlockQ5_1* w, const BlockQ8_1* x, int64_t nb) {
-  float s = 0.0f;
+  QuantAccumulator a;
+  int32_t v[kQK];
   for (int64_t b = 0; b < nb; ++b) {
     const uint32_t qh = load_qh(w[b].qh);
-    int32_t sumi = 0;
-    for (int j = 0; j < kQK / 2; ++j) {
-      const int lo = (w[b].qs[j] & 0x0f) | (((qh >> j) & 1u) << 4);
-      const int hi = (w[b].qs[j] >> 4) | (((qh >> (j + 16)) & 1u) << 4);
-      sumi += lo * x[b].qs[j] + hi * x[b].qs[j + kQK / 2];
-    }
-    s += (fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d)) * static_cast<float>(sumi) +
-         fp16_to_fp32(w[b].m) * fp16_to_fp32(x[b].s);
+    for (int e = 0; e < kQK; ++e) v[e] = nibble(w[b].qs, e) | fifth(qh, e);
+    a.add_block(v, x[b].qs, fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d));
+    a.msum += fp16_to_fp32(w[b].m) * fp16_to_fp32(x[b].s);
   }
-  return s;
+  return a.result();
 }
 
 float dot_q8_0(const BlockQ8_0* w, const BlockQ8_0* x, int64_t nb) {
-  float s = 0.0f;
+  QuantAccumulator a;
+  int32_t v[kQK];
+  for (int64_t b = 0; b < nb; ++b) {
+    for (int e = 0; e < kQK; ++e) v[e] = w[b].qs[e];
+    a.add_block(v, x[b].qs, fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d));
+  }
+  return a.result();
+}
+
+float dot_q4_0_repacked(const BlockQ4_0* w, const BlockQ8_0* x, int64_t nb) {
+  float acc = 0.0f;
   for (int64_t b = 0; b < nb; ++b) {
     int32_t sumi = 0;
-    for (int j = 0; j < kQK; ++j) sumi += w[b].qs[j] * x[b].qs[j];
-    s += static_cast<float>(sumi) * (fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d));
+    for (int e = 0; e < kQK; ++e) sumi += (nibble(w[b].qs, e) - 8) * x[b].qs[e];
+    acc = std::fma(static_cast<float>(sumi), fp16_to_fp32(w[b].d) * fp16_to_fp32(x[b].d), acc);
   }
-  return s;
+  return acc;
 }
 
 template <typename W, typename X, float (*Dot)(const W*, const X*, int64_t)>
@@ -232,25 +260,19 @@ void gemm_f16(const GemmTile& t) {
   }
 }
 
-// ggml_v_expf, one lane: ARM's optimized-routines expf as ggml vectorises it for softmax.
+// ggml_v_expf of the AVX-512 build, one lane: ARM's optimized-routines expf with the 1 folded
+// into the polynomial's last FMA and the result scaled by 2^n with vscalefps (one rounding,
+// as ldexp). The AVX2 / NEON builds end differently (fma(j, 2^n, 2^n)) and round differently.
 float v_expf(float x) {
-  auto bits = [](float f) { uint32_t u; std::memcpy(&u, &f, 4); return u; };
-  auto from = [](uint32_t u) { float f; std::memcpy(&f, &u, 4); return f; };
   const float r = 0x1.8p23f;
   const float z = std::fma(x, 0x1.715476p+0f, r);
   const float n = z - r;
   const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
-  const uint32_t e = bits(z) << 23;
-  const float k = from(e + bits(1.0f));
   const float u = b * b;
   const float j = std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
-                           u, 0x1.ffffecp-1f * b);
-  if (!(std::fabs(n) > 126.0f)) return std::fma(j, k, k);
-  const uint32_t g = n <= 0.0f ? 0x82000000u : 0u;
-  const float s1 = from(g + 0x7f000000u);
-  const float s2 = from(e - g);
-  if (std::fabs(n) > 192.0f) return s1 * s1;
-  return std::fma(s2, j, s2) * s1;
+                           u, std::fma(0x1.ffffecp-1f, b, 1.0f));
+  if (std::fabs(n) > 192.0f) return n <= 0.0f ? 0.0f : INFINITY;
+  return std::ldexp(j, static_cast<int>(n));
 }
 
 void exp_shifted(const float* x, float shift, float* out, int64_t n) {
@@ -260,6 +282,17 @@ void exp_shifted(const float* x, float shift, float* out, int64_t n) {
 void f16_axpy(uint16_t* acc, const uint16_t* v, float s, int64_t n) {
   const auto& ht = half_table();
   for (int64_t i = 0; i < n; ++i) acc[i] = fp32_to_fp16(std::fma(ht[v[i]], s, ht[acc[i]]));
+}
+
+void f32_axpy(float* y, const float* x, int64_t x_stride, const float* s, int64_t count, int64_t n) {
+  for (int64_t c = 0; c < count; ++c)
+    for (int64_t i = 0; i < n; ++i) y[i] = std::fma(x[c * x_stride + i], s[c], y[i]);
+}
+
+void f32_axpy2(float* y0, float* y1, const float* x, int64_t x_stride, const float* s0, const float* s1, int64_t count,
+               int64_t n) {
+  f32_axpy(y0, x, x_stride, s0, count, n);
+  f32_axpy(y1, x, x_stride, s1, count, n);
 }
 
 void f16_scale(uint16_t* acc, float s, int64_t n) {
@@ -272,6 +305,10 @@ void f16_online_softmax(const float* scores, const int32_t* rows, int64_t n, con
   f16_online_softmax_generic(scalar_table(), scores, rows, n, v, stride, d, acc, m, sum);
 }
 
+void to_f16(const float* x, uint16_t* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = fp32_to_fp16(x[i]);
+}
+
 void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d, float* out) {
   const auto& ht = half_table();
   for (int64_t r = 0; r < n_rows; ++r) {
@@ -279,20 +316,6 @@ void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const ui
     double sum = 0.0;
     for (int64_t i = 0; i < d; ++i) sum += static_cast<double>(ht[row[i]] * ht[q[i]]);
     out[r] = static_cast<float>(sum);
-  }
-}
-
-void to_f16(const float* x, uint16_t* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = fp32_to_fp16(x[i]);
-}
-
-// dot_f32 on each column of b, gathered: the same operations as gemm_f32 by construction.
-void gemm_f32_cols(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t m,
-                   int64_t n, int64_t k) {
-  std::vector<float> col(static_cast<size_t>(k));
-  for (int64_t j = 0; j < n; ++j) {
-    for (int64_t kk = 0; kk < k; ++kk) col[kk] = b[kk * ldb + j];
-    for (int64_t r = 0; r < m; ++r) c[r * ldc + j] = dot_f32(col.data(), a + r * lda, k);
   }
 }
 
@@ -306,17 +329,21 @@ KernelTable make_scalar() {
   t.q5_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_blocks<BlockQ5_0, BlockQ8_0, dot_q5_0>};
   t.q5_1 = {x_row_bytes_q8_1, convert_row_q8_1, gemm_blocks<BlockQ5_1, BlockQ8_1, dot_q5_1>};
   t.q8_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_blocks<BlockQ8_0, BlockQ8_0, dot_q8_0>};
+  t.q4_0_repacked = {x_row_bytes_q8_0, convert_row_q8_0, gemm_blocks<BlockQ4_0, BlockQ8_0, dot_q4_0_repacked>};
   t.exp_shifted = exp_shifted;
   t.f16_axpy = f16_axpy;
+  t.f32_axpy = f32_axpy;
+  t.f32_axpy2 = f32_axpy2;
   t.f16_online_softmax = f16_online_softmax;
+  t.to_f16 = to_f16;
   t.f16_scale = f16_scale;
   t.dot_f16_rows = dot_f16_rows;
-  t.gemm_f32_cols = gemm_f32_cols;
-  t.to_f16 = to_f16;
   return t;
 }
 
 }  // namespace
+
+void gemm_q4_0_repacked(const GemmTile& t) { gemm_blocks<BlockQ4_0, BlockQ8_0, dot_q4_0_repacked>(t); }
 
 const KernelTable& scalar_table() {
   static const KernelTable table = make_scalar();

@@ -119,6 +119,13 @@ const char* kernel_name() { return table().name; }
 
 void exp_shifted(const float* x, float shift, float* out, int64_t n) { table().exp_shifted(x, shift, out, n); }
 void f16_axpy(uint16_t* acc, const uint16_t* v, float s, int64_t n) { table().f16_axpy(acc, v, s, n); }
+void f32_axpy2(float* y0, float* y1, const float* x, int64_t x_stride, const float* s0, const float* s1, int64_t count,
+               int64_t n) {
+  table().f32_axpy2(y0, y1, x, x_stride, s0, s1, count, n);
+}
+void f32_axpy(float* y, const float* x, int64_t x_stride, const float* s, int64_t count, int64_t n) {
+  table().f32_axpy(y, x, x_stride, s, count, n);
+}
 void f16_scale(uint16_t* acc, float s, int64_t n) { table().f16_scale(acc, s, n); }
 void f16_online_softmax(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
                         int64_t d, uint16_t* acc, float* m, float* sum) {
@@ -128,10 +135,6 @@ void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const ui
   table().dot_f16_rows(rows, stride, n_rows, q, d, out);
 }
 void to_f16(const float* x, uint16_t* y, int64_t n) { table().to_f16(x, y, n); }
-void gemm_f32_cols(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t m,
-                 int64_t n, int64_t k) {
-  table().gemm_f32_cols(a, lda, b, ldb, c, ldc, m, n, k);
-}
 
 std::vector<std::string> available_kernels() {
   std::vector<std::string> names;
@@ -169,7 +172,8 @@ void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* 
             ThreadPool& pool, const std::atomic<bool>* cancel) {
   const int64_t m = w.rows, k = w.cols;
   if (n <= 0 || m <= 0) return;
-  const kernels::TypeKernels* tk = table().for_type(w.type);
+  const kernels::TypeKernels* tk =
+      w.repacked && w.type == TensorType::Q4_0 ? &table().q4_0_repacked : table().for_type(w.type);
   if (tk == nullptr || tk->gemm == nullptr) {
     std::fprintf(stderr, "thoth: matmul on weights of type %s is not supported\n", type_name(w.type));
     std::abort();  // a bug: the loader admits only file tensor types
@@ -273,7 +277,7 @@ void f16_online_softmax_generic(const KernelTable& t, const float* scores, const
       vs = expf(s - mx);
     }
     t.f16_axpy(acc, vrow, vs, d);
-    sm = sm * ms + vs;
+    sm = std::fma(sm, ms, vs);
   }
   *m = mx;
   *sum = sm;

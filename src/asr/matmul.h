@@ -26,6 +26,10 @@ struct MatrixView {
   const void* data = nullptr;
   int64_t rows = 0, cols = 0;
   size_t row_stride = 0;
+  // q4_0 weights the reference keeps repacked (ggml's q4_0_8x8 buffer: matrix weights with a
+  // multiple of 8 rows, not the token embedding, which it also reads by row): their products
+  // take the repacked kernels' order (see KernelTable::q4_0_repacked).
+  bool repacked = false;
 };
 
 // y[i * ldy + r] = dot(w row r, x row i) for i < n, r < w.rows.
@@ -40,17 +44,19 @@ void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* 
 // computes); every variant gives the scalar variant's bits.
 void exp_shifted(const float* x, float shift, float* out, int64_t n);
 void f16_axpy(uint16_t* acc, const uint16_t* v, float s, int64_t n);
+// For c < count, in that order: y[i] = fma(x[c * x_stride + i], s[c], y[i]) for i < n -- the
+// per-element f32 FMA chains of ggml's tiled flash attention (simd_gemm).
+void f32_axpy(float* y, const float* x, int64_t x_stride, const float* s, int64_t count, int64_t n);
+// f32_axpy(y0, x, x_stride, s0, count, n) and f32_axpy(y1, x, x_stride, s1, count, n), the
+// same bits, x loaded once for both.
+void f32_axpy2(float* y0, float* y1, const float* x, int64_t x_stride, const float* s0, const float* s1, int64_t count,
+               int64_t n);
 void f16_scale(uint16_t* acc, float s, int64_t n);
 void f16_online_softmax(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
                         int64_t d, uint16_t* acc, float* m, float* sum);
 void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d, float* out);
 // y[i] = fp32_to_fp16(x[i]) for i < n, every variant the same bits.
 void to_f16(const float* x, uint16_t* y, int64_t n);
-// c = a . b for row-major f32 a (m x k), b (k x n), c (m x n), on the calling thread: the same
-// bits as matmul() with f32 weight rows = b's columns, faster for short k (no horizontal sum
-// per output). The tiled attention's scores.
-void gemm_f32_cols(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t m,
-                 int64_t n, int64_t k);
 
 // Name of the kernel variant in use ("scalar", "avx2", "avx512", ...).
 const char* kernel_name();

@@ -232,19 +232,36 @@ TEST_P(MatmulVariant, LongBatchesInChunksGiveEachRowItsBits) {
   }
 }
 
-TEST_P(MatmulVariant, AgreesWithScalarWithinFloatRounding) {
+uint32_t bits_of(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+
+// Every variant sums in the reference's order (ggml's vec_dot / repacked kernels), so each
+// gives the scalar table's bits: shapes with and without a tail past the last 64-element
+// step, and the repacked q4_0 order.
+TEST_P(MatmulVariant, GivesTheScalarBits) {
+  struct Shape { int64_t m, k, n; };
   for (TensorType type : kWeightTypes) {
-    SCOPED_TRACE(type_name(type));
-    const int64_t m = 96, k = 1536, n = 19;
-    const Weights w = make_weights(type, m, k, 8, 0);
-    const auto x = make_activations(n, k, 9);
-    const auto y = run(w, x, n, k, m, 2);
-    ASSERT_TRUE(select_kernels("scalar").ok());
-    const auto ys = run(w, x, n, k, m, 2);
-    ASSERT_TRUE(select_kernels(GetParam()).ok());
-    const Expected e = reference(w, x, n, k, true);
-    for (size_t j = 0; j < y.size(); ++j)
-      ASSERT_NEAR(y[j], ys[j], 4e-6 * e.scale[j] + 1e-6) << j;
+    for (bool repacked : {false, true}) {
+      if (repacked && type != TensorType::Q4_0) continue;
+      for (Shape s : {Shape{96, 1536, 19}, Shape{37, 96, 5}, Shape{24, 240, 3}, Shape{8, 16, 2}}) {
+        if (type != TensorType::F32 && type != TensorType::F16 && s.k % 32 != 0) continue;
+        SCOPED_TRACE(std::string(type_name(type)) + (repacked ? " repacked" : "") + " k=" + std::to_string(s.k));
+        Weights w = make_weights(type, s.m, s.k, 8, 0);
+        ThreadPool pool(2);
+        MatrixView v = w.view();
+        v.repacked = repacked;
+        const auto x = make_activations(s.n, s.k, 9);
+        std::vector<float> y(s.n * s.m), ys(s.n * s.m);
+        matmul(v, x.data(), s.n, s.k, y.data(), s.m, pool);
+        ASSERT_TRUE(select_kernels("scalar").ok());
+        matmul(v, x.data(), s.n, s.k, ys.data(), s.m, pool);
+        ASSERT_TRUE(select_kernels(GetParam()).ok());
+        for (size_t j = 0; j < y.size(); ++j) ASSERT_EQ(bits_of(y[j]), bits_of(ys[j])) << j;
+      }
+    }
   }
 }
 
@@ -257,12 +274,6 @@ TEST_P(MatmulVariant, ZeroAndTinyActivationsGiveZeroOrFiniteResults) {
     x.assign(64, 1e-30f);  // f16 underflows to zero; q8 scales underflow to zero
     for (float v : run(w, x, 1, 64, 8, 1)) EXPECT_TRUE(std::isfinite(v));
   }
-}
-
-uint32_t bits_of(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
 }
 
 // Inputs across ggml_v_expf's three ranges (|n| <= 126, <= 192, beyond), infinities and NaN.
@@ -291,6 +302,39 @@ TEST_P(MatmulVariant, ExpShiftedGivesTheScalarBits) {
   std::vector<float> v = {0.0f, 1.0f, -2.0f, 10.0f};
   exp_shifted(v.data(), 0.0f, v.data(), 4);
   for (int j = 0; j < 4; ++j) EXPECT_NEAR(v[j], std::exp(std::vector<float>{0, 1, -2, 10}[j]), 1e-6 * v[j]);
+}
+
+TEST_P(MatmulVariant, F32AxpyChainsGiveTheScalarBits) {
+  for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{16}, int64_t{17}, int64_t{40}, int64_t{64}, int64_t{70}, int64_t{112}}) {
+    for (int64_t count : {int64_t{1}, int64_t{3}, int64_t{16}}) {
+      const int64_t stride = n + 5;
+      std::vector<float> x(count * stride), s(count), y0(n);
+      for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37f * static_cast<float>(i) + 0.1f) * 3.0f;
+      for (int64_t c = 0; c < count; ++c) s[c] = std::cos(1.3f * static_cast<float>(c)) / 3.0f;
+      for (int64_t i = 0; i < n; ++i) y0[i] = std::cos(0.91f * static_cast<float>(i)) / 7.0f;
+      std::vector<float> got = y0, want = y0;
+      f32_axpy(got.data(), x.data(), stride, s.data(), count, n);
+      // The two-row form: each row the single form's bits.
+      std::vector<float> s2(count), pair0 = y0, pair1(n), alone1(n);
+      for (int64_t c = 0; c < count; ++c) s2[c] = std::sin(2.1f * static_cast<float>(c));
+      for (int64_t i = 0; i < n; ++i) pair1[i] = alone1[i] = std::sin(0.5f * static_cast<float>(i));
+      f32_axpy2(pair0.data(), pair1.data(), x.data(), stride, s.data(), s2.data(), count, n);
+      f32_axpy(alone1.data(), x.data(), stride, s2.data(), count, n);
+      for (int64_t j = 0; j < n; ++j) {
+        ASSERT_EQ(bits_of(pair0[j]), bits_of(got[j])) << "n=" << n << " count=" << count;
+        ASSERT_EQ(bits_of(pair1[j]), bits_of(alone1[j])) << "n=" << n << " count=" << count;
+      }
+      ASSERT_TRUE(select_kernels("scalar").ok());
+      f32_axpy(want.data(), x.data(), stride, s.data(), count, n);
+      ASSERT_TRUE(select_kernels(GetParam()).ok());
+      for (int64_t j = 0; j < n; ++j) {
+        float chain = y0[j];
+        for (int64_t c = 0; c < count; ++c) chain = std::fma(x[c * stride + j], s[c], chain);
+        ASSERT_EQ(bits_of(got[j]), bits_of(want[j])) << "n=" << n << " count=" << count;
+        ASSERT_EQ(want[j], chain);
+      }
+    }
+  }
 }
 
 TEST_P(MatmulVariant, F16AccumulatorUpdatesGiveTheScalarBits) {
@@ -353,7 +397,7 @@ TEST_P(MatmulVariant, F16OnlineSoftmaxGivesTheScalarBitsAndTheLoopsResult) {
           vs = expf(scores[j] - m3);
         }
         f16_axpy(loop.data(), v.data() + 8 + (listed ? 2 * j : j) * stride, vs, d);
-        s3 = s3 * ms + vs;
+        s3 = std::fma(s3, ms, vs);
       }
       ASSERT_TRUE(select_kernels(GetParam()).ok());
       EXPECT_EQ(got, want) << "d=" << d << " listed=" << listed;
@@ -388,38 +432,6 @@ TEST_P(MatmulVariant, F16RowDotsGiveTheScalarBits) {
         for (int64_t i = 0; i < d; ++i)
           sum += static_cast<double>(fp16_to_fp32(rows[r * stride + i]) * fp16_to_fp32(q[i]));
         ASSERT_EQ(got[r], static_cast<float>(sum));
-      }
-    }
-  }
-}
-
-// gemm_f32_cols promises matmul()'s f32 bits (same lanes, same reduction) for any shape:
-// widths around the vector sizes, rows around its 4-row blocks, strides wider than the rows.
-TEST_P(MatmulVariant, ColumnProductGivesTheF32GemmBits) {
-  std::mt19937 rng(19);
-  std::normal_distribution<float> g(0.0f, 2.0f);
-  ThreadPool pool(1);
-  for (int64_t k : {int64_t{1}, int64_t{7}, int64_t{16}, int64_t{17}, int64_t{64}, int64_t{100}}) {
-    for (int64_t n : {int64_t{1}, int64_t{8}, int64_t{15}, int64_t{16}, int64_t{33}, int64_t{70}}) {
-      for (int64_t m : {int64_t{1}, int64_t{4}, int64_t{7}, int64_t{13}}) {
-        const int64_t lda = k + 3, ldb = n + 5, ldc = n + 2;
-        std::vector<float> a(static_cast<size_t>(m * lda)), b(static_cast<size_t>(k * ldb));
-        for (auto& v : a) v = g(rng);
-        for (auto& v : b) v = g(rng);
-        a[0] = 1e8f;  // magnitudes far apart: a different summation order shows in the bits
-        std::vector<float> bt(static_cast<size_t>(n * k));  // b's columns as weight rows
-        for (int64_t j = 0; j < n; ++j)
-          for (int64_t kk = 0; kk < k; ++kk) bt[j * k + kk] = b[kk * ldb + j];
-        std::vector<float> want(static_cast<size_t>(m * n)), got(static_cast<size_t>(m * ldc), -1.0f);
-        const MatrixView w{TensorType::F32, bt.data(), n, k, static_cast<size_t>(k) * sizeof(float)};
-        matmul(w, a.data(), m, lda, want.data(), n, pool);
-        gemm_f32_cols(a.data(), lda, b.data(), ldb, got.data(), ldc, m, n, k);
-        for (int64_t r = 0; r < m; ++r) {
-          for (int64_t j = 0; j < n; ++j)
-            ASSERT_EQ(bits_of(got[r * ldc + j]), bits_of(want[r * n + j]))
-                << "k=" << k << " n=" << n << " m=" << m << " r=" << r << " j=" << j;
-          for (int64_t j = n; j < ldc; ++j) ASSERT_EQ(got[r * ldc + j], -1.0f) << "wrote past the row";
-        }
       }
     }
   }

@@ -1,16 +1,20 @@
-// The Whisper transformer, computed the way the reference computes it (whisper.cpp on ggml's
-// CPU backend as whisper-cli runs by default: flash attention off), because greedy and beam
-// decoding must pick the same tokens on near-ties. What that means here:
+// The Whisper transformer, computed bit for bit the way the reference computes it (whisper.cpp
+// on ggml's CPU backend, built -march=native on an AVX-512 machine, without llamafile's sgemm),
+// because greedy and beam decoding must pick the same tokens on near-ties. What that means:
 //  - every matrix product goes through matmul(), which converts activations to the weight's
-//    partner type (f16, q8_0, q8_1) as ggml does -- attention included: keys and values are
-//    f16 (the reference casts them, and its KV caches are f16), so queries and softmax
-//    probabilities are rounded to f16 on their way into the two attention products;
+//    partner type (f16, q8_0, q8_1) as ggml does and sums in ggml's vec_dot order -- attention
+//    included: keys and values are f16 (the reference casts them, and its KV caches are f16),
+//    so queries and softmax probabilities are rounded to f16 on their way into the two
+//    attention products; q4_0 matrices take the order of ggml's repacked q4_0_8x8 kernels;
 //  - the convolutions run on f16 im2col rows against f16 kernels (f32 kernels are rounded to
 //    f16 first: ggml converts the kernel to the im2col type);
-//  - GELU goes through ggml's f16 table; layer norm and softmax sum in double as ggml does,
-//    and the softmax exponentials are ggml's vectorised expf (ggml_v_expf) lane by lane;
+//  - GELU goes through ggml's f16 table; layer norm and softmax sum as ggml's AVX-512 code
+//    does (16-lane float partial sums, accumulated in double), and the softmax exponentials
+//    are the AVX-512 build's ggml_v_expf lane by lane;
 //  - decoder self-attention queries and keys are pre-scaled by d^-1/4 (keys before the f16
-//    cache), cross-attention keys likewise, its queries scaled inside the softmax.
+//    cache), cross-attention keys likewise, its queries scaled inside the softmax;
+//  - with flash attention (whisper-cli's default), ggml_flash_attn_ext's three CPU paths:
+//    tiled for batches of 64+ query rows, one chunk per row otherwise, split-KV for a lone row.
 #include "asr/network.h"
 
 #include <sys/mman.h>
@@ -82,14 +86,16 @@ const float* half_table() {
 inline float h2f(uint16_t h) { return half_table()[h]; }
 
 // ggml's GELU for f32 tensors: saturate outside [-10, 10], else the tanh formula evaluated at
-// the f16-rounded input and rounded to f16 (ggml_table_gelu_f16).
+// the f16-rounded input and rounded to f16 (ggml_table_gelu_f16). The fused 1 + a*x*x moves
+// one entry (x = -1.999) by one f16 step.
 const uint16_t* gelu_table() {
   static const std::vector<uint16_t> table = [] {
     std::vector<uint16_t> t(65536);
     const float kSqrt2OverPi = 0.79788456080286535587989211986876f, kCoefA = 0.044715f;
     for (uint32_t i = 0; i < 65536; ++i) {
       const float x = fp16_to_fp32(static_cast<uint16_t>(i));
-      t[i] = fp32_to_fp16(0.5f * x * (1.0f + tanhf(kSqrt2OverPi * x * (1.0f + kCoefA * x * x))));
+      // The reference's compiler contracts 1 + a*x*x into an FMA (-march=native, GNU C).
+      t[i] = fp32_to_fp16(0.5f * x * (1.0f + tanhf(kSqrt2OverPi * x * std::fma(kCoefA * x, x, 1.0f))));
     }
     return t;
   }();
@@ -114,23 +120,38 @@ void gelu_rows(float* x, int64_t n, ThreadPool& pool) {
   else pool.parallel_for(n, rows);
 }
 
-// ggml_norm then ggml_mul(w) then ggml_add(b), each rounded as the separate ops are.
+// ggml_norm then ggml_mul(w) then ggml_add(b), each rounded as the separate ops are. The
+// mean is the double sum rounded to float, divided in float (ggml_vec_sum_f32); the variance
+// is ggml_vec_cvar_f32 of the AVX-512 build: squares of 16 deviations summed in float by
+// _mm512_reduce_add_ps's tree, those partial sums accumulated in double, the rest one by one.
 void layer_norm_row(const float* x, float* y, int n, const float* w, const float* b) {
   double sum = 0.0;
   for (int i = 0; i < n; ++i) sum += x[i];
   const float mean = static_cast<float>(sum) / static_cast<float>(n);
   double sum2 = 0.0;
-  for (int i = 0; i < n; ++i) {
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    float v[16];
+    for (int l = 0; l < 16; ++l) {
+      const float d = x[i + l] - mean;
+      y[i + l] = d;
+      v[l] = d * d;
+    }
+    for (int width = 8; width >= 1; width /= 2)
+      for (int l = 0; l < width; ++l) v[l] = v[l] + v[l + width];
+    sum2 += static_cast<double>(v[0]);
+  }
+  for (; i < n; ++i) {
     const float d = x[i] - mean;
     y[i] = d;
     sum2 += static_cast<double>(d * d);
   }
   const float variance = static_cast<float>(sum2 / n);
   const float scale = 1.0f / std::sqrt(variance + kNormEps);
-  for (int i = 0; i < n; ++i) {
-    const float v = y[i] * scale;
-    const float m = v * w[i];
-    y[i] = m + b[i];
+  for (int k = 0; k < n; ++k) {
+    const float v = y[k] * scale;
+    const float m = v * w[k];
+    y[k] = m + b[k];
   }
 }
 
@@ -373,8 +394,9 @@ void attend_row_flash(const float* q, const KvView& kv, int h, int d, Visible vi
       if (p.s == 0.0f) continue;
       const float m_new = std::fmax(m_final, p.m);
       const float scale_old = expf(m_final - m_new), scale_new = expf(p.m - m_new);
-      for (int i = 0; i < d; ++i) acc[i] = acc[i] * scale_old + part[i] * scale_new;
-      s_final = s_final * scale_old + p.s * scale_new;
+      // a*b + c*d as the reference's compiler contracts it: the first product fused.
+      for (int i = 0; i < d; ++i) acc[i] = std::fma(acc[i], scale_old, part[i] * scale_new);
+      s_final = std::fma(s_final, scale_old, p.s * scale_new);
       m_final = m_new;
     }
     const float inv = s_final != 0.0f ? 1.0f / s_final : 0.0f;
@@ -389,107 +411,125 @@ void attend_row_flash(const float* q, const KvView& kv, int h, int d, Visible vi
 // Buffers of attend_tiled, owned by the network and kept between layers: fresh zeroed pages
 // per layer cost more than the softmax. Every element is written before it is read.
 struct TiledScratch {
-  std::vector<float> keys_t, values_t, work;
+  std::vector<float> keys_t, values_t;
 };
 
-// Query rows per task of attend_tiled: their scores (rows x keys) stay in L2 between the two
-// products, and a 30 s window still makes hundreds of tasks to balance two busy cores.
+// Query rows per task of attend_tiled: a task's rows share the head's widened keys and values
+// in cache, and a 30 s window still makes hundreds of tasks to balance two busy cores.
 constexpr int64_t kTiledTaskRows = 48;
 
-// The tiled path for every head: f32 queries, keys and values widened to f32, f32 scores, the
-// exponentials' sum normalising the output at the end. Tasks of (head, block of query rows)
-// run both products and the softmax between them on one thread (`serial`, a pool of one), so
-// a head's scores never leave the cache and the pool is woken once per attention. The scores
-// are gemm_f32_cols: matmul()'s bits without its horizontal sum per 64-element dot product.
+// The tiled path (ggml_compute_forward_flash_attn_ext_tiled, taken for batches of at least
+// GGML_FA_TILE_Q = 64 query rows) for every head: f32 queries (not rounded), keys and values
+// widened to f32, keys walked in tiles of GGML_FA_TILE_KV = 64. Per row and tile: each score
+// an FMA chain over the head's dimensions (simd_gemm), times the scale; the running maximum
+// and sum updated (expf, then ggml_vec_soft_max_f32 of the tile added in double to the float
+// sum); the output an FMA chain over the tile's keys continuing from the rescaled
+// accumulator. Rows are independent, so how the reference groups them into tiles and threads
+// does not matter: here tasks of (head, block of query rows), the pool woken once per
+// attention instead of once per head.
 template <typename Visible>
 void attend_tiled(const float* q, int64_t rows, int64_t ldq, const KvView& kv, int n_head, int d, float scale,
                   Visible visible, float* out, int64_t ldo, TiledScratch& scratch, ThreadPool& pool,
-                  ThreadPool& serial, const std::atomic<bool>* cancel) {
-  const int64_t n = kv.n_keys;
+                  const std::atomic<bool>* cancel) {
+  constexpr int kTile = 64;
+  const int n = kv.n_keys;
   const size_t head_elems = static_cast<size_t>(n) * d;
-  auto& [keys_t, values_t, work] = scratch;
-  // Keys transposed in panels of 16 keys, [head][key / 16][dim][16] (the last panel padded):
-  // each panel of a product is one contiguous 4 KB run the prefetcher follows. Values
-  // transposed, [head][dim][key], as matmul()'s weight rows.
-  constexpr int64_t kPanel = 16;
-  const size_t head_panels = static_cast<size_t>((n + kPanel - 1) / kPanel) * kPanel * d;
-  keys_t.resize(head_panels * n_head);
-  values_t.resize(head_elems * n_head);
+  auto& keys_t = scratch.keys_t;      // [head][dim][key]
+  auto& values = scratch.values_t;    // [head][key][dim]
+  keys_t.resize(head_elems * n_head);
+  values.resize(head_elems * n_head);
   pool.parallel_for(n_head, [&](int64_t h0, int64_t h1) {
     for (int64_t h = h0; h < h1; ++h) {
-      float* kt = keys_t.data() + h * head_panels;
-      float* vt = values_t.data() + h * head_elems;
-      for (int64_t j = 0; j < n; ++j) {
-        const uint16_t* krow = kv.k + j * kv.k_stride + h * d;
-        const uint16_t* vrow = kv.v + j * kv.k_stride + h * d;
-        float* kp = kt + j / kPanel * kPanel * d + j % kPanel;
+      float* kt = keys_t.data() + h * head_elems;
+      float* vh = values.data() + h * head_elems;
+      for (int j = 0; j < n; ++j)
         for (int i = 0; i < d; ++i) {
-          kp[i * kPanel] = h2f(krow[i]);
-          vt[static_cast<size_t>(i) * n + j] = h2f(vrow[i]);
+          kt[static_cast<size_t>(i) * n + j] = h2f(kv.k[j * kv.k_stride + h * d + i]);
+          vh[static_cast<size_t>(j) * d + i] = h2f(kv.v[j * kv.k_stride + h * d + i]);
         }
-      }
     }
   });
   const int64_t blocks = (rows + kTiledTaskRows - 1) / kTiledTaskRows, tasks = blocks * n_head;
-  const size_t per_thread = static_cast<size_t>(kTiledTaskRows) * (n + d);
-  work.resize(per_thread * pool.size());
   auto cancelled = [cancel] { return cancel != nullptr && cancel->load(std::memory_order_relaxed); };
+  // One row's softmax step over a tile of scores kq (ggml's order): false if the row sees
+  // none of the tile's keys (then it takes nothing from it).
+  auto softmax_tile = [&](float* kq, int nt, int64_t r, int ic, float& m, float& sum, float* acc) {
+    float tile_max = -INFINITY;
+    for (int t = 0; t < nt; ++t) {
+      kq[t] = visible(r, ic + t) ? kq[t] * scale : -INFINITY;
+      tile_max = kq[t] > tile_max ? kq[t] : tile_max;
+    }
+    if (tile_max == -INFINITY) return false;
+    const float m_new = std::fmax(m, tile_max);
+    if (m_new > m) {
+      const float ms = expf(m - m_new);
+      for (int i = 0; i < d; ++i) acc[i] *= ms;
+      sum *= ms;
+    }
+    m = m_new;
+    // ggml_vec_soft_max_f32 over the tile (padded to 64 with -inf: exponentials 0).
+    double tile_sum = 0.0;
+    int t = 0;
+    exp_shifted(kq, m, kq, nt / 16 * 16);
+    for (; t + 16 <= nt; t += 16) {
+      float v[16];
+      for (int l = 0; l < 16; ++l) v[l] = kq[t + l];
+      for (int w = 8; w >= 1; w /= 2)
+        for (int l = 0; l < w; ++l) v[l] = v[l] + v[l + w];
+      tile_sum += static_cast<double>(v[0]);
+    }
+    if (t < nt) {  // a short last tile: its -inf padding completes the 16 lanes with zeros
+      float v[16] = {};
+      exp_shifted(kq + t, m, kq + t, nt - t);
+      for (int l = 0; l < nt - t; ++l) v[l] = kq[t + l];
+      for (int w = 8; w >= 1; w /= 2)
+        for (int l = 0; l < w; ++l) v[l] = v[l] + v[l + w];
+      tile_sum += static_cast<double>(v[0]);
+    }
+    sum = static_cast<float>(static_cast<double>(sum) + tile_sum);
+    return true;
+  };
   std::atomic<int64_t> next{0};
-  pool.run([&](int thread) {
-    float* s = work.data() + per_thread * thread;
-    float* o = s + kTiledTaskRows * n;
+  pool.run([&](int) {
+    thread_local std::vector<float> buf;
+    buf.resize(2 * (kTile + static_cast<size_t>(d)));
+    float* kq[2] = {buf.data(), buf.data() + kTile};
+    float* acc[2] = {buf.data() + 2 * kTile, buf.data() + 2 * kTile + d};
     // relaxed: the counter only hands out distinct tasks; the pool's join publishes out.
     for (int64_t task = next.fetch_add(1, std::memory_order_relaxed); task < tasks && !cancelled();
          task = next.fetch_add(1, std::memory_order_relaxed)) {
       const int64_t h = task / blocks, r0 = task % blocks * kTiledTaskRows;
-      const int64_t m = std::min(kTiledTaskRows, rows - r0);
-      for (int64_t j = 0; j < n; j += kPanel)
-        gemm_f32_cols(q + r0 * ldq + h * d, ldq, keys_t.data() + h * head_panels + j * d, kPanel, s + j, n, m,
-                      std::min(kPanel, n - j), d);
-      float inv[kTiledTaskRows];
-      for (int64_t r = 0; r < m; ++r) {
-        float* sr = s + r * n;
-        const int64_t row = r0 + r;
-        // Eight running maxima and eight double sums, lane j % 8: independent chains the
-        // compiler can put side by side in registers. The max is exact; the sum rounds to the
-        // same float as one running sum but for a tie in its last bit.
-        constexpr int kL = 8;
-        float mx8[kL];
-        double sum8[kL];
-        for (int l = 0; l < kL; ++l) {
-          mx8[l] = -INFINITY;
-          sum8[l] = 0.0;
-        }
-        const int64_t n8 = n / kL * kL;
-        for (int64_t j = 0; j < n8; j += kL)
-          for (int l = 0; l < kL; ++l)
-            if (visible(row, static_cast<int>(j + l))) {
-              sr[j + l] *= scale;
-              mx8[l] = mx8[l] < sr[j + l] ? sr[j + l] : mx8[l];
-            }
-        for (int64_t j = n8; j < n; ++j)
-          if (visible(row, static_cast<int>(j))) mx8[0] = std::max(mx8[0], sr[j] *= scale);
-        float mx = mx8[0];
-        for (int l = 1; l < kL; ++l) mx = std::max(mx, mx8[l]);
-        exp_shifted(sr, mx, sr, n);
-        for (int64_t j = 0; j < n8; j += kL)
-          for (int l = 0; l < kL; ++l) {
-            if (!visible(row, static_cast<int>(j + l))) sr[j + l] = 0.0f;
-            sum8[l] += static_cast<double>(sr[j + l]);
+      const int64_t r_end = std::min(rows, r0 + kTiledTaskRows);
+      const float* kt = keys_t.data() + h * head_elems;
+      const float* vh = values.data() + h * head_elems;
+      // Rows in pairs: each key and value tile loaded once for both (every row's arithmetic
+      // is its own, so pairing changes no bit).
+      for (int64_t r = r0; r < r_end; r += 2) {
+        const int nr = r + 1 < r_end ? 2 : 1;
+        const float* qr[2] = {q + r * ldq + h * d, q + (r + nr - 1) * ldq + h * d};
+        float m[2] = {-INFINITY, -INFINITY}, sum[2] = {0.0f, 0.0f};
+        for (int k = 0; k < nr; ++k) std::fill(acc[k], acc[k] + d, 0.0f);
+        for (int ic = 0; ic < n; ic += kTile) {
+          const int nt = std::min(kTile, n - ic);
+          for (int k = 0; k < nr; ++k) std::fill(kq[k], kq[k] + nt, 0.0f);
+          if (nr == 2) f32_axpy2(kq[0], kq[1], kt + ic, n, qr[0], qr[1], d, nt);
+          else f32_axpy(kq[0], kt + ic, n, qr[0], d, nt);
+          bool takes[2] = {false, false};
+          for (int k = 0; k < nr; ++k) takes[k] = softmax_tile(kq[k], nt, r + k, ic, m[k], sum[k], acc[k]);
+          const float* vt = vh + static_cast<size_t>(ic) * d;
+          if (takes[0] && takes[1]) {
+            f32_axpy2(acc[0], acc[1], vt, d, kq[0], kq[1], nt, d);
+          } else {
+            for (int k = 0; k < nr; ++k)
+              if (takes[k]) f32_axpy(acc[k], vt, d, kq[k], nt, d);
           }
-        for (int64_t j = n8; j < n; ++j) {
-          if (!visible(row, static_cast<int>(j))) sr[j] = 0.0f;
-          sum8[0] += static_cast<double>(sr[j]);
         }
-        const float sum = static_cast<float>(((sum8[0] + sum8[4]) + (sum8[2] + sum8[6])) +
-                                             ((sum8[1] + sum8[5]) + (sum8[3] + sum8[7])));
-        inv[r] = sum == 0.0f ? 0.0f : 1.0f / sum;
+        for (int k = 0; k < nr; ++k) {
+          const float inv = sum[k] == 0.0f ? 0.0f : 1.0f / sum[k];
+          float* o = out + (r + k) * ldo + h * d;
+          for (int i = 0; i < d; ++i) o[i] = acc[k][i] * inv;
+        }
       }
-      const MatrixView vmat{TensorType::F32, values_t.data() + h * head_elems, d, n,
-                            static_cast<size_t>(n) * sizeof(float)};
-      matmul(vmat, s, m, n, o, d, serial);
-      for (int64_t r = 0; r < m; ++r)
-        for (int i = 0; i < d; ++i) out[(r0 + r) * ldo + h * d + i] = o[r * d + i] * inv[r];
     }
   });
 }
@@ -596,6 +636,7 @@ struct WhisperNetwork::Impl {
     auto linear = [&](const std::string& p, bool bias) {
       Linear l;
       l.w = view_of(t(p + ".weight"));
+      l.w.repacked = l.w.type == TensorType::Q4_0 && l.w.rows % 8 == 0;
       if (bias) l.b = f32(p + ".bias");
       return l;
     };
@@ -709,8 +750,7 @@ struct WhisperNetwork::Impl {
                  float* out) {
     if (flash) {
       if (batch_rows >= kTileRows) {
-        attend_tiled(q, rows, n_state, kv, n_head, d_head, scale, visible, out, n_state, tiled_scratch, pool, serial_,
-                     cancel);
+        attend_tiled(q, rows, n_state, kv, n_head, d_head, scale, visible, out, n_state, tiled_scratch, pool, cancel);
         return;
       }
       pool.parallel_for(rows * n_head, [&](int64_t b, int64_t e) {

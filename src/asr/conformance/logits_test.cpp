@@ -63,7 +63,7 @@ TEST(ConformanceLogitsTest, EveryGoldenCaseMatchesTheReference) {
     };
     const bool quantized = c.model.find("-q") != std::string::npos;
     const double tolerance = quantized ? 0.5 : 0.05;
-    std::printf("logits %-20s max |diff| %.5f  mean %.6f  (tolerance %.2f)\n", c.name.c_str(), max_diff,
+    std::printf("logits %-20s max |diff| %.3e  mean %.3e  (tolerance %.2f)\n", c.name.c_str(), max_diff,
                 sum_diff / golden.size(), tolerance);
     EXPECT_EQ(argmax(run.logits), argmax(golden));
     EXPECT_LE(max_diff, tolerance);
