@@ -417,20 +417,7 @@ void online_softmax_regs(const float* scores, const int32_t* rows, int64_t n, co
   float ms_buf[kChunk], vs_buf[kChunk];
   for (int64_t j0 = 0; j0 < n; j0 += kChunk) {
     const int64_t len = n - j0 < kChunk ? n - j0 : kChunk;
-    for (int64_t j = 0; j < len; ++j) {
-      const float s = scores[j0 + j];
-      float ms = 1.0f, vs = 1.0f;
-      if (s > mx) {
-        const float m_old = mx;
-        mx = s;
-        ms = expf(m_old - mx);
-      } else {
-        vs = expf(s - mx);
-      }
-      ms_buf[j] = ms;
-      vs_buf[j] = vs;
-      sm = std::fma(sm, ms, vs);  // contracted in the reference, as in attend_one_chunk
-    }
+    online_softmax_factors(scores + j0, len, mx, sm, ms_buf, vs_buf);
     for (int64_t j = 0; j < len; ++j) {
       const uint16_t* vrow = v + (rows ? rows[j0 + j] : j0 + j) * stride;
       // A factor of exactly 1 leaves an f16 value as it is: skipping it changes no bit.

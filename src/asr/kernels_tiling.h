@@ -6,6 +6,7 @@
 // compiles its own copy with its own instruction-set flags. A shared (inline) definition
 // would let the linker pick the AVX-512 copy for the AVX2 variant.
 #pragma once
+#include <cmath>
 #include <cstdint>
 
 #include "asr/kernels.h"
@@ -66,6 +67,28 @@ void gemm_tiled(const GemmTile& t) {
   }
   for (; i + RN <= t.n; i += RN) weight_rows_pass<RM, RN, K>(t, i);
   if (i < t.n) activation_remainder<RM, RN - 1, K>(t, i, t.n - i);
+}
+
+// The first pass of the register-held online softmax over `len` keys: the running max mx,
+// each key's rescale factor ms (of the accumulator) and weight vs (of its value row), and
+// the running sum sm, as the reference's flash attention computes them (libm expf; the sum's
+// update contracted to one FMA, as in attend_one_chunk).
+inline void online_softmax_factors(const float* scores, int64_t len, float& mx, float& sm, float* ms_out,
+                                   float* vs_out) {
+  for (int64_t j = 0; j < len; ++j) {
+    const float s = scores[j];
+    float ms = 1.0f, vs = 1.0f;
+    if (s > mx) {
+      const float m_old = mx;
+      mx = s;
+      ms = expf(m_old - mx);
+    } else {
+      vs = expf(s - mx);
+    }
+    ms_out[j] = ms;
+    vs_out[j] = vs;
+    sm = std::fma(sm, ms, vs);
+  }
 }
 
 }  // namespace
