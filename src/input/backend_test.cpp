@@ -14,14 +14,14 @@
 #include <optional>
 #include <string>
 
-#include "input/test_env.h"
+#include "support/scoped_env.h"
 #include "support/shared_data.h"
 
 
 namespace thoth::input {
 namespace {
 
-using test::ScopedEnv;
+using thoth::test::ScopedEnv;
 
 // A private session bus: dbus-daemon prints its address and is stopped by its pid. Its
 // config lists no service dirs, so nothing installed (say, xdg-desktop-portal) is activated.

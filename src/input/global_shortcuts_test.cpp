@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "input/test_dictation.h"
-#include "input/test_env.h"
+#include "support/scoped_env.h"
 #include "support/x_server.h"
 
 namespace thoth::input {
@@ -51,7 +51,7 @@ class GlobalShortcutsTest : public ::testing::Test {
     return dictation_.calls();
   }
 
-  test::ScopedEnv env_;
+  thoth::test::ScopedEnv env_;
   std::unique_ptr<thoth::test::XvfbServer> xvfb_;
   Display* keyboard_ = nullptr;
   test::RecordingDictation dictation_;

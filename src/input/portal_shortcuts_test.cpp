@@ -12,7 +12,7 @@
 #include "input/backend.h"
 #include "input/global_shortcuts.h"
 #include "input/test_dictation.h"
-#include "input/test_env.h"
+#include "support/scoped_env.h"
 #include "support/background.h"
 #include "support/portal_desktop.h"
 
@@ -51,7 +51,7 @@ class PortalShortcutsTest : public ::testing::Test {
   }
   std::string log() const { return "\nfrontend log:\n" + desktop_->frontend_log(); }
 
-  test::ScopedEnv env_;
+  thoth::test::ScopedEnv env_;
   std::unique_ptr<thoth::test::PortalDesktop> desktop_;
   ShortcutRegistry registry_;
   mutable std::mutex mutex_;
@@ -196,7 +196,7 @@ TEST(PortalAbsent, ADesktopPortalWithoutGlobalShortcutsGivesTheAdvice) {
   std::string error;
   auto desktop = thoth::test::PortalDesktop::start(&error, /*shortcuts_backend=*/false);
   ASSERT_TRUE(desktop) << error;
-  test::ScopedEnv env;
+  thoth::test::ScopedEnv env;
   for (const auto& [name, value] : desktop->client_env()) env.set(name.c_str(), value);
   const BackendChoice c = choose_backend();
   EXPECT_EQ(c.backend, Backend::none);

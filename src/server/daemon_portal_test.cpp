@@ -18,6 +18,7 @@
 #include "support/background.h"
 #include "support/portal_desktop.h"
 #include "support/pulse_server.h"
+#include "support/scoped_env.h"
 #include "support/shared_data.h"
 
 namespace {
@@ -31,33 +32,17 @@ std::string state() {
   return r ? (*r)["status"].value("state", std::string()) : std::string("unreachable");
 }
 
-// Restores the variables a test changed, so later tests in this binary see the real session.
-class EnvGuard {
- public:
-  explicit EnvGuard(std::initializer_list<const char*> names) {
-    for (const char* n : names) {
-      const char* v = std::getenv(n);
-      saved_.emplace_back(n, v ? std::optional<std::string>(v) : std::nullopt);
-    }
-  }
-  ~EnvGuard() {
-    for (const auto& [n, v] : saved_) v ? setenv(n.c_str(), v->c_str(), 1) : unsetenv(n.c_str());
-  }
-
- private:
-  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
-};
-
 TEST(DaemonPortal, ThePortalShortcutRecordsWhileHeldAndTheSessionClosesOnShutdown) {
-  EnvGuard env({"THOTH_HOME", "DBUS_SESSION_BUS_ADDRESS", "XDG_SESSION_TYPE", "WAYLAND_DISPLAY", "DISPLAY"});
+  // Restored after the test, so later tests in this binary see the real session.
+  thoth::test::ScopedEnv env;
   thoth::test::ScratchDir home;
-  setenv("THOTH_HOME", home.path().c_str(), 1);
+  env.set("THOTH_HOME", home.path().string());
   std::string error;
   auto pulse = thoth::test::PulseServer::start(&error);
   ASSERT_TRUE(pulse) << error;
   auto desktop = thoth::test::PortalDesktop::start(&error);
   ASSERT_TRUE(desktop) << error;
-  desktop->enter();
+  for (const auto& [name, value] : desktop->client_env()) env.set(name.c_str(), value);
 
   const std::string model = thoth::test::shared_file("models/mini.en-f16.bin").string();
   thoth::test::BackgroundThoth daemon({"daemon", "--model", model, "--port", "0"});

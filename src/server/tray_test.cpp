@@ -8,9 +8,8 @@
 #include <thread>
 #include <vector>
 
-#include <stdlib.h>
-
 #include "support/background.h"
+#include "support/scoped_env.h"
 #include "support/session_bus.h"
 #include "support/tray_host.h"
 
@@ -84,12 +83,9 @@ TEST_F(TrayTest, APanelThatComesLaterStillGetsTheItem) {
 }
 
 TEST(Tray, NoSessionBusIsOneLine) {
-  const char* old = ::getenv("DBUS_SESSION_BUS_ADDRESS");
-  const std::string saved = old ? old : "";
-  ::setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/thoth-test-bus", 1);
+  thoth::test::ScopedEnv env;
+  env.set("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/thoth-test-bus");
   auto tray = Tray::start({}, "");
-  if (old) ::setenv("DBUS_SESSION_BUS_ADDRESS", saved.c_str(), 1);
-  else ::unsetenv("DBUS_SESSION_BUS_ADDRESS");
   ASSERT_FALSE(tray);
   EXPECT_NE(tray.error().find("tray: no session bus"), std::string::npos) << tray.error();
 }

@@ -467,15 +467,6 @@ std::map<std::string, std::optional<std::string>> PortalDesktop::client_env() co
           {"DISPLAY", std::nullopt}};
 }
 
-void PortalDesktop::enter() const {
-  for (const auto& [name, value] : client_env()) {
-    if (value)
-      setenv(name.c_str(), value->c_str(), 1);
-    else
-      unsetenv(name.c_str());
-  }
-}
-
 void PortalDesktop::set_create_session_response(uint32_t code) {
   std::lock_guard lock(backend_->mutex);
   backend_->create_response = code;

@@ -28,7 +28,6 @@ class PortalDesktop {
 
   // What a client needs to see this desktop: the bus, a Wayland session, no X11.
   std::map<std::string, std::optional<std::string>> client_env() const;
-  void enter() const;  // puts client_env() into this process's environment
   const std::string& bus_address() const { return address_; }
 
   // The answer to the next CreateSession / BindShortcuts calls: 0 accepted, 1 the user

@@ -1,7 +1,6 @@
 #include "support/session_bus.h"
 
 #include <signal.h>
-#include <stdlib.h>
 #include <sys/wait.h>
 
 #include <chrono>
@@ -29,14 +28,11 @@ std::unique_ptr<SessionBus> SessionBus::start(std::string* error) {
   std::unique_ptr<SessionBus> bus(new SessionBus());
   bus->pid_ = std::stoi(pid);
   bus->address_ = address;
-  if (const char* old = ::getenv("DBUS_SESSION_BUS_ADDRESS")) bus->saved_address_ = old, bus->had_address_ = true;
-  ::setenv("DBUS_SESSION_BUS_ADDRESS", address.c_str(), 1);
+  bus->env_.set("DBUS_SESSION_BUS_ADDRESS", address);
   return bus;
 }
 
 SessionBus::~SessionBus() {
-  if (had_address_) ::setenv("DBUS_SESSION_BUS_ADDRESS", saved_address_.c_str(), 1);
-  else ::unsetenv("DBUS_SESSION_BUS_ADDRESS");
   // The daemon forked away from us: not our child, so it is stopped but not reaped here.
   if (pid_ > 0) ::kill(pid_, SIGTERM);
 }

@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 
+#include "support/scoped_env.h"
+
 namespace thoth::test {
 
 class SessionBus {
@@ -26,8 +28,7 @@ class SessionBus {
   SessionBus() = default;
   pid_t pid_ = -1;
   std::string address_;
-  std::string saved_address_;
-  bool had_address_ = false;
+  ScopedEnv env_;
 };
 
 }  // namespace thoth::test

@@ -5,7 +5,7 @@
 #include <optional>
 #include <string>
 
-namespace thoth::input::test {
+namespace thoth::test {
 
 // Sets environment variables for one test and restores them after.
 class ScopedEnv {
@@ -33,4 +33,4 @@ class ScopedEnv {
   std::map<std::string, std::optional<std::string>> saved_;
 };
 
-}  // namespace thoth::input::test
+}  // namespace thoth::test
