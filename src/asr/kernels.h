@@ -2,7 +2,7 @@
 // Internal to asr/: matmul.cpp drives it, kernels_<variant>.cpp fill it in.
 //
 // Contract every variant keeps (so every variant gives the scalar table's bits, and those are
-// the reference's: ggml's CPU backend as built -march=native on AVX-512, without llamafile):
+// the reference's: ggml's CPU backend as compiled for the AVX-512 machine it ran on, without llamafile):
 //  - convert_row turns an f32 activation row into the weight type's partner format, bit for
 //    bit the same in every variant (ggml's x86 rules: q8 scale d = amax / 127, values
 //    rounded half-to-even after multiplying by 127 / amax; f16 rounding half-to-even);

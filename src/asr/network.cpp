@@ -1,5 +1,5 @@
 // The Whisper transformer, computed bit for bit the way the reference computes it (whisper.cpp
-// on ggml's CPU backend, built -march=native on an AVX-512 machine, without llamafile's sgemm),
+// on ggml's CPU backend, compiled for the AVX-512 machine it ran on, without llamafile's sgemm),
 // because greedy and beam decoding must pick the same tokens on near-ties. What that means:
 //  - every matrix product goes through matmul(), which converts activations to the weight's
 //    partner type (f16, q8_0, q8_1) as ggml does and sums in ggml's vec_dot order -- attention
@@ -94,7 +94,7 @@ const uint16_t* gelu_table() {
     const float kSqrt2OverPi = 0.79788456080286535587989211986876f, kCoefA = 0.044715f;
     for (uint32_t i = 0; i < 65536; ++i) {
       const float x = fp16_to_fp32(static_cast<uint16_t>(i));
-      // The reference's compiler contracts 1 + a*x*x into an FMA (-march=native, GNU C).
+      // The reference's compiler, targeting that machine's FMA (GNU C), contracts 1 + a*x*x into one.
       t[i] = fp32_to_fp16(0.5f * x * (1.0f + tanhf(kSqrt2OverPi * x * std::fma(kCoefA * x, x, 1.0f))));
     }
     return t;
