@@ -150,6 +150,37 @@ struct FloatKernel {
   }
 };
 
+// FloatKernel's sums for one activation row, each weight row read once from front to back:
+// FloatKernel walks a row in four strided passes (one accumulator's offset each, the
+// register blocking of its batches), which leaves a streamed row's cache lines half used
+// between passes. Here the four accumulators of each of RM rows advance side by side; each
+// is the same FMA chain over the same elements, combined as FloatKernel combines its passes
+// ((offset 0 + offset 32) + (offset 16 + offset 48)), so every output keeps its bits.
+template <class W>
+struct FloatRowKernel {
+  template <int RM, int RN>
+  static void block(const GemmTile& t, int64_t r0, int64_t i0) {
+    static_assert(RN == 1, "one activation row");
+    const uint8_t* w[RM];
+    for (int i = 0; i < RM; ++i) w[i] = t.w + (r0 + i) * t.w_stride;
+    const float* x = reinterpret_cast<const float*>(t.x + i0 * t.x_stride);
+    const int64_t np = t.k / 64 * 64;
+    __m512 acc[RM][4];
+    for (int i = 0; i < RM; ++i)
+      for (int q = 0; q < 4; ++q) acc[i][q] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < np; k += 64) {
+      for (int q = 0; q < 4; ++q) {
+        const __m512 xv = _mm512_loadu_ps(x + k + 16 * q);
+        for (int i = 0; i < RM; ++i) acc[i][q] = _mm512_fmadd_ps(W::load(w[i], k + 16 * q), xv, acc[i][q]);
+      }
+    }
+    for (int i = 0; i < RM; ++i) {
+      const __m512 even = _mm512_add_ps(acc[i][0], acc[i][2]), odd = _mm512_add_ps(acc[i][1], acc[i][3]);
+      t.y[i0 * t.ldy + r0 + i] = W::tail(w[i], x, np, t.k, hsum(_mm512_add_ps(even, odd)));
+    }
+  }
+};
+
 // ---- quantized weights: two 32-value blocks per register, VNNI dot products ---------------
 // Lanes 0-7 hold block b's integer sums (four consecutive products each), lanes 8-15 block
 // b+1's; each half is scaled by its own d_w * d_x and accumulated into eight float lanes in
@@ -298,8 +329,8 @@ struct Q8_0Kernel {
   }
 };
 
-void gemm_f32(const GemmTile& t) { gemm_tiled<4, 4, FloatKernel<F32Weights>>(t); }
-void gemm_f16(const GemmTile& t) { gemm_tiled<4, 4, FloatKernel<F16Weights>>(t); }
+void gemm_f32(const GemmTile& t) { gemm_tiled<4, 4, FloatKernel<F32Weights>, FloatRowKernel<F32Weights>>(t); }
+void gemm_f16(const GemmTile& t) { gemm_tiled<4, 4, FloatKernel<F16Weights>, FloatRowKernel<F16Weights>>(t); }
 void gemm_q4_0(const GemmTile& t) { gemm_tiled<4, 3, UnsignedQuantKernel<Q4_0>>(t); }
 void gemm_q4_1(const GemmTile& t) { gemm_tiled<4, 3, UnsignedQuantKernel<Q4_1>>(t); }
 void gemm_q5_0(const GemmTile& t) { gemm_tiled<4, 3, UnsignedQuantKernel<Q5_0>>(t); }

@@ -50,13 +50,15 @@ void activation_remainder(const GemmTile& t, int64_t i0, int64_t left) {
   }
 }
 
-template <int RM, int RN, class K>
+// S: the kernel for a single activation row (a greedy decoder step), K's by default. It may
+// read the weights in another order than K's blocks do, never sum them in another.
+template <int RM, int RN, class K, class S = K>
 void gemm_tiled(const GemmTile& t) {
   int64_t i = 0;
   // Decoder steps (one activation row per sequence, up to 5 for beam search): all rows in
   // one pass, so the weights are streamed from memory once whatever the beam width.
   switch (t.n) {
-    case 1: return streaming_rows_pass<RM, 1, K>(t);
+    case 1: return streaming_rows_pass<RM, 1, S>(t);
     case 2: return streaming_rows_pass<RM, 2, K>(t);
     case 3: return streaming_rows_pass<RM, 3, K>(t);
     case 4: return streaming_rows_pass<RM, 4, K>(t);
