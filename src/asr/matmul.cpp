@@ -112,6 +112,8 @@ constexpr size_t kWeightTileBytes = 96 * 1024;
 constexpr size_t kActTileBytes = 192 * 1024;
 // Converted activations of one call at most (a few activation tiles).
 constexpr size_t kScratchBytes = 2 * 1024 * 1024;
+// Scratch kept however small the current call's need.
+constexpr size_t kKeepScratchBytes = 256 * 1024;
 
 }  // namespace
 
@@ -201,7 +203,11 @@ void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* 
   if (tk->x_row_bytes != nullptr) {
     x_stride = tk->x_row_bytes(k);
     auto& buf = scratch();
-    if (buf.size() < x_stride * n) buf.resize(x_stride * n);
+    const size_t need = x_stride * n;
+    if (buf.size() < need) buf.resize(need);
+    // A decoder step after a window's encoding needs a few kilobytes of the megabytes the
+    // encoder's batches left: give them back for the decoding phase.
+    else if (buf.size() > kKeepScratchBytes && need < buf.size() / 8) std::vector<uint8_t>(need).swap(buf);
     uint8_t* dst = buf.data();
     auto convert = tk->convert_row;
     auto convert_rows = [&](int64_t begin, int64_t end) {

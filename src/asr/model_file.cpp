@@ -186,6 +186,16 @@ const TensorView* ModelFile::tensor(std::string_view name) const {
   return it == by_name_.end() ? nullptr : &tensors_[it->second];
 }
 
+void ModelFile::release_pages(const void* data, size_t bytes) const {
+  const auto base = reinterpret_cast<uintptr_t>(map_), p = reinterpret_cast<uintptr_t>(data);
+  if (map_ == nullptr || p < base || p + bytes > base + map_size_) return;
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t first = (p + page - 1) / page * page, last = (p + bytes) / page * page;
+  // MADV_DONTNEED on a private read-only file mapping only unmaps: nothing was ever written
+  // to these pages, so a later read sees the file's bytes again. Advice only: failure is harmless.
+  if (first < last) madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
 ModelFile::~ModelFile() {
   if (map_) munmap(map_, map_size_);
   for (void* p : owned_) std::free(p);

@@ -66,6 +66,11 @@ class ModelFile {
   const std::vector<TensorView>& tensors() const { return tensors_; }
   // The storage type of the big matrices (for display): f32, f16, q8_0...
   TensorType weight_type() const { return weight_type_; }
+  // Lets the process's resident memory drop the mapped file pages wholly inside
+  // [data, data + bytes) until they are next read (then mapped again from the page cache, as
+  // the file is read-only): for weights a phase will not use for a while. Ranges outside the
+  // mapping (aligned copies) are left alone. Safe while other threads read the same pages.
+  void release_pages(const void* data, size_t bytes) const;
 
  private:
   ModelFile() = default;

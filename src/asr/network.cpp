@@ -697,6 +697,20 @@ struct WhisperNetwork::Impl {
     self_v = ZeroPages<uint16_t>(self_k.size());
   }
 
+  // Weights only encode() reads (the encoder's, and the decoder's cross-attention key and
+  // value projections, which it applies once per window): their mapped pages need not stay
+  // resident while the decoder runs, the phase where the token embedding and decoder weights
+  // are in memory too. They are mapped again on the next window's first reads (a few
+  // thousand minor faults against a window's encoding time).
+  void release_encoder_weights() {
+    for (const auto& t : m.tensors()) {
+      const bool encode_only = t.name.rfind("encoder.", 0) == 0 ||
+                               (t.name.find(".cross_attn.key.") != std::string::npos) ||
+                               (t.name.find(".cross_attn.value.") != std::string::npos);
+      if (encode_only) m.release_pages(t.data, t.nbytes);
+    }
+  }
+
   void linear_rows(const Linear& l, const float* x, int64_t rows, float* y) {
     matmul(l.w, x, rows, l.w.cols, y, l.w.rows, pool, cancel);
     if (rows < kTileRows) {
@@ -1069,7 +1083,11 @@ int WhisperNetwork::n_vocab() const { return impl_->n_vocab; }
 int WhisperNetwork::n_sequences() const { return impl_->n_seqs; }
 
 void WhisperNetwork::set_cancel(const std::atomic<bool>* flag) { impl_->cancel = flag; }
-bool WhisperNetwork::encode(const MelSpectrogram& mel, int offset) { return impl_->encode(mel, offset); }
+bool WhisperNetwork::encode(const MelSpectrogram& mel, int offset) {
+  const bool ok = impl_->encode(mel, offset);
+  impl_->release_encoder_weights();
+  return ok;
+}
 const float* WhisperNetwork::encoder_output() const { return impl_->encoder_out.data(); }
 bool WhisperNetwork::decode(std::span<const DecodeItem> items) { return impl_->decode(items); }
 void WhisperNetwork::copy_sequence(int src, int dst, int n_tokens) { impl_->copy_sequence(src, dst, n_tokens); }
