@@ -591,6 +591,11 @@ struct WhisperNetwork::Impl {
   // (flash attention: [layer][key][n_state]); flash attention pads the keys to a multiple of
   // 256 with zero rows that take part in its softmax, as the reference's padded buffers do.
   std::vector<uint16_t> cross_k, cross_vt;
+  // With flash attention, decode() regroups the window's cross-attention keys and values by
+  // head ([layer][head][key][d_head]) before its first step: a head's attention then reads
+  // two contiguous blocks instead of a 128-byte slice of every cache row. encode() writes
+  // the row layout above (cross_rows_again() first restores its zero padding rows).
+  bool cross_by_head = false;
   int n_seqs = 1;
   int kv_size = 0;              // cells
   std::vector<Cell> cells;
@@ -709,6 +714,58 @@ struct WhisperNetwork::Impl {
                                (t.name.find(".cross_attn.value.") != std::string::npos);
       if (encode_only) m.release_pages(t.data, t.nbytes);
     }
+  }
+
+  // cross_k and cross_vt (flash attention: both [layer][key][n_state]) to head-major order,
+  // one layer at a time through a copy of it. Moves halves only.
+  void group_cross_by_head() {
+    const size_t keys = static_cast<size_t>(n_audio_ctx_pad), layer = keys * n_state, head = keys * d_head;
+    std::vector<uint16_t> rows(layer);
+    for (auto* kv : {&cross_k, &cross_vt})
+      for (size_t l = 0; l < dec.size(); ++l) {
+        uint16_t* block = kv->data() + l * layer;
+        std::memcpy(rows.data(), block, layer * sizeof(uint16_t));
+        for (int h = 0; h < n_head; ++h)
+          for (size_t j = 0; j < keys; ++j)
+            std::memcpy(block + h * head + j * d_head, rows.data() + j * n_state + static_cast<size_t>(h) * d_head,
+                        d_head * sizeof(uint16_t));
+      }
+    cross_by_head = true;
+  }
+
+  // Back to the row layout's invariant before encode() rewrites the keys' rows: it writes
+  // rows [0, n_audio_ctx) of each layer and relies on the padding rows past them being zero.
+  void cross_rows_again() {
+    if (!cross_by_head) return;
+    const size_t layer = static_cast<size_t>(n_audio_ctx_pad) * n_state, used = static_cast<size_t>(n_audio_ctx) * n_state;
+    for (auto* kv : {&cross_k, &cross_vt})
+      for (size_t l = 0; l < dec.size(); ++l) std::fill_n(kv->data() + l * layer + used, layer - used, uint16_t{0});
+    cross_by_head = false;
+  }
+
+  // Flash cross-attention of decode() over layer l's head-major keys and values: what
+  // attention() computes over the row layout (each head's keys in the same order, so the
+  // same bits), the head's block standing in for the row slice (stride d_head, head 0).
+  void cross_attention_by_head(const float* q, int64_t rows, size_t l, float scale, float* out) {
+    const size_t head = static_cast<size_t>(n_audio_ctx_pad) * d_head, layer = head * n_head;
+    const uint16_t* k = cross_k.data() + l * layer;
+    const uint16_t* v = cross_vt.data() + l * layer;
+    auto all = [](int64_t, int) { return true; };
+    auto view = [&](int h) { return KvView{k + h * head, d_head, nullptr, 0, n_audio_ctx_pad, v + h * head}; };
+    if (rows >= kTileRows) {  // a long prompt: the tiled kernel, one head per call
+      for (int h = 0; h < n_head && !stopped(); ++h)
+        attend_tiled(q + h * d_head, rows, n_state, view(h), 1, d_head, scale, all, out + h * d_head, n_state,
+                     tiled_scratch, pool, cancel);
+      return;
+    }
+    pool.parallel_for(rows * n_head, [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t) {
+        const int64_t r = t / n_head;
+        const int h = static_cast<int>(t % n_head);
+        attend_row_flash(q + r * n_state + h * d_head, view(h), 0, d_head, [](int) { return true; }, scale, rows == 1,
+                         out + r * n_state + h * d_head);
+      }
+    });
   }
 
   void linear_rows(const Linear& l, const float* x, int64_t rows, float* y) {
@@ -925,6 +982,7 @@ struct WhisperNetwork::Impl {
         break;
       }
     const float kq_scale = static_cast<float>(std::pow(static_cast<float>(d_head), -0.25));
+    if (flash && !cross_by_head) group_cross_by_head();
     // A step's few rows: norms and GELU inline, a pool hand-off would cost more than they do.
     ThreadPool& rows_pool = total <= 8 ? serial_ : pool;
     const size_t kv_layer = static_cast<size_t>(kv_size) * n_state;
@@ -972,9 +1030,13 @@ struct WhisperNetwork::Impl {
       // Cross-attention over the window's encoder output; the scale is applied in the softmax.
       layer_norm(x.data(), h.data(), total, n_state, L.cross.ln.w, L.cross.ln.b, rows_pool);
       linear_rows(L.cross.q, h.data(), total, qb.data());
-      const KvView ckv{cross_k.data() + l * cross_stride, n_state, cross_vt.data() + l * cross_stride, n_audio_ctx,
-                       n_audio_ctx_pad, cross_vt.data() + l * cross_stride};
-      attention(qb.data(), total, total, ckv, kq_scale, [](int64_t, int) { return true; }, att.data());
+      if (flash) {
+        cross_attention_by_head(qb.data(), total, l, kq_scale, att.data());
+      } else {
+        const KvView ckv{cross_k.data() + l * cross_stride, n_state, cross_vt.data() + l * cross_stride, n_audio_ctx,
+                         n_audio_ctx_pad, cross_vt.data() + l * cross_stride};
+        attention(qb.data(), total, total, ckv, kq_scale, [](int64_t, int) { return true; }, att.data());
+      }
       linear_rows(L.cross.o, att.data(), total, proj.data());
       for (size_t i = 0; i < sz; ++i) x[i] = proj[i] + x[i];
 
@@ -1084,6 +1146,7 @@ int WhisperNetwork::n_sequences() const { return impl_->n_seqs; }
 
 void WhisperNetwork::set_cancel(const std::atomic<bool>* flag) { impl_->cancel = flag; }
 bool WhisperNetwork::encode(const MelSpectrogram& mel, int offset) {
+  impl_->cross_rows_again();
   const bool ok = impl_->encode(mel, offset);
   impl_->release_encoder_weights();
   return ok;

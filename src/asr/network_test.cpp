@@ -83,6 +83,30 @@ TEST_P(NetworkModeTest, CopiedSequencesAndBatchesAgree) {
 
 INSTANTIATE_TEST_SUITE_P(FlashAndPlain, NetworkModeTest, ::testing::Bool());
 
+// decode() may keep the window's cross-attention keys and values in another layout than
+// encode() writes; a later window on the same network must not see any of the earlier one.
+TEST_F(NetworkTest, ANextWindowDecodesAsOnAFreshNetwork) {
+  ThreadPool pool(2);
+  const auto& sp = (*model_)->special();
+  const int32_t prompt[] = {sp.sot, sp.not_timestamps};
+  auto first_logits = [&](WhisperNetwork& net, int offset) {
+    EXPECT_TRUE(net.encode(*mel_, offset));
+    net.clear_cache();
+    std::vector<float> logits(net.n_vocab());
+    const DecodeItem p{0, prompt, 2, 0, logits.data()};
+    EXPECT_TRUE(net.decode(std::span<const DecodeItem>(&p, 1)));
+    const int32_t next = argmax(logits);
+    const DecodeItem step{0, &next, 1, 2, logits.data()};
+    EXPECT_TRUE(net.decode(std::span<const DecodeItem>(&step, 1)));
+    return logits;
+  };
+  WhisperNetwork used(*model_, 1, pool);
+  first_logits(used, 0);
+  const auto again = first_logits(used, 300);
+  WhisperNetwork fresh(*model_, 1, pool);
+  EXPECT_EQ(again, first_logits(fresh, 300));
+}
+
 TEST_F(NetworkTest, WindowsPastTheAudioAndBadArguments) {
   ThreadPool pool(2);
   WhisperNetwork net(*model_, 1, pool);
