@@ -758,10 +758,12 @@ struct WhisperNetwork::Impl {
                      tiled_scratch, pool, cancel);
       return;
     }
+    // Head-major tasks: a thread's rows of one head (beam search's five) reuse that head's
+    // keys and values from its cache.
     pool.parallel_for(rows * n_head, [&](int64_t b, int64_t e) {
       for (int64_t t = b; t < e; ++t) {
-        const int64_t r = t / n_head;
-        const int h = static_cast<int>(t % n_head);
+        const int h = static_cast<int>(t / rows);
+        const int64_t r = t % rows;
         attend_row_flash(q + r * n_state + h * d_head, view(h), 0, d_head, [](int) { return true; }, scale, rows == 1,
                          out + r * n_state + h * d_head);
       }
@@ -824,10 +826,11 @@ struct WhisperNetwork::Impl {
         attend_tiled(q, rows, n_state, kv, n_head, d_head, scale, visible, out, n_state, tiled_scratch, pool, cancel);
         return;
       }
+      // Head-major tasks, so that a thread's rows of a head share its cached keys and values.
       pool.parallel_for(rows * n_head, [&](int64_t b, int64_t e) {
         for (int64_t t = b; t < e; ++t) {
-          const int64_t r = t / n_head;
-          const int h = static_cast<int>(t % n_head);
+          const int h = static_cast<int>(t / rows);
+          const int64_t r = t % rows;
           attend_row_flash(q + r * n_state + h * d_head, kv, h, d_head, [&](int j) { return visible(r, j); }, scale,
                            batch_rows == 1,
                            out + r * n_state + h * d_head);
