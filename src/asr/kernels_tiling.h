@@ -25,7 +25,10 @@ void weight_rows_pass(const GemmTile& t, int64_t i0) {
 
 // Few activation rows (decoder steps: one per sequence) against many weight rows: the
 // product streams the weights from memory once, so each block first asks for the rows a few
-// blocks ahead (the hardware prefetcher alone leaves the loads waiting on DRAM).
+// blocks ahead (the hardware prefetcher alone leaves the loads waiting on DRAM: a tiny.en
+// step takes ~1.8x as long without). Into L2 (prefetcht1), not just L1 (prefetchnta): more
+// misses in flight per core; decoder steps measured ~4 % faster on one thread, ~3-10 % on
+// two (Zen 4, noisy box).
 constexpr int64_t kPrefetchBlocks = 4;
 
 template <int RM, int RN, class K>
@@ -36,7 +39,7 @@ void streaming_rows_pass(const GemmTile& t) {
   for (; r + RM <= t.m; r += RM) {
     const uint8_t* p = t.w + r * static_cast<int64_t>(t.w_stride) + ahead;
     for (int64_t off = 0; off < RM * static_cast<int64_t>(t.w_stride) && p + off < end; off += 64)
-      __builtin_prefetch(p + off, 0, 0);
+      __builtin_prefetch(p + off, 0, 2);
     K::template block<RM, RN>(t, r, 0);
   }
   for (; r < t.m; ++r) K::template block<1, RN>(t, r, 0);
