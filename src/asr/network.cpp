@@ -600,8 +600,8 @@ struct WhisperNetwork::Impl {
   int kv_size = 0;              // cells
   std::vector<Cell> cells;
   uint32_t head = 0;            // where the search for free cells starts
-  ZeroPages<uint16_t> self_k;  // [layer][cell][n_state]
-  ZeroPages<uint16_t> self_v;  // [layer][n_state][cell] (flash attention: [layer][cell][n_state])
+  ZeroPages<uint16_t> self_k;  // [layer][cell][n_state] (flash attention: [layer][head][cell][d_head])
+  ZeroPages<uint16_t> self_v;  // [layer][n_state][cell] (flash attention: [layer][head][cell][d_head])
   ThreadPool serial_{1};           // runs a head's products inline inside a parallel task
   std::vector<float> scores_;
   TiledScratch tiled_scratch;
@@ -743,18 +743,17 @@ struct WhisperNetwork::Impl {
     cross_by_head = false;
   }
 
-  // Flash cross-attention of decode() over layer l's head-major keys and values: what
-  // attention() computes over the row layout (each head's keys in the same order, so the
-  // same bits), the head's block standing in for the row slice (stride d_head, head 0).
-  void cross_attention_by_head(const float* q, int64_t rows, size_t l, float scale, float* out) {
-    const size_t head = static_cast<size_t>(n_audio_ctx_pad) * d_head, layer = head * n_head;
-    const uint16_t* k = cross_k.data() + l * layer;
-    const uint16_t* v = cross_vt.data() + l * layer;
-    auto all = [](int64_t, int) { return true; };
-    auto view = [&](int h) { return KvView{k + h * head, d_head, nullptr, 0, n_audio_ctx_pad, v + h * head}; };
+  // decode()'s flash attention over keys and values stored by head: head h's at
+  // k + h * head_stride and v + h * head_stride, one key per d_head halves. What attention()
+  // computes over the row layout (each head's keys in the same order, so the same bits), the
+  // head's block standing in for the row slice (stride d_head, head 0).
+  template <typename Visible>
+  void attend_by_head(const float* q, int64_t rows, const uint16_t* k, const uint16_t* v, size_t head_stride,
+                      int n_keys, float scale, Visible visible, float* out) {
+    auto view = [&](int h) { return KvView{k + h * head_stride, d_head, nullptr, 0, n_keys, v + h * head_stride}; };
     if (rows >= kTileRows) {  // a long prompt: the tiled kernel, one head per call
       for (int h = 0; h < n_head && !stopped(); ++h)
-        attend_tiled(q + h * d_head, rows, n_state, view(h), 1, d_head, scale, all, out + h * d_head, n_state,
+        attend_tiled(q + h * d_head, rows, n_state, view(h), 1, d_head, scale, visible, out + h * d_head, n_state,
                      tiled_scratch, pool, cancel);
       return;
     }
@@ -764,8 +763,8 @@ struct WhisperNetwork::Impl {
       for (int64_t t = b; t < e; ++t) {
         const int h = static_cast<int>(t / rows);
         const int64_t r = t % rows;
-        attend_row_flash(q + r * n_state + h * d_head, view(h), 0, d_head, [](int) { return true; }, scale, rows == 1,
-                         out + r * n_state + h * d_head);
+        attend_row_flash(q + r * n_state + h * d_head, view(h), 0, d_head, [&](int j) { return visible(r, j); },
+                         scale, rows == 1, out + r * n_state + h * d_head);
       }
     });
   }
@@ -1002,20 +1001,29 @@ struct WhisperNetwork::Impl {
       linear_rows(L.self.v, h.data(), total, vb.data());
       uint16_t* k = self_k.data() + l * kv_layer;
       uint16_t* v = self_v.data() + l * kv_layer;
+      // Flash attention keeps the layer's cache by head ([head][cell][d_head]), as the
+      // cross-attention's, so a head's attention reads contiguous memory.
+      const size_t self_head = static_cast<size_t>(kv_size) * d_head;
       for (int64_t r = 0; r < total; ++r) {
         const int64_t c = slot + r;
+        if (flash) {
+          for (int hd = 0; hd < n_head; ++hd) {
+            const size_t at = hd * self_head + static_cast<size_t>(c) * d_head;
+            to_half(&kb[r * n_state + hd * d_head], k + at, d_head);
+            to_half(&vb[r * n_state + hd * d_head], v + at, d_head);
+          }
+          continue;
+        }
         to_half(&kb[r * n_state], k + c * n_state, n_state);
-        if (flash) to_half(&vb[r * n_state], v + c * n_state, n_state);
-        else
-          for (int i = 0; i < n_state; ++i) v[static_cast<int64_t>(i) * kv_size + c] = fp32_to_fp16(vb[r * n_state + i]);
+        for (int i = 0; i < n_state; ++i) v[static_cast<int64_t>(i) * kv_size + c] = fp32_to_fp16(vb[r * n_state + i]);
       }
       const KvView kv{k, n_state, v, kv_size, n_kv, v};
       if (flash) {
         // Every row of every item in one pass over the pool (each row's result is its own, so
         // this is what a pass per item gives, with one hand-off instead of one per sequence).
-        attention(qb.data(), total, total, kv, 1.0f,
-                  [&](int64_t r, int j) { return (cells[j].seqs & row_seq[r]) && cells[j].pos <= row_pos[r]; },
-                  att.data());
+        attend_by_head(qb.data(), total, k, v, self_head, n_kv, 1.0f,
+                       [&](int64_t r, int j) { return (cells[j].seqs & row_seq[r]) && cells[j].pos <= row_pos[r]; },
+                       att.data());
       }
       int64_t r0 = 0;
       for (const auto& it : items) {
@@ -1034,7 +1042,9 @@ struct WhisperNetwork::Impl {
       layer_norm(x.data(), h.data(), total, n_state, L.cross.ln.w, L.cross.ln.b, rows_pool);
       linear_rows(L.cross.q, h.data(), total, qb.data());
       if (flash) {
-        cross_attention_by_head(qb.data(), total, l, kq_scale, att.data());
+        const size_t head = static_cast<size_t>(n_audio_ctx_pad) * d_head;
+        attend_by_head(qb.data(), total, cross_k.data() + l * cross_stride, cross_vt.data() + l * cross_stride, head,
+                       n_audio_ctx_pad, kq_scale, [](int64_t, int) { return true; }, att.data());
       } else {
         const KvView ckv{cross_k.data() + l * cross_stride, n_state, cross_vt.data() + l * cross_stride, n_audio_ctx,
                          n_audio_ctx_pad, cross_vt.data() + l * cross_stride};
