@@ -380,14 +380,19 @@ inline void f32_axpy2_lanes(float* y0, float* y1, const float* x, int64_t x_stri
   }
 }
 
-void f32_axpy2(float* y0, float* y1, const float* x, int64_t x_stride, const float* s0, const float* s1, int64_t count,
-               int64_t n) {
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32) f32_axpy2_lanes<4>(y0 + i, y1 + i, x + i, x_stride, s0, s1, count);
-  if (i < n) {
-    f32_axpy(y0 + i, x + i, x_stride, s0, count, n - i);
-    f32_axpy(y1 + i, x + i, x_stride, s1, count, n - i);
+// Sixteen registers hold two rows' chains at a time.
+void f32_axpy_rows(float* const* y, const float* const* s, int nr, const float* x, int64_t x_stride, int64_t count,
+                   int64_t n) {
+  int r = 0;
+  for (; r + 2 <= nr; r += 2) {
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) f32_axpy2_lanes<4>(y[r] + i, y[r + 1] + i, x + i, x_stride, s[r], s[r + 1], count);
+    if (i < n) {
+      f32_axpy(y[r] + i, x + i, x_stride, s[r], count, n - i);
+      f32_axpy(y[r + 1] + i, x + i, x_stride, s[r + 1], count, n - i);
+    }
   }
+  if (r < nr) f32_axpy(y[r], x, x_stride, s[r], count, n);
 }
 
 void f16_scale(uint16_t* acc, float s, int64_t n) {
@@ -563,7 +568,10 @@ KernelTable make_avx2() {
   t.exp_shifted = exp_shifted;
   t.f16_axpy = f16_axpy;
   t.f32_axpy = f32_axpy;
-  t.f32_axpy2 = f32_axpy2;
+  t.f32_axpy_rows = f32_axpy_rows;
+  t.softmax_tile = [](float* kq, int64_t nt, float scale, float* m, float* sum, float* ms) {
+    return softmax_tile_generic(*avx2_table(), kq, nt, scale, m, sum, ms);
+  };
   t.f16_online_softmax = f16_online_softmax;
   t.to_f16 = to_f16;
   t.f16_scale = f16_scale;

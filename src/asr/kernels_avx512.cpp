@@ -379,39 +379,83 @@ void f32_axpy(float* y, const float* x, int64_t x_stride, const float* s, int64_
   }
 }
 
-// f32_axpy for two outputs over the same x (two query rows against one key or value tile):
-// each x register loaded once feeds both rows' chains.
-template <int V>
-inline void f32_axpy2_lanes(float* y0, float* y1, const float* x, int64_t x_stride, const float* s0, const float* s1,
-                            int64_t count) {
-  __m512 a[V], b[V];
-  for (int v = 0; v < V; ++v) {
-    a[v] = _mm512_loadu_ps(y0 + 16 * v);
-    b[v] = _mm512_loadu_ps(y1 + 16 * v);
-  }
+// f32_axpy for R rows over the same x (query rows against one key or value tile): each x
+// register loaded once feeds every row's chains; R x V accumulators stay in registers.
+template <int R, int V>
+inline void f32_axpy_rows_lanes(float* const* y, const float* const* s, int64_t off, const float* x, int64_t x_stride,
+                                int64_t count) {
+  __m512 a[R][V];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < V; ++v) a[r][v] = _mm512_loadu_ps(y[r] + off + 16 * v);
   for (int64_t c = 0; c < count; ++c) {
-    const __m512 sa = _mm512_set1_ps(s0[c]), sb = _mm512_set1_ps(s1[c]);
-    const float* xr = x + c * x_stride;
-    for (int v = 0; v < V; ++v) {
-      const __m512 xv = _mm512_loadu_ps(xr + 16 * v);
-      a[v] = _mm512_fmadd_ps(xv, sa, a[v]);
-      b[v] = _mm512_fmadd_ps(xv, sb, b[v]);
+    const float* xr = x + c * x_stride;  // x is already at off
+    __m512 xv[V];
+    for (int v = 0; v < V; ++v) xv[v] = _mm512_loadu_ps(xr + 16 * v);
+    for (int r = 0; r < R; ++r) {
+      const __m512 sv = _mm512_set1_ps(s[r][c]);
+      for (int v = 0; v < V; ++v) a[r][v] = _mm512_fmadd_ps(xv[v], sv, a[r][v]);
     }
   }
-  for (int v = 0; v < V; ++v) {
-    _mm512_storeu_ps(y0 + 16 * v, a[v]);
-    _mm512_storeu_ps(y1 + 16 * v, b[v]);
-  }
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < V; ++v) _mm512_storeu_ps(y[r] + off + 16 * v, a[r][v]);
 }
 
-void f32_axpy2(float* y0, float* y1, const float* x, int64_t x_stride, const float* s0, const float* s1, int64_t count,
-               int64_t n) {
-  int64_t i = 0;
-  for (; i + 64 <= n; i += 64) f32_axpy2_lanes<4>(y0 + i, y1 + i, x + i, x_stride, s0, s1, count);
-  if (i < n) {
-    f32_axpy(y0 + i, x + i, x_stride, s0, count, n - i);
-    f32_axpy(y1 + i, x + i, x_stride, s1, count, n - i);
+template <int V>
+void f32_axpy_rows_at(float* const* y, const float* const* s, int nr, int64_t off, const float* x, int64_t x_stride,
+                      int64_t count) {
+  switch (nr) {
+    case 1: return f32_axpy_rows_lanes<1, V>(y, s, off, x, x_stride, count);
+    case 2: return f32_axpy_rows_lanes<2, V>(y, s, off, x, x_stride, count);
+    case 3: return f32_axpy_rows_lanes<3, V>(y, s, off, x, x_stride, count);
+    case 4: return f32_axpy_rows_lanes<4, V>(y, s, off, x, x_stride, count);
+    case 5: return f32_axpy_rows_lanes<5, V>(y, s, off, x, x_stride, count);
+    default: return f32_axpy_rows_lanes<6, V>(y, s, off, x, x_stride, count);
   }
+}
+static_assert(kAxpyRows == 6, "f32_axpy_rows_at covers 1..6 rows");
+
+void f32_axpy_rows(float* const* y, const float* const* s, int nr, const float* x, int64_t x_stride, int64_t count,
+                   int64_t n) {
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) f32_axpy_rows_at<4>(y, s, nr, i, x + i, x_stride, count);
+  for (; i + 16 <= n; i += 16) f32_axpy_rows_at<1>(y, s, nr, i, x + i, x_stride, count);
+  if (i < n)
+    for (int r = 0; r < nr; ++r) f32_axpy(y[r] + i, x + i, x_stride, s[r], count, n - i);
+}
+
+bool softmax_tile(float* kq, int64_t nt, float scale, float* m, float* sum, float* ms) {
+  const __m512 neg_inf = _mm512_set1_ps(-INFINITY), sc = _mm512_set1_ps(scale);
+  __m512 v[4], mx = neg_inf;
+  __mmask16 lanes[4];
+  const int groups = static_cast<int>((nt + 15) / 16);
+  for (int g = 0; g < groups; ++g) {
+    const int64_t left = nt - 16 * g;
+    lanes[g] = left >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << left) - 1);
+    // Lanes past the tile are its -INFINITY padding.
+    v[g] = _mm512_mul_ps(_mm512_mask_loadu_ps(neg_inf, lanes[g], kq + 16 * g), sc);
+    mx = _mm512_max_ps(mx, v[g]);
+  }
+  const float tile_max = _mm512_reduce_max_ps(mx);
+  if (tile_max == -INFINITY) {
+    for (int g = 0; g < groups; ++g) _mm512_mask_storeu_ps(kq + 16 * g, lanes[g], v[g]);
+    return false;
+  }
+  const float m_new = std::fmax(*m, tile_max);
+  *ms = 1.0f;
+  if (m_new > *m) {
+    *ms = expf(*m - m_new);
+    *sum *= *ms;
+  }
+  *m = m_new;
+  const __m512 shift = _mm512_set1_ps(m_new);
+  double tile_sum = 0.0;
+  for (int g = 0; g < groups; ++g) {
+    const __m512 e = v_expf(_mm512_sub_ps(v[g], shift));
+    _mm512_mask_storeu_ps(kq + 16 * g, lanes[g], e);
+    tile_sum += static_cast<double>(_mm512_reduce_add_ps(e));
+  }
+  *sum = static_cast<float>(static_cast<double>(*sum) + tile_sum);
+  return true;
 }
 
 void f16_scale(uint16_t* acc, float s, int64_t n) {
@@ -583,7 +627,8 @@ KernelTable make_avx512() {
   t.exp_shifted = exp_shifted;
   t.f16_axpy = f16_axpy;
   t.f32_axpy = f32_axpy;
-  t.f32_axpy2 = f32_axpy2;
+  t.f32_axpy_rows = f32_axpy_rows;
+  t.softmax_tile = softmax_tile;
   t.f16_online_softmax = f16_online_softmax;
   t.to_f16 = to_f16;
   t.f16_scale = f16_scale;

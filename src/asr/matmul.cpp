@@ -119,14 +119,19 @@ const char* kernel_name() { return table().name; }
 
 void exp_shifted(const float* x, float shift, float* out, int64_t n) { table().exp_shifted(x, shift, out, n); }
 void f16_axpy(uint16_t* acc, const uint16_t* v, float s, int64_t n) { table().f16_axpy(acc, v, s, n); }
-void f32_axpy2(float* y0, float* y1, const float* x, int64_t x_stride, const float* s0, const float* s1, int64_t count,
-               int64_t n) {
-  table().f32_axpy2(y0, y1, x, x_stride, s0, s1, count, n);
+void f32_axpy_rows(float* const* y, const float* const* s, int nr, const float* x, int64_t x_stride, int64_t count,
+                   int64_t n) {
+  const auto& t = table();
+  for (int r = 0; r < nr; r += kernels::kAxpyRows)
+    t.f32_axpy_rows(y + r, s + r, std::min(nr - r, kernels::kAxpyRows), x, x_stride, count, n);
 }
 void f32_axpy(float* y, const float* x, int64_t x_stride, const float* s, int64_t count, int64_t n) {
   table().f32_axpy(y, x, x_stride, s, count, n);
 }
 void f16_scale(uint16_t* acc, float s, int64_t n) { table().f16_scale(acc, s, n); }
+bool softmax_tile(float* kq, int64_t nt, float scale, float* m, float* sum, float* ms) {
+  return table().softmax_tile(kq, nt, scale, m, sum, ms);
+}
 void f16_online_softmax(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
                         int64_t d, uint16_t* acc, float* m, float* sum) {
   table().f16_online_softmax(scores, rows, n, v, stride, d, acc, m, sum);
@@ -281,6 +286,35 @@ void f16_online_softmax_generic(const KernelTable& t, const float* scores, const
   }
   *m = mx;
   *sum = sm;
+}
+
+bool softmax_tile_generic(const KernelTable& t, float* kq, int64_t nt, float scale, float* m, float* sum, float* ms) {
+  float tile_max = -INFINITY;
+  for (int64_t i = 0; i < nt; ++i) {
+    kq[i] *= scale;
+    tile_max = kq[i] > tile_max ? kq[i] : tile_max;
+  }
+  if (tile_max == -INFINITY) return false;
+  const float m_new = std::fmax(*m, tile_max);
+  *ms = 1.0f;
+  if (m_new > *m) {
+    *ms = expf(*m - m_new);
+    *sum *= *ms;
+  }
+  *m = m_new;
+  t.exp_shifted(kq, m_new, kq, nt);
+  // ggml_vec_soft_max_f32: each group of 16 summed as _mm512_reduce_add_ps does (halves
+  // added until one lane is left), the groups' sums added in double.
+  double tile_sum = 0.0;
+  for (int64_t i = 0; i < nt; i += 16) {
+    float v[16] = {};
+    for (int64_t l = 0; l < 16 && i + l < nt; ++l) v[l] = kq[i + l];
+    for (int w = 8; w >= 1; w /= 2)
+      for (int l = 0; l < w; ++l) v[l] = v[l] + v[l + w];
+    tile_sum += static_cast<double>(v[0]);
+  }
+  *sum = static_cast<float>(static_cast<double>(*sum) + tile_sum);
+  return true;
 }
 }  // namespace kernels
 

@@ -314,15 +314,24 @@ TEST_P(MatmulVariant, F32AxpyChainsGiveTheScalarBits) {
       for (int64_t i = 0; i < n; ++i) y0[i] = std::cos(0.91f * static_cast<float>(i)) / 7.0f;
       std::vector<float> got = y0, want = y0;
       f32_axpy(got.data(), x.data(), stride, s.data(), count, n);
-      // The two-row form: each row the single form's bits.
-      std::vector<float> s2(count), pair0 = y0, pair1(n), alone1(n);
-      for (int64_t c = 0; c < count; ++c) s2[c] = std::sin(2.1f * static_cast<float>(c));
-      for (int64_t i = 0; i < n; ++i) pair1[i] = alone1[i] = std::sin(0.5f * static_cast<float>(i));
-      f32_axpy2(pair0.data(), pair1.data(), x.data(), stride, s.data(), s2.data(), count, n);
-      f32_axpy(alone1.data(), x.data(), stride, s2.data(), count, n);
-      for (int64_t j = 0; j < n; ++j) {
-        ASSERT_EQ(bits_of(pair0[j]), bits_of(got[j])) << "n=" << n << " count=" << count;
-        ASSERT_EQ(bits_of(pair1[j]), bits_of(alone1[j])) << "n=" << n << " count=" << count;
+      // The many-row form (more rows than one kernel call takes): each row the single form's bits.
+      for (int nr : {1, 2, 5, 6, 7, 13}) {
+        std::vector<std::vector<float>> sr(nr, std::vector<float>(count)), rows(nr, std::vector<float>(n));
+        std::vector<float*> ys(nr);
+        std::vector<const float*> ss(nr);
+        for (int r = 0; r < nr; ++r) {
+          for (int64_t c = 0; c < count; ++c) sr[r][c] = r == 0 ? s[c] : std::sin(2.1f * static_cast<float>(c) + r);
+          for (int64_t i = 0; i < n; ++i) rows[r][i] = r == 0 ? y0[i] : std::sin(0.5f * static_cast<float>(i) - r);
+          ys[r] = rows[r].data();
+          ss[r] = sr[r].data();
+        }
+        std::vector<std::vector<float>> alone = rows;
+        f32_axpy_rows(ys.data(), ss.data(), nr, x.data(), stride, count, n);
+        for (int r = 0; r < nr; ++r) {
+          f32_axpy(alone[r].data(), x.data(), stride, sr[r].data(), count, n);
+          for (int64_t j = 0; j < n; ++j)
+            ASSERT_EQ(bits_of(rows[r][j]), bits_of(alone[r][j])) << "n=" << n << " count=" << count << " rows=" << nr;
+        }
       }
       ASSERT_TRUE(select_kernels("scalar").ok());
       f32_axpy(want.data(), x.data(), stride, s.data(), count, n);
@@ -332,6 +341,63 @@ TEST_P(MatmulVariant, F32AxpyChainsGiveTheScalarBits) {
         for (int64_t c = 0; c < count; ++c) chain = std::fma(x[c * stride + j], s[c], chain);
         ASSERT_EQ(bits_of(got[j]), bits_of(want[j])) << "n=" << n << " count=" << count;
         ASSERT_EQ(want[j], chain);
+      }
+    }
+  }
+}
+
+// The tiled flash attention's softmax step gives the scalar bits (short tiles, unseen keys,
+// a first tile, a tile seeing nothing), and the scalar step is the reference's arithmetic.
+TEST_P(MatmulVariant, SoftmaxTileGivesTheScalarBits) {
+  const float scale = 0.125f;
+  for (int64_t nt : {int64_t{64}, int64_t{28}, int64_t{16}, int64_t{5}, int64_t{1}}) {
+    for (int start : {0, 1, 2}) {  // running max: none yet, below the tile's, above it
+      for (int masked : {0, 1, 2}) {  // no key hidden, some, all
+        std::vector<float> kq(nt);
+        for (int64_t t = 0; t < nt; ++t) {
+          kq[t] = std::sin(0.77f * static_cast<float>(t + nt)) * 9.0f;
+          if ((masked == 1 && t % 3 == 1) || masked == 2) kq[t] = -INFINITY;
+        }
+        const float m0 = start == 0 ? -INFINITY : start == 1 ? -2.0f : 5.0f, sum0 = start == 0 ? 0.0f : 3.5f;
+        std::vector<float> got = kq, want = kq;
+        float gm = m0, gs = sum0, gms = -1.0f, wm = m0, ws = sum0, wms = -1.0f;
+        const bool got_takes = softmax_tile(got.data(), nt, scale, &gm, &gs, &gms);
+        ASSERT_TRUE(select_kernels("scalar").ok());
+        const bool want_takes = softmax_tile(want.data(), nt, scale, &wm, &ws, &wms);
+        ASSERT_TRUE(select_kernels(GetParam()).ok());
+        ASSERT_EQ(got_takes, want_takes);
+        ASSERT_EQ(want_takes, masked != 2);
+        if (!want_takes) {
+          EXPECT_EQ(gm, m0);
+          EXPECT_EQ(gs, sum0);
+          continue;
+        }
+        EXPECT_EQ(bits_of(gm), bits_of(wm));
+        EXPECT_EQ(bits_of(gs), bits_of(ws));
+        EXPECT_EQ(bits_of(gms), bits_of(wms));
+        for (int64_t t = 0; t < nt; ++t) ASSERT_EQ(bits_of(got[t]), bits_of(want[t])) << "nt=" << nt << " t=" << t;
+        // The reference's arithmetic, written out.
+        float mx = -INFINITY;
+        for (int64_t t = 0; t < nt; ++t) mx = std::max(mx, kq[t] * scale);
+        const float m_new = std::fmax(m0, mx);
+        float sum = sum0, ms = 1.0f;
+        if (m_new > m0) {
+          ms = expf(m0 - m_new);
+          sum *= ms;
+        }
+        EXPECT_EQ(wm, m_new);
+        EXPECT_EQ(wms, ms);
+        double total = 0.0;
+        for (int64_t t0 = 0; t0 < nt; t0 += 16) {
+          float lane[16] = {};
+          for (int64_t l = 0; l < 16 && t0 + l < nt; ++l) lane[l] = want[t0 + l];
+          total += static_cast<double>(
+              ((((lane[0] + lane[8]) + (lane[4] + lane[12])) + ((lane[2] + lane[10]) + (lane[6] + lane[14]))) +
+               (((lane[1] + lane[9]) + (lane[5] + lane[13])) + ((lane[3] + lane[11]) + (lane[7] + lane[15])))));
+          for (int64_t l = 0; l < 16 && t0 + l < nt; ++l)
+            EXPECT_NEAR(want[t0 + l], std::exp(kq[t0 + l] * scale - m_new), 1e-6f);
+        }
+        EXPECT_EQ(ws, static_cast<float>(static_cast<double>(sum) + total));
       }
     }
   }

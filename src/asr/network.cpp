@@ -416,7 +416,7 @@ struct TiledScratch {
 
 // Query rows per task of attend_tiled: a task's rows share the head's widened keys and values
 // in cache, and a 30 s window still makes hundreds of tasks to balance two busy cores.
-constexpr int64_t kTiledTaskRows = 48;
+constexpr int kTiledTaskRows = 48;
 
 // The tiled path (ggml_compute_forward_flash_attn_ext_tiled, taken for batches of at least
 // GGML_FA_TILE_Q = 64 query rows) for every head: f32 queries (not rounded), keys and values
@@ -451,84 +451,55 @@ void attend_tiled(const float* q, int64_t rows, int64_t ldq, const KvView& kv, i
   });
   const int64_t blocks = (rows + kTiledTaskRows - 1) / kTiledTaskRows, tasks = blocks * n_head;
   auto cancelled = [cancel] { return cancel != nullptr && cancel->load(std::memory_order_relaxed); };
-  // One row's softmax step over a tile of scores kq (ggml's order): false if the row sees
-  // none of the tile's keys (then it takes nothing from it).
-  auto softmax_tile = [&](float* kq, int nt, int64_t r, int ic, float& m, float& sum, float* acc) {
-    float tile_max = -INFINITY;
-    for (int t = 0; t < nt; ++t) {
-      kq[t] = visible(r, ic + t) ? kq[t] * scale : -INFINITY;
-      tile_max = kq[t] > tile_max ? kq[t] : tile_max;
-    }
-    if (tile_max == -INFINITY) return false;
-    const float m_new = std::fmax(m, tile_max);
-    if (m_new > m) {
-      const float ms = expf(m - m_new);
-      for (int i = 0; i < d; ++i) acc[i] *= ms;
-      sum *= ms;
-    }
-    m = m_new;
-    // ggml_vec_soft_max_f32 over the tile (padded to 64 with -inf: exponentials 0).
-    double tile_sum = 0.0;
-    int t = 0;
-    exp_shifted(kq, m, kq, nt / 16 * 16);
-    for (; t + 16 <= nt; t += 16) {
-      float v[16];
-      for (int l = 0; l < 16; ++l) v[l] = kq[t + l];
-      for (int w = 8; w >= 1; w /= 2)
-        for (int l = 0; l < w; ++l) v[l] = v[l] + v[l + w];
-      tile_sum += static_cast<double>(v[0]);
-    }
-    if (t < nt) {  // a short last tile: its -inf padding completes the 16 lanes with zeros
-      float v[16] = {};
-      exp_shifted(kq + t, m, kq + t, nt - t);
-      for (int l = 0; l < nt - t; ++l) v[l] = kq[t + l];
-      for (int w = 8; w >= 1; w /= 2)
-        for (int l = 0; l < w; ++l) v[l] = v[l] + v[l + w];
-      tile_sum += static_cast<double>(v[0]);
-    }
-    sum = static_cast<float>(static_cast<double>(sum) + tile_sum);
-    return true;
-  };
   std::atomic<int64_t> next{0};
   pool.run([&](int) {
     thread_local std::vector<float> buf;
-    buf.resize(2 * (kTile + static_cast<size_t>(d)));
-    float* kq[2] = {buf.data(), buf.data() + kTile};
-    float* acc[2] = {buf.data() + 2 * kTile, buf.data() + 2 * kTile + d};
+    buf.resize(kTiledTaskRows * (kTile + static_cast<size_t>(d)));
+    float* const kq = buf.data();                        // [row][kTile]: scores, then weights
+    float* const acc = buf.data() + kTiledTaskRows * kTile;  // [row][d]
+    float m[kTiledTaskRows], sum[kTiledTaskRows];
+    float* ys[kTiledTaskRows];
+    const float* ss[kTiledTaskRows];
     // relaxed: the counter only hands out distinct tasks; the pool's join publishes out.
     for (int64_t task = next.fetch_add(1, std::memory_order_relaxed); task < tasks && !cancelled();
          task = next.fetch_add(1, std::memory_order_relaxed)) {
       const int64_t h = task / blocks, r0 = task % blocks * kTiledTaskRows;
-      const int64_t r_end = std::min(rows, r0 + kTiledTaskRows);
+      const int nr = static_cast<int>(std::min<int64_t>(rows - r0, kTiledTaskRows));
       const float* kt = keys_t.data() + h * head_elems;
       const float* vh = values.data() + h * head_elems;
-      // Rows in pairs: each key and value tile loaded once for both (every row's arithmetic
-      // is its own, so pairing changes no bit).
-      for (int64_t r = r0; r < r_end; r += 2) {
-        const int nr = r + 1 < r_end ? 2 : 1;
-        const float* qr[2] = {q + r * ldq + h * d, q + (r + nr - 1) * ldq + h * d};
-        float m[2] = {-INFINITY, -INFINITY}, sum[2] = {0.0f, 0.0f};
-        for (int k = 0; k < nr; ++k) std::fill(acc[k], acc[k] + d, 0.0f);
-        for (int ic = 0; ic < n; ic += kTile) {
-          const int nt = std::min(kTile, n - ic);
-          for (int k = 0; k < nr; ++k) std::fill(kq[k], kq[k] + nt, 0.0f);
-          if (nr == 2) f32_axpy2(kq[0], kq[1], kt + ic, n, qr[0], qr[1], d, nt);
-          else f32_axpy(kq[0], kt + ic, n, qr[0], d, nt);
-          bool takes[2] = {false, false};
-          for (int k = 0; k < nr; ++k) takes[k] = softmax_tile(kq[k], nt, r + k, ic, m[k], sum[k], acc[k]);
-          const float* vt = vh + static_cast<size_t>(ic) * d;
-          if (takes[0] && takes[1]) {
-            f32_axpy2(acc[0], acc[1], vt, d, kq[0], kq[1], nt, d);
-          } else {
-            for (int k = 0; k < nr; ++k)
-              if (takes[k]) f32_axpy(acc[k], vt, d, kq[k], nt, d);
-          }
-        }
+      std::fill(acc, acc + static_cast<size_t>(nr) * d, 0.0f);
+      std::fill(m, m + nr, -INFINITY);
+      std::fill(sum, sum + nr, 0.0f);
+      // Tile after tile, every row of the task: each key and value tile is loaded once for
+      // all of them (every row's arithmetic is its own, so the grouping changes no bit).
+      for (int ic = 0; ic < n; ic += kTile) {
+        const int nt = std::min(kTile, n - ic);
         for (int k = 0; k < nr; ++k) {
-          const float inv = sum[k] == 0.0f ? 0.0f : 1.0f / sum[k];
-          float* o = out + (r + k) * ldo + h * d;
-          for (int i = 0; i < d; ++i) o[i] = acc[k][i] * inv;
+          ys[k] = kq + k * kTile;
+          ss[k] = q + (r0 + k) * ldq + h * d;
+          std::fill(ys[k], ys[k] + nt, 0.0f);
         }
+        f32_axpy_rows(ys, ss, nr, kt + ic, n, d, nt);
+        int takers = 0;
+        for (int k = 0; k < nr; ++k) {
+          float* s = kq + k * kTile;
+          for (int t = 0; t < nt; ++t)
+            if (!visible(r0 + k, ic + t)) s[t] = -INFINITY;
+          float ms;
+          if (!softmax_tile(s, nt, scale, &m[k], &sum[k], &ms)) continue;  // sees none of the tile
+          float* a = acc + k * d;
+          if (ms != 1.0f)  // a factor of exactly 1 changes no bit
+            for (int i = 0; i < d; ++i) a[i] *= ms;
+          ys[takers] = a;
+          ss[takers] = s;
+          ++takers;
+        }
+        f32_axpy_rows(ys, ss, takers, vh + static_cast<size_t>(ic) * d, d, nt, d);
+      }
+      for (int k = 0; k < nr; ++k) {
+        const float inv = sum[k] == 0.0f ? 0.0f : 1.0f / sum[k];
+        float* o = out + (r0 + k) * ldo + h * d;
+        for (int i = 0; i < d; ++i) o[i] = acc[k * d + i] * inv;
       }
     }
   });
