@@ -58,20 +58,31 @@ inline __m512 hsum16(const __m512 (&v)[16]) {
 // activation rows through hsum16 (RN >= 3: the batch blocks; the decoder's few rows keep the
 // plain hsum).
 template <int RN>
-inline void store_block4(const __m512 (&acc)[4][RN], const float (*add)[RN], float* y, int64_t ldy) {
+inline __m512 block4_sums(const __m512 (&acc)[4][RN]) {
   __m512 v[16];
-  alignas(64) float extra[16] = {};
   for (int i = 0; i < 4; ++i)
-    for (int j = 0; j < 4; ++j) {
-      v[j + 4 * i] = j < RN ? acc[i][j < RN ? j : 0] : _mm512_setzero_ps();
-      if (add != nullptr && j < RN) extra[4 * j + i] = add[i][j];
-    }
-  __m512 sums = hsum16(v);  // quad j: the 4 weight rows of activation row j
-  if (add != nullptr) sums = _mm512_add_ps(sums, _mm512_load_ps(extra));
+    for (int j = 0; j < 4; ++j) v[j + 4 * i] = j < RN ? acc[i][j < RN ? j : 0] : _mm512_setzero_ps();
+  return hsum16(v);  // quad j: the 4 weight rows of activation row j
+}
+
+template <int RN>
+inline void store_quads(__m512 sums, float* y, int64_t ldy) {
   // Through memory: _mm512_extractf32x4_ps needs an immediate, which j is only once unrolled.
   alignas(64) float out[16];
   _mm512_store_ps(out, sums);
   for (int j = 0; j < RN; ++j) std::memcpy(y + j * ldy, out + 4 * j, 4 * sizeof(float));
+}
+
+template <int RN>
+inline void store_block4(const __m512 (&acc)[4][RN], const float (*add)[RN], float* y, int64_t ldy) {
+  __m512 sums = block4_sums<RN>(acc);
+  if (add != nullptr) {
+    alignas(64) float extra[16] = {};
+    for (int i = 0; i < 4; ++i)
+      for (int j = 0; j < RN; ++j) extra[4 * j + i] = add[i][j];
+    sums = _mm512_add_ps(sums, _mm512_load_ps(extra));
+  }
+  store_quads<RN>(sums, y, ldy);
 }
 
 // ---- f32 / f16 weights: ggml_vec_dot_f32 / _f16 (see the scalar table) ---------------------
@@ -79,6 +90,7 @@ inline void store_block4(const __m512 (&acc)[4][RN], const float (*add)[RN], flo
 // 32, 16, 48 of each step) so the register blocking keeps one accumulator per output.
 
 struct F32Weights {
+  static constexpr bool kBlockTail = false;
   static __m512 load(const uint8_t* row, int64_t j) {
     return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + j);
   }
@@ -90,7 +102,40 @@ struct F32Weights {
   }
 };
 
+// The f16 dot product past its last full step of 64 for a block of 4 weight rows by 4
+// activation rows at once (lane 4j + i as block4_sums lays them out): each exact product
+// added in double, element after element, as the scalar F16Weights::tail does per output.
+inline __m512 f16_tail_block4(__m512 sums, const uint8_t* const (&w)[4], const float* const (&x)[4], int64_t np,
+                              int64_t k) {
+  __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(sums));
+  __m512d hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps(sums, 1));
+  const __m512i by_quad = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+  for (int64_t e0 = np; e0 < k; e0 += 4) {
+    const int64_t count = k - e0 < 4 ? k - e0 : 4;
+    alignas(16) uint16_t wh[4][4] = {};
+    alignas(16) float xf[4][4] = {};
+    for (int i = 0; i < 4; ++i)
+      std::memcpy(wh[i], reinterpret_cast<const uint16_t*>(w[i]) + e0, count * sizeof(uint16_t));
+    for (int j = 0; j < 4; ++j) std::memcpy(xf[j], x[j] + e0, count * sizeof(float));
+    __m128 wr[4], xr[4];
+    for (int i = 0; i < 4; ++i) {
+      wr[i] = _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(wh[i])));
+      xr[i] = _mm_load_ps(xf[i]);
+    }
+    _MM_TRANSPOSE4_PS(wr[0], wr[1], wr[2], wr[3]);  // wr[c]: element e0 + c of rows 0-3
+    _MM_TRANSPOSE4_PS(xr[0], xr[1], xr[2], xr[3]);
+    for (int c = 0; c < count; ++c) {
+      const __m512 p = _mm512_mul_ps(_mm512_broadcast_f32x4(wr[c]),
+                                     _mm512_permutexvar_ps(by_quad, _mm512_castps128_ps512(xr[c])));
+      lo = _mm512_add_pd(lo, _mm512_cvtps_pd(_mm512_castps512_ps256(p)));
+      hi = _mm512_add_pd(hi, _mm512_cvtps_pd(_mm512_extractf32x8_ps(p, 1)));
+    }
+  }
+  return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)), _mm512_cvtpd_ps(hi), 1);
+}
+
 struct F16Weights {
+  static constexpr bool kBlockTail = true;
   static __m512 load(const uint8_t* row, int64_t j) {
     return _mm512_cvtph_ps(
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(reinterpret_cast<const uint16_t*>(row) + j)));
@@ -113,7 +158,10 @@ struct FloatKernel {
     for (int i = 0; i < RM; ++i) w[i] = t.w + (r0 + i) * t.w_stride;
     for (int j = 0; j < RN; ++j) x[j] = reinterpret_cast<const float*>(t.x + (i0 + j) * t.x_stride);
     const int64_t np = t.k / 64 * 64;
-    __m512 even[RM][RN], odd[RM][RN];  // accumulators 0 + 2 and 1 + 3
+    // Accumulators 0 + 2 and 1 + 3 wait in memory between passes: held in registers beside
+    // the pass's own they would not fit, and the compiler's spills inside the loop cost more.
+    alignas(64) float even[RM][RN][16], odd[RM][RN][16];
+    __m512 sums[RM][RN];
     for (int pass = 0; pass < 4; ++pass) {
       static constexpr int kOffset[4] = {0, 32, 16, 48};  // accumulators 0, 2, 1, 3
       __m512 acc[RM][RN];
@@ -129,24 +177,27 @@ struct FloatKernel {
       }
       for (int i = 0; i < RM; ++i)
         for (int j = 0; j < RN; ++j) {
-          if (pass == 0) even[i][j] = acc[i][j];
-          else if (pass == 1) even[i][j] = _mm512_add_ps(even[i][j], acc[i][j]);
-          else if (pass == 2) odd[i][j] = acc[i][j];
-          else odd[i][j] = _mm512_add_ps(odd[i][j], acc[i][j]);
+          if (pass == 0) _mm512_store_ps(even[i][j], acc[i][j]);
+          else if (pass == 1) _mm512_store_ps(even[i][j], _mm512_add_ps(_mm512_load_ps(even[i][j]), acc[i][j]));
+          else if (pass == 2) _mm512_store_ps(odd[i][j], acc[i][j]);
+          else sums[i][j] = _mm512_add_ps(_mm512_load_ps(even[i][j]), _mm512_add_ps(_mm512_load_ps(odd[i][j]), acc[i][j]));
         }
     }
     if constexpr (RM == 4 && RN >= 3) {
       if (np == t.k) {  // no tail: the 16 sums reduced together, hsum's bits
-        __m512 v[RM][RN];
-        for (int i = 0; i < RM; ++i)
-          for (int j = 0; j < RN; ++j) v[i][j] = _mm512_add_ps(even[i][j], odd[i][j]);
-        store_block4<RN>(v, nullptr, t.y + i0 * t.ldy + r0, t.ldy);
+        store_block4<RN>(sums, nullptr, t.y + i0 * t.ldy + r0, t.ldy);
+        return;
+      }
+      if constexpr (W::kBlockTail) {
+        const uint8_t* const wr[4] = {w[0], w[1], w[2], w[3]};
+        const float* const xr[4] = {x[0], x[1], x[2], x[RN > 3 ? RN - 1 : 0]};  // a missing row: any
+        store_quads<RN>(f16_tail_block4(block4_sums<RN>(sums), wr, xr, np, t.k), t.y + i0 * t.ldy + r0, t.ldy);
         return;
       }
     }
     for (int j = 0; j < RN; ++j)
       for (int i = 0; i < RM; ++i)
-        t.y[(i0 + j) * t.ldy + r0 + i] = W::tail(w[i], x[j], np, t.k, hsum(_mm512_add_ps(even[i][j], odd[i][j])));
+        t.y[(i0 + j) * t.ldy + r0 + i] = W::tail(w[i], x[j], np, t.k, hsum(sums[i][j]));
   }
 };
 

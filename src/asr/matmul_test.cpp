@@ -246,7 +246,8 @@ TEST_P(MatmulVariant, GivesTheScalarBits) {
   for (TensorType type : kWeightTypes) {
     for (bool repacked : {false, true}) {
       if (repacked && type != TensorType::Q4_0) continue;
-      for (Shape s : {Shape{96, 1536, 19}, Shape{37, 96, 5}, Shape{24, 240, 3}, Shape{8, 16, 2}}) {
+      for (Shape s : {Shape{96, 1536, 19}, Shape{37, 96, 5}, Shape{24, 240, 3}, Shape{24, 240, 11}, Shape{22, 250, 9},
+                      Shape{8, 16, 2}}) {
         if (type != TensorType::F32 && type != TensorType::F16 && s.k % 32 != 0) continue;
         SCOPED_TRACE(std::string(type_name(type)) + (repacked ? " repacked" : "") + " k=" + std::to_string(s.k));
         Weights w = make_weights(type, s.m, s.k, 8, 0);
