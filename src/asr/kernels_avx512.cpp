@@ -57,20 +57,20 @@ inline __m512 hsum16(const __m512 (&v)[16]) {
 // Stores hsum(acc[i][j]) (+ add[i][j]) at y[j * ldy + i] for a block of 4 weight rows by RN
 // activation rows through hsum16 (RN >= 3: the batch blocks; the decoder's few rows keep the
 // plain hsum).
+// hsum16 of activation rows j0 .. j0 + 3 (those below RN) of a block of 4 weight rows.
 template <int RN>
-inline __m512 block4_sums(const __m512 (&acc)[4][RN]) {
+inline __m512 block4_sums(const __m512 (&acc)[4][RN], int j0 = 0) {
   __m512 v[16];
   for (int i = 0; i < 4; ++i)
-    for (int j = 0; j < 4; ++j) v[j + 4 * i] = j < RN ? acc[i][j < RN ? j : 0] : _mm512_setzero_ps();
-  return hsum16(v);  // quad j: the 4 weight rows of activation row j
+    for (int j = 0; j < 4; ++j) v[j + 4 * i] = j0 + j < RN ? acc[i][j0 + j < RN ? j0 + j : 0] : _mm512_setzero_ps();
+  return hsum16(v);  // quad j: the 4 weight rows of activation row j0 + j
 }
 
-template <int RN>
-inline void store_quads(__m512 sums, float* y, int64_t ldy) {
+inline void store_quads(__m512 sums, float* y, int64_t ldy, int quads) {
   // Through memory: _mm512_extractf32x4_ps needs an immediate, which j is only once unrolled.
   alignas(64) float out[16];
   _mm512_store_ps(out, sums);
-  for (int j = 0; j < RN; ++j) std::memcpy(y + j * ldy, out + 4 * j, 4 * sizeof(float));
+  for (int j = 0; j < quads; ++j) std::memcpy(y + j * ldy, out + 4 * j, 4 * sizeof(float));
 }
 
 template <int RN>
@@ -82,7 +82,7 @@ inline void store_block4(const __m512 (&acc)[4][RN], const float (*add)[RN], flo
       for (int j = 0; j < RN; ++j) extra[4 * j + i] = add[i][j];
     sums = _mm512_add_ps(sums, _mm512_load_ps(extra));
   }
-  store_quads<RN>(sums, y, ldy);
+  store_quads(sums, y, ldy, RN);
 }
 
 // ---- f32 / f16 weights: ggml_vec_dot_f32 / _f16 (see the scalar table) ---------------------
@@ -151,6 +151,23 @@ struct F16Weights {
 
 template <class W>
 struct FloatKernel {
+  // One of the four accumulators of every output of the block: lanes offset .. offset + 15
+  // of each step of 64.
+  template <int RM, int RN>
+  [[gnu::always_inline]] static inline void pass(const uint8_t* const (&w)[RM], const float* const (&x)[RN],
+                                                 int64_t np, int offset, __m512 (&acc)[RM][RN]) {
+    for (int i = 0; i < RM; ++i)
+      for (int j = 0; j < RN; ++j) acc[i][j] = _mm512_setzero_ps();
+    for (int64_t k = offset; k < np; k += 64) {
+      __m512 wv[RM];
+      for (int i = 0; i < RM; ++i) wv[i] = W::load(w[i], k);
+      for (int j = 0; j < RN; ++j) {
+        const __m512 xv = _mm512_loadu_ps(x[j] + k);
+        for (int i = 0; i < RM; ++i) acc[i][j] = _mm512_fmadd_ps(wv[i], xv, acc[i][j]);
+      }
+    }
+  }
+
   template <int RM, int RN>
   static void block(const GemmTile& t, int64_t r0, int64_t i0) {
     const uint8_t* w[RM];
@@ -158,40 +175,57 @@ struct FloatKernel {
     for (int i = 0; i < RM; ++i) w[i] = t.w + (r0 + i) * t.w_stride;
     for (int j = 0; j < RN; ++j) x[j] = reinterpret_cast<const float*>(t.x + (i0 + j) * t.x_stride);
     const int64_t np = t.k / 64 * 64;
-    // Accumulators 0 + 2 and 1 + 3 wait in memory between passes: held in registers beside
-    // the pass's own they would not fit, and the compiler's spills inside the loop cost more.
-    alignas(64) float even[RM][RN][16], odd[RM][RN][16];
     __m512 sums[RM][RN];
-    for (int pass = 0; pass < 4; ++pass) {
-      static constexpr int kOffset[4] = {0, 32, 16, 48};  // accumulators 0, 2, 1, 3
-      __m512 acc[RM][RN];
+    if constexpr (RM * RN <= 12) {
+      // Twelve outputs: accumulator 1 waits in memory, 0 + 2 in registers beside the last
+      // pass's own (sums = (a0 + a2) + (a1 + a3)).
+      alignas(64) float a1[RM][RN][16];
+      __m512 acc[RM][RN], even[RM][RN];
+      pass(w, x, np, 16, acc);
       for (int i = 0; i < RM; ++i)
-        for (int j = 0; j < RN; ++j) acc[i][j] = _mm512_setzero_ps();
-      for (int64_t k = kOffset[pass]; k < np; k += 64) {
-        __m512 wv[RM];
-        for (int i = 0; i < RM; ++i) wv[i] = W::load(w[i], k);
-        for (int j = 0; j < RN; ++j) {
-          const __m512 xv = _mm512_loadu_ps(x[j] + k);
-          for (int i = 0; i < RM; ++i) acc[i][j] = _mm512_fmadd_ps(wv[i], xv, acc[i][j]);
-        }
+        for (int j = 0; j < RN; ++j) _mm512_store_ps(a1[i][j], acc[i][j]);
+      pass(w, x, np, 0, even);
+      pass(w, x, np, 32, acc);
+      for (int i = 0; i < RM; ++i)
+        for (int j = 0; j < RN; ++j) even[i][j] = _mm512_add_ps(even[i][j], acc[i][j]);
+      pass(w, x, np, 48, acc);
+      for (int i = 0; i < RM; ++i)
+        for (int j = 0; j < RN; ++j)
+          sums[i][j] = _mm512_add_ps(even[i][j], _mm512_add_ps(_mm512_load_ps(a1[i][j]), acc[i][j]));
+    } else {
+      // Accumulators 0 + 2 and 1 + 3 wait in memory between passes: held in registers beside
+      // the pass's own they would not fit, and the compiler's spills inside the loop cost more.
+      alignas(64) float even[RM][RN][16], odd[RM][RN][16];
+      for (int p = 0; p < 4; ++p) {
+        static constexpr int kOffset[4] = {0, 32, 16, 48};  // accumulators 0, 2, 1, 3
+        __m512 acc[RM][RN];
+        pass(w, x, np, kOffset[p], acc);
+        for (int i = 0; i < RM; ++i)
+          for (int j = 0; j < RN; ++j) {
+            if (p == 0) _mm512_store_ps(even[i][j], acc[i][j]);
+            else if (p == 1) _mm512_store_ps(even[i][j], _mm512_add_ps(_mm512_load_ps(even[i][j]), acc[i][j]));
+            else if (p == 2) _mm512_store_ps(odd[i][j], acc[i][j]);
+            else sums[i][j] = _mm512_add_ps(_mm512_load_ps(even[i][j]), _mm512_add_ps(_mm512_load_ps(odd[i][j]), acc[i][j]));
+          }
       }
-      for (int i = 0; i < RM; ++i)
-        for (int j = 0; j < RN; ++j) {
-          if (pass == 0) _mm512_store_ps(even[i][j], acc[i][j]);
-          else if (pass == 1) _mm512_store_ps(even[i][j], _mm512_add_ps(_mm512_load_ps(even[i][j]), acc[i][j]));
-          else if (pass == 2) _mm512_store_ps(odd[i][j], acc[i][j]);
-          else sums[i][j] = _mm512_add_ps(_mm512_load_ps(even[i][j]), _mm512_add_ps(_mm512_load_ps(odd[i][j]), acc[i][j]));
-        }
     }
     if constexpr (RM == 4 && RN >= 3) {
-      if (np == t.k) {  // no tail: the 16 sums reduced together, hsum's bits
-        store_block4<RN>(sums, nullptr, t.y + i0 * t.ldy + r0, t.ldy);
-        return;
-      }
-      if constexpr (W::kBlockTail) {
-        const uint8_t* const wr[4] = {w[0], w[1], w[2], w[3]};
-        const float* const xr[4] = {x[0], x[1], x[2], x[RN > 3 ? RN - 1 : 0]};  // a missing row: any
-        store_quads<RN>(f16_tail_block4(block4_sums<RN>(sums), wr, xr, np, t.k), t.y + i0 * t.ldy + r0, t.ldy);
+      // Sixteen sums reduced together (hsum's bits), four activation rows at a time; the f16
+      // tail past the last step for all of them at once too.
+      if (np == t.k || W::kBlockTail) {
+        for (int j0 = 0; j0 < RN; j0 += 4) {
+          const int quads = RN - j0 < 4 ? RN - j0 : 4;
+          __m512 block = block4_sums<RN>(sums, j0);
+          if constexpr (W::kBlockTail) {
+            if (np != t.k) {
+              const uint8_t* const wr[4] = {w[0], w[1], w[2], w[3]};
+              const float* xr[4];
+              for (int j = 0; j < 4; ++j) xr[j] = x[j < quads ? j0 + j : j0];  // a missing row: any
+              block = f16_tail_block4(block, wr, xr, np, t.k);
+            }
+          }
+          store_quads(block, t.y + (i0 + j0) * t.ldy + r0, t.ldy, quads);
+        }
         return;
       }
     }
@@ -350,7 +384,7 @@ struct Q8_0Kernel {
 };
 
 void gemm_f32(const GemmTile& t) { gemm_tiled<4, 4, FloatKernel<F32Weights>>(t); }
-void gemm_f16(const GemmTile& t) { gemm_tiled<4, 4, FloatKernel<F16Weights>>(t); }
+void gemm_f16(const GemmTile& t) { gemm_tiled<4, 3, FloatKernel<F16Weights>>(t); }
 void gemm_q4_0(const GemmTile& t) { gemm_tiled<4, 3, UnsignedQuantKernel<Q4_0>>(t); }
 void gemm_q4_1(const GemmTile& t) { gemm_tiled<4, 3, UnsignedQuantKernel<Q4_1>>(t); }
 void gemm_q5_0(const GemmTile& t) { gemm_tiled<4, 3, UnsignedQuantKernel<Q5_0>>(t); }
