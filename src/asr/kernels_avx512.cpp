@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "asr/kernels.h"
 #include "asr/kernels_tiling.h"
@@ -690,6 +691,32 @@ void convert_row_f16_simd(const float* x, void* dst, int64_t k) {
   }
 }
 
+// The scalar table's q8 activation blocks, 32 values in two registers: the same maximum
+// (NaN lanes never win: maxps keeps its second operand), the same multiplier 127 / amax, the
+// product rounded half-to-even by cvtps2dq (NaN and overflow: INT32_MIN) and saturated to
+// int8, the sum of the unsaturated values wrapping as the scalar one does.
+template <class Block>
+void convert_row_q8_simd(const float* x, void* dst, int64_t k) {
+  auto* out = static_cast<Block*>(dst);
+  const __m512 abs_mask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+  for (int64_t b = 0; b < k / kQK; ++b, x += kQK) {
+    const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+    __m512 mx = _mm512_max_ps(_mm512_and_ps(v0, abs_mask), _mm512_setzero_ps());
+    mx = _mm512_max_ps(_mm512_and_ps(v1, abs_mask), mx);
+    const float amax = _mm512_reduce_max_ps(mx);
+    const float d = amax / 127.0f;
+    out[b].d = fp32_to_fp16(d);
+    const __m512 id = _mm512_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
+    const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, id)), q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, id));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out[b].qs), _mm512_cvtsepi32_epi8(q0));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out[b].qs + 16), _mm512_cvtsepi32_epi8(q1));
+    if constexpr (std::is_same_v<Block, BlockQ8_1>) {
+      const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+      out[b].s = fp32_to_fp16(d * static_cast<float>(sum));
+    }
+  }
+}
+
 // VCVTPS2PH rounds and quiets NaNs exactly as fp32_to_fp16 does.
 void to_f16(const float* x, uint16_t* y, int64_t n) {
   for (int64_t i = 0; i < n; i += 16) {
@@ -703,12 +730,14 @@ KernelTable make_avx512() {
   t.name = "avx512";
   t.f32 = {nullptr, nullptr, gemm_f32};
   t.f16 = {x_row_bytes_f32, convert_row_f16_simd, gemm_f16};
-  t.q4_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q4_0};
-  t.q4_1 = {x_row_bytes_q8_1, convert_row_q8_1, gemm_q4_1};
-  t.q5_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q5_0};
-  t.q5_1 = {x_row_bytes_q8_1, convert_row_q8_1, gemm_q5_1};
-  t.q8_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q8_0};
-  t.q4_0_repacked = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q4_0_repacked_avx2};
+  const auto q8_0 = convert_row_q8_simd<BlockQ8_0>;
+  const auto q8_1 = convert_row_q8_simd<BlockQ8_1>;
+  t.q4_0 = {x_row_bytes_q8_0, q8_0, gemm_q4_0};
+  t.q4_1 = {x_row_bytes_q8_1, q8_1, gemm_q4_1};
+  t.q5_0 = {x_row_bytes_q8_0, q8_0, gemm_q5_0};
+  t.q5_1 = {x_row_bytes_q8_1, q8_1, gemm_q5_1};
+  t.q8_0 = {x_row_bytes_q8_0, q8_0, gemm_q8_0};
+  t.q4_0_repacked = {x_row_bytes_q8_0, q8_0, gemm_q4_0_repacked_avx2};
   t.exp_shifted = exp_shifted;
   t.f16_axpy = f16_axpy;
   t.f32_axpy = f32_axpy;

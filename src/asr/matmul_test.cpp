@@ -537,6 +537,43 @@ TEST_P(MatmulVariant, F16ActivationConversionGivesTheScalarBits) {
   }
 }
 
+TEST_P(MatmulVariant, Q8ActivationConversionGivesTheScalarBits) {
+  std::mt19937 rng(23);
+  std::uniform_int_distribution<uint32_t> any;
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  const int64_t k = 32 * 64;
+  std::vector<float> x(k);
+  for (int64_t i = 0; i < k; ++i) {
+    const int64_t block = i / 32;
+    if (block % 8 == 1) {  // any bit pattern: NaNs, infinities, huge and tiny values
+      const uint32_t b = any(rng);
+      std::memcpy(&x[i], &b, 4);
+    } else if (block % 8 == 2) {
+      x[i] = 0.0f;  // an all-zero block
+    } else if (block % 8 == 3) {
+      x[i] = (i % 32 == 5) ? -INFINITY : normal(rng);
+    } else if (block % 8 == 4) {
+      x[i] = (i % 32 == 7) ? NAN : normal(rng);
+    } else {
+      x[i] = std::ldexp(normal(rng), static_cast<int>(any(rng) % 60) - 30);
+    }
+  }
+  for (TensorType partner_type : {TensorType::Q8_0, TensorType::Q8_1}) {
+    const TensorType weight_type = partner_type == TensorType::Q8_0 ? TensorType::Q5_0 : TensorType::Q5_1;
+    const kernels::TypeKernels* tk = nullptr;
+    for (const auto* t : {kernels::avx2_table(), kernels::avx512_table()})
+      if (t && GetParam() == t->name) tk = t->for_type(weight_type);
+    if (GetParam() == "scalar") tk = kernels::scalar_table().for_type(weight_type);
+    ASSERT_NE(tk, nullptr);
+    const size_t bytes = row_bytes(partner_type, k);
+    std::vector<uint8_t> got(bytes, 0xAB), want(bytes, 0xCD);
+    tk->convert_row(x.data(), got.data(), k);
+    if (partner_type == TensorType::Q8_0) kernels::convert_row_q8_0(x.data(), want.data(), k);
+    else kernels::convert_row_q8_1(x.data(), want.data(), k);
+    for (size_t i = 0; i < bytes; ++i) ASSERT_EQ(got[i], want[i]) << type_name(partner_type) << " byte " << i;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Kernels, MatmulVariant, ::testing::ValuesIn(available_kernels()),
                          [](const auto& info) { return info.param; });
 
