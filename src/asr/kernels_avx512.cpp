@@ -255,6 +255,23 @@ inline __m512 pair_scale(float a, float b) {
   return _mm512_insertf32x8(_mm512_set1_ps(a), _mm256_set1_ps(b), 1);
 }
 
+// The two f16 fields every block starts with (d, then m or s; for blocks without them the
+// second lane is junk nobody reads), of blocks a and a + 1 (zeros when there is no partner):
+// lanes {a.d, a.second, (a+1).d, (a+1).second}. One conversion instead of four.
+template <class Block>
+inline __m128 head_pair(const Block* a, bool has_b) {
+  uint32_t lo, hi = 0;
+  std::memcpy(&lo, a, sizeof lo);
+  if (has_b) std::memcpy(&hi, a + 1, sizeof hi);
+  return _mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<int64_t>((static_cast<uint64_t>(hi) << 32) | lo)));
+}
+
+// pair_scale(lane 0, lane 2) of a head_pair.
+inline __m512 pair_scale(__m128 heads) {
+  return _mm512_permutexvar_ps(_mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0),
+                               _mm512_castps128_ps512(heads));
+}
+
 // acc = fma(scale, sums, acc) for block b (lanes 0-7), then for block b+1 (lanes 8-15).
 inline void accumulate(__m256& acc, __m512 scale, __m512 sums, bool has_b) {
   acc = _mm256_fmadd_ps(_mm512_castps512_ps256(scale), _mm512_castps512_ps256(sums), acc);
@@ -294,26 +311,32 @@ struct UnsignedQuantKernel {
 
   template <int RM, int RN>
   static void block(const GemmTile& t, int64_t r0, int64_t i0) {
+    static_assert(sizeof(WB) >= 4 && sizeof(XB) >= 4, "head_pair reads two f16 fields");
     __m256 acc[RM][RN];
-    float msum[RM][RN];
-    for (int i = 0; i < RM; ++i)
-      for (int j = 0; j < RN; ++j) {
-        acc[i][j] = _mm256_setzero_ps();
-        msum[i][j] = 0.0f;
-      }
+    // Sum of m_w * s_x per output, lane i of msum[j] (weight row i, activation row j).
+    __m128 msum[RN];
+    for (int j = 0; j < RN; ++j) {
+      msum[j] = _mm_setzero_ps();
+      for (int i = 0; i < RM; ++i) acc[i][j] = _mm256_setzero_ps();
+    }
     const int64_t nb = t.k / kQK;
     for (int64_t b = 0; b < nb; b += 2) {
       const bool has_b = b + 1 < nb;
       __m512i wv[RM];
       __m512 dw[RM];
-      float mw[RM][2];
-      for (int i = 0; i < RM; ++i) {
-        const WB* blk = reinterpret_cast<const WB*>(t.w + (r0 + i) * t.w_stride) + b;
-        wv[i] = levels(blk, has_b ? blk + 1 : nullptr);
-        dw[i] = pair_scale(half(blk[0].d), has_b ? half(blk[1].d) : 0.0f);
+      __m128 m_first = _mm_setzero_ps(), m_second = _mm_setzero_ps();  // m of blocks b, b + 1 per row
+      {
+        __m128 heads[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
+        for (int i = 0; i < RM; ++i) {
+          const WB* blk = reinterpret_cast<const WB*>(t.w + (r0 + i) * t.w_stride) + b;
+          wv[i] = levels(blk, has_b ? blk + 1 : nullptr);
+          heads[i] = head_pair(blk, has_b);
+          dw[i] = pair_scale(heads[i]);
+        }
         if constexpr (Q::kMin) {
-          mw[i][0] = half(blk[0].m);
-          mw[i][1] = has_b ? half(blk[1].m) : 0.0f;
+          // {d, m, d', m'} of rows 0-3 -> {m of each row} and {m' of each row}.
+          m_first = _mm_movehl_ps(_mm_unpacklo_ps(heads[2], heads[3]), _mm_unpacklo_ps(heads[0], heads[1]));
+          m_second = _mm_movehl_ps(_mm_unpackhi_ps(heads[2], heads[3]), _mm_unpackhi_ps(heads[0], heads[1]));
         }
       }
       for (int j = 0; j < RN; ++j) {
@@ -322,7 +345,8 @@ struct UnsignedQuantKernel {
         const __m256i xbv = has_b ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[1].qs))
                                   : _mm256_setzero_si256();
         const __m512i xv = pair(xa, xbv);
-        const __m512 dx = pair_scale(half(xb[0].d), has_b ? half(xb[1].d) : 0.0f);
+        const __m128 x_heads = head_pair(xb, has_b);
+        const __m512 dx = pair_scale(x_heads);
         __m512i offset_sum = _mm512_setzero_si512();
         if constexpr (Q::kOffset != 0)
           offset_sum = _mm512_dpbusd_epi32(offset_sum, _mm512_set1_epi8(Q::kOffset), xv);
@@ -330,16 +354,18 @@ struct UnsignedQuantKernel {
           __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv[i], xv);
           if constexpr (Q::kOffset != 0) p = _mm512_sub_epi32(p, offset_sum);
           accumulate(acc[i][j], _mm512_mul_ps(dw[i], dx), _mm512_cvtepi32_ps(p), has_b);
-          if constexpr (Q::kMin) {
-            msum[i][j] += mw[i][0] * half(reinterpret_cast<const BlockQ8_1*>(xb)[0].s);
-            if (has_b) msum[i][j] += mw[i][1] * half(reinterpret_cast<const BlockQ8_1*>(xb)[1].s);
-          }
+        }
+        if constexpr (Q::kMin) {  // block b's term, then b + 1's, each rounded as the scalar sum
+          msum[j] = _mm_add_ps(msum[j], _mm_mul_ps(m_first, _mm_shuffle_ps(x_heads, x_heads, 0x55)));
+          if (has_b) msum[j] = _mm_add_ps(msum[j], _mm_mul_ps(m_second, _mm_shuffle_ps(x_heads, x_heads, 0xff)));
         }
       }
     }
-    for (int j = 0; j < RN; ++j)
-      for (int i = 0; i < RM; ++i)
-        t.y[(i0 + j) * t.ldy + r0 + i] = hsum(acc[i][j]) + msum[i][j];
+    for (int j = 0; j < RN; ++j) {
+      alignas(16) float ms[4];
+      _mm_store_ps(ms, msum[j]);
+      for (int i = 0; i < RM; ++i) t.y[(i0 + j) * t.ldy + r0 + i] = hsum(acc[i][j]) + ms[i];
+    }
   }
 };
 
@@ -363,7 +389,7 @@ struct Q8_0Kernel {
         wv[i] = pair(a, c);
         // VNNI multiplies unsigned by signed: use x + 128 and take back 128 * sum(w).
         wsum[i] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, wv[i]);
-        dw[i] = pair_scale(half(blk[0].d), has_b ? half(blk[1].d) : 0.0f);
+        dw[i] = pair_scale(head_pair(blk, has_b));
       }
       for (int j = 0; j < RN; ++j) {
         const auto* xb = reinterpret_cast<const BlockQ8_0*>(t.x + (i0 + j) * t.x_stride) + b;
@@ -371,7 +397,7 @@ struct Q8_0Kernel {
         const __m256i xc = has_b ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[1].qs))
                                  : _mm256_setzero_si256();
         const __m512i xu = _mm512_xor_si512(pair(xa, xc), bias);
-        const __m512 dx = pair_scale(half(xb[0].d), has_b ? half(xb[1].d) : 0.0f);
+        const __m512 dx = pair_scale(head_pair(xb, has_b));
         for (int i = 0; i < RM; ++i) {
           const __m512i p =
               _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), xu, wv[i]), wsum[i]);
