@@ -694,21 +694,28 @@ struct WhisperNetwork::Impl {
   // Convolution of kernel 3, padding 1, as f16 im2col rows times the f16 kernel.
   void conv1d(const MatrixView& w, const float* bias, const float* x, int64_t in_len, int in_ch, bool channel_major,
               int stride, int64_t out_len, float* y) {
-    std::vector<float> cols(static_cast<size_t>(out_len) * in_ch * 3);
-    pool.parallel_for(out_len, [&](int64_t t0, int64_t t1) {
-      for (int64_t t = t0; t < t1; ++t) {
-        float* row = cols.data() + static_cast<size_t>(t) * in_ch * 3;
-        for (int c = 0; c < in_ch; ++c) {
-          for (int k = 0; k < 3; ++k) {
-            const int64_t pos = t * stride + k - 1;
-            float v = 0.0f;
-            if (pos >= 0 && pos < in_len) v = channel_major ? x[c * in_len + pos] : x[pos * in_ch + c];
-            row[c * 3 + k] = h2f(fp32_to_fp16(v));  // im2col's f16 destination
+    // im2col a chunk of output frames at a time: the whole matrix would be as large as the
+    // output three times over (7 MB for tiny's second convolution), at the peak of memory.
+    constexpr int64_t kChunk = 512;
+    const int64_t row_len = static_cast<int64_t>(in_ch) * 3;
+    std::vector<float> cols(static_cast<size_t>(std::min(kChunk, out_len) * row_len));
+    for (int64_t c0 = 0; c0 < out_len && !stopped(); c0 += kChunk) {
+      const int64_t rows = std::min(kChunk, out_len - c0);
+      pool.parallel_for(rows, [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) {
+          float* row = cols.data() + t * row_len;
+          for (int c = 0; c < in_ch; ++c) {
+            for (int k = 0; k < 3; ++k) {
+              const int64_t pos = (c0 + t) * stride + k - 1;
+              float v = 0.0f;
+              if (pos >= 0 && pos < in_len) v = channel_major ? x[c * in_len + pos] : x[pos * in_ch + c];
+              row[c * 3 + k] = h2f(fp32_to_fp16(v));  // im2col's f16 destination
+            }
           }
         }
-      }
-    });
-    matmul(w, cols.data(), out_len, in_ch * 3, y, w.rows, pool, cancel);
+      });
+      matmul(w, cols.data(), rows, row_len, y + c0 * w.rows, w.rows, pool, cancel);
+    }
     add_bias(y, out_len, static_cast<int>(w.rows), bias);
     gelu_rows(y, out_len * w.rows, pool);
   }
@@ -764,40 +771,51 @@ struct WhisperNetwork::Impl {
       for (int64_t i = i0; i < i1; ++i)
         window[c * n_frames + (i - i0)] = mel.data[static_cast<size_t>(c) * mel.n_len + i];
 
-    std::vector<float> c1(static_cast<size_t>(n_frames) * n_state);
-    conv1d(conv1, conv1_b, window.data(), n_frames, n_mels, true, 1, n_frames, c1.data());
-    if (stopped()) return false;
     const int64_t n = n_audio_ctx;
-    std::vector<float> x(static_cast<size_t>(n) * n_state);
-    conv1d(conv2, conv2_b, c1.data(), n_frames, n_state, false, 2, n, x.data());
+    const size_t sz = static_cast<size_t>(n) * n_state;
+    // Few buffers, each reused, to keep the peak resident set low: x is the residual stream,
+    // h its norm, proj each sub-layer's output; work holds the first convolution's output,
+    // then a layer's queries, keys and values (the attention writes over the queries: each
+    // of its tasks reads only its own rows and head of them before writing those), then the
+    // MLP's hidden rows.
+    std::vector<float> work(sz * 4);
+    float* const c1 = work.data();  // 2 n frames
+    conv1d(conv1, conv1_b, window.data(), n_frames, n_mels, true, 1, n_frames, c1);
+    if (stopped()) return false;
+    std::vector<float> x(sz);
+    conv1d(conv2, conv2_b, c1, n_frames, n_state, false, 2, n, x.data());
     for (int64_t i = 0; i < n * n_state; ++i) x[i] = enc_pos[i] + x[i];
 
-    const size_t sz = static_cast<size_t>(n) * n_state;
-    std::vector<float> h(sz), qb(sz), kb(sz), vb(sz), att(sz), proj(sz), mlp(sz * 4);
+    std::vector<float> h(sz), proj(sz);
+    float* const qb = work.data();
+    float* const kb = qb + sz;
+    float* const vb = kb + sz;
+    float* const att = qb;
+    float* const mlp = work.data();
     std::vector<uint16_t> k16(static_cast<size_t>(n_audio_ctx_pad) * n_state, 0), vt16(k16.size(), 0);
     const float kq_scale = 1.0f / std::sqrt(static_cast<float>(d_head));
     for (const auto& L : enc) {
       if (stopped()) return false;
       layer_norm(x.data(), h.data(), n, n_state, L.attn.ln.w, L.attn.ln.b, pool);
-      linear_rows(L.attn.q, h.data(), n, qb.data());
-      linear_rows(L.attn.k, h.data(), n, kb.data());
-      linear_rows(L.attn.v, h.data(), n, vb.data());
+      linear_rows(L.attn.q, h.data(), n, qb);
+      linear_rows(L.attn.k, h.data(), n, kb);
+      linear_rows(L.attn.v, h.data(), n, vb);
       if (stopped()) return false;
       // The reference casts K and V (transposed) to f16 before its attention products.
-      to_half_rows(kb.data(), k16.data(), n);
-      if (flash) to_half_rows(vb.data(), vt16.data(), n);
-      else store_values(vb.data(), n, vt16.data(), n);
+      to_half_rows(kb, k16.data(), n);
+      if (flash) to_half_rows(vb, vt16.data(), n);
+      else store_values(vb, n, vt16.data(), n);
       const KvView kv{k16.data(), n_state, vt16.data(), n, n_audio_ctx_pad, vt16.data()};
-      attention(qb.data(), n, n, kv, kq_scale, [](int64_t, int) { return true; }, att.data());
+      attention(qb, n, n, kv, kq_scale, [](int64_t, int) { return true; }, att);
       if (stopped()) return false;
-      linear_rows(L.attn.o, att.data(), n, proj.data());
+      linear_rows(L.attn.o, att, n, proj.data());
       add_residual(x.data(), proj.data(), n);
 
       layer_norm(x.data(), h.data(), n, n_state, L.mlp_ln.w, L.mlp_ln.b, pool);
-      linear_rows(L.mlp0, h.data(), n, mlp.data());
+      linear_rows(L.mlp0, h.data(), n, mlp);
       if (stopped()) return false;
-      gelu_rows(mlp.data(), static_cast<int64_t>(sz) * 4, pool);
-      linear_rows(L.mlp1, mlp.data(), n, proj.data());
+      gelu_rows(mlp, static_cast<int64_t>(sz) * 4, pool);
+      linear_rows(L.mlp1, mlp, n, proj.data());
       add_residual(x.data(), proj.data(), n);
     }
     layer_norm(x.data(), encoder_out.data(), n, n_state, ln_post.w, ln_post.b, pool);
@@ -809,12 +827,12 @@ struct WhisperNetwork::Impl {
     const float k_scale = static_cast<float>(std::pow(static_cast<float>(d_head), -0.25));
     for (size_t l = 0; l < dec.size(); ++l) {
       if (stopped()) return false;
-      linear_rows(dec[l].cross.k, encoder_out.data(), n, kb.data());
+      linear_rows(dec[l].cross.k, encoder_out.data(), n, kb);
       for (size_t i = 0; i < sz; ++i) kb[i] *= k_scale;
-      linear_rows(dec[l].cross.v, encoder_out.data(), n, vb.data());
+      linear_rows(dec[l].cross.v, encoder_out.data(), n, vb);
       const size_t base = l * static_cast<size_t>(n_audio_ctx_pad) * n_state;
-      to_half(kb.data(), cross_k.data() + base, static_cast<int64_t>(sz));
-      store_values(vb.data(), n, cross_vt.data() + base, n);
+      to_half(kb, cross_k.data() + base, static_cast<int64_t>(sz));
+      store_values(vb, n, cross_vt.data() + base, n);
     }
     return !stopped();
   }
