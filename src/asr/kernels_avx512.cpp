@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
 #include "asr/kernels.h"
 #include "asr/kernels_tiling.h"
@@ -91,7 +92,7 @@ inline void store_block4(const __m512 (&acc)[4][RN], const float (*add)[RN], flo
 // 32, 16, 48 of each step) so the register blocking keeps one accumulator per output.
 
 struct F32Weights {
-  static constexpr bool kBlockTail = false;
+  static constexpr bool kTileTail = false;
   static __m512 load(const uint8_t* row, int64_t j) {
     return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + j);
   }
@@ -103,55 +104,57 @@ struct F32Weights {
   }
 };
 
-// The f16 dot product past its last full step of 64 for a block of 4 weight rows by 4
-// activation rows at once (lane 4j + i as block4_sums lays them out): each exact product
-// added in double, element after element, as the scalar F16Weights::tail does per output.
-inline __m512 f16_tail_block4(__m512 sums, const uint8_t* const (&w)[4], const float* const (&x)[4], int64_t np,
-                              int64_t k) {
-  __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(sums));
-  __m512d hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps(sums, 1));
-  const __m512i by_quad = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
-  for (int64_t e0 = np; e0 < k; e0 += 4) {
-    const int64_t count = k - e0 < 4 ? k - e0 : 4;
-    alignas(16) uint16_t wh[4][4] = {};
-    alignas(16) float xf[4][4] = {};
-    for (int i = 0; i < 4; ++i)
-      std::memcpy(wh[i], reinterpret_cast<const uint16_t*>(w[i]) + e0, count * sizeof(uint16_t));
-    for (int j = 0; j < 4; ++j) std::memcpy(xf[j], x[j] + e0, count * sizeof(float));
-    __m128 wr[4], xr[4];
-    for (int i = 0; i < 4; ++i) {
-      wr[i] = _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(wh[i])));
-      xr[i] = _mm_load_ps(xf[i]);
-    }
-    _MM_TRANSPOSE4_PS(wr[0], wr[1], wr[2], wr[3]);  // wr[c]: element e0 + c of rows 0-3
-    _MM_TRANSPOSE4_PS(xr[0], xr[1], xr[2], xr[3]);
-    for (int c = 0; c < count; ++c) {
-      const __m512 p = _mm512_mul_ps(_mm512_broadcast_f32x4(wr[c]),
-                                     _mm512_permutexvar_ps(by_quad, _mm512_castps128_ps512(xr[c])));
-      lo = _mm512_add_pd(lo, _mm512_cvtps_pd(_mm512_castps512_ps256(p)));
-      hi = _mm512_add_pd(hi, _mm512_cvtps_pd(_mm512_extractf32x8_ps(p, 1)));
-    }
-  }
-  return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)), _mm512_cvtpd_ps(hi), 1);
-}
-
+// Past the last full step the f16 product adds each exact product in double, element after
+// element: a latency-bound chain per output. The blocks store the steps' sums; one pass over
+// the finished tile then runs 32 outputs' chains side by side (weight rows in the lanes), the
+// tile's weight tails transposed once for all its activation rows.
 struct F16Weights {
-  static constexpr bool kBlockTail = true;
+  static constexpr bool kTileTail = true;
   static __m512 load(const uint8_t* row, int64_t j) {
     return _mm512_cvtph_ps(
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(reinterpret_cast<const uint16_t*>(row) + j)));
   }
-  static float at(const uint8_t* row, int64_t j) { return half(reinterpret_cast<const uint16_t*>(row)[j]); }
-  // Past the last full step: exact products summed in double.
-  static float tail(const uint8_t* row, const float* x, int64_t np, int64_t k, float s) {
-    double d = s;
-    for (int64_t j = np; j < k; ++j) d += static_cast<double>(at(row, j) * x[j]);
-    return static_cast<float>(d);
+  static float tail(const uint8_t*, const float*, int64_t, int64_t, float s) { return s; }  // see finish_tile
+
+  static void finish_tile(const GemmTile& t) {
+    const int64_t np = t.k / 64 * 64, nt = t.k - np;
+    if (nt == 0) return;
+    const int64_t stride = (t.m + 7) / 8 * 8;
+    thread_local std::vector<float> tails;  // [element][weight row]
+    tails.assign(static_cast<size_t>(nt * stride), 0.0f);
+    for (int64_t r = 0; r < t.m; ++r) {
+      const auto* row = reinterpret_cast<const uint16_t*>(t.w + r * t.w_stride) + np;
+      for (int64_t e = 0; e < nt; ++e) tails[e * stride + r] = half(row[e]);
+    }
+    for (int64_t j = 0; j < t.n; ++j) {
+      const float* x = reinterpret_cast<const float*>(t.x + j * t.x_stride) + np;
+      float* y = t.y + j * t.ldy;
+      for (int64_t r0 = 0; r0 < t.m; r0 += 32) {
+        __m512d acc[4];
+        __mmask8 lanes[4];
+        for (int c = 0; c < 4; ++c) {
+          const int64_t left = t.m - r0 - 8 * c;
+          lanes[c] = left >= 8 ? __mmask8(0xff) : left <= 0 ? __mmask8(0) : static_cast<__mmask8>((1u << left) - 1);
+          acc[c] = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes[c], y + r0 + 8 * c));
+        }
+        for (int64_t e = 0; e < nt; ++e) {
+          const __m256 xv = _mm256_set1_ps(x[e]);
+          const float* te = tails.data() + e * stride + r0;
+          for (int c = 0; c < 4; ++c)
+            if (lanes[c]) acc[c] = _mm512_add_pd(acc[c], _mm512_cvtps_pd(_mm256_mul_ps(_mm256_loadu_ps(te + 8 * c), xv)));
+        }
+        for (int c = 0; c < 4; ++c) _mm256_mask_storeu_ps(y + r0 + 8 * c, lanes[c], _mm512_cvtpd_ps(acc[c]));
+      }
+    }
   }
 };
 
 template <class W>
 struct FloatKernel {
+  static void finish_tile(const GemmTile& t) {
+    if constexpr (W::kTileTail) W::finish_tile(t);
+  }
+
   // One of the four accumulators of every output of the block: lanes offset .. offset + 15
   // of each step of 64.
   template <int RM, int RN>
@@ -211,22 +214,11 @@ struct FloatKernel {
       }
     }
     if constexpr (RM == 4 && RN >= 3) {
-      // Sixteen sums reduced together (hsum's bits), four activation rows at a time; the f16
-      // tail past the last step for all of them at once too.
-      if (np == t.k || W::kBlockTail) {
-        for (int j0 = 0; j0 < RN; j0 += 4) {
-          const int quads = RN - j0 < 4 ? RN - j0 : 4;
-          __m512 block = block4_sums<RN>(sums, j0);
-          if constexpr (W::kBlockTail) {
-            if (np != t.k) {
-              const uint8_t* const wr[4] = {w[0], w[1], w[2], w[3]};
-              const float* xr[4];
-              for (int j = 0; j < 4; ++j) xr[j] = x[j < quads ? j0 + j : j0];  // a missing row: any
-              block = f16_tail_block4(block, wr, xr, np, t.k);
-            }
-          }
-          store_quads(block, t.y + (i0 + j0) * t.ldy + r0, t.ldy, quads);
-        }
+      // Sixteen sums reduced together (hsum's bits), four activation rows at a time (an f16
+      // tail past the last step follows in finish_tile).
+      if (np == t.k || W::kTileTail) {
+        for (int j0 = 0; j0 < RN; j0 += 4)
+          store_quads(block4_sums<RN>(sums, j0), t.y + (i0 + j0) * t.ldy + r0, t.ldy, RN - j0 < 4 ? RN - j0 : 4);
         return;
       }
     }

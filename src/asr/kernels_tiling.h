@@ -51,7 +51,7 @@ void activation_remainder(const GemmTile& t, int64_t i0, int64_t left) {
 }
 
 template <int RM, int RN, class K>
-void gemm_tiled(const GemmTile& t) {
+void gemm_blocks(const GemmTile& t) {
   int64_t i = 0;
   // Decoder steps (one activation row per sequence, up to 5 for beam search): all rows in
   // one pass, so the weights are streamed from memory once whatever the beam width.
@@ -67,6 +67,13 @@ void gemm_tiled(const GemmTile& t) {
   }
   for (; i + RN <= t.n; i += RN) weight_rows_pass<RM, RN, K>(t, i);
   if (i < t.n) activation_remainder<RM, RN - 1, K>(t, i, t.n - i);
+}
+
+// The tile in blocks, then the kernel's pass over the finished tile if it has one.
+template <int RM, int RN, class K>
+void gemm_tiled(const GemmTile& t) {
+  gemm_blocks<RM, RN, K>(t);
+  if constexpr (requires { K::finish_tile(t); }) K::finish_tile(t);
 }
 
 // The first pass of the register-held online softmax over `len` keys: the running max mx,

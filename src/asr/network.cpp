@@ -696,7 +696,7 @@ struct WhisperNetwork::Impl {
               int stride, int64_t out_len, float* y) {
     // im2col a chunk of output frames at a time: the whole matrix would be as large as the
     // output three times over (7 MB for tiny's second convolution), at the peak of memory.
-    constexpr int64_t kChunk = 512;
+    constexpr int64_t kChunk = 504;  // whole register blocks of rows (see matmul)
     const int64_t row_len = static_cast<int64_t>(in_ch) * 3;
     std::vector<float> cols(static_cast<size_t>(std::min(kChunk, out_len) * row_len));
     for (int64_t c0 = 0; c0 < out_len && !stopped(); c0 += kChunk) {
