@@ -355,44 +355,86 @@ void f32_axpy(float* y, const float* x, int64_t x_stride, const float* s, int64_
   }
 }
 
-// f32_axpy for two outputs over the same x (two query rows against one key or value tile):
-// each x register loaded once feeds both rows' chains.
-template <int V>
-inline void f32_axpy2_lanes(float* y0, float* y1, const float* x, int64_t x_stride, const float* s0, const float* s1,
-                            int64_t count) {
-  __m256 a[V], b[V];
-  for (int v = 0; v < V; ++v) {
-    a[v] = _mm256_loadu_ps(y0 + 8 * v);
-    b[v] = _mm256_loadu_ps(y1 + 8 * v);
-  }
+// f32_axpy for R rows over the same x (query rows against one key or value tile): R x V
+// accumulators in registers, each x vector read from memory by each row's FMA (sixteen
+// registers hold no more).
+template <int R, int V>
+inline void f32_axpy_rows_lanes(float* const* y, const float* const* s, int64_t off, const float* x, int64_t x_stride,
+                                int64_t count) {
+  __m256 a[R][V];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < V; ++v) a[r][v] = _mm256_loadu_ps(y[r] + off + 8 * v);
   for (int64_t c = 0; c < count; ++c) {
-    const __m256 sa = _mm256_set1_ps(s0[c]), sb = _mm256_set1_ps(s1[c]);
-    const float* xr = x + c * x_stride;
+    const float* xr = x + c * x_stride;  // x is already at off
+    __m256 sv[R];
+    for (int r = 0; r < R; ++r) sv[r] = _mm256_set1_ps(s[r][c]);
     for (int v = 0; v < V; ++v) {
       const __m256 xv = _mm256_loadu_ps(xr + 8 * v);
-      a[v] = _mm256_fmadd_ps(xv, sa, a[v]);
-      b[v] = _mm256_fmadd_ps(xv, sb, b[v]);
+      for (int r = 0; r < R; ++r) a[r][v] = _mm256_fmadd_ps(xv, sv[r], a[r][v]);
     }
   }
-  for (int v = 0; v < V; ++v) {
-    _mm256_storeu_ps(y0 + 8 * v, a[v]);
-    _mm256_storeu_ps(y1 + 8 * v, b[v]);
-  }
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < V; ++v) _mm256_storeu_ps(y[r] + off + 8 * v, a[r][v]);
 }
 
-// Sixteen registers hold two rows' chains at a time.
 void f32_axpy_rows(float* const* y, const float* const* s, int nr, const float* x, int64_t x_stride, int64_t count,
                    int64_t n) {
   int r = 0;
-  for (; r + 2 <= nr; r += 2) {
+  for (; r < nr; r += 3) {
+    const int rows = nr - r < 3 ? nr - r : 3;
     int64_t i = 0;
-    for (; i + 32 <= n; i += 32) f32_axpy2_lanes<4>(y[r] + i, y[r + 1] + i, x + i, x_stride, s[r], s[r + 1], count);
-    if (i < n) {
-      f32_axpy(y[r] + i, x + i, x_stride, s[r], count, n - i);
-      f32_axpy(y[r + 1] + i, x + i, x_stride, s[r + 1], count, n - i);
+    for (; i + 32 <= n; i += 32) {
+      if (rows == 3) f32_axpy_rows_lanes<3, 4>(y + r, s + r, i, x + i, x_stride, count);
+      else if (rows == 2) f32_axpy_rows_lanes<2, 4>(y + r, s + r, i, x + i, x_stride, count);
+      else f32_axpy_rows_lanes<1, 4>(y + r, s + r, i, x + i, x_stride, count);
     }
+    if (i < n)
+      for (int k = 0; k < rows; ++k) f32_axpy(y[r + k] + i, x + i, x_stride, s[r + k], count, n - i);
   }
-  if (r < nr) f32_axpy(y[r], x, x_stride, s[r], count, n);
+}
+
+// The AVX-512 table's softmax_tile in eight-lane halves: a 16-lane group's sum is hsum of
+// its halves added (the same tree as _mm512_reduce_add_ps).
+bool softmax_tile(float* kq, int64_t nt, float scale, float* m, float* sum, float* ms) {
+  alignas(32) float buf[64];
+  const int64_t padded = (nt + 15) / 16 * 16;
+  std::memcpy(buf, kq, static_cast<size_t>(nt) * sizeof(float));
+  for (int64_t i = nt; i < padded; ++i) buf[i] = -INFINITY;
+  const __m256 sc = _mm256_set1_ps(scale);
+  __m256 v[8];
+  __m256 mx = _mm256_set1_ps(-INFINITY);
+  const int halves = static_cast<int>(padded / 8);
+  for (int g = 0; g < halves; ++g) {
+    v[g] = _mm256_mul_ps(_mm256_load_ps(buf + 8 * g), sc);
+    mx = _mm256_max_ps(mx, v[g]);
+  }
+  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+  m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+  const float tile_max = _mm_cvtss_f32(m4);
+  if (tile_max == -INFINITY) {
+    for (int g = 0; g < halves; ++g) _mm256_store_ps(buf + 8 * g, v[g]);
+    std::memcpy(kq, buf, static_cast<size_t>(nt) * sizeof(float));
+    return false;
+  }
+  const float m_new = std::fmax(*m, tile_max);
+  *ms = 1.0f;
+  if (m_new > *m) {
+    *ms = expf(*m - m_new);
+    *sum *= *ms;
+  }
+  *m = m_new;
+  const __m256 shift = _mm256_set1_ps(m_new);
+  double tile_sum = 0.0;
+  for (int g = 0; g < halves; g += 2) {
+    const __m256 lo = v_expf(_mm256_sub_ps(v[g], shift)), hi = v_expf(_mm256_sub_ps(v[g + 1], shift));
+    _mm256_store_ps(buf + 8 * g, lo);
+    _mm256_store_ps(buf + 8 * g + 8, hi);
+    tile_sum += static_cast<double>(hsum(_mm256_add_ps(lo, hi)));
+  }
+  std::memcpy(kq, buf, static_cast<size_t>(nt) * sizeof(float));
+  *sum = static_cast<float>(static_cast<double>(*sum) + tile_sum);
+  return true;
 }
 
 void f16_scale(uint16_t* acc, float s, int64_t n) {
@@ -569,9 +611,7 @@ KernelTable make_avx2() {
   t.f16_axpy = f16_axpy;
   t.f32_axpy = f32_axpy;
   t.f32_axpy_rows = f32_axpy_rows;
-  t.softmax_tile = [](float* kq, int64_t nt, float scale, float* m, float* sum, float* ms) {
-    return softmax_tile_generic(*avx2_table(), kq, nt, scale, m, sum, ms);
-  };
+  t.softmax_tile = softmax_tile;
   t.f16_online_softmax = f16_online_softmax;
   t.to_f16 = to_f16;
   t.f16_scale = f16_scale;
