@@ -172,6 +172,27 @@ struct FloatKernel {
     }
   }
 
+  // Accumulators at offset and offset + 32 in one loop.
+  template <int RM, int RN>
+  [[gnu::always_inline]] static inline void pass2(const uint8_t* const (&w)[RM], const float* const (&x)[RN],
+                                                  int64_t np, int offset, __m512 (&a)[RM][RN], __m512 (&b)[RM][RN]) {
+    for (int i = 0; i < RM; ++i)
+      for (int j = 0; j < RN; ++j) a[i][j] = b[i][j] = _mm512_setzero_ps();
+    for (int64_t k = offset; k < np; k += 64) {
+      __m512 wv[RM];
+      for (int i = 0; i < RM; ++i) wv[i] = W::load(w[i], k);
+      for (int j = 0; j < RN; ++j) {
+        const __m512 xv = _mm512_loadu_ps(x[j] + k);
+        for (int i = 0; i < RM; ++i) a[i][j] = _mm512_fmadd_ps(wv[i], xv, a[i][j]);
+      }
+      for (int i = 0; i < RM; ++i) wv[i] = W::load(w[i], k + 32);
+      for (int j = 0; j < RN; ++j) {
+        const __m512 xv = _mm512_loadu_ps(x[j] + k + 32);
+        for (int i = 0; i < RM; ++i) b[i][j] = _mm512_fmadd_ps(wv[i], xv, b[i][j]);
+      }
+    }
+  }
+
   template <int RM, int RN>
   static void block(const GemmTile& t, int64_t r0, int64_t i0) {
     const uint8_t* w[RM];
@@ -183,19 +204,15 @@ struct FloatKernel {
     if constexpr (RM * RN <= 12) {
       // Twelve outputs: accumulator 1 waits in memory, 0 + 2 in registers beside the last
       // pass's own (sums = (a0 + a2) + (a1 + a3)).
-      alignas(64) float a1[RM][RN][16];
-      __m512 acc[RM][RN], even[RM][RN];
-      pass(w, x, np, 16, acc);
+      alignas(64) float even[RM][RN][16];
+      __m512 acc[RM][RN], acc2[RM][RN];
+      pass2(w, x, np, 0, acc, acc2);
       for (int i = 0; i < RM; ++i)
-        for (int j = 0; j < RN; ++j) _mm512_store_ps(a1[i][j], acc[i][j]);
-      pass(w, x, np, 0, even);
-      pass(w, x, np, 32, acc);
-      for (int i = 0; i < RM; ++i)
-        for (int j = 0; j < RN; ++j) even[i][j] = _mm512_add_ps(even[i][j], acc[i][j]);
-      pass(w, x, np, 48, acc);
+        for (int j = 0; j < RN; ++j) _mm512_store_ps(even[i][j], _mm512_add_ps(acc[i][j], acc2[i][j]));
+      pass2(w, x, np, 16, acc, acc2);
       for (int i = 0; i < RM; ++i)
         for (int j = 0; j < RN; ++j)
-          sums[i][j] = _mm512_add_ps(even[i][j], _mm512_add_ps(_mm512_load_ps(a1[i][j]), acc[i][j]));
+          sums[i][j] = _mm512_add_ps(_mm512_load_ps(even[i][j]), _mm512_add_ps(acc[i][j], acc2[i][j]));
     } else {
       // Accumulators 0 + 2 and 1 + 3 wait in memory between passes: held in registers beside
       // the pass's own they would not fit, and the compiler's spills inside the loop cost more.
