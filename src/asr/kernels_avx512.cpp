@@ -423,8 +423,8 @@ void gemm_f32(const GemmTile& t) { gemm_tiled<4, 4, FloatKernel<F32Weights>>(t);
 void gemm_f16(const GemmTile& t) { gemm_tiled<4, 3, FloatKernel<F16Weights>>(t); }
 void gemm_q4_0(const GemmTile& t) { gemm_tiled<4, 3, UnsignedQuantKernel<Q4_0>>(t); }
 void gemm_q4_1(const GemmTile& t) { gemm_tiled<4, 3, UnsignedQuantKernel<Q4_1>>(t); }
-void gemm_q5_0(const GemmTile& t) { gemm_tiled<4, 3, UnsignedQuantKernel<Q5_0>>(t); }
-void gemm_q5_1(const GemmTile& t) { gemm_tiled<4, 3, UnsignedQuantKernel<Q5_1>>(t); }
+void gemm_q5_0(const GemmTile& t) { gemm_tiled<4, 4, UnsignedQuantKernel<Q5_0>>(t); }
+void gemm_q5_1(const GemmTile& t) { gemm_tiled<4, 4, UnsignedQuantKernel<Q5_1>>(t); }
 void gemm_q8_0(const GemmTile& t) { gemm_tiled<4, 3, Q8_0Kernel>(t); }
 
 // ---- attention element-wise loops: the scalar table's arithmetic, 16 lanes at a time --------
