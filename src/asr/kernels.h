@@ -87,6 +87,8 @@ struct KernelTable {
 
   // y[i] = fp32_to_fp16(x[i]) for i < n (f16 storage: the encoder's K/V casts, GELU's input).
   void (*to_f16)(const float* x, uint16_t* y, int64_t n) = nullptr;
+  // GELU by ggml's f16 table, in place (matmul.h's gelu_f16).
+  void (*gelu_f16)(float* x, int64_t n, const uint16_t* table) = nullptr;
 
   const TypeKernels* for_type(TensorType t) const;
 };

@@ -670,6 +670,31 @@ void to_f16(const float* x, uint16_t* y, int64_t n) {
   for (; i < n; ++i) y[i] = _cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
 
+// The scalar gelu_f16, eight lanes at a time (as the AVX-512 table's; the tail one by one).
+void gelu_f16(float* x, int64_t n, const uint16_t* table) {
+  const __m256 lo = _mm256_set1_ps(-10.0f), hi = _mm256_set1_ps(10.0f);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    const __m256i keys = _mm256_cvtepu16_epi32(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    const __m256i entries = _mm256_i32gather_epi32(reinterpret_cast<const int*>(table), keys, 2);
+    // The entries' low halves, packed: shuffle within each 128-bit lane, then join the lanes.
+    const __m256i packed = _mm256_shuffle_epi8(
+        entries, _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1, 0, 1, 4, 5, 8, 9, 12, 13,
+                                  -1, -1, -1, -1, -1, -1, -1, -1));
+    const __m128i halves = _mm_unpacklo_epi64(_mm256_castsi256_si128(packed), _mm256_extracti128_si256(packed, 1));
+    const __m256 g = _mm256_cvtph_ps(halves);
+    __m256 r = _mm256_blendv_ps(v, g, _mm256_cmp_ps(v, hi, _CMP_LT_OQ));  // NaN, >= 10: v
+    r = _mm256_blendv_ps(r, _mm256_setzero_ps(), _mm256_cmp_ps(v, lo, _CMP_LE_OQ));
+    _mm256_storeu_ps(x + i, r);
+  }
+  for (; i < n; ++i) {
+    const float v = x[i];
+    if (v <= -10.0f) x[i] = 0.0f;
+    else if (v < 10.0f) x[i] = _cvtsh_ss(table[_cvtss_sh(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)]);
+  }
+}
+
 KernelTable make_avx2() {
   KernelTable t;
   t.name = "avx2";
@@ -690,6 +715,7 @@ KernelTable make_avx2() {
   t.softmax_tile = softmax_tile;
   t.f16_online_softmax = f16_online_softmax;
   t.to_f16 = to_f16;
+  t.gelu_f16 = gelu_f16;
   t.f16_scale = f16_scale;
   t.dot_f16_rows = dot_f16_rows;
   return t;

@@ -752,6 +752,22 @@ void convert_row_q8_simd(const float* x, void* dst, int64_t k) {
   }
 }
 
+// The scalar gelu_f16, 16 lanes at a time: the f16 keys by VCVTPS2PH (fp32_to_fp16's bits),
+// the table entries gathered 32 bits at a time (the low half is the entry).
+void gelu_f16(float* x, int64_t n, const uint16_t* table) {
+  const __m512 lo = _mm512_set1_ps(-10.0f), hi = _mm512_set1_ps(10.0f);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+    const __m512i keys = _mm512_cvtepu16_epi32(_mm512_cvtps_ph(v, kRoundNearest));
+    const __m512i entries = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, keys, table, 2);
+    const __m512 g = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(entries));
+    __m512 r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, hi, _CMP_LT_OQ), v, g);  // NaN, >= 10: v
+    r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, lo, _CMP_LE_OQ), r, _mm512_setzero_ps());
+    _mm512_mask_storeu_ps(x + i, m, r);
+  }
+}
+
 // VCVTPS2PH rounds and quiets NaNs exactly as fp32_to_fp16 does.
 void to_f16(const float* x, uint16_t* y, int64_t n) {
   for (int64_t i = 0; i < n; i += 16) {
@@ -780,6 +796,7 @@ KernelTable make_avx512() {
   t.softmax_tile = softmax_tile;
   t.f16_online_softmax = f16_online_softmax;
   t.to_f16 = to_f16;
+  t.gelu_f16 = gelu_f16;
   t.f16_scale = f16_scale;
   t.dot_f16_rows = dot_f16_rows;
   return t;

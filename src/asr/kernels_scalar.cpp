@@ -312,6 +312,15 @@ void to_f16(const float* x, uint16_t* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = fp32_to_fp16(x[i]);
 }
 
+void gelu_f16(float* x, int64_t n, const uint16_t* table) {
+  const auto& ht = half_table();
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    if (v <= -10.0f) x[i] = 0.0f;
+    else if (v < 10.0f) x[i] = ht[table[fp32_to_fp16(v)]];
+  }
+}
+
 void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d, float* out) {
   const auto& ht = half_table();
   for (int64_t r = 0; r < n_rows; ++r) {
@@ -340,6 +349,7 @@ KernelTable make_scalar() {
   t.softmax_tile = softmax_tile;
   t.f16_online_softmax = f16_online_softmax;
   t.to_f16 = to_f16;
+  t.gelu_f16 = gelu_f16;
   t.f16_scale = f16_scale;
   t.dot_f16_rows = dot_f16_rows;
   return t;

@@ -140,6 +140,7 @@ void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const ui
   table().dot_f16_rows(rows, stride, n_rows, q, d, out);
 }
 void to_f16(const float* x, uint16_t* y, int64_t n) { table().to_f16(x, y, n); }
+void gelu_f16(float* x, int64_t n, const uint16_t* gelu) { table().gelu_f16(x, n, gelu); }
 
 std::vector<std::string> available_kernels() {
   std::vector<std::string> names;

@@ -537,6 +537,31 @@ TEST_P(MatmulVariant, F16ActivationConversionGivesTheScalarBits) {
   }
 }
 
+TEST_P(MatmulVariant, GeluByTableGivesTheScalarBits) {
+  // Any table works for the lookup's bits: entries that are every kind of f16 (NaNs too).
+  std::vector<uint16_t> table(65536 + 1);
+  for (uint32_t i = 0; i <= 65536; ++i) table[i] = static_cast<uint16_t>(i * 40503u + 17u);
+  std::vector<float> x = {-10.0f, -10.000001f, -9.999999f, 10.0f, 9.999999f, 10.5f, 0.0f, -0.0f,
+                          INFINITY, -INFINITY, NAN, 65504.0f, 1e-8f, -3.25f};
+  std::mt19937 rng(31);
+  std::normal_distribution<float> normal(0.0f, 6.0f);
+  for (int i = 0; i < 1000; ++i) x.push_back(normal(rng));
+  for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{16}, int64_t{17}, static_cast<int64_t>(x.size())}) {
+    std::vector<float> got(x.begin(), x.begin() + n), want = got;
+    gelu_f16(got.data(), n, table.data());
+    ASSERT_TRUE(select_kernels("scalar").ok());
+    gelu_f16(want.data(), n, table.data());
+    ASSERT_TRUE(select_kernels(GetParam()).ok());
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(bits_of(got[i]), bits_of(want[i])) << "x=" << x[i] << " n=" << n;
+    for (int64_t i = 0; i < n; ++i) {  // and the scalar one is the rule written down
+      const float v = x[i];
+      const float rule = v <= -10.0f ? 0.0f : v < 10.0f ? fp16_to_fp32(table[fp32_to_fp16(v)]) : v;
+      if (std::isnan(rule)) ASSERT_TRUE(std::isnan(want[i]));
+      else ASSERT_EQ(bits_of(want[i]), bits_of(rule)) << "x=" << v;
+    }
+  }
+}
+
 TEST_P(MatmulVariant, Q8ActivationConversionGivesTheScalarBits) {
   std::mt19937 rng(23);
   std::uniform_int_distribution<uint32_t> any;

@@ -90,7 +90,7 @@ inline float h2f(uint16_t h) { return half_table()[h]; }
 // one entry (x = -1.999) by one f16 step.
 const uint16_t* gelu_table() {
   static const std::vector<uint16_t> table = [] {
-    std::vector<uint16_t> t(65536);
+    std::vector<uint16_t> t(65536 + 1);  // + 1: gelu_f16 may read 32 bits at the last entry
     const float kSqrt2OverPi = 0.79788456080286535587989211986876f, kCoefA = 0.044715f;
     for (uint32_t i = 0; i < 65536; ++i) {
       const float x = fp16_to_fp32(static_cast<uint16_t>(i));
@@ -104,18 +104,7 @@ const uint16_t* gelu_table() {
 
 void gelu_rows(float* x, int64_t n, ThreadPool& pool) {
   const uint16_t* table = gelu_table();
-  auto rows = [&](int64_t b, int64_t e) {
-    uint16_t h[256];  // the f16 keys, converted a vector at a time
-    for (int64_t i0 = b; i0 < e; i0 += 256) {
-      const int64_t len = std::min<int64_t>(256, e - i0);
-      to_f16(x + i0, h, len);
-      for (int64_t i = 0; i < len; ++i) {
-        const float v = x[i0 + i];
-        if (v <= -10.0f) x[i0 + i] = 0.0f;
-        else if (v < 10.0f) x[i0 + i] = h2f(table[h[i]]);
-      }
-    }
-  };
+  auto rows = [&](int64_t b, int64_t e) { gelu_f16(x + b, e - b, table); };
   if (n < 4096) rows(0, n);  // a decoder token's few thousand values: not worth a hand-off
   else pool.parallel_for(n, rows);
 }
