@@ -17,7 +17,8 @@ dir="$root/build/bench-models"
 [ -x "$thoth" ] || { echo "run-reference-shapes: build thoth first (ninja -C build thoth)" >&2; exit 1; }
 [ -d "$shared/models/templates" ] || { echo "run-reference-shapes: no shared data at $shared (set THOTH_SHARED)" >&2; exit 1; }
 
-bench_args=(--audio "$shared/speech/long-en.wav")
+# RSS as the reference measures it: a process transcribing jfk.wav alone.
+bench_args=(--audio "$shared/speech/long-en.wav" --rss-audio "$shared/speech/jfk.wav")
 specs=()
 while (($#)); do
   case "$1" in

@@ -40,6 +40,9 @@ struct TypeKernels {
   void (*gemm)(const GemmTile& tile) = nullptr;
 };
 
+// Rows one f32_axpy_rows call takes at most (24 of AVX-512's 32 registers as accumulators).
+constexpr int kAxpyRows = 6;
+
 struct KernelTable {
   const char* name = "";
   TypeKernels f32, f16, q4_0, q4_1, q5_0, q5_1, q8_0;
@@ -55,9 +58,17 @@ struct KernelTable {
   void (*f16_axpy)(uint16_t* acc, const uint16_t* v, float s, int64_t n) = nullptr;
   // For c < count, in order: y[i] = fma(x[c * x_stride + i], s[c], y[i]) for i < n.
   void (*f32_axpy)(float* y, const float* x, int64_t x_stride, const float* s, int64_t count, int64_t n) = nullptr;
-  // f32_axpy into y0 with s0 and into y1 with s1 over the same x (each the same bits).
-  void (*f32_axpy2)(float* y0, float* y1, const float* x, int64_t x_stride, const float* s0, const float* s1,
-                    int64_t count, int64_t n) = nullptr;
+  // f32_axpy into y[r] with s[r] for each r < nr <= kAxpyRows, over the same x (each row the
+  // single form's bits; x loaded once for all the rows).
+  void (*f32_axpy_rows)(float* const* y, const float* const* s, int nr, const float* x, int64_t x_stride,
+                        int64_t count, int64_t n) = nullptr;
+  // One query row's step of the tiled flash attention's online softmax over a tile of
+  // nt <= 64 scores (-INFINITY where the row does not see the key): kq[t] *= scale; no key
+  // seen: false, nothing else changed. Else m' = max(*m, tile max); when m' > *m,
+  // *ms = expf(*m - m') (libm's) and *sum *= *ms, else *ms = 1; *m = m'; kq[t] =
+  // ggml_v_expf(kq[t] - m') (0 where unseen); *sum = float(double(*sum) + the double sum of
+  // the 16-lane groups' _mm512_reduce_add_ps trees, the tile padded to 64 with zeros).
+  bool (*softmax_tile)(float* kq, int64_t nt, float scale, float* m, float* sum, float* ms) = nullptr;
   // acc[i] = f16(f32(acc[i]) * s) for i < n.
   void (*f16_scale)(uint16_t* acc, float s, int64_t n) = nullptr;
   // Flash attention's one-chunk loop over n keys (ggml's online softmax, f16 accumulator acc
@@ -76,6 +87,8 @@ struct KernelTable {
 
   // y[i] = fp32_to_fp16(x[i]) for i < n (f16 storage: the encoder's K/V casts, GELU's input).
   void (*to_f16)(const float* x, uint16_t* y, int64_t n) = nullptr;
+  // GELU by ggml's f16 table, in place (matmul.h's gelu_f16).
+  void (*gelu_f16)(float* x, int64_t n, const uint16_t* table) = nullptr;
 
   const TypeKernels* for_type(TensorType t) const;
 };
@@ -97,6 +110,8 @@ void gemm_q4_0_repacked(const GemmTile& t);
 void gemm_q4_0_repacked_avx2(const GemmTile& t);
 size_t x_row_bytes_q8_0(int64_t k);
 size_t x_row_bytes_q8_1(int64_t k);
+// softmax_tile through a table's exp_shifted (the scalar and AVX2 tables' version).
+bool softmax_tile_generic(const KernelTable& t, float* kq, int64_t nt, float scale, float* m, float* sum, float* ms);
 // f16_online_softmax through a table's f16_axpy and f16_scale (the accumulator in memory):
 // the scalar table's version and the SIMD ones' fallback for head widths they do not hold
 // in registers.

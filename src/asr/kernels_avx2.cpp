@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "asr/kernels.h"
 #include "asr/kernels_tiling.h"
@@ -28,6 +29,7 @@ inline float half(uint16_t h) { return _cvtsh_ss(h); }
 // _mm512_reduce_add_ps (lane l + lane l + 8 first).
 
 struct F32Weights {
+  static constexpr bool kTileTail = false;
   static __m256 load(const uint8_t* row, int64_t j) {
     return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + j);
   }
@@ -38,21 +40,53 @@ struct F32Weights {
   }
 };
 
+// The tail past the last step of 64 (exact products added in double, element after element)
+// as the AVX-512 table runs it: after the tile's blocks, 16 outputs' chains side by side.
 struct F16Weights {
+  static constexpr bool kTileTail = true;
   static __m256 load(const uint8_t* row, int64_t j) {
     return _mm256_cvtph_ps(
         _mm_loadu_si128(reinterpret_cast<const __m128i*>(reinterpret_cast<const uint16_t*>(row) + j)));
   }
-  static float at(const uint8_t* row, int64_t j) { return half(reinterpret_cast<const uint16_t*>(row)[j]); }
-  static float tail(const uint8_t* row, const float* x, int64_t np, int64_t k, float s) {
-    double d = s;
-    for (int64_t j = np; j < k; ++j) d += static_cast<double>(at(row, j) * x[j]);
-    return static_cast<float>(d);
+  static float tail(const uint8_t*, const float*, int64_t, int64_t, float s) { return s; }  // see finish_tile
+
+  static void finish_tile(const GemmTile& t) {
+    const int64_t np = t.k / 64 * 64, nt = t.k - np;
+    if (nt == 0) return;
+    const int64_t stride = (t.m + 15) / 16 * 16;
+    thread_local std::vector<float> tails;  // [element][weight row]
+    tails.assign(static_cast<size_t>(nt * stride), 0.0f);
+    for (int64_t r = 0; r < t.m; ++r) {
+      const auto* row = reinterpret_cast<const uint16_t*>(t.w + r * t.w_stride) + np;
+      for (int64_t e = 0; e < nt; ++e) tails[e * stride + r] = half(row[e]);
+    }
+    alignas(32) float out[16];
+    for (int64_t j = 0; j < t.n; ++j) {
+      const float* x = reinterpret_cast<const float*>(t.x + j * t.x_stride) + np;
+      float* y = t.y + j * t.ldy;
+      for (int64_t r0 = 0; r0 < t.m; r0 += 16) {
+        const int64_t rows = t.m - r0 < 16 ? t.m - r0 : 16;
+        std::memcpy(out, y + r0, static_cast<size_t>(rows) * sizeof(float));
+        __m256d acc[4];
+        for (int c = 0; c < 4; ++c) acc[c] = _mm256_cvtps_pd(_mm_load_ps(out + 4 * c));
+        for (int64_t e = 0; e < nt; ++e) {
+          const __m128 xv = _mm_set1_ps(x[e]);
+          const float* te = tails.data() + e * stride + r0;
+          for (int c = 0; c < 4; ++c) acc[c] = _mm256_add_pd(acc[c], _mm256_cvtps_pd(_mm_mul_ps(_mm_loadu_ps(te + 4 * c), xv)));
+        }
+        for (int c = 0; c < 4; ++c) _mm_store_ps(out + 4 * c, _mm256_cvtpd_ps(acc[c]));
+        std::memcpy(y + r0, out, static_cast<size_t>(rows) * sizeof(float));
+      }
+    }
   }
 };
 
 template <class W>
 struct FloatKernel {
+  static void finish_tile(const GemmTile& t) {
+    if constexpr (W::kTileTail) W::finish_tile(t);
+  }
+
   template <int RM, int RN>
   static void block(const GemmTile& t, int64_t r0, int64_t i0) {
     const uint8_t* w[RM];
@@ -60,8 +94,9 @@ struct FloatKernel {
     for (int i = 0; i < RM; ++i) w[i] = t.w + (r0 + i) * t.w_stride;
     for (int j = 0; j < RN; ++j) x[j] = reinterpret_cast<const float*>(t.x + (i0 + j) * t.x_stride);
     const int64_t np = t.k / 64 * 64;
-    // [half][output]: accumulators 0 + 2 and 1 + 3 of lanes 0-7 (half 0) and 8-15 (half 1).
-    __m256 even[2][RM][RN], odd[2][RM][RN];
+    // [half][output]: accumulators 0 + 2 and 1 + 3 of lanes 0-7 (half 0) and 8-15 (half 1),
+    // in memory between passes: sixteen registers hold only the pass's own.
+    alignas(32) float even[2][RM][RN][8], odd[2][RM][RN][8];
     for (int pass = 0; pass < 8; ++pass) {
       const int a = pass / 2, h = pass % 2;  // accumulator order 0, 2, 1, 3
       static constexpr int kAcc[4] = {0, 2, 1, 3};
@@ -78,16 +113,18 @@ struct FloatKernel {
       }
       for (int i = 0; i < RM; ++i)
         for (int j = 0; j < RN; ++j) {
-          if (a == 0) even[h][i][j] = acc[i][j];
-          else if (a == 1) even[h][i][j] = _mm256_add_ps(even[h][i][j], acc[i][j]);
-          else if (a == 2) odd[h][i][j] = acc[i][j];
-          else odd[h][i][j] = _mm256_add_ps(odd[h][i][j], acc[i][j]);
+          float* e = even[h][i][j];
+          float* o = odd[h][i][j];
+          if (a == 0) _mm256_store_ps(e, acc[i][j]);
+          else if (a == 1) _mm256_store_ps(e, _mm256_add_ps(_mm256_load_ps(e), acc[i][j]));
+          else if (a == 2) _mm256_store_ps(o, acc[i][j]);
+          else _mm256_store_ps(o, _mm256_add_ps(_mm256_load_ps(o), acc[i][j]));
         }
     }
     for (int j = 0; j < RN; ++j)
       for (int i = 0; i < RM; ++i) {
-        const __m256 lo = _mm256_add_ps(even[0][i][j], odd[0][i][j]);
-        const __m256 hi = _mm256_add_ps(even[1][i][j], odd[1][i][j]);
+        const __m256 lo = _mm256_add_ps(_mm256_load_ps(even[0][i][j]), _mm256_load_ps(odd[0][i][j]));
+        const __m256 hi = _mm256_add_ps(_mm256_load_ps(even[1][i][j]), _mm256_load_ps(odd[1][i][j]));
         t.y[(i0 + j) * t.ldy + r0 + i] = W::tail(w[i], x[j], np, t.k, hsum(_mm256_add_ps(lo, hi)));
       }
   }
@@ -253,7 +290,7 @@ struct Q4_0RepackedKernel {
 };
 
 void gemm_f32(const GemmTile& t) { gemm_tiled<4, 3, FloatKernel<F32Weights>>(t); }
-void gemm_f16(const GemmTile& t) { gemm_tiled<4, 3, FloatKernel<F16Weights>>(t); }
+void gemm_f16(const GemmTile& t) { gemm_tiled<3, 3, FloatKernel<F16Weights>>(t); }
 void gemm_q4_0(const GemmTile& t) { gemm_tiled<4, 2, UnsignedQuantKernel<Q4_0>>(t); }
 void gemm_q4_1(const GemmTile& t) { gemm_tiled<4, 2, UnsignedQuantKernel<Q4_1>>(t); }
 void gemm_q5_0(const GemmTile& t) { gemm_tiled<4, 2, UnsignedQuantKernel<Q5_0>>(t); }
@@ -355,39 +392,86 @@ void f32_axpy(float* y, const float* x, int64_t x_stride, const float* s, int64_
   }
 }
 
-// f32_axpy for two outputs over the same x (two query rows against one key or value tile):
-// each x register loaded once feeds both rows' chains.
-template <int V>
-inline void f32_axpy2_lanes(float* y0, float* y1, const float* x, int64_t x_stride, const float* s0, const float* s1,
-                            int64_t count) {
-  __m256 a[V], b[V];
-  for (int v = 0; v < V; ++v) {
-    a[v] = _mm256_loadu_ps(y0 + 8 * v);
-    b[v] = _mm256_loadu_ps(y1 + 8 * v);
-  }
+// f32_axpy for R rows over the same x (query rows against one key or value tile): R x V
+// accumulators in registers, each x vector read from memory by each row's FMA (sixteen
+// registers hold no more).
+template <int R, int V>
+inline void f32_axpy_rows_lanes(float* const* y, const float* const* s, int64_t off, const float* x, int64_t x_stride,
+                                int64_t count) {
+  __m256 a[R][V];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < V; ++v) a[r][v] = _mm256_loadu_ps(y[r] + off + 8 * v);
   for (int64_t c = 0; c < count; ++c) {
-    const __m256 sa = _mm256_set1_ps(s0[c]), sb = _mm256_set1_ps(s1[c]);
-    const float* xr = x + c * x_stride;
+    const float* xr = x + c * x_stride;  // x is already at off
+    __m256 sv[R];
+    for (int r = 0; r < R; ++r) sv[r] = _mm256_set1_ps(s[r][c]);
     for (int v = 0; v < V; ++v) {
       const __m256 xv = _mm256_loadu_ps(xr + 8 * v);
-      a[v] = _mm256_fmadd_ps(xv, sa, a[v]);
-      b[v] = _mm256_fmadd_ps(xv, sb, b[v]);
+      for (int r = 0; r < R; ++r) a[r][v] = _mm256_fmadd_ps(xv, sv[r], a[r][v]);
     }
   }
-  for (int v = 0; v < V; ++v) {
-    _mm256_storeu_ps(y0 + 8 * v, a[v]);
-    _mm256_storeu_ps(y1 + 8 * v, b[v]);
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < V; ++v) _mm256_storeu_ps(y[r] + off + 8 * v, a[r][v]);
+}
+
+void f32_axpy_rows(float* const* y, const float* const* s, int nr, const float* x, int64_t x_stride, int64_t count,
+                   int64_t n) {
+  int r = 0;
+  for (; r < nr; r += 3) {
+    const int rows = nr - r < 3 ? nr - r : 3;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+      if (rows == 3) f32_axpy_rows_lanes<3, 4>(y + r, s + r, i, x + i, x_stride, count);
+      else if (rows == 2) f32_axpy_rows_lanes<2, 4>(y + r, s + r, i, x + i, x_stride, count);
+      else f32_axpy_rows_lanes<1, 4>(y + r, s + r, i, x + i, x_stride, count);
+    }
+    if (i < n)
+      for (int k = 0; k < rows; ++k) f32_axpy(y[r + k] + i, x + i, x_stride, s[r + k], count, n - i);
   }
 }
 
-void f32_axpy2(float* y0, float* y1, const float* x, int64_t x_stride, const float* s0, const float* s1, int64_t count,
-               int64_t n) {
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32) f32_axpy2_lanes<4>(y0 + i, y1 + i, x + i, x_stride, s0, s1, count);
-  if (i < n) {
-    f32_axpy(y0 + i, x + i, x_stride, s0, count, n - i);
-    f32_axpy(y1 + i, x + i, x_stride, s1, count, n - i);
+// The AVX-512 table's softmax_tile in eight-lane halves: a 16-lane group's sum is hsum of
+// its halves added (the same tree as _mm512_reduce_add_ps).
+bool softmax_tile(float* kq, int64_t nt, float scale, float* m, float* sum, float* ms) {
+  alignas(32) float buf[64];
+  const int64_t padded = (nt + 15) / 16 * 16;
+  std::memcpy(buf, kq, static_cast<size_t>(nt) * sizeof(float));
+  for (int64_t i = nt; i < padded; ++i) buf[i] = -INFINITY;
+  const __m256 sc = _mm256_set1_ps(scale);
+  __m256 v[8];
+  __m256 mx = _mm256_set1_ps(-INFINITY);
+  const int halves = static_cast<int>(padded / 8);
+  for (int g = 0; g < halves; ++g) {
+    v[g] = _mm256_mul_ps(_mm256_load_ps(buf + 8 * g), sc);
+    mx = _mm256_max_ps(mx, v[g]);
   }
+  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+  m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+  const float tile_max = _mm_cvtss_f32(m4);
+  if (tile_max == -INFINITY) {
+    for (int g = 0; g < halves; ++g) _mm256_store_ps(buf + 8 * g, v[g]);
+    std::memcpy(kq, buf, static_cast<size_t>(nt) * sizeof(float));
+    return false;
+  }
+  const float m_new = std::fmax(*m, tile_max);
+  *ms = 1.0f;
+  if (m_new > *m) {
+    *ms = expf(*m - m_new);
+    *sum *= *ms;
+  }
+  *m = m_new;
+  const __m256 shift = _mm256_set1_ps(m_new);
+  double tile_sum = 0.0;
+  for (int g = 0; g < halves; g += 2) {
+    const __m256 lo = v_expf(_mm256_sub_ps(v[g], shift)), hi = v_expf(_mm256_sub_ps(v[g + 1], shift));
+    _mm256_store_ps(buf + 8 * g, lo);
+    _mm256_store_ps(buf + 8 * g + 8, hi);
+    tile_sum += static_cast<double>(hsum(_mm256_add_ps(lo, hi)));
+  }
+  std::memcpy(kq, buf, static_cast<size_t>(nt) * sizeof(float));
+  *sum = static_cast<float>(static_cast<double>(*sum) + tile_sum);
+  return true;
 }
 
 void f16_scale(uint16_t* acc, float s, int64_t n) {
@@ -530,6 +614,43 @@ void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const ui
   }
 }
 
+// The scalar table's q8 activation blocks, 32 values in four registers (as ggml's AVX2
+// quantize_row_q8 computes them): the same maximum (NaN lanes never win), multiplier
+// 127 / amax, cvtps2dq's half-to-even rounding (NaN and overflow: INT32_MIN), saturation to
+// int8 (two saturating packs saturate as one), the unsaturated sum wrapping.
+template <bool kSum, class Block>
+void convert_row_q8_simd(const float* x, void* dst, int64_t k) {
+  auto* out = static_cast<Block*>(dst);
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  const __m256i unshuffle = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);  // packs work per 128-bit lane
+  for (int64_t b = 0; b < k / kQK; ++b, x += kQK) {
+    __m256 v[4];
+    __m256 mx = _mm256_setzero_ps();
+    for (int q = 0; q < 4; ++q) {
+      v[q] = _mm256_loadu_ps(x + 8 * q);
+      mx = _mm256_max_ps(_mm256_and_ps(v[q], abs_mask), mx);
+    }
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float amax = _mm_cvtss_f32(m4);
+    const float d = amax / 127.0f;
+    out[b].d = fp32_to_fp16(d);
+    const __m256 id = _mm256_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
+    __m256i q[4];
+    for (int i = 0; i < 4; ++i) q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], id));
+    const __m256i packed = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b].qs), _mm256_permutevar8x32_epi32(packed, unshuffle));
+    if constexpr (kSum) {
+      const __m256i s8 = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+      __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
+      s4 = _mm_add_epi32(s4, _mm_unpackhi_epi64(s4, s4));
+      s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 1));
+      out[b].s = fp32_to_fp16(d * static_cast<float>(_mm_cvtsi128_si32(s4)));
+    }
+  }
+}
+
 // The scalar table's convert_row_f16 (round to nearest even through f16 and back); the
 // hardware conversions give the same bits for every input, NaN payloads included.
 void convert_row_f16_simd(const float* x, void* dst, int64_t k) {
@@ -549,23 +670,52 @@ void to_f16(const float* x, uint16_t* y, int64_t n) {
   for (; i < n; ++i) y[i] = _cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
 
+// The scalar gelu_f16, eight lanes at a time (as the AVX-512 table's; the tail one by one).
+void gelu_f16(float* x, int64_t n, const uint16_t* table) {
+  const __m256 lo = _mm256_set1_ps(-10.0f), hi = _mm256_set1_ps(10.0f);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    const __m256i keys = _mm256_cvtepu16_epi32(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    const __m256i entries = _mm256_i32gather_epi32(reinterpret_cast<const int*>(table), keys, 2);
+    // The entries' low halves, packed: shuffle within each 128-bit lane, then join the lanes.
+    const __m256i packed = _mm256_shuffle_epi8(
+        entries, _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1, 0, 1, 4, 5, 8, 9, 12, 13,
+                                  -1, -1, -1, -1, -1, -1, -1, -1));
+    const __m128i halves = _mm_unpacklo_epi64(_mm256_castsi256_si128(packed), _mm256_extracti128_si256(packed, 1));
+    const __m256 g = _mm256_cvtph_ps(halves);
+    __m256 r = _mm256_blendv_ps(v, g, _mm256_cmp_ps(v, hi, _CMP_LT_OQ));  // NaN, >= 10: v
+    r = _mm256_blendv_ps(r, _mm256_setzero_ps(), _mm256_cmp_ps(v, lo, _CMP_LE_OQ));
+    _mm256_storeu_ps(x + i, r);
+  }
+  for (; i < n; ++i) {
+    const float v = x[i];
+    if (v <= -10.0f) x[i] = 0.0f;
+    else if (v < 10.0f) x[i] = _cvtsh_ss(table[_cvtss_sh(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)]);
+  }
+}
+
 KernelTable make_avx2() {
   KernelTable t;
   t.name = "avx2";
   t.f32 = {nullptr, nullptr, gemm_f32};
   t.f16 = {x_row_bytes_f32, convert_row_f16_simd, gemm_f16};
-  t.q4_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q4_0};
-  t.q4_1 = {x_row_bytes_q8_1, convert_row_q8_1, gemm_q4_1};
-  t.q5_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q5_0};
-  t.q5_1 = {x_row_bytes_q8_1, convert_row_q8_1, gemm_q5_1};
-  t.q8_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q8_0};
-  t.q4_0_repacked = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q4_0_repacked_avx2};
+  const auto q8_0 = convert_row_q8_simd<false, BlockQ8_0>;
+  const auto q8_1 = convert_row_q8_simd<true, BlockQ8_1>;
+  t.q4_0 = {x_row_bytes_q8_0, q8_0, gemm_q4_0};
+  t.q4_1 = {x_row_bytes_q8_1, q8_1, gemm_q4_1};
+  t.q5_0 = {x_row_bytes_q8_0, q8_0, gemm_q5_0};
+  t.q5_1 = {x_row_bytes_q8_1, q8_1, gemm_q5_1};
+  t.q8_0 = {x_row_bytes_q8_0, q8_0, gemm_q8_0};
+  t.q4_0_repacked = {x_row_bytes_q8_0, q8_0, gemm_q4_0_repacked_avx2};
   t.exp_shifted = exp_shifted;
   t.f16_axpy = f16_axpy;
   t.f32_axpy = f32_axpy;
-  t.f32_axpy2 = f32_axpy2;
+  t.f32_axpy_rows = f32_axpy_rows;
+  t.softmax_tile = softmax_tile;
   t.f16_online_softmax = f16_online_softmax;
   t.to_f16 = to_f16;
+  t.gelu_f16 = gelu_f16;
   t.f16_scale = f16_scale;
   t.dot_f16_rows = dot_f16_rows;
   return t;

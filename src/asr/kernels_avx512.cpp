@@ -11,6 +11,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <type_traits>
+#include <vector>
 
 #include "asr/kernels.h"
 #include "asr/kernels_tiling.h"
@@ -57,21 +59,32 @@ inline __m512 hsum16(const __m512 (&v)[16]) {
 // Stores hsum(acc[i][j]) (+ add[i][j]) at y[j * ldy + i] for a block of 4 weight rows by RN
 // activation rows through hsum16 (RN >= 3: the batch blocks; the decoder's few rows keep the
 // plain hsum).
+// hsum16 of activation rows j0 .. j0 + 3 (those below RN) of a block of 4 weight rows.
 template <int RN>
-inline void store_block4(const __m512 (&acc)[4][RN], const float (*add)[RN], float* y, int64_t ldy) {
+inline __m512 block4_sums(const __m512 (&acc)[4][RN], int j0 = 0) {
   __m512 v[16];
-  alignas(64) float extra[16] = {};
   for (int i = 0; i < 4; ++i)
-    for (int j = 0; j < 4; ++j) {
-      v[j + 4 * i] = j < RN ? acc[i][j < RN ? j : 0] : _mm512_setzero_ps();
-      if (add != nullptr && j < RN) extra[4 * j + i] = add[i][j];
-    }
-  __m512 sums = hsum16(v);  // quad j: the 4 weight rows of activation row j
-  if (add != nullptr) sums = _mm512_add_ps(sums, _mm512_load_ps(extra));
+    for (int j = 0; j < 4; ++j) v[j + 4 * i] = j0 + j < RN ? acc[i][j0 + j < RN ? j0 + j : 0] : _mm512_setzero_ps();
+  return hsum16(v);  // quad j: the 4 weight rows of activation row j0 + j
+}
+
+inline void store_quads(__m512 sums, float* y, int64_t ldy, int quads) {
   // Through memory: _mm512_extractf32x4_ps needs an immediate, which j is only once unrolled.
   alignas(64) float out[16];
   _mm512_store_ps(out, sums);
-  for (int j = 0; j < RN; ++j) std::memcpy(y + j * ldy, out + 4 * j, 4 * sizeof(float));
+  for (int j = 0; j < quads; ++j) std::memcpy(y + j * ldy, out + 4 * j, 4 * sizeof(float));
+}
+
+template <int RN>
+inline void store_block4(const __m512 (&acc)[4][RN], const float (*add)[RN], float* y, int64_t ldy) {
+  __m512 sums = block4_sums<RN>(acc);
+  if (add != nullptr) {
+    alignas(64) float extra[16] = {};
+    for (int i = 0; i < 4; ++i)
+      for (int j = 0; j < RN; ++j) extra[4 * j + i] = add[i][j];
+    sums = _mm512_add_ps(sums, _mm512_load_ps(extra));
+  }
+  store_quads(sums, y, ldy, RN);
 }
 
 // ---- f32 / f16 weights: ggml_vec_dot_f32 / _f16 (see the scalar table) ---------------------
@@ -79,6 +92,7 @@ inline void store_block4(const __m512 (&acc)[4][RN], const float (*add)[RN], flo
 // 32, 16, 48 of each step) so the register blocking keeps one accumulator per output.
 
 struct F32Weights {
+  static constexpr bool kTileTail = false;
   static __m512 load(const uint8_t* row, int64_t j) {
     return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + j);
   }
@@ -90,22 +104,95 @@ struct F32Weights {
   }
 };
 
+// Past the last full step the f16 product adds each exact product in double, element after
+// element: a latency-bound chain per output. The blocks store the steps' sums; one pass over
+// the finished tile then runs 32 outputs' chains side by side (weight rows in the lanes), the
+// tile's weight tails transposed once for all its activation rows.
 struct F16Weights {
+  static constexpr bool kTileTail = true;
   static __m512 load(const uint8_t* row, int64_t j) {
     return _mm512_cvtph_ps(
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(reinterpret_cast<const uint16_t*>(row) + j)));
   }
-  static float at(const uint8_t* row, int64_t j) { return half(reinterpret_cast<const uint16_t*>(row)[j]); }
-  // Past the last full step: exact products summed in double.
-  static float tail(const uint8_t* row, const float* x, int64_t np, int64_t k, float s) {
-    double d = s;
-    for (int64_t j = np; j < k; ++j) d += static_cast<double>(at(row, j) * x[j]);
-    return static_cast<float>(d);
+  static float tail(const uint8_t*, const float*, int64_t, int64_t, float s) { return s; }  // see finish_tile
+
+  static void finish_tile(const GemmTile& t) {
+    const int64_t np = t.k / 64 * 64, nt = t.k - np;
+    if (nt == 0) return;
+    const int64_t stride = (t.m + 7) / 8 * 8;
+    thread_local std::vector<float> tails;  // [element][weight row]
+    tails.assign(static_cast<size_t>(nt * stride), 0.0f);
+    for (int64_t r = 0; r < t.m; ++r) {
+      const auto* row = reinterpret_cast<const uint16_t*>(t.w + r * t.w_stride) + np;
+      for (int64_t e = 0; e < nt; ++e) tails[e * stride + r] = half(row[e]);
+    }
+    for (int64_t j = 0; j < t.n; ++j) {
+      const float* x = reinterpret_cast<const float*>(t.x + j * t.x_stride) + np;
+      float* y = t.y + j * t.ldy;
+      for (int64_t r0 = 0; r0 < t.m; r0 += 32) {
+        __m512d acc[4];
+        __mmask8 lanes[4];
+        for (int c = 0; c < 4; ++c) {
+          const int64_t left = t.m - r0 - 8 * c;
+          lanes[c] = left >= 8 ? __mmask8(0xff) : left <= 0 ? __mmask8(0) : static_cast<__mmask8>((1u << left) - 1);
+          acc[c] = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes[c], y + r0 + 8 * c));
+        }
+        for (int64_t e = 0; e < nt; ++e) {
+          const __m256 xv = _mm256_set1_ps(x[e]);
+          const float* te = tails.data() + e * stride + r0;
+          for (int c = 0; c < 4; ++c)
+            if (lanes[c]) acc[c] = _mm512_add_pd(acc[c], _mm512_cvtps_pd(_mm256_mul_ps(_mm256_loadu_ps(te + 8 * c), xv)));
+        }
+        for (int c = 0; c < 4; ++c) _mm256_mask_storeu_ps(y + r0 + 8 * c, lanes[c], _mm512_cvtpd_ps(acc[c]));
+      }
+    }
   }
 };
 
 template <class W>
 struct FloatKernel {
+  static void finish_tile(const GemmTile& t) {
+    if constexpr (W::kTileTail) W::finish_tile(t);
+  }
+
+  // One of the four accumulators of every output of the block: lanes offset .. offset + 15
+  // of each step of 64.
+  template <int RM, int RN>
+  [[gnu::always_inline]] static inline void pass(const uint8_t* const (&w)[RM], const float* const (&x)[RN],
+                                                 int64_t np, int offset, __m512 (&acc)[RM][RN]) {
+    for (int i = 0; i < RM; ++i)
+      for (int j = 0; j < RN; ++j) acc[i][j] = _mm512_setzero_ps();
+    for (int64_t k = offset; k < np; k += 64) {
+      __m512 wv[RM];
+      for (int i = 0; i < RM; ++i) wv[i] = W::load(w[i], k);
+      for (int j = 0; j < RN; ++j) {
+        const __m512 xv = _mm512_loadu_ps(x[j] + k);
+        for (int i = 0; i < RM; ++i) acc[i][j] = _mm512_fmadd_ps(wv[i], xv, acc[i][j]);
+      }
+    }
+  }
+
+  // Accumulators at offset and offset + 32 in one loop.
+  template <int RM, int RN>
+  [[gnu::always_inline]] static inline void pass2(const uint8_t* const (&w)[RM], const float* const (&x)[RN],
+                                                  int64_t np, int offset, __m512 (&a)[RM][RN], __m512 (&b)[RM][RN]) {
+    for (int i = 0; i < RM; ++i)
+      for (int j = 0; j < RN; ++j) a[i][j] = b[i][j] = _mm512_setzero_ps();
+    for (int64_t k = offset; k < np; k += 64) {
+      __m512 wv[RM];
+      for (int i = 0; i < RM; ++i) wv[i] = W::load(w[i], k);
+      for (int j = 0; j < RN; ++j) {
+        const __m512 xv = _mm512_loadu_ps(x[j] + k);
+        for (int i = 0; i < RM; ++i) a[i][j] = _mm512_fmadd_ps(wv[i], xv, a[i][j]);
+      }
+      for (int i = 0; i < RM; ++i) wv[i] = W::load(w[i], k + 32);
+      for (int j = 0; j < RN; ++j) {
+        const __m512 xv = _mm512_loadu_ps(x[j] + k + 32);
+        for (int i = 0; i < RM; ++i) b[i][j] = _mm512_fmadd_ps(wv[i], xv, b[i][j]);
+      }
+    }
+  }
+
   template <int RM, int RN>
   static void block(const GemmTile& t, int64_t r0, int64_t i0) {
     const uint8_t* w[RM];
@@ -113,46 +200,54 @@ struct FloatKernel {
     for (int i = 0; i < RM; ++i) w[i] = t.w + (r0 + i) * t.w_stride;
     for (int j = 0; j < RN; ++j) x[j] = reinterpret_cast<const float*>(t.x + (i0 + j) * t.x_stride);
     const int64_t np = t.k / 64 * 64;
-    __m512 even[RM][RN], odd[RM][RN];  // accumulators 0 + 2 and 1 + 3
-    for (int pass = 0; pass < 4; ++pass) {
-      static constexpr int kOffset[4] = {0, 32, 16, 48};  // accumulators 0, 2, 1, 3
-      __m512 acc[RM][RN];
+    __m512 sums[RM][RN];
+    if constexpr (RM * RN <= 12) {
+      // Twelve outputs: accumulator 1 waits in memory, 0 + 2 in registers beside the last
+      // pass's own (sums = (a0 + a2) + (a1 + a3)).
+      alignas(64) float even[RM][RN][16];
+      __m512 acc[RM][RN], acc2[RM][RN];
+      pass2(w, x, np, 0, acc, acc2);
       for (int i = 0; i < RM; ++i)
-        for (int j = 0; j < RN; ++j) acc[i][j] = _mm512_setzero_ps();
-      for (int64_t k = kOffset[pass]; k < np; k += 64) {
-        __m512 wv[RM];
-        for (int i = 0; i < RM; ++i) wv[i] = W::load(w[i], k);
-        for (int j = 0; j < RN; ++j) {
-          const __m512 xv = _mm512_loadu_ps(x[j] + k);
-          for (int i = 0; i < RM; ++i) acc[i][j] = _mm512_fmadd_ps(wv[i], xv, acc[i][j]);
-        }
+        for (int j = 0; j < RN; ++j) _mm512_store_ps(even[i][j], _mm512_add_ps(acc[i][j], acc2[i][j]));
+      pass2(w, x, np, 16, acc, acc2);
+      for (int i = 0; i < RM; ++i)
+        for (int j = 0; j < RN; ++j)
+          sums[i][j] = _mm512_add_ps(_mm512_load_ps(even[i][j]), _mm512_add_ps(acc[i][j], acc2[i][j]));
+    } else {
+      // Accumulators 0 + 2 and 1 + 3 wait in memory between passes: held in registers beside
+      // the pass's own they would not fit, and the compiler's spills inside the loop cost more.
+      alignas(64) float even[RM][RN][16], odd[RM][RN][16];
+      for (int p = 0; p < 4; ++p) {
+        static constexpr int kOffset[4] = {0, 32, 16, 48};  // accumulators 0, 2, 1, 3
+        __m512 acc[RM][RN];
+        pass(w, x, np, kOffset[p], acc);
+        for (int i = 0; i < RM; ++i)
+          for (int j = 0; j < RN; ++j) {
+            if (p == 0) _mm512_store_ps(even[i][j], acc[i][j]);
+            else if (p == 1) _mm512_store_ps(even[i][j], _mm512_add_ps(_mm512_load_ps(even[i][j]), acc[i][j]));
+            else if (p == 2) _mm512_store_ps(odd[i][j], acc[i][j]);
+            else sums[i][j] = _mm512_add_ps(_mm512_load_ps(even[i][j]), _mm512_add_ps(_mm512_load_ps(odd[i][j]), acc[i][j]));
+          }
       }
-      for (int i = 0; i < RM; ++i)
-        for (int j = 0; j < RN; ++j) {
-          if (pass == 0) even[i][j] = acc[i][j];
-          else if (pass == 1) even[i][j] = _mm512_add_ps(even[i][j], acc[i][j]);
-          else if (pass == 2) odd[i][j] = acc[i][j];
-          else odd[i][j] = _mm512_add_ps(odd[i][j], acc[i][j]);
-        }
     }
     if constexpr (RM == 4 && RN >= 3) {
-      if (np == t.k) {  // no tail: the 16 sums reduced together, hsum's bits
-        __m512 v[RM][RN];
-        for (int i = 0; i < RM; ++i)
-          for (int j = 0; j < RN; ++j) v[i][j] = _mm512_add_ps(even[i][j], odd[i][j]);
-        store_block4<RN>(v, nullptr, t.y + i0 * t.ldy + r0, t.ldy);
+      // Sixteen sums reduced together (hsum's bits), four activation rows at a time (an f16
+      // tail past the last step follows in finish_tile).
+      if (np == t.k || W::kTileTail) {
+        for (int j0 = 0; j0 < RN; j0 += 4)
+          store_quads(block4_sums<RN>(sums, j0), t.y + (i0 + j0) * t.ldy + r0, t.ldy, RN - j0 < 4 ? RN - j0 : 4);
         return;
       }
     }
     for (int j = 0; j < RN; ++j)
       for (int i = 0; i < RM; ++i)
-        t.y[(i0 + j) * t.ldy + r0 + i] = W::tail(w[i], x[j], np, t.k, hsum(_mm512_add_ps(even[i][j], odd[i][j])));
+        t.y[(i0 + j) * t.ldy + r0 + i] = W::tail(w[i], x[j], np, t.k, hsum(sums[i][j]));
   }
 };
 
 // FloatKernel's sums for one activation row, each weight row read once from front to back:
-// FloatKernel walks a row in four strided passes (one accumulator's offset each, the
-// register blocking of its batches), which leaves a streamed row's cache lines half used
+// FloatKernel walks a row in strided passes (two or four, accumulator offsets apart, the
+// register blocking of its batches), which leaves a streamed row's cache lines partly used
 // between passes. Here the four accumulators of each of RM rows advance side by side; each
 // is the same FMA chain over the same elements, combined as FloatKernel combines its passes
 // ((offset 0 + offset 32) + (offset 16 + offset 48)), so every output keeps its bits.
@@ -200,6 +295,23 @@ inline __m512 pair_scale(float a, float b) {
   return _mm512_insertf32x8(_mm512_set1_ps(a), _mm256_set1_ps(b), 1);
 }
 
+// The two f16 fields every block starts with (d, then m or s; for blocks without them the
+// second lane is junk nobody reads), of blocks a and a + 1 (zeros when there is no partner):
+// lanes {a.d, a.second, (a+1).d, (a+1).second}. One conversion instead of four.
+template <class Block>
+inline __m128 head_pair(const Block* a, bool has_b) {
+  uint32_t lo, hi = 0;
+  std::memcpy(&lo, a, sizeof lo);
+  if (has_b) std::memcpy(&hi, a + 1, sizeof hi);
+  return _mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<int64_t>((static_cast<uint64_t>(hi) << 32) | lo)));
+}
+
+// pair_scale(lane 0, lane 2) of a head_pair.
+inline __m512 pair_scale(__m128 heads) {
+  return _mm512_permutexvar_ps(_mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0),
+                               _mm512_castps128_ps512(heads));
+}
+
 // acc = fma(scale, sums, acc) for block b (lanes 0-7), then for block b+1 (lanes 8-15).
 inline void accumulate(__m256& acc, __m512 scale, __m512 sums, bool has_b) {
   acc = _mm256_fmadd_ps(_mm512_castps512_ps256(scale), _mm512_castps512_ps256(sums), acc);
@@ -239,26 +351,32 @@ struct UnsignedQuantKernel {
 
   template <int RM, int RN>
   static void block(const GemmTile& t, int64_t r0, int64_t i0) {
+    static_assert(sizeof(WB) >= 4 && sizeof(XB) >= 4, "head_pair reads two f16 fields");
     __m256 acc[RM][RN];
-    float msum[RM][RN];
-    for (int i = 0; i < RM; ++i)
-      for (int j = 0; j < RN; ++j) {
-        acc[i][j] = _mm256_setzero_ps();
-        msum[i][j] = 0.0f;
-      }
+    // Sum of m_w * s_x per output, lane i of msum[j] (weight row i, activation row j).
+    __m128 msum[RN];
+    for (int j = 0; j < RN; ++j) {
+      msum[j] = _mm_setzero_ps();
+      for (int i = 0; i < RM; ++i) acc[i][j] = _mm256_setzero_ps();
+    }
     const int64_t nb = t.k / kQK;
     for (int64_t b = 0; b < nb; b += 2) {
       const bool has_b = b + 1 < nb;
       __m512i wv[RM];
       __m512 dw[RM];
-      float mw[RM][2];
-      for (int i = 0; i < RM; ++i) {
-        const WB* blk = reinterpret_cast<const WB*>(t.w + (r0 + i) * t.w_stride) + b;
-        wv[i] = levels(blk, has_b ? blk + 1 : nullptr);
-        dw[i] = pair_scale(half(blk[0].d), has_b ? half(blk[1].d) : 0.0f);
+      __m128 m_first = _mm_setzero_ps(), m_second = _mm_setzero_ps();  // m of blocks b, b + 1 per row
+      {
+        __m128 heads[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
+        for (int i = 0; i < RM; ++i) {
+          const WB* blk = reinterpret_cast<const WB*>(t.w + (r0 + i) * t.w_stride) + b;
+          wv[i] = levels(blk, has_b ? blk + 1 : nullptr);
+          heads[i] = head_pair(blk, has_b);
+          dw[i] = pair_scale(heads[i]);
+        }
         if constexpr (Q::kMin) {
-          mw[i][0] = half(blk[0].m);
-          mw[i][1] = has_b ? half(blk[1].m) : 0.0f;
+          // {d, m, d', m'} of rows 0-3 -> {m of each row} and {m' of each row}.
+          m_first = _mm_movehl_ps(_mm_unpacklo_ps(heads[2], heads[3]), _mm_unpacklo_ps(heads[0], heads[1]));
+          m_second = _mm_movehl_ps(_mm_unpackhi_ps(heads[2], heads[3]), _mm_unpackhi_ps(heads[0], heads[1]));
         }
       }
       for (int j = 0; j < RN; ++j) {
@@ -267,7 +385,8 @@ struct UnsignedQuantKernel {
         const __m256i xbv = has_b ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[1].qs))
                                   : _mm256_setzero_si256();
         const __m512i xv = pair(xa, xbv);
-        const __m512 dx = pair_scale(half(xb[0].d), has_b ? half(xb[1].d) : 0.0f);
+        const __m128 x_heads = head_pair(xb, has_b);
+        const __m512 dx = pair_scale(x_heads);
         __m512i offset_sum = _mm512_setzero_si512();
         if constexpr (Q::kOffset != 0)
           offset_sum = _mm512_dpbusd_epi32(offset_sum, _mm512_set1_epi8(Q::kOffset), xv);
@@ -275,16 +394,18 @@ struct UnsignedQuantKernel {
           __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wv[i], xv);
           if constexpr (Q::kOffset != 0) p = _mm512_sub_epi32(p, offset_sum);
           accumulate(acc[i][j], _mm512_mul_ps(dw[i], dx), _mm512_cvtepi32_ps(p), has_b);
-          if constexpr (Q::kMin) {
-            msum[i][j] += mw[i][0] * half(reinterpret_cast<const BlockQ8_1*>(xb)[0].s);
-            if (has_b) msum[i][j] += mw[i][1] * half(reinterpret_cast<const BlockQ8_1*>(xb)[1].s);
-          }
+        }
+        if constexpr (Q::kMin) {  // block b's term, then b + 1's, each rounded as the scalar sum
+          msum[j] = _mm_add_ps(msum[j], _mm_mul_ps(m_first, _mm_shuffle_ps(x_heads, x_heads, 0x55)));
+          if (has_b) msum[j] = _mm_add_ps(msum[j], _mm_mul_ps(m_second, _mm_shuffle_ps(x_heads, x_heads, 0xff)));
         }
       }
     }
-    for (int j = 0; j < RN; ++j)
-      for (int i = 0; i < RM; ++i)
-        t.y[(i0 + j) * t.ldy + r0 + i] = hsum(acc[i][j]) + msum[i][j];
+    for (int j = 0; j < RN; ++j) {
+      alignas(16) float ms[4];
+      _mm_store_ps(ms, msum[j]);
+      for (int i = 0; i < RM; ++i) t.y[(i0 + j) * t.ldy + r0 + i] = hsum(acc[i][j]) + ms[i];
+    }
   }
 };
 
@@ -308,7 +429,7 @@ struct Q8_0Kernel {
         wv[i] = pair(a, c);
         // VNNI multiplies unsigned by signed: use x + 128 and take back 128 * sum(w).
         wsum[i] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, wv[i]);
-        dw[i] = pair_scale(half(blk[0].d), has_b ? half(blk[1].d) : 0.0f);
+        dw[i] = pair_scale(head_pair(blk, has_b));
       }
       for (int j = 0; j < RN; ++j) {
         const auto* xb = reinterpret_cast<const BlockQ8_0*>(t.x + (i0 + j) * t.x_stride) + b;
@@ -316,7 +437,7 @@ struct Q8_0Kernel {
         const __m256i xc = has_b ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[1].qs))
                                  : _mm256_setzero_si256();
         const __m512i xu = _mm512_xor_si512(pair(xa, xc), bias);
-        const __m512 dx = pair_scale(half(xb[0].d), has_b ? half(xb[1].d) : 0.0f);
+        const __m512 dx = pair_scale(head_pair(xb, has_b));
         for (int i = 0; i < RM; ++i) {
           const __m512i p =
               _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), xu, wv[i]), wsum[i]);
@@ -330,11 +451,11 @@ struct Q8_0Kernel {
 };
 
 void gemm_f32(const GemmTile& t) { gemm_tiled<4, 4, FloatKernel<F32Weights>, FloatRowKernel<F32Weights>>(t); }
-void gemm_f16(const GemmTile& t) { gemm_tiled<4, 4, FloatKernel<F16Weights>, FloatRowKernel<F16Weights>>(t); }
+void gemm_f16(const GemmTile& t) { gemm_tiled<4, 3, FloatKernel<F16Weights>, FloatRowKernel<F16Weights>>(t); }
 void gemm_q4_0(const GemmTile& t) { gemm_tiled<4, 3, UnsignedQuantKernel<Q4_0>>(t); }
 void gemm_q4_1(const GemmTile& t) { gemm_tiled<4, 3, UnsignedQuantKernel<Q4_1>>(t); }
-void gemm_q5_0(const GemmTile& t) { gemm_tiled<4, 3, UnsignedQuantKernel<Q5_0>>(t); }
-void gemm_q5_1(const GemmTile& t) { gemm_tiled<4, 3, UnsignedQuantKernel<Q5_1>>(t); }
+void gemm_q5_0(const GemmTile& t) { gemm_tiled<4, 4, UnsignedQuantKernel<Q5_0>>(t); }
+void gemm_q5_1(const GemmTile& t) { gemm_tiled<4, 4, UnsignedQuantKernel<Q5_1>>(t); }
 void gemm_q8_0(const GemmTile& t) { gemm_tiled<4, 3, Q8_0Kernel>(t); }
 
 // ---- attention element-wise loops: the scalar table's arithmetic, 16 lanes at a time --------
@@ -410,39 +531,83 @@ void f32_axpy(float* y, const float* x, int64_t x_stride, const float* s, int64_
   }
 }
 
-// f32_axpy for two outputs over the same x (two query rows against one key or value tile):
-// each x register loaded once feeds both rows' chains.
-template <int V>
-inline void f32_axpy2_lanes(float* y0, float* y1, const float* x, int64_t x_stride, const float* s0, const float* s1,
-                            int64_t count) {
-  __m512 a[V], b[V];
-  for (int v = 0; v < V; ++v) {
-    a[v] = _mm512_loadu_ps(y0 + 16 * v);
-    b[v] = _mm512_loadu_ps(y1 + 16 * v);
-  }
+// f32_axpy for R rows over the same x (query rows against one key or value tile): each x
+// register loaded once feeds every row's chains; R x V accumulators stay in registers.
+template <int R, int V>
+inline void f32_axpy_rows_lanes(float* const* y, const float* const* s, int64_t off, const float* x, int64_t x_stride,
+                                int64_t count) {
+  __m512 a[R][V];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < V; ++v) a[r][v] = _mm512_loadu_ps(y[r] + off + 16 * v);
   for (int64_t c = 0; c < count; ++c) {
-    const __m512 sa = _mm512_set1_ps(s0[c]), sb = _mm512_set1_ps(s1[c]);
-    const float* xr = x + c * x_stride;
-    for (int v = 0; v < V; ++v) {
-      const __m512 xv = _mm512_loadu_ps(xr + 16 * v);
-      a[v] = _mm512_fmadd_ps(xv, sa, a[v]);
-      b[v] = _mm512_fmadd_ps(xv, sb, b[v]);
+    const float* xr = x + c * x_stride;  // x is already at off
+    __m512 xv[V];
+    for (int v = 0; v < V; ++v) xv[v] = _mm512_loadu_ps(xr + 16 * v);
+    for (int r = 0; r < R; ++r) {
+      const __m512 sv = _mm512_set1_ps(s[r][c]);
+      for (int v = 0; v < V; ++v) a[r][v] = _mm512_fmadd_ps(xv[v], sv, a[r][v]);
     }
   }
-  for (int v = 0; v < V; ++v) {
-    _mm512_storeu_ps(y0 + 16 * v, a[v]);
-    _mm512_storeu_ps(y1 + 16 * v, b[v]);
-  }
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < V; ++v) _mm512_storeu_ps(y[r] + off + 16 * v, a[r][v]);
 }
 
-void f32_axpy2(float* y0, float* y1, const float* x, int64_t x_stride, const float* s0, const float* s1, int64_t count,
-               int64_t n) {
-  int64_t i = 0;
-  for (; i + 64 <= n; i += 64) f32_axpy2_lanes<4>(y0 + i, y1 + i, x + i, x_stride, s0, s1, count);
-  if (i < n) {
-    f32_axpy(y0 + i, x + i, x_stride, s0, count, n - i);
-    f32_axpy(y1 + i, x + i, x_stride, s1, count, n - i);
+template <int V>
+void f32_axpy_rows_at(float* const* y, const float* const* s, int nr, int64_t off, const float* x, int64_t x_stride,
+                      int64_t count) {
+  switch (nr) {
+    case 1: return f32_axpy_rows_lanes<1, V>(y, s, off, x, x_stride, count);
+    case 2: return f32_axpy_rows_lanes<2, V>(y, s, off, x, x_stride, count);
+    case 3: return f32_axpy_rows_lanes<3, V>(y, s, off, x, x_stride, count);
+    case 4: return f32_axpy_rows_lanes<4, V>(y, s, off, x, x_stride, count);
+    case 5: return f32_axpy_rows_lanes<5, V>(y, s, off, x, x_stride, count);
+    default: return f32_axpy_rows_lanes<6, V>(y, s, off, x, x_stride, count);
   }
+}
+static_assert(kAxpyRows == 6, "f32_axpy_rows_at covers 1..6 rows");
+
+void f32_axpy_rows(float* const* y, const float* const* s, int nr, const float* x, int64_t x_stride, int64_t count,
+                   int64_t n) {
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) f32_axpy_rows_at<4>(y, s, nr, i, x + i, x_stride, count);
+  for (; i + 16 <= n; i += 16) f32_axpy_rows_at<1>(y, s, nr, i, x + i, x_stride, count);
+  if (i < n)
+    for (int r = 0; r < nr; ++r) f32_axpy(y[r] + i, x + i, x_stride, s[r], count, n - i);
+}
+
+bool softmax_tile(float* kq, int64_t nt, float scale, float* m, float* sum, float* ms) {
+  const __m512 neg_inf = _mm512_set1_ps(-INFINITY), sc = _mm512_set1_ps(scale);
+  __m512 v[4], mx = neg_inf;
+  __mmask16 lanes[4];
+  const int groups = static_cast<int>((nt + 15) / 16);
+  for (int g = 0; g < groups; ++g) {
+    const int64_t left = nt - 16 * g;
+    lanes[g] = left >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << left) - 1);
+    // Lanes past the tile are its -INFINITY padding.
+    v[g] = _mm512_mul_ps(_mm512_mask_loadu_ps(neg_inf, lanes[g], kq + 16 * g), sc);
+    mx = _mm512_max_ps(mx, v[g]);
+  }
+  const float tile_max = _mm512_reduce_max_ps(mx);
+  if (tile_max == -INFINITY) {
+    for (int g = 0; g < groups; ++g) _mm512_mask_storeu_ps(kq + 16 * g, lanes[g], v[g]);
+    return false;
+  }
+  const float m_new = std::fmax(*m, tile_max);
+  *ms = 1.0f;
+  if (m_new > *m) {
+    *ms = expf(*m - m_new);
+    *sum *= *ms;
+  }
+  *m = m_new;
+  const __m512 shift = _mm512_set1_ps(m_new);
+  double tile_sum = 0.0;
+  for (int g = 0; g < groups; ++g) {
+    const __m512 e = v_expf(_mm512_sub_ps(v[g], shift));
+    _mm512_mask_storeu_ps(kq + 16 * g, lanes[g], e);
+    tile_sum += static_cast<double>(_mm512_reduce_add_ps(e));
+  }
+  *sum = static_cast<float>(static_cast<double>(*sum) + tile_sum);
+  return true;
 }
 
 void f16_scale(uint16_t* acc, float s, int64_t n) {
@@ -592,6 +757,48 @@ void convert_row_f16_simd(const float* x, void* dst, int64_t k) {
   }
 }
 
+// The scalar table's q8 activation blocks, 32 values in two registers: the same maximum
+// (NaN lanes never win: maxps keeps its second operand), the same multiplier 127 / amax, the
+// product rounded half-to-even by cvtps2dq (NaN and overflow: INT32_MIN) and saturated to
+// int8, the sum of the unsaturated values wrapping as the scalar one does.
+template <class Block>
+void convert_row_q8_simd(const float* x, void* dst, int64_t k) {
+  auto* out = static_cast<Block*>(dst);
+  const __m512 abs_mask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+  for (int64_t b = 0; b < k / kQK; ++b, x += kQK) {
+    const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+    __m512 mx = _mm512_max_ps(_mm512_and_ps(v0, abs_mask), _mm512_setzero_ps());
+    mx = _mm512_max_ps(_mm512_and_ps(v1, abs_mask), mx);
+    const float amax = _mm512_reduce_max_ps(mx);
+    const float d = amax / 127.0f;
+    out[b].d = fp32_to_fp16(d);
+    const __m512 id = _mm512_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
+    const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, id)), q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, id));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out[b].qs), _mm512_cvtsepi32_epi8(q0));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out[b].qs + 16), _mm512_cvtsepi32_epi8(q1));
+    if constexpr (std::is_same_v<Block, BlockQ8_1>) {
+      const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+      out[b].s = fp32_to_fp16(d * static_cast<float>(sum));
+    }
+  }
+}
+
+// The scalar gelu_f16, 16 lanes at a time: the f16 keys by VCVTPS2PH (fp32_to_fp16's bits),
+// the table entries gathered 32 bits at a time (the low half is the entry).
+void gelu_f16(float* x, int64_t n, const uint16_t* table) {
+  const __m512 lo = _mm512_set1_ps(-10.0f), hi = _mm512_set1_ps(10.0f);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+    const __m512i keys = _mm512_cvtepu16_epi32(_mm512_cvtps_ph(v, kRoundNearest));
+    const __m512i entries = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, keys, table, 2);
+    const __m512 g = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(entries));
+    __m512 r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, hi, _CMP_LT_OQ), v, g);  // NaN, >= 10: v
+    r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, lo, _CMP_LE_OQ), r, _mm512_setzero_ps());
+    _mm512_mask_storeu_ps(x + i, m, r);
+  }
+}
+
 // VCVTPS2PH rounds and quiets NaNs exactly as fp32_to_fp16 does.
 void to_f16(const float* x, uint16_t* y, int64_t n) {
   for (int64_t i = 0; i < n; i += 16) {
@@ -605,18 +812,22 @@ KernelTable make_avx512() {
   t.name = "avx512";
   t.f32 = {nullptr, nullptr, gemm_f32};
   t.f16 = {x_row_bytes_f32, convert_row_f16_simd, gemm_f16};
-  t.q4_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q4_0};
-  t.q4_1 = {x_row_bytes_q8_1, convert_row_q8_1, gemm_q4_1};
-  t.q5_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q5_0};
-  t.q5_1 = {x_row_bytes_q8_1, convert_row_q8_1, gemm_q5_1};
-  t.q8_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q8_0};
-  t.q4_0_repacked = {x_row_bytes_q8_0, convert_row_q8_0, gemm_q4_0_repacked_avx2};
+  const auto q8_0 = convert_row_q8_simd<BlockQ8_0>;
+  const auto q8_1 = convert_row_q8_simd<BlockQ8_1>;
+  t.q4_0 = {x_row_bytes_q8_0, q8_0, gemm_q4_0};
+  t.q4_1 = {x_row_bytes_q8_1, q8_1, gemm_q4_1};
+  t.q5_0 = {x_row_bytes_q8_0, q8_0, gemm_q5_0};
+  t.q5_1 = {x_row_bytes_q8_1, q8_1, gemm_q5_1};
+  t.q8_0 = {x_row_bytes_q8_0, q8_0, gemm_q8_0};
+  t.q4_0_repacked = {x_row_bytes_q8_0, q8_0, gemm_q4_0_repacked_avx2};
   t.exp_shifted = exp_shifted;
   t.f16_axpy = f16_axpy;
   t.f32_axpy = f32_axpy;
-  t.f32_axpy2 = f32_axpy2;
+  t.f32_axpy_rows = f32_axpy_rows;
+  t.softmax_tile = softmax_tile;
   t.f16_online_softmax = f16_online_softmax;
   t.to_f16 = to_f16;
+  t.gelu_f16 = gelu_f16;
   t.f16_scale = f16_scale;
   t.dot_f16_rows = dot_f16_rows;
   return t;

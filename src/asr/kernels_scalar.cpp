@@ -289,15 +289,18 @@ void f32_axpy(float* y, const float* x, int64_t x_stride, const float* s, int64_
     for (int64_t i = 0; i < n; ++i) y[i] = std::fma(x[c * x_stride + i], s[c], y[i]);
 }
 
-void f32_axpy2(float* y0, float* y1, const float* x, int64_t x_stride, const float* s0, const float* s1, int64_t count,
-               int64_t n) {
-  f32_axpy(y0, x, x_stride, s0, count, n);
-  f32_axpy(y1, x, x_stride, s1, count, n);
+void f32_axpy_rows(float* const* y, const float* const* s, int nr, const float* x, int64_t x_stride, int64_t count,
+                   int64_t n) {
+  for (int r = 0; r < nr; ++r) f32_axpy(y[r], x, x_stride, s[r], count, n);
 }
 
 void f16_scale(uint16_t* acc, float s, int64_t n) {
   const auto& ht = half_table();
   for (int64_t i = 0; i < n; ++i) acc[i] = fp32_to_fp16(ht[acc[i]] * s);
+}
+
+bool softmax_tile(float* kq, int64_t nt, float scale, float* m, float* sum, float* ms) {
+  return softmax_tile_generic(scalar_table(), kq, nt, scale, m, sum, ms);
 }
 
 void f16_online_softmax(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
@@ -307,6 +310,15 @@ void f16_online_softmax(const float* scores, const int32_t* rows, int64_t n, con
 
 void to_f16(const float* x, uint16_t* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = fp32_to_fp16(x[i]);
+}
+
+void gelu_f16(float* x, int64_t n, const uint16_t* table) {
+  const auto& ht = half_table();
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    if (v <= -10.0f) x[i] = 0.0f;
+    else if (v < 10.0f) x[i] = ht[table[fp32_to_fp16(v)]];
+  }
 }
 
 void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d, float* out) {
@@ -333,9 +345,11 @@ KernelTable make_scalar() {
   t.exp_shifted = exp_shifted;
   t.f16_axpy = f16_axpy;
   t.f32_axpy = f32_axpy;
-  t.f32_axpy2 = f32_axpy2;
+  t.f32_axpy_rows = f32_axpy_rows;
+  t.softmax_tile = softmax_tile;
   t.f16_online_softmax = f16_online_softmax;
   t.to_f16 = to_f16;
+  t.gelu_f16 = gelu_f16;
   t.f16_scale = f16_scale;
   t.dot_f16_rows = dot_f16_rows;
   return t;

@@ -54,9 +54,10 @@ void activation_remainder(const GemmTile& t, int64_t i0, int64_t left) {
 }
 
 // S: the kernel for a single activation row (a greedy decoder step), K's by default. It may
-// read the weights in another order than K's blocks do, never sum them in another.
+// read the weights in another order than K's blocks do, never sum them in another (K's
+// finish_tile, if any, then completes S's outputs as it does K's).
 template <int RM, int RN, class K, class S = K>
-void gemm_tiled(const GemmTile& t) {
+void gemm_blocks(const GemmTile& t) {
   int64_t i = 0;
   // Decoder steps (one activation row per sequence, up to 5 for beam search): all rows in
   // one pass, so the weights are streamed from memory once whatever the beam width.
@@ -72,6 +73,13 @@ void gemm_tiled(const GemmTile& t) {
   }
   for (; i + RN <= t.n; i += RN) weight_rows_pass<RM, RN, K>(t, i);
   if (i < t.n) activation_remainder<RM, RN - 1, K>(t, i, t.n - i);
+}
+
+// The tile in blocks, then the kernel's pass over the finished tile if it has one.
+template <int RM, int RN, class K, class S = K>
+void gemm_tiled(const GemmTile& t) {
+  gemm_blocks<RM, RN, K, S>(t);
+  if constexpr (requires { K::finish_tile(t); }) K::finish_tile(t);
 }
 
 // The first pass of the register-held online softmax over `len` keys: the running max mx,

@@ -121,14 +121,19 @@ const char* kernel_name() { return table().name; }
 
 void exp_shifted(const float* x, float shift, float* out, int64_t n) { table().exp_shifted(x, shift, out, n); }
 void f16_axpy(uint16_t* acc, const uint16_t* v, float s, int64_t n) { table().f16_axpy(acc, v, s, n); }
-void f32_axpy2(float* y0, float* y1, const float* x, int64_t x_stride, const float* s0, const float* s1, int64_t count,
-               int64_t n) {
-  table().f32_axpy2(y0, y1, x, x_stride, s0, s1, count, n);
+void f32_axpy_rows(float* const* y, const float* const* s, int nr, const float* x, int64_t x_stride, int64_t count,
+                   int64_t n) {
+  const auto& t = table();
+  for (int r = 0; r < nr; r += kernels::kAxpyRows)
+    t.f32_axpy_rows(y + r, s + r, std::min(nr - r, kernels::kAxpyRows), x, x_stride, count, n);
 }
 void f32_axpy(float* y, const float* x, int64_t x_stride, const float* s, int64_t count, int64_t n) {
   table().f32_axpy(y, x, x_stride, s, count, n);
 }
 void f16_scale(uint16_t* acc, float s, int64_t n) { table().f16_scale(acc, s, n); }
+bool softmax_tile(float* kq, int64_t nt, float scale, float* m, float* sum, float* ms) {
+  return table().softmax_tile(kq, nt, scale, m, sum, ms);
+}
 void f16_online_softmax(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
                         int64_t d, uint16_t* acc, float* m, float* sum) {
   table().f16_online_softmax(scores, rows, n, v, stride, d, acc, m, sum);
@@ -137,6 +142,7 @@ void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const ui
   table().dot_f16_rows(rows, stride, n_rows, q, d, out);
 }
 void to_f16(const float* x, uint16_t* y, int64_t n) { table().to_f16(x, y, n); }
+void gelu_f16(float* x, int64_t n, const uint16_t* gelu) { table().gelu_f16(x, n, gelu); }
 
 std::vector<std::string> available_kernels() {
   std::vector<std::string> names;
@@ -186,7 +192,8 @@ void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* 
   // the thread for the rest of its life. Outputs do not depend on the tiling (kernels.h).
   if (tk->x_row_bytes != nullptr) {
     const size_t row = tk->x_row_bytes(k);
-    const int64_t tn = std::clamp<int64_t>(static_cast<int64_t>(kActTileBytes / std::max<size_t>(row, 1)), 1, 256);
+    int64_t tn = std::clamp<int64_t>(static_cast<int64_t>(kActTileBytes / std::max<size_t>(row, 1)), 1, 256);
+    if (tn > 12) tn = tn / 12 * 12;  // as the tiles below
     const int64_t chunk = std::max<int64_t>(tn, static_cast<int64_t>(kScratchBytes / std::max<size_t>(row, 1)) / tn * tn);
     if (n > chunk) {
       for (int64_t i0 = 0; i0 < n; i0 += chunk) {
@@ -224,6 +231,9 @@ void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* 
   int64_t tm = std::clamp<int64_t>(static_cast<int64_t>(kWeightTileBytes / std::max<size_t>(w_row, 1)), 4, 256);
   int64_t tn = std::clamp<int64_t>(static_cast<int64_t>(kActTileBytes / std::max<size_t>(x_stride, 1)), 1, 256);
   tm = tm / 4 * 4;
+  // Whole register blocks of activation rows (3, 4 or 6 per block in every variant): a tile's
+  // leftover rows take the kernels' slower narrow blocks.
+  if (tn > 12) tn = tn / 12 * 12;
   const int threads = pool.size();
   if (n <= 5) {
     // Decoder-like (one row per sequence): only weight rows to split; enough tiles to
@@ -287,6 +297,35 @@ void f16_online_softmax_generic(const KernelTable& t, const float* scores, const
   }
   *m = mx;
   *sum = sm;
+}
+
+bool softmax_tile_generic(const KernelTable& t, float* kq, int64_t nt, float scale, float* m, float* sum, float* ms) {
+  float tile_max = -INFINITY;
+  for (int64_t i = 0; i < nt; ++i) {
+    kq[i] *= scale;
+    tile_max = kq[i] > tile_max ? kq[i] : tile_max;
+  }
+  if (tile_max == -INFINITY) return false;
+  const float m_new = std::fmax(*m, tile_max);
+  *ms = 1.0f;
+  if (m_new > *m) {
+    *ms = expf(*m - m_new);
+    *sum *= *ms;
+  }
+  *m = m_new;
+  t.exp_shifted(kq, m_new, kq, nt);
+  // ggml_vec_soft_max_f32: each group of 16 summed as _mm512_reduce_add_ps does (halves
+  // added until one lane is left), the groups' sums added in double.
+  double tile_sum = 0.0;
+  for (int64_t i = 0; i < nt; i += 16) {
+    float v[16] = {};
+    for (int64_t l = 0; l < 16 && i + l < nt; ++l) v[l] = kq[i + l];
+    for (int w = 8; w >= 1; w /= 2)
+      for (int l = 0; l < w; ++l) v[l] = v[l] + v[l + w];
+    tile_sum += static_cast<double>(v[0]);
+  }
+  *sum = static_cast<float>(static_cast<double>(*sum) + tile_sum);
+  return true;
 }
 }  // namespace kernels
 

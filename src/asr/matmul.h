@@ -47,14 +47,19 @@ void f16_axpy(uint16_t* acc, const uint16_t* v, float s, int64_t n);
 // For c < count, in that order: y[i] = fma(x[c * x_stride + i], s[c], y[i]) for i < n -- the
 // per-element f32 FMA chains of ggml's tiled flash attention (simd_gemm).
 void f32_axpy(float* y, const float* x, int64_t x_stride, const float* s, int64_t count, int64_t n);
-// f32_axpy(y0, x, x_stride, s0, count, n) and f32_axpy(y1, x, x_stride, s1, count, n), the
-// same bits, x loaded once for both.
-void f32_axpy2(float* y0, float* y1, const float* x, int64_t x_stride, const float* s0, const float* s1, int64_t count,
-               int64_t n);
+// f32_axpy(y[r], x, x_stride, s[r], count, n) for r < nr (any number of rows), the same bits,
+// each x vector loaded once for several rows.
+void f32_axpy_rows(float* const* y, const float* const* s, int nr, const float* x, int64_t x_stride, int64_t count,
+                   int64_t n);
 void f16_scale(uint16_t* acc, float s, int64_t n);
+// One row's online-softmax step over a tile of nt <= 64 scores (kernels.h says exactly how).
+bool softmax_tile(float* kq, int64_t nt, float scale, float* m, float* sum, float* ms);
 void f16_online_softmax(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
                         int64_t d, uint16_t* acc, float* m, float* sum);
 void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d, float* out);
+// ggml's f16-table GELU in place: x <= -10 -> 0; x < 10 -> f32(table[fp32_to_fp16(x)]); else
+// (x >= 10, NaN) unchanged. table has 65536 + 1 entries (the SIMD gathers read 32 bits).
+void gelu_f16(float* x, int64_t n, const uint16_t* table);
 // y[i] = fp32_to_fp16(x[i]) for i < n, every variant the same bits.
 void to_f16(const float* x, uint16_t* y, int64_t n);
 

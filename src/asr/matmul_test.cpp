@@ -246,7 +246,8 @@ TEST_P(MatmulVariant, GivesTheScalarBits) {
   for (TensorType type : kWeightTypes) {
     for (bool repacked : {false, true}) {
       if (repacked && type != TensorType::Q4_0) continue;
-      for (Shape s : {Shape{96, 1536, 19}, Shape{37, 96, 5}, Shape{24, 240, 3}, Shape{8, 16, 2}}) {
+      for (Shape s : {Shape{96, 1536, 19}, Shape{37, 96, 5}, Shape{24, 240, 3}, Shape{24, 240, 11}, Shape{22, 250, 9},
+                      Shape{8, 16, 2}}) {
         if (type != TensorType::F32 && type != TensorType::F16 && s.k % 32 != 0) continue;
         SCOPED_TRACE(std::string(type_name(type)) + (repacked ? " repacked" : "") + " k=" + std::to_string(s.k));
         Weights w = make_weights(type, s.m, s.k, 8, 0);
@@ -314,15 +315,24 @@ TEST_P(MatmulVariant, F32AxpyChainsGiveTheScalarBits) {
       for (int64_t i = 0; i < n; ++i) y0[i] = std::cos(0.91f * static_cast<float>(i)) / 7.0f;
       std::vector<float> got = y0, want = y0;
       f32_axpy(got.data(), x.data(), stride, s.data(), count, n);
-      // The two-row form: each row the single form's bits.
-      std::vector<float> s2(count), pair0 = y0, pair1(n), alone1(n);
-      for (int64_t c = 0; c < count; ++c) s2[c] = std::sin(2.1f * static_cast<float>(c));
-      for (int64_t i = 0; i < n; ++i) pair1[i] = alone1[i] = std::sin(0.5f * static_cast<float>(i));
-      f32_axpy2(pair0.data(), pair1.data(), x.data(), stride, s.data(), s2.data(), count, n);
-      f32_axpy(alone1.data(), x.data(), stride, s2.data(), count, n);
-      for (int64_t j = 0; j < n; ++j) {
-        ASSERT_EQ(bits_of(pair0[j]), bits_of(got[j])) << "n=" << n << " count=" << count;
-        ASSERT_EQ(bits_of(pair1[j]), bits_of(alone1[j])) << "n=" << n << " count=" << count;
+      // The many-row form (more rows than one kernel call takes): each row the single form's bits.
+      for (int nr : {1, 2, 5, 6, 7, 13}) {
+        std::vector<std::vector<float>> sr(nr, std::vector<float>(count)), rows(nr, std::vector<float>(n));
+        std::vector<float*> ys(nr);
+        std::vector<const float*> ss(nr);
+        for (int r = 0; r < nr; ++r) {
+          for (int64_t c = 0; c < count; ++c) sr[r][c] = r == 0 ? s[c] : std::sin(2.1f * static_cast<float>(c) + r);
+          for (int64_t i = 0; i < n; ++i) rows[r][i] = r == 0 ? y0[i] : std::sin(0.5f * static_cast<float>(i) - r);
+          ys[r] = rows[r].data();
+          ss[r] = sr[r].data();
+        }
+        std::vector<std::vector<float>> alone = rows;
+        f32_axpy_rows(ys.data(), ss.data(), nr, x.data(), stride, count, n);
+        for (int r = 0; r < nr; ++r) {
+          f32_axpy(alone[r].data(), x.data(), stride, sr[r].data(), count, n);
+          for (int64_t j = 0; j < n; ++j)
+            ASSERT_EQ(bits_of(rows[r][j]), bits_of(alone[r][j])) << "n=" << n << " count=" << count << " rows=" << nr;
+        }
       }
       ASSERT_TRUE(select_kernels("scalar").ok());
       f32_axpy(want.data(), x.data(), stride, s.data(), count, n);
@@ -332,6 +342,63 @@ TEST_P(MatmulVariant, F32AxpyChainsGiveTheScalarBits) {
         for (int64_t c = 0; c < count; ++c) chain = std::fma(x[c * stride + j], s[c], chain);
         ASSERT_EQ(bits_of(got[j]), bits_of(want[j])) << "n=" << n << " count=" << count;
         ASSERT_EQ(want[j], chain);
+      }
+    }
+  }
+}
+
+// The tiled flash attention's softmax step gives the scalar bits (short tiles, unseen keys,
+// a first tile, a tile seeing nothing), and the scalar step is the reference's arithmetic.
+TEST_P(MatmulVariant, SoftmaxTileGivesTheScalarBits) {
+  const float scale = 0.125f;
+  for (int64_t nt : {int64_t{64}, int64_t{28}, int64_t{16}, int64_t{5}, int64_t{1}}) {
+    for (int start : {0, 1, 2}) {  // running max: none yet, below the tile's, above it
+      for (int masked : {0, 1, 2}) {  // no key hidden, some, all
+        std::vector<float> kq(nt);
+        for (int64_t t = 0; t < nt; ++t) {
+          kq[t] = std::sin(0.77f * static_cast<float>(t + nt)) * 9.0f;
+          if ((masked == 1 && t % 3 == 1) || masked == 2) kq[t] = -INFINITY;
+        }
+        const float m0 = start == 0 ? -INFINITY : start == 1 ? -2.0f : 5.0f, sum0 = start == 0 ? 0.0f : 3.5f;
+        std::vector<float> got = kq, want = kq;
+        float gm = m0, gs = sum0, gms = -1.0f, wm = m0, ws = sum0, wms = -1.0f;
+        const bool got_takes = softmax_tile(got.data(), nt, scale, &gm, &gs, &gms);
+        ASSERT_TRUE(select_kernels("scalar").ok());
+        const bool want_takes = softmax_tile(want.data(), nt, scale, &wm, &ws, &wms);
+        ASSERT_TRUE(select_kernels(GetParam()).ok());
+        ASSERT_EQ(got_takes, want_takes);
+        ASSERT_EQ(want_takes, masked != 2);
+        if (!want_takes) {
+          EXPECT_EQ(gm, m0);
+          EXPECT_EQ(gs, sum0);
+          continue;
+        }
+        EXPECT_EQ(bits_of(gm), bits_of(wm));
+        EXPECT_EQ(bits_of(gs), bits_of(ws));
+        EXPECT_EQ(bits_of(gms), bits_of(wms));
+        for (int64_t t = 0; t < nt; ++t) ASSERT_EQ(bits_of(got[t]), bits_of(want[t])) << "nt=" << nt << " t=" << t;
+        // The reference's arithmetic, written out.
+        float mx = -INFINITY;
+        for (int64_t t = 0; t < nt; ++t) mx = std::max(mx, kq[t] * scale);
+        const float m_new = std::fmax(m0, mx);
+        float sum = sum0, ms = 1.0f;
+        if (m_new > m0) {
+          ms = expf(m0 - m_new);
+          sum *= ms;
+        }
+        EXPECT_EQ(wm, m_new);
+        EXPECT_EQ(wms, ms);
+        double total = 0.0;
+        for (int64_t t0 = 0; t0 < nt; t0 += 16) {
+          float lane[16] = {};
+          for (int64_t l = 0; l < 16 && t0 + l < nt; ++l) lane[l] = want[t0 + l];
+          total += static_cast<double>(
+              ((((lane[0] + lane[8]) + (lane[4] + lane[12])) + ((lane[2] + lane[10]) + (lane[6] + lane[14]))) +
+               (((lane[1] + lane[9]) + (lane[5] + lane[13])) + ((lane[3] + lane[11]) + (lane[7] + lane[15])))));
+          for (int64_t l = 0; l < 16 && t0 + l < nt; ++l)
+            EXPECT_NEAR(want[t0 + l], std::exp(kq[t0 + l] * scale - m_new), 1e-6f);
+        }
+        EXPECT_EQ(ws, static_cast<float>(static_cast<double>(sum) + total));
       }
     }
   }
@@ -467,6 +534,68 @@ TEST_P(MatmulVariant, F16ActivationConversionGivesTheScalarBits) {
     std::vector<uint16_t> halves(k, 0x1234);
     to_f16(x.data(), halves.data(), k);
     for (int64_t i = 0; i < k; ++i) ASSERT_EQ(halves[i], fp32_to_fp16(x[i])) << "x=" << x[i] << " k=" << k;
+  }
+}
+
+TEST_P(MatmulVariant, GeluByTableGivesTheScalarBits) {
+  // Any table works for the lookup's bits: entries that are every kind of f16 (NaNs too).
+  std::vector<uint16_t> table(65536 + 1);
+  for (uint32_t i = 0; i <= 65536; ++i) table[i] = static_cast<uint16_t>(i * 40503u + 17u);
+  std::vector<float> x = {-10.0f, -10.000001f, -9.999999f, 10.0f, 9.999999f, 10.5f, 0.0f, -0.0f,
+                          INFINITY, -INFINITY, NAN, 65504.0f, 1e-8f, -3.25f};
+  std::mt19937 rng(31);
+  std::normal_distribution<float> normal(0.0f, 6.0f);
+  for (int i = 0; i < 1000; ++i) x.push_back(normal(rng));
+  for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{16}, int64_t{17}, static_cast<int64_t>(x.size())}) {
+    std::vector<float> got(x.begin(), x.begin() + n), want = got;
+    gelu_f16(got.data(), n, table.data());
+    ASSERT_TRUE(select_kernels("scalar").ok());
+    gelu_f16(want.data(), n, table.data());
+    ASSERT_TRUE(select_kernels(GetParam()).ok());
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(bits_of(got[i]), bits_of(want[i])) << "x=" << x[i] << " n=" << n;
+    for (int64_t i = 0; i < n; ++i) {  // and the scalar one is the rule written down
+      const float v = x[i];
+      const float rule = v <= -10.0f ? 0.0f : v < 10.0f ? fp16_to_fp32(table[fp32_to_fp16(v)]) : v;
+      if (std::isnan(rule)) ASSERT_TRUE(std::isnan(want[i]));
+      else ASSERT_EQ(bits_of(want[i]), bits_of(rule)) << "x=" << v;
+    }
+  }
+}
+
+TEST_P(MatmulVariant, Q8ActivationConversionGivesTheScalarBits) {
+  std::mt19937 rng(23);
+  std::uniform_int_distribution<uint32_t> any;
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  const int64_t k = 32 * 64;
+  std::vector<float> x(k);
+  for (int64_t i = 0; i < k; ++i) {
+    const int64_t block = i / 32;
+    if (block % 8 == 1) {  // any bit pattern: NaNs, infinities, huge and tiny values
+      const uint32_t b = any(rng);
+      std::memcpy(&x[i], &b, 4);
+    } else if (block % 8 == 2) {
+      x[i] = 0.0f;  // an all-zero block
+    } else if (block % 8 == 3) {
+      x[i] = (i % 32 == 5) ? -INFINITY : normal(rng);
+    } else if (block % 8 == 4) {
+      x[i] = (i % 32 == 7) ? NAN : normal(rng);
+    } else {
+      x[i] = std::ldexp(normal(rng), static_cast<int>(any(rng) % 60) - 30);
+    }
+  }
+  for (TensorType partner_type : {TensorType::Q8_0, TensorType::Q8_1}) {
+    const TensorType weight_type = partner_type == TensorType::Q8_0 ? TensorType::Q5_0 : TensorType::Q5_1;
+    const kernels::TypeKernels* tk = nullptr;
+    for (const auto* t : {kernels::avx2_table(), kernels::avx512_table()})
+      if (t && GetParam() == t->name) tk = t->for_type(weight_type);
+    if (GetParam() == "scalar") tk = kernels::scalar_table().for_type(weight_type);
+    ASSERT_NE(tk, nullptr);
+    const size_t bytes = row_bytes(partner_type, k);
+    std::vector<uint8_t> got(bytes, 0xAB), want(bytes, 0xCD);
+    tk->convert_row(x.data(), got.data(), k);
+    if (partner_type == TensorType::Q8_0) kernels::convert_row_q8_0(x.data(), want.data(), k);
+    else kernels::convert_row_q8_1(x.data(), want.data(), k);
+    for (size_t i = 0; i < bytes; ++i) ASSERT_EQ(got[i], want[i]) << type_name(partner_type) << " byte " << i;
   }
 }
 

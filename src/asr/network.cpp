@@ -90,7 +90,7 @@ inline float h2f(uint16_t h) { return half_table()[h]; }
 // one entry (x = -1.999) by one f16 step.
 const uint16_t* gelu_table() {
   static const std::vector<uint16_t> table = [] {
-    std::vector<uint16_t> t(65536);
+    std::vector<uint16_t> t(65536 + 1);  // + 1: gelu_f16 may read 32 bits at the last entry
     const float kSqrt2OverPi = 0.79788456080286535587989211986876f, kCoefA = 0.044715f;
     for (uint32_t i = 0; i < 65536; ++i) {
       const float x = fp16_to_fp32(static_cast<uint16_t>(i));
@@ -104,18 +104,7 @@ const uint16_t* gelu_table() {
 
 void gelu_rows(float* x, int64_t n, ThreadPool& pool) {
   const uint16_t* table = gelu_table();
-  auto rows = [&](int64_t b, int64_t e) {
-    uint16_t h[256];  // the f16 keys, converted a vector at a time
-    for (int64_t i0 = b; i0 < e; i0 += 256) {
-      const int64_t len = std::min<int64_t>(256, e - i0);
-      to_f16(x + i0, h, len);
-      for (int64_t i = 0; i < len; ++i) {
-        const float v = x[i0 + i];
-        if (v <= -10.0f) x[i0 + i] = 0.0f;
-        else if (v < 10.0f) x[i0 + i] = h2f(table[h[i]]);
-      }
-    }
-  };
+  auto rows = [&](int64_t b, int64_t e) { gelu_f16(x + b, e - b, table); };
   if (n < 4096) rows(0, n);  // a decoder token's few thousand values: not worth a hand-off
   else pool.parallel_for(n, rows);
 }
@@ -416,7 +405,7 @@ struct TiledScratch {
 
 // Query rows per task of attend_tiled: a task's rows share the head's widened keys and values
 // in cache, and a 30 s window still makes hundreds of tasks to balance two busy cores.
-constexpr int64_t kTiledTaskRows = 48;
+constexpr int kTiledTaskRows = 48;
 
 // The tiled path (ggml_compute_forward_flash_attn_ext_tiled, taken for batches of at least
 // GGML_FA_TILE_Q = 64 query rows) for every head: f32 queries (not rounded), keys and values
@@ -451,84 +440,55 @@ void attend_tiled(const float* q, int64_t rows, int64_t ldq, const KvView& kv, i
   });
   const int64_t blocks = (rows + kTiledTaskRows - 1) / kTiledTaskRows, tasks = blocks * n_head;
   auto cancelled = [cancel] { return cancel != nullptr && cancel->load(std::memory_order_relaxed); };
-  // One row's softmax step over a tile of scores kq (ggml's order): false if the row sees
-  // none of the tile's keys (then it takes nothing from it).
-  auto softmax_tile = [&](float* kq, int nt, int64_t r, int ic, float& m, float& sum, float* acc) {
-    float tile_max = -INFINITY;
-    for (int t = 0; t < nt; ++t) {
-      kq[t] = visible(r, ic + t) ? kq[t] * scale : -INFINITY;
-      tile_max = kq[t] > tile_max ? kq[t] : tile_max;
-    }
-    if (tile_max == -INFINITY) return false;
-    const float m_new = std::fmax(m, tile_max);
-    if (m_new > m) {
-      const float ms = expf(m - m_new);
-      for (int i = 0; i < d; ++i) acc[i] *= ms;
-      sum *= ms;
-    }
-    m = m_new;
-    // ggml_vec_soft_max_f32 over the tile (padded to 64 with -inf: exponentials 0).
-    double tile_sum = 0.0;
-    int t = 0;
-    exp_shifted(kq, m, kq, nt / 16 * 16);
-    for (; t + 16 <= nt; t += 16) {
-      float v[16];
-      for (int l = 0; l < 16; ++l) v[l] = kq[t + l];
-      for (int w = 8; w >= 1; w /= 2)
-        for (int l = 0; l < w; ++l) v[l] = v[l] + v[l + w];
-      tile_sum += static_cast<double>(v[0]);
-    }
-    if (t < nt) {  // a short last tile: its -inf padding completes the 16 lanes with zeros
-      float v[16] = {};
-      exp_shifted(kq + t, m, kq + t, nt - t);
-      for (int l = 0; l < nt - t; ++l) v[l] = kq[t + l];
-      for (int w = 8; w >= 1; w /= 2)
-        for (int l = 0; l < w; ++l) v[l] = v[l] + v[l + w];
-      tile_sum += static_cast<double>(v[0]);
-    }
-    sum = static_cast<float>(static_cast<double>(sum) + tile_sum);
-    return true;
-  };
   std::atomic<int64_t> next{0};
   pool.run([&](int) {
     thread_local std::vector<float> buf;
-    buf.resize(2 * (kTile + static_cast<size_t>(d)));
-    float* kq[2] = {buf.data(), buf.data() + kTile};
-    float* acc[2] = {buf.data() + 2 * kTile, buf.data() + 2 * kTile + d};
+    buf.resize(kTiledTaskRows * (kTile + static_cast<size_t>(d)));
+    float* const kq = buf.data();                        // [row][kTile]: scores, then weights
+    float* const acc = buf.data() + kTiledTaskRows * kTile;  // [row][d]
+    float m[kTiledTaskRows], sum[kTiledTaskRows];
+    float* ys[kTiledTaskRows];
+    const float* ss[kTiledTaskRows];
     // relaxed: the counter only hands out distinct tasks; the pool's join publishes out.
     for (int64_t task = next.fetch_add(1, std::memory_order_relaxed); task < tasks && !cancelled();
          task = next.fetch_add(1, std::memory_order_relaxed)) {
       const int64_t h = task / blocks, r0 = task % blocks * kTiledTaskRows;
-      const int64_t r_end = std::min(rows, r0 + kTiledTaskRows);
+      const int nr = static_cast<int>(std::min<int64_t>(rows - r0, kTiledTaskRows));
       const float* kt = keys_t.data() + h * head_elems;
       const float* vh = values.data() + h * head_elems;
-      // Rows in pairs: each key and value tile loaded once for both (every row's arithmetic
-      // is its own, so pairing changes no bit).
-      for (int64_t r = r0; r < r_end; r += 2) {
-        const int nr = r + 1 < r_end ? 2 : 1;
-        const float* qr[2] = {q + r * ldq + h * d, q + (r + nr - 1) * ldq + h * d};
-        float m[2] = {-INFINITY, -INFINITY}, sum[2] = {0.0f, 0.0f};
-        for (int k = 0; k < nr; ++k) std::fill(acc[k], acc[k] + d, 0.0f);
-        for (int ic = 0; ic < n; ic += kTile) {
-          const int nt = std::min(kTile, n - ic);
-          for (int k = 0; k < nr; ++k) std::fill(kq[k], kq[k] + nt, 0.0f);
-          if (nr == 2) f32_axpy2(kq[0], kq[1], kt + ic, n, qr[0], qr[1], d, nt);
-          else f32_axpy(kq[0], kt + ic, n, qr[0], d, nt);
-          bool takes[2] = {false, false};
-          for (int k = 0; k < nr; ++k) takes[k] = softmax_tile(kq[k], nt, r + k, ic, m[k], sum[k], acc[k]);
-          const float* vt = vh + static_cast<size_t>(ic) * d;
-          if (takes[0] && takes[1]) {
-            f32_axpy2(acc[0], acc[1], vt, d, kq[0], kq[1], nt, d);
-          } else {
-            for (int k = 0; k < nr; ++k)
-              if (takes[k]) f32_axpy(acc[k], vt, d, kq[k], nt, d);
-          }
-        }
+      std::fill(acc, acc + static_cast<size_t>(nr) * d, 0.0f);
+      std::fill(m, m + nr, -INFINITY);
+      std::fill(sum, sum + nr, 0.0f);
+      // Tile after tile, every row of the task: each key and value tile is loaded once for
+      // all of them (every row's arithmetic is its own, so the grouping changes no bit).
+      for (int ic = 0; ic < n; ic += kTile) {
+        const int nt = std::min(kTile, n - ic);
         for (int k = 0; k < nr; ++k) {
-          const float inv = sum[k] == 0.0f ? 0.0f : 1.0f / sum[k];
-          float* o = out + (r + k) * ldo + h * d;
-          for (int i = 0; i < d; ++i) o[i] = acc[k][i] * inv;
+          ys[k] = kq + k * kTile;
+          ss[k] = q + (r0 + k) * ldq + h * d;
+          std::fill(ys[k], ys[k] + nt, 0.0f);
         }
+        f32_axpy_rows(ys, ss, nr, kt + ic, n, d, nt);
+        int takers = 0;
+        for (int k = 0; k < nr; ++k) {
+          float* s = kq + k * kTile;
+          for (int t = 0; t < nt; ++t)
+            if (!visible(r0 + k, ic + t)) s[t] = -INFINITY;
+          float ms;
+          if (!softmax_tile(s, nt, scale, &m[k], &sum[k], &ms)) continue;  // sees none of the tile
+          float* a = acc + k * d;
+          if (ms != 1.0f)  // a factor of exactly 1 changes no bit
+            for (int i = 0; i < d; ++i) a[i] *= ms;
+          ys[takers] = a;
+          ss[takers] = s;
+          ++takers;
+        }
+        f32_axpy_rows(ys, ss, takers, vh + static_cast<size_t>(ic) * d, d, nt, d);
+      }
+      for (int k = 0; k < nr; ++k) {
+        const float inv = sum[k] == 0.0f ? 0.0f : 1.0f / sum[k];
+        float* o = out + (r0 + k) * ldo + h * d;
+        for (int i = 0; i < d; ++i) o[i] = acc[k * d + i] * inv;
       }
     }
   });
@@ -795,21 +755,28 @@ struct WhisperNetwork::Impl {
   // Convolution of kernel 3, padding 1, as f16 im2col rows times the f16 kernel.
   void conv1d(const MatrixView& w, const float* bias, const float* x, int64_t in_len, int in_ch, bool channel_major,
               int stride, int64_t out_len, float* y) {
-    std::vector<float> cols(static_cast<size_t>(out_len) * in_ch * 3);
-    pool.parallel_for(out_len, [&](int64_t t0, int64_t t1) {
-      for (int64_t t = t0; t < t1; ++t) {
-        float* row = cols.data() + static_cast<size_t>(t) * in_ch * 3;
-        for (int c = 0; c < in_ch; ++c) {
-          for (int k = 0; k < 3; ++k) {
-            const int64_t pos = t * stride + k - 1;
-            float v = 0.0f;
-            if (pos >= 0 && pos < in_len) v = channel_major ? x[c * in_len + pos] : x[pos * in_ch + c];
-            row[c * 3 + k] = h2f(fp32_to_fp16(v));  // im2col's f16 destination
+    // im2col a chunk of output frames at a time: the whole matrix would be as large as the
+    // output three times over (7 MB for tiny's second convolution), at the peak of memory.
+    constexpr int64_t kChunk = 504;  // whole register blocks of rows (see matmul)
+    const int64_t row_len = static_cast<int64_t>(in_ch) * 3;
+    std::vector<float> cols(static_cast<size_t>(std::min(kChunk, out_len) * row_len));
+    for (int64_t c0 = 0; c0 < out_len && !stopped(); c0 += kChunk) {
+      const int64_t rows = std::min(kChunk, out_len - c0);
+      pool.parallel_for(rows, [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) {
+          float* row = cols.data() + t * row_len;
+          for (int c = 0; c < in_ch; ++c) {
+            for (int k = 0; k < 3; ++k) {
+              const int64_t pos = (c0 + t) * stride + k - 1;
+              float v = 0.0f;
+              if (pos >= 0 && pos < in_len) v = channel_major ? x[c * in_len + pos] : x[pos * in_ch + c];
+              row[c * 3 + k] = h2f(fp32_to_fp16(v));  // im2col's f16 destination
+            }
           }
         }
-      }
-    });
-    matmul(w, cols.data(), out_len, in_ch * 3, y, w.rows, pool, cancel);
+      });
+      matmul(w, cols.data(), rows, row_len, y + c0 * w.rows, w.rows, pool, cancel);
+    }
     add_bias(y, out_len, static_cast<int>(w.rows), bias);
     gelu_rows(y, out_len * w.rows, pool);
   }
@@ -866,40 +833,51 @@ struct WhisperNetwork::Impl {
       for (int64_t i = i0; i < i1; ++i)
         window[c * n_frames + (i - i0)] = mel.data[static_cast<size_t>(c) * mel.n_len + i];
 
-    std::vector<float> c1(static_cast<size_t>(n_frames) * n_state);
-    conv1d(conv1, conv1_b, window.data(), n_frames, n_mels, true, 1, n_frames, c1.data());
-    if (stopped()) return false;
     const int64_t n = n_audio_ctx;
-    std::vector<float> x(static_cast<size_t>(n) * n_state);
-    conv1d(conv2, conv2_b, c1.data(), n_frames, n_state, false, 2, n, x.data());
+    const size_t sz = static_cast<size_t>(n) * n_state;
+    // Few buffers, each reused, to keep the peak resident set low: x is the residual stream,
+    // h its norm, proj each sub-layer's output; work holds the first convolution's output,
+    // then a layer's queries, keys and values (the attention writes over the queries: each
+    // of its tasks reads only its own rows and head of them before writing those), then the
+    // MLP's hidden rows.
+    std::vector<float> work(sz * 4);
+    float* const c1 = work.data();  // 2 n frames
+    conv1d(conv1, conv1_b, window.data(), n_frames, n_mels, true, 1, n_frames, c1);
+    if (stopped()) return false;
+    std::vector<float> x(sz);
+    conv1d(conv2, conv2_b, c1, n_frames, n_state, false, 2, n, x.data());
     for (int64_t i = 0; i < n * n_state; ++i) x[i] = enc_pos[i] + x[i];
 
-    const size_t sz = static_cast<size_t>(n) * n_state;
-    std::vector<float> h(sz), qb(sz), kb(sz), vb(sz), att(sz), proj(sz), mlp(sz * 4);
+    std::vector<float> h(sz), proj(sz);
+    float* const qb = work.data();
+    float* const kb = qb + sz;
+    float* const vb = kb + sz;
+    float* const att = qb;
+    float* const mlp = work.data();
     std::vector<uint16_t> k16(static_cast<size_t>(n_audio_ctx_pad) * n_state, 0), vt16(k16.size(), 0);
     const float kq_scale = 1.0f / std::sqrt(static_cast<float>(d_head));
     for (const auto& L : enc) {
       if (stopped()) return false;
       layer_norm(x.data(), h.data(), n, n_state, L.attn.ln.w, L.attn.ln.b, pool);
-      linear_rows(L.attn.q, h.data(), n, qb.data());
-      linear_rows(L.attn.k, h.data(), n, kb.data());
-      linear_rows(L.attn.v, h.data(), n, vb.data());
+      linear_rows(L.attn.q, h.data(), n, qb);
+      linear_rows(L.attn.k, h.data(), n, kb);
+      linear_rows(L.attn.v, h.data(), n, vb);
       if (stopped()) return false;
       // The reference casts K and V (transposed) to f16 before its attention products.
-      to_half_rows(kb.data(), k16.data(), n);
-      if (flash) to_half_rows(vb.data(), vt16.data(), n);
-      else store_values(vb.data(), n, vt16.data(), n);
+      to_half_rows(kb, k16.data(), n);
+      if (flash) to_half_rows(vb, vt16.data(), n);
+      else store_values(vb, n, vt16.data(), n);
       const KvView kv{k16.data(), n_state, vt16.data(), n, n_audio_ctx_pad, vt16.data()};
-      attention(qb.data(), n, n, kv, kq_scale, [](int64_t, int) { return true; }, att.data());
+      attention(qb, n, n, kv, kq_scale, [](int64_t, int) { return true; }, att);
       if (stopped()) return false;
-      linear_rows(L.attn.o, att.data(), n, proj.data());
+      linear_rows(L.attn.o, att, n, proj.data());
       add_residual(x.data(), proj.data(), n);
 
       layer_norm(x.data(), h.data(), n, n_state, L.mlp_ln.w, L.mlp_ln.b, pool);
-      linear_rows(L.mlp0, h.data(), n, mlp.data());
+      linear_rows(L.mlp0, h.data(), n, mlp);
       if (stopped()) return false;
-      gelu_rows(mlp.data(), static_cast<int64_t>(sz) * 4, pool);
-      linear_rows(L.mlp1, mlp.data(), n, proj.data());
+      gelu_rows(mlp, static_cast<int64_t>(sz) * 4, pool);
+      linear_rows(L.mlp1, mlp, n, proj.data());
       add_residual(x.data(), proj.data(), n);
     }
     layer_norm(x.data(), encoder_out.data(), n, n_state, ln_post.w, ln_post.b, pool);
@@ -911,12 +889,12 @@ struct WhisperNetwork::Impl {
     const float k_scale = static_cast<float>(std::pow(static_cast<float>(d_head), -0.25));
     for (size_t l = 0; l < dec.size(); ++l) {
       if (stopped()) return false;
-      linear_rows(dec[l].cross.k, encoder_out.data(), n, kb.data());
+      linear_rows(dec[l].cross.k, encoder_out.data(), n, kb);
       for (size_t i = 0; i < sz; ++i) kb[i] *= k_scale;
-      linear_rows(dec[l].cross.v, encoder_out.data(), n, vb.data());
+      linear_rows(dec[l].cross.v, encoder_out.data(), n, vb);
       const size_t base = l * static_cast<size_t>(n_audio_ctx_pad) * n_state;
-      to_half(kb.data(), cross_k.data() + base, static_cast<int64_t>(sz));
-      store_values(vb.data(), n, cross_vt.data() + base, n);
+      to_half(kb, cross_k.data() + base, static_cast<int64_t>(sz));
+      store_values(vb, n, cross_vt.data() + base, n);
     }
     return !stopped();
   }

@@ -131,29 +131,40 @@ std::string to_valid_utf8(std::string_view s) {
 
 Tokenizer::Tokenizer(std::vector<std::string> vocab, const SpecialTokens& special,
                      bool multilingual, int num_languages)
-    : vocab_(std::move(vocab)), special_(special), multilingual_(multilingual),
-      num_languages_(num_languages) {
-  for (int32_t id = 0; id < static_cast<int32_t>(vocab_.size()); ++id) {
-    ids_.insert_or_assign(vocab_[id], id);  // later ids win, as token_to_id[word] = i does
-    longest_ = std::max(longest_, vocab_[id].size());
+    : special_(special), multilingual_(multilingual), num_languages_(num_languages) {
+  size_t total = 0;
+  for (const auto& v : vocab) total += v.size();
+  blob_.reserve(total);
+  offsets_.reserve(vocab.size() + 1);
+  for (const auto& v : vocab) {
+    offsets_.push_back(static_cast<uint32_t>(blob_.size()));
+    blob_ += v;
+    longest_ = std::max(longest_, v.size());
   }
+  offsets_.push_back(static_cast<uint32_t>(blob_.size()));
+  by_bytes_.resize(vocab.size());
+  for (size_t id = 0; id < vocab.size(); ++id) by_bytes_[id] = static_cast<int32_t>(id);
+  // Equal byte strings stay in id order: find() takes the last, as the reference's
+  // token_to_id[word] = i keeps the highest id.
+  std::stable_sort(by_bytes_.begin(), by_bytes_.end(), [this](int32_t a, int32_t b) { return bytes(a) < bytes(b); });
 }
 
-const std::string& Tokenizer::bytes(int32_t id) const {
-  static const std::string empty;
-  if (id < 0 || id >= n_vocab()) return empty;
-  return vocab_[id];
+std::string_view Tokenizer::bytes(int32_t id) const {
+  if (id < 0 || id >= n_vocab()) return {};
+  return std::string_view(blob_).substr(offsets_[id], offsets_[id + 1] - offsets_[id]);
 }
 
 int32_t Tokenizer::find(std::string_view bytes) const {
-  auto it = ids_.find(bytes);
-  return it == ids_.end() ? -1 : it->second;
+  auto it = std::upper_bound(by_bytes_.begin(), by_bytes_.end(), bytes,
+                             [this](std::string_view b, int32_t id) { return b < this->bytes(id); });
+  if (it == by_bytes_.begin() || this->bytes(*(it - 1)) != bytes) return -1;
+  return *(it - 1);
 }
 
 std::string Tokenizer::decode(std::span<const int32_t> ids) const {
   std::string joined;
   for (int32_t id : ids)
-    if (id >= 0 && id < special_.eot) joined += vocab_[id];
+    if (id >= 0 && id < special_.eot) joined += bytes(id);
   return to_valid_utf8(joined);
 }
 
@@ -182,9 +193,9 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
     while (i < n) {
       bool found = false;
       for (size_t j = std::min(n, i + longest_); j > i; --j) {
-        auto it = ids_.find(std::string_view(word).substr(i, j - i));
-        if (it != ids_.end()) {
-          tokens.push_back(it->second);
+        const int32_t id = find(std::string_view(word).substr(i, j - i));
+        if (id >= 0) {
+          tokens.push_back(id);
           i = j;
           found = true;
           break;

@@ -34,7 +34,9 @@ struct BenchArgs {
   std::string audio;
   int windows = 2;
   int tokens = 32;
+  std::string rss_audio;  // transcribed in a fresh process of its own for the peak RSS
   bool internal_child = false;
+  bool internal_rss = false;
 };
 
 int resolve_threads(int n) {
@@ -129,13 +131,33 @@ Result<json> bench_model(const std::string& name, const BenchArgs& a, const asr:
   return j;
 }
 
-// Runs this same binary as `thoth bench --internal-child --model NAME ...` and parses the
-// model's JSON object from its standard output.
-Result<json> bench_in_child(const std::string& name, const BenchArgs& a) {
-  std::vector<std::string> args = {"/proc/self/exe", "bench", "--internal-child", "--model", name,
-                                   "--threads", std::to_string(a.threads), "--windows", std::to_string(a.windows),
-                                   "--tokens", std::to_string(a.tokens)};
+// The peak resident set of a process that loads the model and transcribes one file with the
+// app's decoding (beam 5; no temperature fallback, as above): what a dictation costs in
+// memory, without the benchmark's own stages.
+Result<json> transcription_rss(const std::string& name, const BenchArgs& a) {
+  auto path = models::resolve_model(name);
+  if (!path) return make_error(path.error());
+  auto model = asr::Model::load(*path);
+  if (!model) return make_error(model.error());
+  auto audio = audio::load_audio_16k_mono(a.rss_audio);
+  if (!audio) return make_error(audio.error());
+  asr::TranscribeOptions opts;
+  opts.n_threads = a.threads;
+  opts.temperature_fallback = false;
+  asr::Session session(*model);
+  auto tr = session.transcribe(audio->data(), audio->size(), opts);
+  if (!tr) return make_error(a.rss_audio + ": " + tr.error());
+  return json{{"peak_rss_mb", peak_rss_mb()}};
+}
+
+// Runs this same binary as `thoth bench --internal-child --model NAME ...` (or with
+// --internal-rss) and parses the model's JSON object from its standard output.
+Result<json> bench_in_child(const std::string& name, const BenchArgs& a, bool rss_only = false) {
+  std::vector<std::string> args = {"/proc/self/exe", "bench", rss_only ? "--internal-rss" : "--internal-child",
+                                   "--model", name, "--threads", std::to_string(a.threads),
+                                   "--windows", std::to_string(a.windows), "--tokens", std::to_string(a.tokens)};
   if (!a.audio.empty()) args.insert(args.end(), {"--audio", a.audio});
+  if (!a.rss_audio.empty()) args.insert(args.end(), {"--rss-audio", a.rss_audio});
   int fds[2];
   if (pipe(fds) != 0) return make_error("bench: cannot create a pipe");
   const pid_t pid = fork();
@@ -195,20 +217,31 @@ void print_text(const json& machine, const json& models, int threads) {
     name = name.substr(name.find_last_of('/') + 1);
     char rtf[32] = "-";
     if (!m["e2e"].is_null()) std::snprintf(rtf, sizeof rtf, "%.3f", m["e2e"]["rtf"].get<double>());
+    const bool own = m.contains("transcription_rss_mb");
     std::printf("%-22s %8.1f %7.1f %12.1f %9.1f %6.1f %11.2f %7s %8.1f\n", name.c_str(), m["load_ms"].get<double>(),
                 m["mel_ms"].get<double>(), m["encoder_ms"].get<double>(), m["encoder_gflops"].get<double>(),
                 m["encoder_peak_percent"].get<double>(), m["decoder_ms_per_token"].get<double>(), rtf,
-                m["peak_rss_mb"].get<double>());
+                m[own ? "transcription_rss_mb" : "peak_rss_mb"].get<double>());
   }
+  const bool own = !models.empty() && models[0].contains("transcription_rss_mb");
   std::printf("\nenc: mean of the timed windows after a warm-up, cross-attention K/V included; dec: one token with\n"
               "the self-attention cache full (text context); RTF: wall time / audio length of a transcription\n"
-              "(beam 5, no temperature fallback), excluding load; RSS: peak resident set of the model's process.\n");
+              "(beam 5, no temperature fallback), excluding load; RSS: %s.\n",
+              own ? ("peak resident set of a process transcribing " + models[0]["transcription_rss_audio"].get<std::string>() +
+                     " alone (beam 5)").c_str()
+                  : "peak resident set of the model's benchmark process");
 }
 
 int run(BenchArgs a) {
   a.threads = resolve_threads(a.threads);
   if (a.models.empty()) return exit_with(kExitUsage, "bench: name at least one model with --model; see thoth bench --help");
   const asr::MachineInfo machine = asr::machine_info();
+  if (a.internal_rss) {
+    auto r = transcription_rss(a.models.front(), a);
+    if (!r) return exit_with(kExitFailure, r.error());
+    std::printf("%s\n", r->dump().c_str());
+    return 0;
+  }
   if (a.internal_child) {
     auto r = bench_model(a.models.front(), a, machine);
     if (!r) return exit_with(kExitFailure, r.error());
@@ -219,6 +252,12 @@ int run(BenchArgs a) {
   for (const auto& name : a.models) {
     auto r = a.models.size() == 1 ? bench_model(name, a, machine) : bench_in_child(name, a);
     if (!r) return exit_with(kExitFailure, r.error());
+    if (!a.rss_audio.empty()) {
+      auto rss = bench_in_child(name, a, true);
+      if (!rss) return exit_with(kExitFailure, rss.error());
+      (*r)["transcription_rss_mb"] = (*rss)["peak_rss_mb"];
+      (*r)["transcription_rss_audio"] = a.rss_audio;
+    }
     results.push_back(std::move(*r));
     if (!a.json) std::fprintf(stderr, "thoth: benchmarked %s\n", name.c_str());
   }
@@ -242,7 +281,10 @@ void add_bench_command(CLI::App& app, const GlobalOptions&) {
   sub->add_option("--audio", a.audio, "Audio file to transcribe for the end-to-end real-time factor");
   sub->add_option("--windows", a.windows, "Timed encoder windows")->capture_default_str()->check(CLI::Range(1, 100));
   sub->add_option("--tokens", a.tokens, "Timed decoder tokens")->capture_default_str()->check(CLI::Range(1, 400));
+  sub->add_option("--rss-audio", a.rss_audio,
+                  "Audio file transcribed in a fresh process of its own for the peak RSS column (e.g. jfk.wav)");
   sub->add_flag("--internal-child", a.internal_child)->group("");
+  sub->add_flag("--internal-rss", a.internal_rss)->group("");
   on_run(sub, [] { return run(a); });
 }
 

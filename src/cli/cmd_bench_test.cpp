@@ -51,7 +51,7 @@ TEST(BenchCli, JsonHasEveryFigureForOneModel) {
 TEST(BenchCli, SeveralModelsRunInTheirOwnProcesses) {
   const auto r = test::run_thoth({"bench", "--model", shared("models/mini.en-f16.bin"), "--model",
                                   shared("models/mini.en-q5_1.bin"), "--windows", "1", "--tokens", "4", "--threads", "1",
-                                  "--json"},
+                                  "--rss-audio", shared("speech/jfk.wav"), "--json"},
                                  {.timeout = std::chrono::minutes(5)});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json j = json::parse(r.out);
@@ -61,7 +61,19 @@ TEST(BenchCli, SeveralModelsRunInTheirOwnProcesses) {
   for (const auto& m : j["models"]) {
     expect_model_figures(m);
     EXPECT_TRUE(m["e2e"].is_null());
+    // The transcription's own process: the model and one file's decoding, not the stages.
+    expect_positive(m, "transcription_rss_mb");
+    EXPECT_LT(m["transcription_rss_mb"].get<double>(), m["peak_rss_mb"].get<double>() + 64.0);
+    EXPECT_EQ(m["transcription_rss_audio"], shared("speech/jfk.wav"));
   }
+}
+
+TEST(BenchCli, TranscriptionRssOfAMissingFileIsAnError) {
+  const auto r = test::run_thoth({"bench", "--model", shared("models/mini.en-f16.bin"), "--windows", "1", "--tokens",
+                                  "4", "--threads", "1", "--rss-audio", "/nonexistent/x.wav"},
+                                 {.timeout = std::chrono::minutes(5)});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("x.wav"), std::string::npos) << r.err;
 }
 
 TEST(BenchCli, TextOutputNamesTheCpuAndKernels) {
