@@ -110,8 +110,6 @@ void gemm_q4_0_repacked(const GemmTile& t);
 void gemm_q4_0_repacked_avx2(const GemmTile& t);
 size_t x_row_bytes_q8_0(int64_t k);
 size_t x_row_bytes_q8_1(int64_t k);
-// softmax_tile through a table's exp_shifted (the scalar and AVX2 tables' version).
-bool softmax_tile_generic(const KernelTable& t, float* kq, int64_t nt, float scale, float* m, float* sum, float* ms);
 // f16_online_softmax through a table's f16_axpy and f16_scale (the accumulator in memory):
 // the scalar table's version and the SIMD ones' fallback for head widths they do not hold
 // in registers.

@@ -298,35 +298,6 @@ void f16_online_softmax_generic(const KernelTable& t, const float* scores, const
   *m = mx;
   *sum = sm;
 }
-
-bool softmax_tile_generic(const KernelTable& t, float* kq, int64_t nt, float scale, float* m, float* sum, float* ms) {
-  float tile_max = -INFINITY;
-  for (int64_t i = 0; i < nt; ++i) {
-    kq[i] *= scale;
-    tile_max = kq[i] > tile_max ? kq[i] : tile_max;
-  }
-  if (tile_max == -INFINITY) return false;
-  const float m_new = std::fmax(*m, tile_max);
-  *ms = 1.0f;
-  if (m_new > *m) {
-    *ms = expf(*m - m_new);
-    *sum *= *ms;
-  }
-  *m = m_new;
-  t.exp_shifted(kq, m_new, kq, nt);
-  // ggml_vec_soft_max_f32: each group of 16 summed as _mm512_reduce_add_ps does (halves
-  // added until one lane is left), the groups' sums added in double.
-  double tile_sum = 0.0;
-  for (int64_t i = 0; i < nt; i += 16) {
-    float v[16] = {};
-    for (int64_t l = 0; l < 16 && i + l < nt; ++l) v[l] = kq[i + l];
-    for (int w = 8; w >= 1; w /= 2)
-      for (int l = 0; l < w; ++l) v[l] = v[l] + v[l + w];
-    tile_sum += static_cast<double>(v[0]);
-  }
-  *sum = static_cast<float>(static_cast<double>(*sum) + tile_sum);
-  return true;
-}
 }  // namespace kernels
 
 }  // namespace thoth::asr
