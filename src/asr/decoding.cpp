@@ -1,5 +1,6 @@
 #include "asr/decoding.h"
 
+#include "asr/expf_flush.h"
 #include "asr/thread_pool.h"
 
 #include <algorithm>
@@ -31,7 +32,7 @@ void compute_logprobs(const std::vector<float>& logits, int n_logits, std::vecto
 void compute_logprobs(const float* logits, int n_logits, float logit_max, float* logprobs) {
   float logsumexp = 0.0f;
   for (int i = 0; i < n_logits; ++i)
-    if (logits[i] > -INFINITY) logsumexp += expf(logits[i] - logit_max);
+    if (logits[i] > -INFINITY) logsumexp += expf_flush(logits[i] - logit_max);
   logsumexp = logf(logsumexp) + logit_max;
   for (int i = 0; i < n_logits; ++i)
     logprobs[i] = logits[i] > -INFINITY ? logits[i] - logsumexp : -INFINITY;
@@ -39,7 +40,7 @@ void compute_logprobs(const float* logits, int n_logits, float logit_max, float*
 
 void compute_probs(const std::vector<float>& logits, int n_logits, const std::vector<float>& logprobs,
                    std::vector<float>& probs) {
-  for (int i = 0; i < n_logits; ++i) probs[i] = logits[i] == -INFINITY ? 0.0f : expf(logprobs[i]);
+  for (int i = 0; i < n_logits; ++i) probs[i] = logits[i] == -INFINITY ? 0.0f : expf_flush(logprobs[i]);
 }
 
 LogitFilterContext make_logit_filter_context(const Tokenizer& tok, const DecodingOptions& options,
@@ -141,7 +142,7 @@ void process_logits(const LogitFilterContext& ctx, const float* raw, std::span<c
       float logsumexp = 0.0f;
       const float logprob_max = *std::max_element(logprobs.begin() + sp.timestamp_begin, logprobs.end());
       for (int i = sp.timestamp_begin; i < n_logits; ++i)
-        if (logprobs[i] > -INFINITY) logsumexp += expf(logprobs[i] - logprob_max);
+        if (logprobs[i] > -INFINITY) logsumexp += expf_flush(logprobs[i] - logprob_max);
       if (logsumexp > 0.0f) timestamp_logprob = logf(logsumexp) + logprob_max;
     }
     const float max_text_token_logprob =
@@ -455,7 +456,7 @@ float WindowDecoder::no_speech_probability() const {
   std::vector<float> logprobs(n_vocab);
   compute_logprobs(row0_.data(), n_vocab, max_all, logprobs.data());
   const int32_t nosp = tok_.special().nosp;
-  return row0_[nosp] == -INFINITY ? 0.0f : expf(logprobs[nosp]);
+  return row0_[nosp] == -INFINITY ? 0.0f : expf_flush(logprobs[nosp]);
 }
 
 int WindowDecoder::detect_language(std::vector<float>& probs) {

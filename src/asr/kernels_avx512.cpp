@@ -777,7 +777,13 @@ void convert_row_q8_simd(const float* x, void* dst, int64_t k) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out[b].qs), _mm512_cvtsepi32_epi8(q0));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out[b].qs + 16), _mm512_cvtsepi32_epi8(q1));
     if constexpr (std::is_same_v<Block, BlockQ8_1>) {
-      const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+      // Vector adds all the way (they wrap; the header's reduce ends in a signed scalar add).
+      const __m512i s16 = _mm512_add_epi32(q0, q1);
+      const __m256i s8 = _mm256_add_epi32(_mm512_castsi512_si256(s16), _mm512_extracti64x4_epi64(s16, 1));
+      __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
+      s4 = _mm_add_epi32(s4, _mm_unpackhi_epi64(s4, s4));
+      s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 1));
+      const int32_t sum = _mm_cvtsi128_si32(s4);
       out[b].s = fp32_to_fp16(d * static_cast<float>(sum));
     }
   }

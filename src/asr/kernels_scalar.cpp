@@ -74,13 +74,15 @@ void convert_row_q8_1(const float* x, void* dst, int64_t k) {
     const float d = amax / 127.0f;
     out[b].d = fp32_to_fp16(d);
     const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-    int32_t sum = 0;  // of the unsaturated int32 values, as the reference sums them
+    // The sum of the unsaturated int32 values, as the reference's vector adds take it: they
+    // wrap (NaN and overflowing lanes are INT32_MIN), so it is summed unsigned.
+    uint32_t sum = 0;
     for (int j = 0; j < kQK; ++j) {
       const int32_t q = round_even_i32(x[j] * id);
-      sum += q;
+      sum += static_cast<uint32_t>(q);
       out[b].qs[j] = saturate_i8(q);
     }
-    out[b].s = fp32_to_fp16(d * static_cast<float>(sum));
+    out[b].s = fp32_to_fp16(d * static_cast<float>(static_cast<int32_t>(sum)));
   }
 }
 

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "asr/expf_flush.h"
 #include "asr/kernels.h"
 
 namespace thoth::asr::kernels {
@@ -94,9 +95,9 @@ inline void online_softmax_factors(const float* scores, int64_t len, float& mx, 
     if (s > mx) {
       const float m_old = mx;
       mx = s;
-      ms = expf(m_old - mx);
+      ms = expf_flush(m_old - mx);
     } else {
-      vs = expf(s - mx);
+      vs = expf_flush(s - mx);
     }
     ms_out[j] = ms;
     vs_out[j] = vs;

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "asr/expf_flush.h"
 #include "asr/kernels.h"
 #include "asr/thread_pool.h"
 
@@ -287,10 +288,10 @@ void f16_online_softmax_generic(const KernelTable& t, const float* scores, const
     if (s > mx) {
       const float m_old = mx;
       mx = s;
-      ms = expf(m_old - mx);
+      ms = expf_flush(m_old - mx);
       t.f16_scale(acc, ms, d);
     } else {
-      vs = expf(s - mx);
+      vs = expf_flush(s - mx);
     }
     t.f16_axpy(acc, vrow, vs, d);
     sm = std::fma(sm, ms, vs);

@@ -31,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "asr/expf_flush.h"
 #include "asr/matmul.h"
 #include "asr/thread_pool.h"
 
@@ -273,7 +274,7 @@ void softmax_row(float* s, int n, Visible visible, float scale) {
     sum += static_cast<double>(v[0]);
   }
   for (; j < n; ++j) {
-    const float val = expf(s[j] - mx);
+    const float val = expf_flush(s[j] - mx);
     sum += static_cast<double>(val);
     s[j] = val;
   }
@@ -382,7 +383,7 @@ void attend_row_flash(const float* q, const KvView& kv, int h, int d, Visible vi
       const Partial p = attend_one_chunk(q16, kv, h, d, k0, k1, scale, visible, part, acc16);
       if (p.s == 0.0f) continue;
       const float m_new = std::fmax(m_final, p.m);
-      const float scale_old = expf(m_final - m_new), scale_new = expf(p.m - m_new);
+      const float scale_old = expf_flush(m_final - m_new), scale_new = expf_flush(p.m - m_new);
       // a*b + c*d as the reference's compiler contracts it: the first product fused.
       for (int i = 0; i < d; ++i) acc[i] = std::fma(acc[i], scale_old, part[i] * scale_new);
       s_final = std::fma(s_final, scale_old, p.s * scale_new);
