@@ -63,7 +63,6 @@ TEST(BenchCli, SeveralModelsRunInTheirOwnProcesses) {
     EXPECT_TRUE(m["e2e"].is_null());
     // The transcription's own process: the model and one file's decoding, not the stages.
     expect_positive(m, "transcription_rss_mb");
-    EXPECT_LT(m["transcription_rss_mb"].get<double>(), m["peak_rss_mb"].get<double>() + 64.0);
     EXPECT_EQ(m["transcription_rss_audio"], shared("speech/jfk.wav"));
   }
 }
