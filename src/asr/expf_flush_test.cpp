@@ -2,18 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 
 namespace thoth::asr {
 namespace {
 
-uint32_t bits_of(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  return u;
-}
+uint32_t bits_of(float f) { return std::bit_cast<uint32_t>(f); }
 
 // Every float from -110 to -80 (the flush threshold, the subnormal results and the first
 // normal ones), and a spread of others: expf_flush gives expf's bits.

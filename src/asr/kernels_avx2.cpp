@@ -54,12 +54,7 @@ struct F16Weights {
     const int64_t np = t.k / 64 * 64, nt = t.k - np;
     if (nt == 0) return;
     const int64_t stride = (t.m + 15) / 16 * 16;
-    thread_local std::vector<float> tails;  // [element][weight row]
-    tails.assign(static_cast<size_t>(nt * stride), 0.0f);
-    for (int64_t r = 0; r < t.m; ++r) {
-      const auto* row = reinterpret_cast<const uint16_t*>(t.w + r * t.w_stride) + np;
-      for (int64_t e = 0; e < nt; ++e) tails[e * stride + r] = half(row[e]);
-    }
+    const float* tails = transposed_f16_tails(t, np, stride, [](uint16_t h) { return half(h); });
     alignas(32) float out[16];
     for (int64_t j = 0; j < t.n; ++j) {
       const float* x = reinterpret_cast<const float*>(t.x + j * t.x_stride) + np;
@@ -71,7 +66,7 @@ struct F16Weights {
         for (int c = 0; c < 4; ++c) acc[c] = _mm256_cvtps_pd(_mm_load_ps(out + 4 * c));
         for (int64_t e = 0; e < nt; ++e) {
           const __m128 xv = _mm_set1_ps(x[e]);
-          const float* te = tails.data() + e * stride + r0;
+          const float* te = tails + e * stride + r0;
           for (int c = 0; c < 4; ++c) acc[c] = _mm256_add_pd(acc[c], _mm256_cvtps_pd(_mm_mul_ps(_mm_loadu_ps(te + 4 * c), xv)));
         }
         for (int c = 0; c < 4; ++c) _mm_store_ps(out + 4 * c, _mm256_cvtpd_ps(acc[c]));

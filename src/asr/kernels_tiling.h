@@ -8,6 +8,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "asr/expf_flush.h"
 #include "asr/kernels.h"
@@ -81,6 +82,21 @@ template <int RM, int RN, class K, class S = K>
 void gemm_tiled(const GemmTile& t) {
   gemm_blocks<RM, RN, K, S>(t);
   if constexpr (requires { K::finish_tile(t); }) K::finish_tile(t);
+}
+
+// The f16 weights of a tile's rows past the last step of 64 (elements np .. k), transposed to
+// [element][row] with rows padded to `stride` by zeros: what the kernels' finish_tile runs
+// its side-by-side double chains over. Per thread, reused between tiles.
+template <class Half>
+const float* transposed_f16_tails(const GemmTile& t, int64_t np, int64_t stride, Half half) {
+  const int64_t nt = t.k - np;
+  thread_local std::vector<float> tails;
+  tails.assign(static_cast<size_t>(nt * stride), 0.0f);
+  for (int64_t r = 0; r < t.m; ++r) {
+    const auto* row = reinterpret_cast<const uint16_t*>(t.w + r * t.w_stride) + np;
+    for (int64_t e = 0; e < nt; ++e) tails[e * stride + r] = half(row[e]);
+  }
+  return tails.data();
 }
 
 // The first pass of the register-held online softmax over `len` keys: the running max mx,
