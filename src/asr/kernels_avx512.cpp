@@ -56,10 +56,8 @@ inline __m512 hsum16(const __m512 (&v)[16]) {
                        _mm512_shuffle_ps(t[0], t[1], _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
-// Stores hsum(acc[i][j]) (+ add[i][j]) at y[j * ldy + i] for a block of 4 weight rows by RN
-// activation rows through hsum16 (RN >= 3: the batch blocks; the decoder's few rows keep the
-// plain hsum).
-// hsum16 of activation rows j0 .. j0 + 3 (those below RN) of a block of 4 weight rows.
+// hsum16 of activation rows j0 .. j0 + 3 (those below RN) of a block of 4 weight rows (RN >= 3:
+// the batch blocks; the decoder's few rows keep the plain hsum).
 template <int RN>
 inline __m512 block4_sums(const __m512 (&acc)[4][RN], int j0 = 0) {
   __m512 v[16];
@@ -73,18 +71,6 @@ inline void store_quads(__m512 sums, float* y, int64_t ldy, int quads) {
   alignas(64) float out[16];
   _mm512_store_ps(out, sums);
   for (int j = 0; j < quads; ++j) std::memcpy(y + j * ldy, out + 4 * j, 4 * sizeof(float));
-}
-
-template <int RN>
-inline void store_block4(const __m512 (&acc)[4][RN], const float (*add)[RN], float* y, int64_t ldy) {
-  __m512 sums = block4_sums<RN>(acc);
-  if (add != nullptr) {
-    alignas(64) float extra[16] = {};
-    for (int i = 0; i < 4; ++i)
-      for (int j = 0; j < RN; ++j) extra[4 * j + i] = add[i][j];
-    sums = _mm512_add_ps(sums, _mm512_load_ps(extra));
-  }
-  store_quads(sums, y, ldy, RN);
 }
 
 // ---- f32 / f16 weights: ggml_vec_dot_f32 / _f16 (see the scalar table) ---------------------
