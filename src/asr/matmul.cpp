@@ -116,6 +116,14 @@ constexpr size_t kScratchBytes = 2 * 1024 * 1024;
 // Scratch kept however small the current call's need.
 constexpr size_t kKeepScratchBytes = 256 * 1024;
 
+// Activation rows per tile: as many as fit kActTileBytes, in whole register blocks (3, 4 or 6
+// rows per block in every variant: a tile's leftover rows take the kernels' slower narrow
+// blocks).
+int64_t activation_tile_rows(size_t row_bytes) {
+  const int64_t tn = std::clamp<int64_t>(static_cast<int64_t>(kActTileBytes / std::max<size_t>(row_bytes, 1)), 1, 256);
+  return tn > 12 ? tn / 12 * 12 : tn;
+}
+
 }  // namespace
 
 const char* kernel_name() { return table().name; }
@@ -193,8 +201,7 @@ void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* 
   // the thread for the rest of its life. Outputs do not depend on the tiling (kernels.h).
   if (tk->x_row_bytes != nullptr) {
     const size_t row = tk->x_row_bytes(k);
-    int64_t tn = std::clamp<int64_t>(static_cast<int64_t>(kActTileBytes / std::max<size_t>(row, 1)), 1, 256);
-    if (tn > 12) tn = tn / 12 * 12;  // as the tiles below
+    const int64_t tn = activation_tile_rows(row);  // as the tiles below
     const int64_t chunk = std::max<int64_t>(tn, static_cast<int64_t>(kScratchBytes / std::max<size_t>(row, 1)) / tn * tn);
     if (n > chunk) {
       for (int64_t i0 = 0; i0 < n; i0 += chunk) {
@@ -230,11 +237,8 @@ void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* 
   //    by other load on the machine does not hold the rest back.
   const size_t w_row = w.row_stride;
   int64_t tm = std::clamp<int64_t>(static_cast<int64_t>(kWeightTileBytes / std::max<size_t>(w_row, 1)), 4, 256);
-  int64_t tn = std::clamp<int64_t>(static_cast<int64_t>(kActTileBytes / std::max<size_t>(x_stride, 1)), 1, 256);
+  const int64_t tn = activation_tile_rows(x_stride);
   tm = tm / 4 * 4;
-  // Whole register blocks of activation rows (3, 4 or 6 per block in every variant): a tile's
-  // leftover rows take the kernels' slower narrow blocks.
-  if (tn > 12) tn = tn / 12 * 12;
   const int threads = pool.size();
   if (n <= 5) {
     // Decoder-like (one row per sequence): only weight rows to split; enough tiles to
