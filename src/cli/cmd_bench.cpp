@@ -65,6 +65,15 @@ std::vector<float> tone(size_t n) {
   return x;
 }
 
+// The app's decoding defaults, without the temperature fallback: a model with random weights
+// would retry every window at five temperatures and measure that instead.
+asr::TranscribeOptions bench_decoding(int threads) {
+  asr::TranscribeOptions opts;
+  opts.n_threads = threads;
+  opts.temperature_fallback = false;
+  return opts;
+}
+
 Result<json> bench_model(const std::string& name, const BenchArgs& a, const asr::MachineInfo& machine) {
   auto path = models::resolve_model(name);
   if (!path) return make_error(path.error());
@@ -107,11 +116,7 @@ Result<json> bench_model(const std::string& name, const BenchArgs& a, const asr:
   j["decoder_kv_cells"] = prof->kv_cells;
 
   if (!audio.empty()) {
-    // The app's decoding defaults, without the temperature fallback: a model with random
-    // weights would retry every window at five temperatures and measure that instead.
-    asr::TranscribeOptions opts;
-    opts.n_threads = po.n_threads;
-    opts.temperature_fallback = false;
+    const asr::TranscribeOptions opts = bench_decoding(po.n_threads);
     asr::Session session(*model);
     const auto t0 = std::chrono::steady_clock::now();
     auto tr = session.transcribe(audio.data(), audio.size(), opts);
@@ -132,7 +137,7 @@ Result<json> bench_model(const std::string& name, const BenchArgs& a, const asr:
 }
 
 // The peak resident set of a process that loads the model and transcribes one file with the
-// app's decoding (beam 5; no temperature fallback, as above): what a dictation costs in
+// benchmark's decoding (bench_decoding: beam 5): what a dictation costs in
 // memory, without the benchmark's own stages.
 Result<json> transcription_rss(const std::string& name, const BenchArgs& a) {
   auto path = models::resolve_model(name);
@@ -141,11 +146,8 @@ Result<json> transcription_rss(const std::string& name, const BenchArgs& a) {
   if (!model) return make_error(model.error());
   auto audio = audio::load_audio_16k_mono(a.rss_audio);
   if (!audio) return make_error(audio.error());
-  asr::TranscribeOptions opts;
-  opts.n_threads = a.threads;
-  opts.temperature_fallback = false;
   asr::Session session(*model);
-  auto tr = session.transcribe(audio->data(), audio->size(), opts);
+  auto tr = session.transcribe(audio->data(), audio->size(), bench_decoding(a.threads));
   if (!tr) return make_error(a.rss_audio + ": " + tr.error());
   return json{{"peak_rss_mb", peak_rss_mb()}};
 }
