@@ -40,6 +40,15 @@ struct TypeKernels {
   void (*gemm)(const GemmTile& tile) = nullptr;
 };
 
+// Flash attention's keys (one head's) in blocks of kKeyBlock: element i of key j at
+// key_block_index(j, i, d), so a block's keys lie side by side in vector lanes and each lane
+// sums its own products in order, without transposing rows on every step; a block's steps
+// read one sequential stream (a cache streamed from memory keeps the prefetchers busy).
+constexpr int kKeyBlock = 64;
+constexpr int64_t key_block_index(int64_t j, int64_t i, int64_t d) {
+  return j / kKeyBlock * kKeyBlock * d + i * kKeyBlock + j % kKeyBlock;
+}
+
 // Rows one f32_axpy_rows call takes at most (24 of AVX-512's 32 registers as accumulators).
 constexpr int kAxpyRows = 6;
 
@@ -80,10 +89,11 @@ struct KernelTable {
   // (expf is libm's, as the reference's; the products as f16_axpy and f16_scale compute them).
   void (*f16_online_softmax)(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
                              int64_t d, uint16_t* acc, float* m, float* sum) = nullptr;
-  // out[r] = float(sum over i < d, in order, in double, of f32(rows[r * stride + i]) *
-  // f32(q[i])) for r < n_rows: flash attention's scores (the f16 products are exact floats).
-  void (*dot_f16_rows)(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d,
-                       float* out) = nullptr;
+  // Flash attention's scores over keys stored in blocks of kKeyBlock (key_block_index()):
+  // out[j] = float(sum over i < d, in order, in double, of f32(key j's element i) * f32(q[i]))
+  // for the n_blocks * kKeyBlock keys from `blocks` on (the f16 products are exact floats).
+  void (*dot_f16_blocked)(const uint16_t* blocks, int64_t n_blocks, const uint16_t* q, int64_t d,
+                          float* out) = nullptr;
 
   // y[i] = fp32_to_fp16(x[i]) for i < n (f16 storage: the encoder's K/V casts, GELU's input).
   void (*to_f16)(const float* x, uint16_t* y, int64_t n) = nullptr;

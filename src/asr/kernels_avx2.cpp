@@ -526,86 +526,25 @@ void f16_online_softmax(const float* scores, const int32_t* rows, int64_t n, con
   }
 }
 
-// Eight rows' next eight halves, transposed: c[e] holds element e of rows 0..7.
-inline void transpose8x8_epi16(const __m128i a[8], __m128i c[8]) {
-  const __m128i t0 = _mm_unpacklo_epi16(a[0], a[1]), t1 = _mm_unpackhi_epi16(a[0], a[1]);
-  const __m128i t2 = _mm_unpacklo_epi16(a[2], a[3]), t3 = _mm_unpackhi_epi16(a[2], a[3]);
-  const __m128i t4 = _mm_unpacklo_epi16(a[4], a[5]), t5 = _mm_unpackhi_epi16(a[4], a[5]);
-  const __m128i t6 = _mm_unpacklo_epi16(a[6], a[7]), t7 = _mm_unpackhi_epi16(a[6], a[7]);
-  const __m128i u0 = _mm_unpacklo_epi32(t0, t2), u1 = _mm_unpackhi_epi32(t0, t2);
-  const __m128i u2 = _mm_unpacklo_epi32(t1, t3), u3 = _mm_unpackhi_epi32(t1, t3);
-  const __m128i u4 = _mm_unpacklo_epi32(t4, t6), u5 = _mm_unpackhi_epi32(t4, t6);
-  const __m128i u6 = _mm_unpacklo_epi32(t5, t7), u7 = _mm_unpackhi_epi32(t5, t7);
-  c[0] = _mm_unpacklo_epi64(u0, u4);
-  c[1] = _mm_unpackhi_epi64(u0, u4);
-  c[2] = _mm_unpacklo_epi64(u1, u5);
-  c[3] = _mm_unpackhi_epi64(u1, u5);
-  c[4] = _mm_unpacklo_epi64(u2, u6);
-  c[5] = _mm_unpackhi_epi64(u2, u6);
-  c[6] = _mm_unpacklo_epi64(u3, u7);
-  c[7] = _mm_unpackhi_epi64(u3, u7);
-}
-
-// Eight rows at a time, one double lane per row, so each row's sum keeps its order; rows
-// left over and elements past a multiple of 8 take the scalar loop's steps in the same order.
-void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d, float* out) {
-  const int64_t d8 = d / 8 * 8;
-  int64_t r = 0;
-  // Two groups of eight rows at once: independent sums hide the adds' latency.
-  for (; r + 16 <= n_rows; r += 16) {
-    __m256d acc[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd()};
-    for (int64_t i = 0; i < d8; i += 8) {
-      __m128i a[8], c[8], b[8], e2[8];
-      for (int l = 0; l < 8; ++l) {
-        a[l] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + (r + l) * stride + i));
-        b[l] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + (r + 8 + l) * stride + i));
-      }
-      transpose8x8_epi16(a, c);
-      transpose8x8_epi16(b, e2);
-      for (int e = 0; e < 8; ++e) {
-        const __m256 qv = _mm256_set1_ps(half(q[i + e]));
-        const __m256 p = _mm256_mul_ps(_mm256_cvtph_ps(c[e]), qv);
-        const __m256 p2 = _mm256_mul_ps(_mm256_cvtph_ps(e2[e]), qv);
-        acc[0] = _mm256_add_pd(acc[0], _mm256_cvtps_pd(_mm256_castps256_ps128(p)));
-        acc[1] = _mm256_add_pd(acc[1], _mm256_cvtps_pd(_mm256_extractf128_ps(p, 1)));
-        acc[2] = _mm256_add_pd(acc[2], _mm256_cvtps_pd(_mm256_castps256_ps128(p2)));
-        acc[3] = _mm256_add_pd(acc[3], _mm256_cvtps_pd(_mm256_extractf128_ps(p2, 1)));
+// Half a block (32 keys) at a time in eight registers of double lanes, so each key's sum
+// keeps its order and eight independent sums hide the FMAs' latency. fma(k, q, sum) rounds
+// exactly as sum + f32(k * q): the product of two f16 values is exact in float and in double.
+void dot_f16_blocked(const uint16_t* blocks, int64_t n_blocks, const uint16_t* q, int64_t d, float* out) {
+  constexpr int kHalf = kKeyBlock / 2;
+  for (int64_t b = 0; b < n_blocks * 2; ++b) {
+    const uint16_t* keys = blocks + b / 2 * kKeyBlock * d + b % 2 * kHalf;
+    __m256d acc[kHalf / 4];
+    for (auto& a : acc) a = _mm256_setzero_pd();
+    for (int64_t i = 0; i < d; ++i) {
+      const __m256d qv = _mm256_set1_pd(half(q[i]));
+      const uint16_t* k = keys + i * kKeyBlock;
+      for (int r = 0; r < kHalf / 8; ++r) {
+        const __m256 kf = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + 8 * r)));
+        acc[2 * r] = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(kf)), qv, acc[2 * r]);
+        acc[2 * r + 1] = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(kf, 1)), qv, acc[2 * r + 1]);
       }
     }
-    double sums[16];
-    for (int g = 0; g < 4; ++g) _mm256_storeu_pd(sums + 4 * g, acc[g]);
-    for (int l = 0; l < 16; ++l) {
-      const uint16_t* row = rows + (r + l) * stride;
-      for (int64_t i = d8; i < d; ++i) sums[l] += static_cast<double>(half(row[i]) * half(q[i]));
-      out[r + l] = static_cast<float>(sums[l]);
-    }
-  }
-  for (; r + 8 <= n_rows; r += 8) {
-    __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
-    for (int64_t i = 0; i < d8; i += 8) {
-      __m128i a[8], c[8];
-      for (int l = 0; l < 8; ++l) a[l] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + (r + l) * stride + i));
-      transpose8x8_epi16(a, c);
-      for (int e = 0; e < 8; ++e) {
-        const __m256 p = _mm256_mul_ps(_mm256_cvtph_ps(c[e]), _mm256_set1_ps(half(q[i + e])));
-        lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(p)));
-        hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(p, 1)));
-      }
-    }
-    double sums[8];
-    _mm256_storeu_pd(sums, lo);
-    _mm256_storeu_pd(sums + 4, hi);
-    for (int l = 0; l < 8; ++l) {
-      const uint16_t* row = rows + (r + l) * stride;
-      for (int64_t i = d8; i < d; ++i) sums[l] += static_cast<double>(half(row[i]) * half(q[i]));
-      out[r + l] = static_cast<float>(sums[l]);
-    }
-  }
-  for (; r < n_rows; ++r) {
-    const uint16_t* row = rows + r * stride;
-    double sum = 0.0;
-    for (int64_t i = 0; i < d; ++i) sum += static_cast<double>(half(row[i]) * half(q[i]));
-    out[r] = static_cast<float>(sum);
+    for (int r = 0; r < kHalf / 4; ++r) _mm_storeu_ps(out + b * kHalf + 4 * r, _mm256_cvtpd_ps(acc[r]));
   }
 }
 
@@ -712,7 +651,7 @@ KernelTable make_avx2() {
   t.to_f16 = to_f16;
   t.gelu_f16 = gelu_f16;
   t.f16_scale = f16_scale;
-  t.dot_f16_rows = dot_f16_rows;
+  t.dot_f16_blocked = dot_f16_blocked;
   return t;
 }
 

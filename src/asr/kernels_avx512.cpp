@@ -647,84 +647,23 @@ void f16_online_softmax(const float* scores, const int32_t* rows, int64_t n, con
   }
 }
 
-// Eight rows' next eight halves, transposed: c[e] holds element e of rows 0..7.
-inline void transpose8x8_epi16(const __m128i a[8], __m128i c[8]) {
-  const __m128i t0 = _mm_unpacklo_epi16(a[0], a[1]), t1 = _mm_unpackhi_epi16(a[0], a[1]);
-  const __m128i t2 = _mm_unpacklo_epi16(a[2], a[3]), t3 = _mm_unpackhi_epi16(a[2], a[3]);
-  const __m128i t4 = _mm_unpacklo_epi16(a[4], a[5]), t5 = _mm_unpackhi_epi16(a[4], a[5]);
-  const __m128i t6 = _mm_unpacklo_epi16(a[6], a[7]), t7 = _mm_unpackhi_epi16(a[6], a[7]);
-  const __m128i u0 = _mm_unpacklo_epi32(t0, t2), u1 = _mm_unpackhi_epi32(t0, t2);
-  const __m128i u2 = _mm_unpacklo_epi32(t1, t3), u3 = _mm_unpackhi_epi32(t1, t3);
-  const __m128i u4 = _mm_unpacklo_epi32(t4, t6), u5 = _mm_unpackhi_epi32(t4, t6);
-  const __m128i u6 = _mm_unpacklo_epi32(t5, t7), u7 = _mm_unpackhi_epi32(t5, t7);
-  c[0] = _mm_unpacklo_epi64(u0, u4);
-  c[1] = _mm_unpackhi_epi64(u0, u4);
-  c[2] = _mm_unpacklo_epi64(u1, u5);
-  c[3] = _mm_unpackhi_epi64(u1, u5);
-  c[4] = _mm_unpacklo_epi64(u2, u6);
-  c[5] = _mm_unpackhi_epi64(u2, u6);
-  c[6] = _mm_unpacklo_epi64(u3, u7);
-  c[7] = _mm_unpackhi_epi64(u3, u7);
-}
-
-// G groups of eight rows, one double lane per row, so each row's sum keeps its order; the
-// groups' independent sums hide the adds' latency.
-template <int G>
-void dot_f16_row_groups(const uint16_t* rows, int64_t stride, const uint16_t* q, int64_t d8, double* sums) {
-  __m512d acc[G];
-  for (int g = 0; g < G; ++g) acc[g] = _mm512_setzero_pd();
-  for (int64_t i = 0; i < d8; i += 8) {
-    __m256 qv[8];
-    for (int e = 0; e < 8; ++e) qv[e] = _mm256_set1_ps(half(q[i + e]));
-    for (int g = 0; g < G; ++g) {
-      __m128i a[8], c[8];
-      for (int l = 0; l < 8; ++l)
-        a[l] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + (g * 8 + l) * stride + i));
-      transpose8x8_epi16(a, c);
-      for (int e = 0; e < 8; ++e)
-        acc[g] = _mm512_add_pd(acc[g], _mm512_cvtps_pd(_mm256_mul_ps(_mm256_cvtph_ps(c[e]), qv[e])));
-    }
-  }
-  for (int g = 0; g < G; ++g) _mm512_storeu_pd(sums + 8 * g, acc[g]);
-}
-
-// Rows left over and elements past a multiple of 8 take the scalar loop's steps in the same order.
-void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d, float* out) {
-  const int64_t d8 = d / 8 * 8;
-  int64_t r = 0;
-  for (; r + 32 <= n_rows; r += 32) {
-    double sums[32];
-    dot_f16_row_groups<4>(rows + r * stride, stride, q, d8, sums);
-    for (int l = 0; l < 32; ++l) {
-      const uint16_t* row = rows + (r + l) * stride;
-      for (int64_t i = d8; i < d; ++i) sums[l] += static_cast<double>(half(row[i]) * half(q[i]));
-      out[r + l] = static_cast<float>(sums[l]);
-    }
-  }
-  for (; r + 8 <= n_rows; r += 8) {
-    __m512d acc = _mm512_setzero_pd();
-    for (int64_t i = 0; i < d8; i += 8) {
-      __m128i a[8], c[8];
-      for (int l = 0; l < 8; ++l) a[l] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + (r + l) * stride + i));
-      transpose8x8_epi16(a, c);
-      for (int e = 0; e < 8; ++e) {
-        const __m256 p = _mm256_mul_ps(_mm256_cvtph_ps(c[e]), _mm256_set1_ps(half(q[i + e])));
-        acc = _mm512_add_pd(acc, _mm512_cvtps_pd(p));
+// A block's 64 keys in eight registers of double lanes, so each key's sum keeps its order
+// and eight independent sums hide the FMAs' latency. fma(k, q, sum) rounds exactly as
+// sum + f32(k * q): the product of two f16 values is exact in float and in double.
+void dot_f16_blocked(const uint16_t* blocks, int64_t n_blocks, const uint16_t* q, int64_t d, float* out) {
+  constexpr int kRegs = kKeyBlock / 8;
+  for (int64_t b = 0; b < n_blocks; ++b, blocks += kKeyBlock * d, out += kKeyBlock) {
+    __m512d acc[kRegs];
+    for (int r = 0; r < kRegs; ++r) acc[r] = _mm512_setzero_pd();
+    for (int64_t i = 0; i < d; ++i) {
+      const __m512d qv = _mm512_set1_pd(half(q[i]));
+      const uint16_t* k = blocks + i * kKeyBlock;
+      for (int r = 0; r < kRegs; ++r) {
+        const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(k + 8 * r));
+        acc[r] = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm256_cvtph_ps(h)), qv, acc[r]);
       }
     }
-    double sums[8];
-    _mm512_storeu_pd(sums, acc);
-    for (int l = 0; l < 8; ++l) {
-      const uint16_t* row = rows + (r + l) * stride;
-      for (int64_t i = d8; i < d; ++i) sums[l] += static_cast<double>(half(row[i]) * half(q[i]));
-      out[r + l] = static_cast<float>(sums[l]);
-    }
-  }
-  for (; r < n_rows; ++r) {
-    const uint16_t* row = rows + r * stride;
-    double sum = 0.0;
-    for (int64_t i = 0; i < d; ++i) sum += static_cast<double>(half(row[i]) * half(q[i]));
-    out[r] = static_cast<float>(sum);
+    for (int r = 0; r < kRegs; ++r) _mm256_storeu_ps(out + 8 * r, _mm512_cvtpd_ps(acc[r]));
   }
 }
 
@@ -816,7 +755,7 @@ KernelTable make_avx512() {
   t.to_f16 = to_f16;
   t.gelu_f16 = gelu_f16;
   t.f16_scale = f16_scale;
-  t.dot_f16_rows = dot_f16_rows;
+  t.dot_f16_blocked = dot_f16_blocked;
   return t;
 }
 

@@ -349,13 +349,12 @@ void gelu_f16(float* x, int64_t n, const uint16_t* table) {
   }
 }
 
-void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d, float* out) {
+void dot_f16_blocked(const uint16_t* blocks, int64_t n_blocks, const uint16_t* q, int64_t d, float* out) {
   const auto& ht = half_table();
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const uint16_t* row = rows + r * stride;
+  for (int64_t j = 0; j < n_blocks * kKeyBlock; ++j) {
     double sum = 0.0;
-    for (int64_t i = 0; i < d; ++i) sum += static_cast<double>(ht[row[i]] * ht[q[i]]);
-    out[r] = static_cast<float>(sum);
+    for (int64_t i = 0; i < d; ++i) sum += static_cast<double>(ht[blocks[key_block_index(j, i, d)]] * ht[q[i]]);
+    out[j] = static_cast<float>(sum);
   }
 }
 
@@ -379,7 +378,7 @@ KernelTable make_scalar() {
   t.to_f16 = to_f16;
   t.gelu_f16 = gelu_f16;
   t.f16_scale = f16_scale;
-  t.dot_f16_rows = dot_f16_rows;
+  t.dot_f16_blocked = dot_f16_blocked;
   return t;
 }
 

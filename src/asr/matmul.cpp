@@ -147,8 +147,8 @@ void f16_online_softmax(const float* scores, const int32_t* rows, int64_t n, con
                         int64_t d, uint16_t* acc, float* m, float* sum) {
   table().f16_online_softmax(scores, rows, n, v, stride, d, acc, m, sum);
 }
-void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d, float* out) {
-  table().dot_f16_rows(rows, stride, n_rows, q, d, out);
+void dot_f16_blocked(const uint16_t* blocks, int64_t n_blocks, const uint16_t* q, int64_t d, float* out) {
+  table().dot_f16_blocked(blocks, n_blocks, q, d, out);
 }
 void to_f16(const float* x, uint16_t* y, int64_t n) { table().to_f16(x, y, n); }
 void gelu_f16(float* x, int64_t n, const uint16_t* gelu) { table().gelu_f16(x, n, gelu); }

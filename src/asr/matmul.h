@@ -56,7 +56,8 @@ void f16_scale(uint16_t* acc, float s, int64_t n);
 bool softmax_tile(float* kq, int64_t nt, float scale, float* m, float* sum, float* ms);
 void f16_online_softmax(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
                         int64_t d, uint16_t* acc, float* m, float* sum);
-void dot_f16_rows(const uint16_t* rows, int64_t stride, int64_t n_rows, const uint16_t* q, int64_t d, float* out);
+// out[j] for the n_blocks * kernels::kKeyBlock keys of `blocks` (kernels.h says how).
+void dot_f16_blocked(const uint16_t* blocks, int64_t n_blocks, const uint16_t* q, int64_t d, float* out);
 // ggml's f16-table GELU in place: x <= -10 -> 0; x < 10 -> f32(table[fp32_to_fp16(x)]); else
 // (x >= 10, NaN) unchanged. table has 65536 + 1 entries (the SIMD gathers read 32 bits).
 void gelu_f16(float* x, int64_t n, const uint16_t* table);

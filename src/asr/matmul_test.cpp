@@ -477,28 +477,33 @@ TEST_P(MatmulVariant, F16OnlineSoftmaxGivesTheScalarBitsAndTheLoopsResult) {
   }
 }
 
-TEST_P(MatmulVariant, F16RowDotsGiveTheScalarBits) {
+TEST_P(MatmulVariant, F16BlockedKeyDotsGiveTheScalarBits) {
+  constexpr int kB = kernels::kKeyBlock;
   std::mt19937 rng(13);
   std::normal_distribution<float> g(0.0f, 4.0f);
-  const int64_t stride = 200;
-  std::vector<uint16_t> rows(static_cast<size_t>(stride) * 37), q(stride);
-  for (auto& h : rows) h = fp32_to_fp16(g(rng));
-  for (auto& h : q) h = fp32_to_fp16(g(rng) * 0.01f);
-  rows[5] = fp32_to_fp16(60000.0f);  // large and tiny magnitudes in one sum: order matters
-  rows[6] = fp32_to_fp16(1e-7f);
   for (int64_t d : {int64_t{1}, int64_t{8}, int64_t{13}, int64_t{64}, int64_t{200}}) {
-    for (int64_t n : {int64_t{1}, int64_t{8}, int64_t{9}, int64_t{37}}) {
+    // 1..9 blocks: the variants' groups of blocks and the blocks left over.
+    for (int64_t n_blocks : {int64_t{1}, int64_t{2}, int64_t{3}, int64_t{4}, int64_t{5}, int64_t{9}}) {
+      const int64_t n = n_blocks * kB;
+      std::vector<uint16_t> keys(static_cast<size_t>(n * d)), q(static_cast<size_t>(d));
+      for (auto& h : keys) h = fp32_to_fp16(g(rng));
+      for (auto& h : q) h = fp32_to_fp16(g(rng) * 0.01f);
+      // Large and tiny magnitudes in one sum (order matters), and lanes 0, 7, 8 and 15.
+      for (int64_t j : {int64_t{0}, int64_t{7}, n - 8, n - 1}) {
+        keys[kernels::key_block_index(j, 0, d)] = fp32_to_fp16(60000.0f);
+        keys[kernels::key_block_index(j, d - 1, d)] = fp32_to_fp16(1e-7f);
+      }
       std::vector<float> got(n), want(n);
-      dot_f16_rows(rows.data(), stride, n, q.data(), d, got.data());
+      dot_f16_blocked(keys.data(), n_blocks, q.data(), d, got.data());
       ASSERT_TRUE(select_kernels("scalar").ok());
-      dot_f16_rows(rows.data(), stride, n, q.data(), d, want.data());
+      dot_f16_blocked(keys.data(), n_blocks, q.data(), d, want.data());
       ASSERT_TRUE(select_kernels(GetParam()).ok());
-      for (int64_t r = 0; r < n; ++r) {
-        ASSERT_EQ(bits_of(got[r]), bits_of(want[r])) << "d=" << d << " n=" << n << " r=" << r;
+      for (int64_t j = 0; j < n; ++j) {
+        ASSERT_EQ(bits_of(got[j]), bits_of(want[j])) << "d=" << d << " blocks=" << n_blocks << " key=" << j;
         double sum = 0.0;
         for (int64_t i = 0; i < d; ++i)
-          sum += static_cast<double>(fp16_to_fp32(rows[r * stride + i]) * fp16_to_fp32(q[i]));
-        ASSERT_EQ(got[r], static_cast<float>(sum));
+          sum += static_cast<double>(fp16_to_fp32(keys[kernels::key_block_index(j, i, d)]) * fp16_to_fp32(q[i]));
+        ASSERT_EQ(bits_of(got[j]), bits_of(static_cast<float>(sum))) << "d=" << d << " key=" << j;
       }
     }
   }

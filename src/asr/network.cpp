@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "asr/expf_flush.h"
+#include "asr/kernels.h"
 #include "asr/matmul.h"
 #include "asr/thread_pool.h"
 
@@ -292,7 +293,15 @@ struct KvView {
   int64_t vt_stride = 0;  // elements between value-dimension rows
   int n_keys = 0;
   const uint16_t* v = nullptr;  // flash attention: value rows, k_stride apart
+  // The keys of one head (h = 0) in blocks (kernels::key_block_index) instead of rows:
+  // decode()'s caches, whose scores are computed a block of keys at a time. k_stride then
+  // only spaces the value rows.
+  bool k_blocked = false;
 };
+
+inline uint16_t key_half(const KvView& kv, int h, int d, int64_t j, int64_t i) {
+  return kv.k_blocked ? kv.k[kernels::key_block_index(j, i, d)] : kv.k[j * kv.k_stride + h * d + i];
+}
 
 // softmax(q . k^T * scale) . v for `rows` query rows and one head, through two matmuls.
 // visible(r, j): whether row r sees key j (the mask); scores is scratch of rows * n_keys.
@@ -323,7 +332,7 @@ constexpr int kSplitMinKeys = 512;    // one query row over this many keys takes
 constexpr int kReferenceThreads = 2;  // ...cut into one chunk per thread of the golden runs
 
 // Scores are ggml_vec_dot_f16 for rows shorter than one SIMD step: widened products summed in
-// double (dot_f16_rows in the kernel table).
+// double (dot_f16_blocked in the kernel table).
 
 struct Partial {
   float m = -INFINITY, s = 0.0f;
@@ -341,15 +350,29 @@ Partial attend_one_chunk(const uint16_t* q16, const KvView& kv, int h, int d, in
   // too, cheaper than gathering the visible ones).
   thread_local std::vector<float> dots;
   thread_local std::vector<int32_t> keys;
+  thread_local std::vector<uint16_t> packed;
+  constexpr int kB = kernels::kKeyBlock;
   const int n = std::max(k1 - k0, 0);
-  dots.resize(static_cast<size_t>(n));
+  // The blocks holding keys [k0, k1) (key j at j - b0 * kB in them): a cache's own, or the
+  // rows packed into blocks.
+  const int b0 = k0 / kB, n_blocks = n > 0 ? (k1 + kB - 1) / kB - b0 : 0;
+  const uint16_t* blocks = packed.data();
+  if (kv.k_blocked) {
+    blocks = kv.k + static_cast<int64_t>(b0) * kB * d;
+  } else {
+    packed.assign(static_cast<size_t>(n_blocks) * kB * d, 0);
+    for (int j = k0; j < k1; ++j)
+      for (int i = 0; i < d; ++i) packed[kernels::key_block_index(j - b0 * kB, i, d)] = key_half(kv, h, d, j, i);
+    blocks = packed.data();
+  }
+  dots.resize(static_cast<size_t>(n_blocks) * kB);
   keys.resize(static_cast<size_t>(n));
-  dot_f16_rows(kv.k + static_cast<int64_t>(k0) * kv.k_stride + h * d, kv.k_stride, k1 - k0, q16, d, dots.data());
-  // The visible keys' scaled scores, in key order, compacted in place (c <= j - k0).
+  dot_f16_blocked(blocks, n_blocks, q16, d, dots.data());
+  // The visible keys' scaled scores, in key order, compacted in place (c <= j - b0 * kB).
   int c = 0;
   for (int j = k0; j < k1; ++j) {
     if (!visible(j)) continue;
-    dots[c] = dots[j - k0] * scale;
+    dots[c] = dots[j - b0 * kB] * scale;
     keys[c++] = j;
   }
   f16_online_softmax(dots.data(), keys.data(), c, kv.v + h * d, kv.k_stride, d, acc16, &p.m, &p.s);
@@ -434,7 +457,7 @@ void attend_tiled(const float* q, int64_t rows, int64_t ldq, const KvView& kv, i
       float* vh = values.data() + h * head_elems;
       for (int j = 0; j < n; ++j)
         for (int i = 0; i < d; ++i) {
-          kt[static_cast<size_t>(i) * n + j] = h2f(kv.k[j * kv.k_stride + h * d + i]);
+          kt[static_cast<size_t>(i) * n + j] = h2f(key_half(kv, static_cast<int>(h), d, j, i));
           vh[static_cast<size_t>(j) * d + i] = h2f(kv.v[j * kv.k_stride + h * d + i]);
         }
     }
@@ -553,15 +576,16 @@ struct WhisperNetwork::Impl {
   // 256 with zero rows that take part in its softmax, as the reference's padded buffers do.
   std::vector<uint16_t> cross_k, cross_vt;
   // With flash attention, decode() regroups the window's cross-attention keys and values by
-  // head ([layer][head][key][d_head]) before its first step: a head's attention then reads
-  // two contiguous blocks instead of a 128-byte slice of every cache row. encode() writes
+  // head ([layer][head], values [key][d_head], keys in key blocks) before its first step: a
+  // head's attention then reads two contiguous blocks instead of a 128-byte slice of every
+  // cache row. encode() writes
   // the row layout above (cross_rows_again() first restores its zero padding rows).
   bool cross_by_head = false;
   int n_seqs = 1;
   int kv_size = 0;              // cells
   std::vector<Cell> cells;
   uint32_t head = 0;            // where the search for free cells starts
-  ZeroPages<uint16_t> self_k;  // [layer][cell][n_state] (flash attention: [layer][head][cell][d_head])
+  ZeroPages<uint16_t> self_k;  // [layer][cell][n_state] (flash attention: [layer][head], cells in key blocks)
   ZeroPages<uint16_t> self_v;  // [layer][n_state][cell] (flash attention: [layer][head][cell][d_head])
   ThreadPool serial_{1};           // runs a head's products inline inside a parallel task
   std::vector<float> scores_;
@@ -678,7 +702,8 @@ struct WhisperNetwork::Impl {
   }
 
   // cross_k and cross_vt (flash attention: both [layer][key][n_state]) to head-major order,
-  // one layer at a time through a copy of it. Moves halves only.
+  // one layer at a time through a copy of it: the keys in blocks (kernels::key_block_index),
+  // the values as rows of d_head. Moves halves only.
   void group_cross_by_head() {
     const size_t keys = static_cast<size_t>(n_audio_ctx_pad), layer = keys * n_state, head = keys * d_head;
     std::vector<uint16_t> rows(layer);
@@ -687,9 +712,14 @@ struct WhisperNetwork::Impl {
         uint16_t* block = kv->data() + l * layer;
         std::memcpy(rows.data(), block, layer * sizeof(uint16_t));
         for (int h = 0; h < n_head; ++h)
-          for (size_t j = 0; j < keys; ++j)
-            std::memcpy(block + h * head + j * d_head, rows.data() + j * n_state + static_cast<size_t>(h) * d_head,
-                        d_head * sizeof(uint16_t));
+          for (size_t j = 0; j < keys; ++j) {
+            const uint16_t* src = rows.data() + j * n_state + static_cast<size_t>(h) * d_head;
+            if (kv == &cross_vt) {
+              std::memcpy(block + h * head + j * d_head, src, d_head * sizeof(uint16_t));
+              continue;
+            }
+            for (int i = 0; i < d_head; ++i) block[h * head + kernels::key_block_index(j, i, d_head)] = src[i];
+          }
       }
     cross_by_head = true;
   }
@@ -705,13 +735,13 @@ struct WhisperNetwork::Impl {
   }
 
   // decode()'s flash attention over keys and values stored by head: head h's at
-  // k + h * head_stride and v + h * head_stride, one key per d_head halves. What attention()
+  // k + h * head_stride (keys in blocks) and v + h * head_stride (one value per d_head halves). What attention()
   // computes over the row layout (each head's keys in the same order, so the same bits), the
   // head's block standing in for the row slice (stride d_head, head 0).
   template <typename Visible>
   void attend_by_head(const float* q, int64_t rows, const uint16_t* k, const uint16_t* v, size_t head_stride,
                       int n_keys, float scale, Visible visible, float* out) {
-    auto view = [&](int h) { return KvView{k + h * head_stride, d_head, nullptr, 0, n_keys, v + h * head_stride}; };
+    auto view = [&](int h) { return KvView{k + h * head_stride, d_head, nullptr, 0, n_keys, v + h * head_stride, true}; };
     if (rows >= kTileRows) {  // a long prompt: the tiled kernel, one head per call
       for (int h = 0; h < n_head && !stopped(); ++h)
         attend_tiled(q + h * d_head, rows, n_state, view(h), 1, d_head, scale, visible, out + h * d_head, n_state,
@@ -980,16 +1010,17 @@ struct WhisperNetwork::Impl {
       linear_rows(L.self.v, h.data(), total, vb.data());
       uint16_t* k = self_k.data() + l * kv_layer;
       uint16_t* v = self_v.data() + l * kv_layer;
-      // Flash attention keeps the layer's cache by head ([head][cell][d_head]), as the
-      // cross-attention's, so a head's attention reads contiguous memory.
+      // Flash attention keeps the layer's cache by head, as the cross-attention's, so a head's
+      // attention reads contiguous memory: [head][cell][d_head] values, keys in blocks of cells.
       const size_t self_head = static_cast<size_t>(kv_size) * d_head;
       for (int64_t r = 0; r < total; ++r) {
         const int64_t c = slot + r;
         if (flash) {
           for (int hd = 0; hd < n_head; ++hd) {
-            const size_t at = hd * self_head + static_cast<size_t>(c) * d_head;
-            to_half(&kb[r * n_state + hd * d_head], k + at, d_head);
-            to_half(&vb[r * n_state + hd * d_head], v + at, d_head);
+            const float* key = &kb[r * n_state + hd * d_head];
+            for (int i = 0; i < d_head; ++i)
+              k[hd * self_head + kernels::key_block_index(c, i, d_head)] = fp32_to_fp16(key[i]);
+            to_half(&vb[r * n_state + hd * d_head], v + hd * self_head + static_cast<size_t>(c) * d_head, d_head);
           }
           continue;
         }
