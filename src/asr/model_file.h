@@ -74,6 +74,9 @@ class ModelFile {
 
  private:
   ModelFile() = default;
+  // Reads tensors_[i] for each listed i (bytes: their sizes rounded up to 64) from fd into
+  // copies_ and points them there.
+  Result<void> copy_misaligned(int fd, const std::vector<size_t>& which, size_t bytes);
   std::string path_;
   Hparams hparams_;
   MelFilters filters_;
@@ -84,7 +87,9 @@ class ModelFile {
   TensorType weight_type_ = TensorType::F16;
   void* map_ = nullptr;
   size_t map_size_ = 0;
-  std::vector<void*> owned_;  // aligned copies of tensors the file stores at odd addresses
+  // Aligned copies of the tensors the file stores at odd addresses, in one anonymous mapping.
+  void* copies_ = nullptr;
+  size_t copies_size_ = 0;
 };
 
 }  // namespace thoth::asr
