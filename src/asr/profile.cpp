@@ -1,6 +1,7 @@
 #include "asr/profile.h"
 
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -96,7 +97,53 @@ Result<StageProfile> profile_stages(const std::shared_ptr<const Model>& model, c
   }
   p.decode_ms_per_token = ms_since(t_dec) / options.tokens;
   p.kv_cells = hp.n_text_ctx;
+  p.decode_bytes_per_token = decoder_step_bytes(file, hp.n_text_ctx - options.tokens / 2);
   return p;
+}
+
+double decoder_step_bytes(const ModelFile& file, int kv_cells) {
+  const Hparams& hp = file.hparams();
+  double bytes = 0;
+  for (const auto& t : file.tensors()) {
+    if (t.name.rfind("decoder.", 0) != 0 || t.name == "decoder.positional_embedding") continue;
+    if (t.name.find(".cross_attn.key.") != std::string::npos || t.name.find(".cross_attn.value.") != std::string::npos)
+      continue;
+    bytes += static_cast<double>(t.nbytes);
+  }
+  const double row = 2.0 * hp.n_text_state;  // one f16 key or value
+  const double cross_keys = (hp.n_audio_ctx + 255) / 256 * 256;
+  bytes += hp.n_text_layer * 2.0 * row * (cross_keys + kv_cells);
+  return bytes;
+}
+
+double memory_read_gbps(int n_threads) {
+  long llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
+  if (llc <= 0) llc = sysconf(_SC_LEVEL2_CACHE_SIZE);
+  const size_t bytes = std::clamp<size_t>(static_cast<size_t>(std::max(llc, 0L)) * 8, size_t{256} << 20, size_t{1} << 30);
+  std::vector<uint64_t> buf(bytes / sizeof(uint64_t), 1);
+  ThreadPool pool(n_threads);
+  std::vector<uint64_t> sums(static_cast<size_t>(n_threads) * 8);  // a cache line per thread
+  double best = 1e300;
+  for (int pass = 0; pass < 5; ++pass) {
+    const auto t0 = Clock::now();
+    pool.run([&](int thread) {
+      const size_t n = buf.size() / static_cast<size_t>(n_threads), first = n * static_cast<size_t>(thread);
+      uint64_t a = 0, b = 0, c = 0, d = 0;
+      for (size_t i = first; i + 4 <= first + n; i += 4) {
+        a += buf[i];
+        b += buf[i + 1];
+        c += buf[i + 2];
+        d += buf[i + 3];
+      }
+      sums[static_cast<size_t>(thread) * 8] = a + b + c + d;
+    });
+    best = std::min(best, ms_since(t0));
+  }
+  uint64_t total = 0;
+  for (uint64_t v : sums) total += v;
+  // The sum is used, so the loads are not optimised away.
+  if (total == 0) return 0.0;
+  return static_cast<double>(bytes) / (best * 1e-3) * 1e-9;
 }
 
 namespace {

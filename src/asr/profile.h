@@ -11,6 +11,10 @@
 #include "core/result.h"
 
 namespace thoth::asr {
+class ModelFile;
+}
+
+namespace thoth::asr {
 
 struct StageProfileOptions {
   int n_threads = 2;
@@ -24,6 +28,8 @@ struct StageProfile {
   double encode_gflop = 0;           // floating-point work of one window (encoder_flops)
   double decode_ms_per_token = 0;    // one token, its self-attention cache holding kv_cells cells
   int kv_cells = 0;
+  // What one of those steps reads: decoder_step_bytes() at the steps' mean cache fill.
+  double decode_bytes_per_token = 0;
   int n_threads = 0;
 };
 
@@ -37,6 +43,19 @@ Result<StageProfile> profile_stages(const std::shared_ptr<const Model>& model, c
 // computes it: both convolutions, every layer's projections, attention and MLP, and the
 // decoder layers' cross-attention keys and values.
 double encoder_flops(const ModelInfo& info, int n_audio_ctx = 1500);
+
+// Bytes a single-token decoder step reads from memory with `kv_cells` cells of self-attention
+// cache in use: every decoder weight but the cross-attention key/value projections (encode()
+// applies those) and the positional table (one row); the token embedding whole (the logits);
+// the window's cross-attention keys and values (f16, padded as flash attention pads them);
+// the self-attention keys and values (f16). A step is memory-bound: this over its time, next
+// to memory_read_gbps(), says how close it runs to the machine's limit.
+double decoder_step_bytes(const ModelFile& file, int kv_cells);
+
+// The machine's memory read bandwidth in GB/s with n_threads threads: the best of a few
+// passes summing a buffer several times the last-level cache (so the figure is DRAM's).
+// Allocates that buffer (hundreds of MB): call it after measuring a process's peak memory.
+double memory_read_gbps(int n_threads);
 
 // What a benchmark prints about the machine.
 struct MachineInfo {

@@ -114,6 +114,8 @@ Result<json> bench_model(const std::string& name, const BenchArgs& a, const asr:
   j["decoder_ms_per_token"] = prof->decode_ms_per_token;
   j["decoder_tokens"] = po.tokens;
   j["decoder_kv_cells"] = prof->kv_cells;
+  j["decoder_bytes_per_token"] = prof->decode_bytes_per_token;
+  j["decoder_gb_per_s"] = prof->decode_bytes_per_token / (prof->decode_ms_per_token * 1e-3) * 1e-9;
 
   if (!audio.empty()) {
     const asr::TranscribeOptions opts = bench_decoding(po.n_threads);
@@ -211,24 +213,29 @@ void print_text(const json& machine, const json& models, int threads) {
               machine["peak_gflops"].get<double>(), machine["cores"].get<int>(), machine["f32_lanes"].get<int>(),
               machine["fma_units"].get<int>(), machine["clock_ghz"].get<double>(),
               machine["clock_source"].get<std::string>().c_str());
+  std::printf("Memory:  %.1f GB/s read with %d threads (a buffer 8x the last-level cache, summed)\n",
+              machine["memory_read_gb_per_s"].get<double>(), threads);
   std::printf("Threads: %d\n\n", threads);
-  std::printf("%-22s %8s %7s %12s %9s %6s %11s %7s %8s\n", "model", "load ms", "mel ms", "enc ms/30s", "enc GF/s",
-              "%peak", "dec ms/tok", "RTF", "RSS MB");
+  std::printf("%-22s %8s %7s %12s %9s %6s %11s %8s %6s %7s %8s\n", "model", "load ms", "mel ms", "enc ms/30s",
+              "enc GF/s", "%peak", "dec ms/tok", "dec GB/s", "%bw", "RTF", "RSS MB");
   for (const auto& m : models) {
     std::string name = m["model"].get<std::string>();
     name = name.substr(name.find_last_of('/') + 1);
     char rtf[32] = "-";
     if (!m["e2e"].is_null()) std::snprintf(rtf, sizeof rtf, "%.3f", m["e2e"]["rtf"].get<double>());
     const bool own = m.contains("transcription_rss_mb");
-    std::printf("%-22s %8.1f %7.1f %12.1f %9.1f %6.1f %11.2f %7s %8.1f\n", name.c_str(), m["load_ms"].get<double>(),
-                m["mel_ms"].get<double>(), m["encoder_ms"].get<double>(), m["encoder_gflops"].get<double>(),
-                m["encoder_peak_percent"].get<double>(), m["decoder_ms_per_token"].get<double>(), rtf,
-                m[own ? "transcription_rss_mb" : "peak_rss_mb"].get<double>());
+    std::printf("%-22s %8.1f %7.1f %12.1f %9.1f %6.1f %11.2f %8.1f %6.1f %7s %8.1f\n", name.c_str(),
+                m["load_ms"].get<double>(), m["mel_ms"].get<double>(), m["encoder_ms"].get<double>(),
+                m["encoder_gflops"].get<double>(), m["encoder_peak_percent"].get<double>(),
+                m["decoder_ms_per_token"].get<double>(), m["decoder_gb_per_s"].get<double>(),
+                m["decoder_bandwidth_percent"].get<double>(), rtf, m[own ? "transcription_rss_mb" : "peak_rss_mb"].get<double>());
   }
   const bool own = !models.empty() && models[0].contains("transcription_rss_mb");
   std::printf("\nenc: mean of the timed windows after a warm-up, cross-attention K/V included; dec: one token with\n"
-              "the self-attention cache full (text context); RTF: wall time / audio length of a transcription\n"
-              "(beam 5, no temperature fallback), excluding load; RSS: %s.\n",
+              "the self-attention cache full (text context); dec GB/s: what that step reads (weights, token\n"
+              "embedding, K/V caches) per second, %%bw: against the memory's read bandwidth (a step is memory-bound);\n"
+              "RTF: wall time / audio length of a transcription (beam 5, no temperature fallback), excluding load;\n"
+              "RSS: %s.\n",
               own ? ("peak resident set of a process transcribing " + models[0]["transcription_rss_audio"].get<std::string>() +
                      " alone (beam 5)").c_str()
                   : "peak resident set of the model's benchmark process");
@@ -263,7 +270,11 @@ int run(BenchArgs a) {
     results.push_back(std::move(*r));
     if (!a.json) std::fprintf(stderr, "thoth: benchmarked %s\n", name.c_str());
   }
-  const json mj = machine_json(machine);
+  json mj = machine_json(machine);
+  // After the models' runs: its buffer would count in a benchmark process's peak memory.
+  const double bandwidth = asr::memory_read_gbps(a.threads);
+  mj["memory_read_gb_per_s"] = bandwidth;
+  for (auto& r : results) r["decoder_bandwidth_percent"] = 100.0 * r["decoder_gb_per_s"].get<double>() / bandwidth;
   if (a.json) {
     std::printf("%s\n", json{{"machine", mj}, {"models", results}}.dump(2).c_str());
   } else {

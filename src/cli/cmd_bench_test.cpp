@@ -23,7 +23,8 @@ void expect_positive(const json& j, const char* key) {
 
 void expect_model_figures(const json& m) {
   for (const char* k : {"load_ms", "mel_ms", "encoder_ms", "encoder_ms_min", "encoder_gflop", "encoder_gflops",
-                        "encoder_peak_percent", "decoder_ms_per_token", "peak_rss_mb", "threads"})
+                        "encoder_peak_percent", "decoder_ms_per_token", "decoder_bytes_per_token", "decoder_gb_per_s",
+                        "decoder_bandwidth_percent", "peak_rss_mb", "threads"})
     expect_positive(m, k);
   EXPECT_EQ(m["decoder_tokens"], 4);
   EXPECT_EQ(m["encoder_windows"], 1);
@@ -36,7 +37,8 @@ TEST(BenchCli, JsonHasEveryFigureForOneModel) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json j = json::parse(r.out);
   const json& machine = j["machine"];
-  for (const char* k : {"cores", "logical_cpus", "f32_lanes", "fma_units", "clock_ghz", "peak_gflops", "core_peak_gflops"})
+  for (const char* k : {"cores", "logical_cpus", "f32_lanes", "fma_units", "clock_ghz", "peak_gflops", "core_peak_gflops",
+                        "memory_read_gb_per_s"})
     expect_positive(machine, k);
   EXPECT_FALSE(machine["cpu_model"].get<std::string>().empty());
   EXPECT_FALSE(machine["isa"].get<std::string>().empty());
