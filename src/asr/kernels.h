@@ -49,6 +49,23 @@ constexpr int64_t key_block_index(int64_t j, int64_t i, int64_t d) {
   return j / kKeyBlock * kKeyBlock * d + i * kKeyBlock + j % kKeyBlock;
 }
 
+// One chunk of flash attention for one query row and head: n keys, f16 accumulator acc of d
+// halves, running max *m and sum *sum. For each j < n in order, with s = scores[j] and the
+// value row v + row * stride, row = rows ? rows[j] : j:
+//   s > *m: ms = expf(*m - s), *m = s, acc[i] = f16(f32(acc[i]) * ms), vs = 1
+//   else:   ms = 1, vs = expf(s - *m)
+//   acc[i] = f16(fma(f32(v[i]), vs, f32(acc[i]))); *sum = fma(*sum, ms, vs)
+// (expf is libm's, as the reference's; the products as f16_axpy and f16_scale compute them).
+struct OnlineSoftmaxJob {
+  const float* scores = nullptr;
+  const int32_t* rows = nullptr;
+  int64_t n = 0;
+  const uint16_t* v = nullptr;
+  uint16_t* acc = nullptr;
+  float* m = nullptr;
+  float* sum = nullptr;
+};
+
 // Rows one f32_axpy_rows call takes at most (24 of AVX-512's 32 registers as accumulators).
 constexpr int kAxpyRows = 6;
 
@@ -80,15 +97,10 @@ struct KernelTable {
   bool (*softmax_tile)(float* kq, int64_t nt, float scale, float* m, float* sum, float* ms) = nullptr;
   // acc[i] = f16(f32(acc[i]) * s) for i < n.
   void (*f16_scale)(uint16_t* acc, float s, int64_t n) = nullptr;
-  // Flash attention's one-chunk loop over n keys (ggml's online softmax, f16 accumulator acc
-  // of d halves; running max *m and sum *sum). For each j < n in order, with s = scores[j] and
-  // the value row v + row * stride, row = rows ? rows[j] : j:
-  //   s > *m: ms = expf(*m - s), *m = s, acc[i] = f16(f32(acc[i]) * ms), vs = 1
-  //   else:   ms = 1, vs = expf(s - *m)
-  //   acc[i] = f16(fma(f32(v[i]), vs, f32(acc[i]))); *sum = fma(*sum, ms, vs)
-  // (expf is libm's, as the reference's; the products as f16_axpy and f16_scale compute them).
-  void (*f16_online_softmax)(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
-                             int64_t d, uint16_t* acc, float* m, float* sum) = nullptr;
+  // Flash attention's one-chunk loop (ggml's online softmax) for each of `count` independent
+  // jobs (OnlineSoftmaxJob), value rows `stride` halves apart, heads d wide. The SIMD variants
+  // run up to four jobs side by side, so their accumulators' dependency chains overlap.
+  void (*f16_online_softmax)(const OnlineSoftmaxJob* jobs, int count, int64_t stride, int64_t d) = nullptr;
   // Flash attention's scores over keys stored in blocks of kKeyBlock (key_block_index()):
   // out[j] = float(sum over i < d, in order, in double, of f32(key j's element i) * f32(q[i]))
   // for the n_blocks * kKeyBlock keys from `blocks` on (the f16 products are exact floats).
@@ -123,7 +135,6 @@ size_t x_row_bytes_q8_1(int64_t k);
 // f16_online_softmax through a table's f16_axpy and f16_scale (the accumulator in memory):
 // the scalar table's version and the SIMD ones' fallback for head widths they do not hold
 // in registers.
-void f16_online_softmax_generic(const KernelTable& t, const float* scores, const int32_t* rows, int64_t n,
-                                const uint16_t* v, int64_t stride, int64_t d, uint16_t* acc, float* m, float* sum);
+void f16_online_softmax_generic(const KernelTable& t, const OnlineSoftmaxJob& job, int64_t stride, int64_t d);
 
 }  // namespace thoth::asr::kernels

@@ -484,21 +484,20 @@ void f16_scale(uint16_t* acc, float s, int64_t n) {
 // The accumulator lives in registers between keys (rounded to f16 and back after each
 // update, which is exactly what storing and reloading it would do) for heads up to 64 wide.
 template <int V>
-void online_softmax_regs(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
-                         uint16_t* acc16, float* m, float* sum) {
+void online_softmax_regs(const OnlineSoftmaxJob& job, int64_t stride) {
   __m256 acc[V];
-  for (int i = 0; i < V; ++i) acc[i] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(acc16 + 8 * i)));
-  float mx = *m, sm = *sum;
+  for (int i = 0; i < V; ++i) acc[i] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(job.acc + 8 * i)));
+  float mx = *job.m, sm = *job.sum;
   // The running max, both exponentials and the sum do not depend on the accumulator: a first
   // pass computes them for a chunk of keys (libm calls in a row, not on the accumulator's
   // dependency chain, and no vector registers to save around them), a second updates it.
   constexpr int64_t kChunk = 256;
   float ms_buf[kChunk], vs_buf[kChunk];
-  for (int64_t j0 = 0; j0 < n; j0 += kChunk) {
-    const int64_t len = n - j0 < kChunk ? n - j0 : kChunk;
-    online_softmax_factors(scores + j0, len, mx, sm, ms_buf, vs_buf);
+  for (int64_t j0 = 0; j0 < job.n; j0 += kChunk) {
+    const int64_t len = job.n - j0 < kChunk ? job.n - j0 : kChunk;
+    online_softmax_factors(job.scores + j0, len, mx, sm, ms_buf, vs_buf);
     for (int64_t j = 0; j < len; ++j) {
-      const uint16_t* vrow = v + (rows ? rows[j0 + j] : j0 + j) * stride;
+      const uint16_t* vrow = job.v + (job.rows ? job.rows[j0 + j] : j0 + j) * stride;
       // A factor of exactly 1 leaves an f16 value as it is: skipping it changes no bit.
       if (ms_buf[j] != 1.0f) {
         const __m256 msv = _mm256_set1_ps(ms_buf[j]);
@@ -512,17 +511,19 @@ void online_softmax_regs(const float* scores, const int32_t* rows, int64_t n, co
     }
   }
   for (int i = 0; i < V; ++i)
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(acc16 + 8 * i), _mm256_cvtps_ph(acc[i], kRoundNearest));
-  *m = mx;
-  *sum = sm;
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(job.acc + 8 * i), _mm256_cvtps_ph(acc[i], kRoundNearest));
+  *job.m = mx;
+  *job.sum = sm;
 }
 
-void f16_online_softmax(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
-                        int64_t d, uint16_t* acc, float* m, float* sum) {
-  switch (d) {
-    case 64: return online_softmax_regs<8>(scores, rows, n, v, stride, acc, m, sum);
-    case 32: return online_softmax_regs<4>(scores, rows, n, v, stride, acc, m, sum);
-    default: return f16_online_softmax_generic(*avx2_table(), scores, rows, n, v, stride, d, acc, m, sum);
+// One job at a time: a 64-wide head's accumulator already takes half of the 16 registers.
+void f16_online_softmax(const OnlineSoftmaxJob* jobs, int count, int64_t stride, int64_t d) {
+  for (int i = 0; i < count; ++i) {
+    switch (d) {
+      case 64: online_softmax_regs<8>(jobs[i], stride); break;
+      case 32: online_softmax_regs<4>(jobs[i], stride); break;
+      default: f16_online_softmax_generic(*avx2_table(), jobs[i], stride, d); break;
+    }
   }
 }
 

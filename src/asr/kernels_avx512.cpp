@@ -600,50 +600,81 @@ void f16_scale(uint16_t* acc, float s, int64_t n) {
   }
 }
 
-// The accumulator lives in registers between keys (rounded to f16 and back after each
-// update, which is exactly what storing and reloading it would do) for heads up to 128 wide.
-template <int V>
-void online_softmax_regs(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
-                         uint16_t* acc16, float* m, float* sum) {
-  __m512 acc[V];
-  for (int i = 0; i < V; ++i)
-    acc[i] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc16 + 16 * i)));
-  float mx = *m, sm = *sum;
+// P jobs side by side, each job's accumulator in registers between keys (rounded to f16 and
+// back after each update, which is exactly what storing and reloading it would do) for heads
+// up to 128 wide: one job's chain of conversions and FMA per key is latency-bound, P of them
+// overlap. Jobs shorter than the longest simply stop.
+template <int V, int P>
+void online_softmax_regs(const OnlineSoftmaxJob* jobs, int64_t stride) {
+  __m512 acc[P][V];
+  float mx[P], sm[P];
+  int64_t longest = 0;
+  for (int p = 0; p < P; ++p) {
+    for (int i = 0; i < V; ++i)
+      acc[p][i] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(jobs[p].acc + 16 * i)));
+    mx[p] = *jobs[p].m;
+    sm[p] = *jobs[p].sum;
+    longest = jobs[p].n > longest ? jobs[p].n : longest;
+  }
   // The running max, both exponentials and the sum do not depend on the accumulator: a first
   // pass computes them for a chunk of keys (libm calls in a row, not on the accumulator's
   // dependency chain, and no vector registers to save around them), a second updates it.
-  constexpr int64_t kChunk = 256;
-  float ms_buf[kChunk], vs_buf[kChunk];
-  for (int64_t j0 = 0; j0 < n; j0 += kChunk) {
-    const int64_t len = n - j0 < kChunk ? n - j0 : kChunk;
-    online_softmax_factors(scores + j0, len, mx, sm, ms_buf, vs_buf);
-    for (int64_t j = 0; j < len; ++j) {
-      const uint16_t* vrow = v + (rows ? rows[j0 + j] : j0 + j) * stride;
-      // A factor of exactly 1 leaves an f16 value as it is: skipping it changes no bit.
-      if (ms_buf[j] != 1.0f) {
-        const __m512 msv = _mm512_set1_ps(ms_buf[j]);
-        for (int i = 0; i < V; ++i) acc[i] = _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_mul_ps(acc[i], msv), kRoundNearest));
-      }
-      const __m512 vsv = _mm512_set1_ps(vs_buf[j]);
-      for (int i = 0; i < V; ++i) {
-        const __m512 b = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(vrow + 16 * i)));
-        acc[i] = _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_fmadd_ps(b, vsv, acc[i]), kRoundNearest));
+  constexpr int64_t kChunk = 128;
+  float ms_buf[P][kChunk], vs_buf[P][kChunk];
+  for (int64_t j0 = 0; j0 < longest; j0 += kChunk) {
+    int64_t len[P];
+    for (int p = 0; p < P; ++p) {
+      len[p] = jobs[p].n - j0 < kChunk ? jobs[p].n - j0 : kChunk;
+      if (len[p] > 0) online_softmax_factors(jobs[p].scores + j0, len[p], mx[p], sm[p], ms_buf[p], vs_buf[p]);
+    }
+    const int64_t steps = longest - j0 < kChunk ? longest - j0 : kChunk;
+    for (int64_t j = 0; j < steps; ++j) {
+      for (int p = 0; p < P; ++p) {
+        if (j >= len[p]) continue;
+        const OnlineSoftmaxJob& job = jobs[p];
+        const uint16_t* vrow = job.v + (job.rows ? job.rows[j0 + j] : j0 + j) * stride;
+        // A factor of exactly 1 leaves an f16 value as it is: skipping it changes no bit.
+        if (ms_buf[p][j] != 1.0f) {
+          const __m512 msv = _mm512_set1_ps(ms_buf[p][j]);
+          for (int i = 0; i < V; ++i)
+            acc[p][i] = _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_mul_ps(acc[p][i], msv), kRoundNearest));
+        }
+        const __m512 vsv = _mm512_set1_ps(vs_buf[p][j]);
+        for (int i = 0; i < V; ++i) {
+          const __m512 b = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(vrow + 16 * i)));
+          acc[p][i] = _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_fmadd_ps(b, vsv, acc[p][i]), kRoundNearest));
+        }
       }
     }
   }
-  for (int i = 0; i < V; ++i)
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc16 + 16 * i), _mm512_cvtps_ph(acc[i], kRoundNearest));
-  *m = mx;
-  *sum = sm;
+  for (int p = 0; p < P; ++p) {
+    for (int i = 0; i < V; ++i)
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(jobs[p].acc + 16 * i), _mm512_cvtps_ph(acc[p][i], kRoundNearest));
+    *jobs[p].m = mx[p];
+    *jobs[p].sum = sm[p];
+  }
 }
 
-void f16_online_softmax(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
-                        int64_t d, uint16_t* acc, float* m, float* sum) {
+// Jobs in groups of up to four (at most 16 accumulator registers).
+template <int V>
+void online_softmax_groups(const OnlineSoftmaxJob* jobs, int count, int64_t stride) {
+  constexpr int kMaxJobs = 16 / V < 4 ? 16 / V : 4;
+  for (; count >= kMaxJobs; jobs += kMaxJobs, count -= kMaxJobs) online_softmax_regs<V, kMaxJobs>(jobs, stride);
+  switch (count) {
+    case 3: if constexpr (kMaxJobs > 3) return online_softmax_regs<V, 3>(jobs, stride); break;
+    case 2: if constexpr (kMaxJobs > 2) return online_softmax_regs<V, 2>(jobs, stride); break;
+    case 1: return online_softmax_regs<V, 1>(jobs, stride);
+    default: break;
+  }
+}
+
+void f16_online_softmax(const OnlineSoftmaxJob* jobs, int count, int64_t stride, int64_t d) {
   switch (d) {
-    case 64: return online_softmax_regs<4>(scores, rows, n, v, stride, acc, m, sum);
-    case 32: return online_softmax_regs<2>(scores, rows, n, v, stride, acc, m, sum);
-    case 128: return online_softmax_regs<8>(scores, rows, n, v, stride, acc, m, sum);
-    default: return f16_online_softmax_generic(*avx512_table(), scores, rows, n, v, stride, d, acc, m, sum);
+    case 64: return online_softmax_groups<4>(jobs, count, stride);
+    case 32: return online_softmax_groups<2>(jobs, count, stride);
+    case 128: return online_softmax_groups<8>(jobs, count, stride);
+    default:
+      for (int i = 0; i < count; ++i) f16_online_softmax_generic(*avx512_table(), jobs[i], stride, d);
   }
 }
 

@@ -331,9 +331,8 @@ bool softmax_tile(float* kq, int64_t nt, float scale, float* m, float* sum, floa
   return true;
 }
 
-void f16_online_softmax(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
-                        int64_t d, uint16_t* acc, float* m, float* sum) {
-  f16_online_softmax_generic(scalar_table(), scores, rows, n, v, stride, d, acc, m, sum);
+void f16_online_softmax(const OnlineSoftmaxJob* jobs, int count, int64_t stride, int64_t d) {
+  for (int i = 0; i < count; ++i) f16_online_softmax_generic(scalar_table(), jobs[i], stride, d);
 }
 
 void to_f16(const float* x, uint16_t* y, int64_t n) {

@@ -143,9 +143,8 @@ void f16_scale(uint16_t* acc, float s, int64_t n) { table().f16_scale(acc, s, n)
 bool softmax_tile(float* kq, int64_t nt, float scale, float* m, float* sum, float* ms) {
   return table().softmax_tile(kq, nt, scale, m, sum, ms);
 }
-void f16_online_softmax(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
-                        int64_t d, uint16_t* acc, float* m, float* sum) {
-  table().f16_online_softmax(scores, rows, n, v, stride, d, acc, m, sum);
+void f16_online_softmax(const kernels::OnlineSoftmaxJob* jobs, int count, int64_t stride, int64_t d) {
+  table().f16_online_softmax(jobs, count, stride, d);
 }
 void dot_f16_blocked(const uint16_t* blocks, int64_t n_blocks, const uint16_t* q, int64_t d, float* out) {
   table().dot_f16_blocked(blocks, n_blocks, q, d, out);
@@ -282,12 +281,12 @@ void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* 
 }
 
 namespace kernels {
-void f16_online_softmax_generic(const KernelTable& t, const float* scores, const int32_t* rows, int64_t n,
-                                const uint16_t* v, int64_t stride, int64_t d, uint16_t* acc, float* m, float* sum) {
-  float mx = *m, sm = *sum;
-  for (int64_t j = 0; j < n; ++j) {
-    const float s = scores[j];
-    const uint16_t* vrow = v + (rows ? rows[j] : j) * stride;
+void f16_online_softmax_generic(const KernelTable& t, const OnlineSoftmaxJob& job, int64_t stride, int64_t d) {
+  float mx = *job.m, sm = *job.sum;
+  uint16_t* acc = job.acc;
+  for (int64_t j = 0; j < job.n; ++j) {
+    const float s = job.scores[j];
+    const uint16_t* vrow = job.v + (job.rows ? job.rows[j] : j) * stride;
     float ms = 1.0f, vs = 1.0f;
     if (s > mx) {
       const float m_old = mx;
@@ -300,8 +299,8 @@ void f16_online_softmax_generic(const KernelTable& t, const float* scores, const
     t.f16_axpy(acc, vrow, vs, d);
     sm = std::fma(sm, ms, vs);
   }
-  *m = mx;
-  *sum = sm;
+  *job.m = mx;
+  *job.sum = sm;
 }
 }  // namespace kernels
 

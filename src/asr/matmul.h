@@ -18,6 +18,9 @@
 namespace thoth::asr {
 
 class ThreadPool;
+namespace kernels {
+struct OnlineSoftmaxJob;
+}
 
 // A row-major matrix of `rows` rows of `cols` elements in `type`; row r starts at
 // data + r * row_stride bytes.
@@ -54,8 +57,8 @@ void f32_axpy_rows(float* const* y, const float* const* s, int nr, const float* 
 void f16_scale(uint16_t* acc, float s, int64_t n);
 // One row's online-softmax step over a tile of nt <= 64 scores (kernels.h says exactly how).
 bool softmax_tile(float* kq, int64_t nt, float scale, float* m, float* sum, float* ms);
-void f16_online_softmax(const float* scores, const int32_t* rows, int64_t n, const uint16_t* v, int64_t stride,
-                        int64_t d, uint16_t* acc, float* m, float* sum);
+// Flash attention's online softmax for `count` independent jobs (kernels.h says how).
+void f16_online_softmax(const kernels::OnlineSoftmaxJob* jobs, int count, int64_t stride, int64_t d);
 // out[j] for the n_blocks * kernels::kKeyBlock keys of `blocks` (kernels.h says how).
 void dot_f16_blocked(const uint16_t* blocks, int64_t n_blocks, const uint16_t* q, int64_t d, float* out);
 // ggml's f16-table GELU in place: x <= -10 -> 0; x < 10 -> f32(table[fp32_to_fp16(x)]); else

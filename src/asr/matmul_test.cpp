@@ -450,9 +450,11 @@ TEST_P(MatmulVariant, F16OnlineSoftmaxGivesTheScalarBitsAndTheLoopsResult) {
       const int32_t* r = listed ? rows.data() : nullptr;
       std::vector<uint16_t> got(d, 0), want(d, 0), loop(d, 0);
       float m1 = -INFINITY, s1 = 0.0f, m2 = -INFINITY, s2 = 0.0f;
-      f16_online_softmax(scores.data(), r, n, v.data() + 8, stride, d, got.data(), &m1, &s1);
+      const kernels::OnlineSoftmaxJob job_got{scores.data(), r, n, v.data() + 8, got.data(), &m1, &s1};
+      f16_online_softmax(&job_got, 1, stride, d);
       ASSERT_TRUE(select_kernels("scalar").ok());
-      f16_online_softmax(scores.data(), r, n, v.data() + 8, stride, d, want.data(), &m2, &s2);
+      const kernels::OnlineSoftmaxJob job_want{scores.data(), r, n, v.data() + 8, want.data(), &m2, &s2};
+      f16_online_softmax(&job_want, 1, stride, d);
       float m3 = -INFINITY, s3 = 0.0f;
       for (int64_t j = 0; j < n; ++j) {
         float ms = 1.0f, vs = 1.0f;
@@ -473,6 +475,64 @@ TEST_P(MatmulVariant, F16OnlineSoftmaxGivesTheScalarBitsAndTheLoopsResult) {
       EXPECT_EQ(bits_of(s1), bits_of(s2));
       EXPECT_EQ(bits_of(s2), bits_of(s3));
       EXPECT_EQ(m2, 40.0f);
+    }
+  }
+}
+
+// Jobs run side by side (groups of up to four, of different lengths, value bases and key
+// lists, continuing from a state) give each job its single run's bits.
+TEST_P(MatmulVariant, F16OnlineSoftmaxJobsSideBySideGiveEachJobsBits) {
+  std::mt19937 rng(23);
+  std::normal_distribution<float> g(0.0f, 2.0f);
+  const int64_t stride = 300, n_rows = 260;
+  std::vector<uint16_t> v(static_cast<size_t>(stride) * n_rows);
+  for (auto& h : v) h = fp32_to_fp16(g(rng));
+  for (int64_t d : {int64_t{32}, int64_t{64}, int64_t{100}, int64_t{128}}) {
+    for (int count : {1, 2, 3, 4, 5, 9}) {
+      struct Case {
+        std::vector<float> scores;
+        std::vector<int32_t> rows;
+        std::vector<uint16_t> acc;
+        float m, s;
+        int64_t offset;
+      };
+      std::vector<Case> cases(count);
+      for (int c = 0; c < count; ++c) {
+        Case& k = cases[c];
+        const int64_t n = 1 + (c * 97 + 31) % 250;  // lengths differ: shorter jobs stop early
+        k.scores.resize(n);
+        for (auto& x : k.scores) x = g(rng) * 3.0f;
+        if (c % 2 == 1) {  // listed keys, every other job
+          for (int64_t j = 0; j < n; ++j) k.rows.push_back(static_cast<int32_t>((j * 7) % n_rows));
+        }
+        k.acc.resize(d);
+        for (auto& h : k.acc) h = fp32_to_fp16(g(rng));
+        k.m = c % 3 == 0 ? -INFINITY : 1.5f;  // fresh, or continuing a chunk
+        k.s = c % 3 == 0 ? 0.0f : 2.0f;
+        if (c % 3 == 0) std::fill(k.acc.begin(), k.acc.end(), uint16_t{0});
+        k.offset = (c * 5) % 40;
+      }
+      auto run = [&](std::vector<Case> cs, bool one_by_one) {
+        std::vector<kernels::OnlineSoftmaxJob> jobs;
+        for (auto& k : cs)
+          jobs.push_back({k.scores.data(), k.rows.empty() ? nullptr : k.rows.data(), static_cast<int64_t>(k.scores.size()),
+                          v.data() + k.offset, k.acc.data(), &k.m, &k.s});
+        if (one_by_one) {
+          for (const auto& j : jobs) f16_online_softmax(&j, 1, stride, d);
+        } else {
+          f16_online_softmax(jobs.data(), count, stride, d);
+        }
+        return cs;
+      };
+      const std::vector<Case> got = run(cases, false);
+      ASSERT_TRUE(select_kernels("scalar").ok());
+      const std::vector<Case> want = run(cases, true);
+      ASSERT_TRUE(select_kernels(GetParam()).ok());
+      for (int c = 0; c < count; ++c) {
+        EXPECT_EQ(got[c].acc, want[c].acc) << "d=" << d << " count=" << count << " job=" << c;
+        EXPECT_EQ(bits_of(got[c].m), bits_of(want[c].m)) << "job " << c;
+        EXPECT_EQ(bits_of(got[c].s), bits_of(want[c].s)) << "job " << c;
+      }
     }
   }
 }

@@ -334,27 +334,19 @@ constexpr int kReferenceThreads = 2;  // ...cut into one chunk per thread of the
 // Scores are ggml_vec_dot_f16 for rows shorter than one SIMD step: widened products summed in
 // double (dot_f16_blocked in the kernel table).
 
-struct Partial {
-  float m = -INFINITY, s = 0.0f;
-};
-
-// ggml's one-chunk kernel for one query row (f16) and head over keys [k0, k1): online
-// softmax, output accumulated in f16. Leaves the unnormalised output in out.
-// Keys the mask hides are skipped, as the reference's `continue` on a -inf mask does.
+// The scores the reference's one-chunk kernel feeds its online softmax for one query row (f16)
+// and head over keys [k0, k1): those of the keys the row sees, scaled, in key order, with the
+// keys in `keys`. Returns how many. Keys the mask hides are skipped, as the reference's
+// `continue` on a -inf mask does.
 template <typename Visible>
-Partial attend_one_chunk(const uint16_t* q16, const KvView& kv, int h, int d, int k0, int k1, float scale,
-                         Visible visible, float* out, uint16_t* acc16) {
-  Partial p;
-  for (int i = 0; i < d; ++i) acc16[i] = 0;
-  // The scores do not depend on the running softmax: all of the chunk's at once (hidden keys'
-  // too, cheaper than gathering the visible ones).
-  thread_local std::vector<float> dots;
-  thread_local std::vector<int32_t> keys;
+int chunk_scores(const uint16_t* q16, const KvView& kv, int h, int d, int k0, int k1, float scale, Visible visible,
+                 std::vector<float>& dots, std::vector<int32_t>& keys) {
   thread_local std::vector<uint16_t> packed;
   constexpr int kB = kernels::kKeyBlock;
   const int n = std::max(k1 - k0, 0);
   // The blocks holding keys [k0, k1) (key j at j - b0 * kB in them): a cache's own, or the
-  // rows packed into blocks.
+  // rows packed into blocks. All of the chunk's scores at once (hidden keys' too, cheaper
+  // than gathering the visible ones).
   const int b0 = k0 / kB, n_blocks = n > 0 ? (k1 + kB - 1) / kB - b0 : 0;
   const uint16_t* blocks = packed.data();
   if (kv.k_blocked) {
@@ -368,57 +360,79 @@ Partial attend_one_chunk(const uint16_t* q16, const KvView& kv, int h, int d, in
   dots.resize(static_cast<size_t>(n_blocks) * kB);
   keys.resize(static_cast<size_t>(n));
   dot_f16_blocked(blocks, n_blocks, q16, d, dots.data());
-  // The visible keys' scaled scores, in key order, compacted in place (c <= j - b0 * kB).
+  // Compacted in place (c <= j - b0 * kB).
   int c = 0;
   for (int j = k0; j < k1; ++j) {
     if (!visible(j)) continue;
     dots[c] = dots[j - b0 * kB] * scale;
     keys[c++] = j;
   }
-  f16_online_softmax(dots.data(), keys.data(), c, kv.v + h * d, kv.k_stride, d, acc16, &p.m, &p.s);
-  for (int i = 0; i < d; ++i) out[i] = h2f(acc16[i]);
-  return p;
+  return c;
 }
 
-// One query row of one head on the one-chunk path, or, for a lone query row over many keys,
-// the split-KV path (chunks merged in f32). Writes the normalised output.
+// Rows [r0, r1) of one head on flash attention's one-chunk path, or, for a lone query row
+// over many keys, its split-KV path (chunks merged in f32); writes the normalised outputs
+// (out + r * ldo). The chunks' online softmaxes run side by side, up to four at once
+// (kernels.h): a row's chunks on the split path, else several rows' chunks.
 template <typename Visible>
-void attend_row_flash(const float* q, const KvView& kv, int h, int d, Visible visible, float scale, bool lone_row,
-                      float* out) {
-  // Per-thread scratch sized by the head width (any width a valid file may declare).
-  thread_local std::vector<uint16_t> q16_buf, acc16_buf;
-  thread_local std::vector<float> acc_buf, part_buf;
-  q16_buf.resize(d);
-  acc16_buf.resize(d);
-  uint16_t* q16 = q16_buf.data();
-  uint16_t* acc16 = acc16_buf.data();
-  to_half(q, q16, d);
-  if (lone_row && kv.n_keys >= kSplitMinKeys) {
-    const int chunk = (kv.n_keys + kReferenceThreads - 1) / kReferenceThreads;
-    float m_final = -INFINITY, s_final = 0.0f;
-    acc_buf.assign(d, 0.0f);
-    part_buf.resize(d);
-    float* acc = acc_buf.data();
-    float* part = part_buf.data();
-    for (int c = 0; c < kReferenceThreads; ++c) {
-      const int k0 = c * chunk, k1 = std::min(kv.n_keys, k0 + chunk);
-      if (k0 >= kv.n_keys) continue;
-      const Partial p = attend_one_chunk(q16, kv, h, d, k0, k1, scale, visible, part, acc16);
-      if (p.s == 0.0f) continue;
-      const float m_new = std::fmax(m_final, p.m);
-      const float scale_old = expf_flush(m_final - m_new), scale_new = expf_flush(p.m - m_new);
-      // a*b + c*d as the reference's compiler contracts it: the first product fused.
-      for (int i = 0; i < d; ++i) acc[i] = std::fma(acc[i], scale_old, part[i] * scale_new);
-      s_final = std::fma(s_final, scale_old, p.s * scale_new);
-      m_final = m_new;
+void attend_rows_flash(const float* q, int64_t ldq, int64_t r0, int64_t r1, const KvView& kv, int h, int d,
+                       Visible visible, float scale, bool lone_row, float* out, int64_t ldo) {
+  constexpr int kSlots = 4;
+  struct Slot {
+    std::vector<uint16_t> q16, acc16;
+    std::vector<float> dots, part;
+    std::vector<int32_t> keys;
+    float m = -INFINITY, s = 0.0f;
+  };
+  thread_local Slot slots[kSlots];
+  thread_local std::vector<float> merged;
+  const bool split = lone_row && r1 - r0 == 1 && kv.n_keys >= kSplitMinKeys;
+  const int chunk = split ? (kv.n_keys + kReferenceThreads - 1) / kReferenceThreads : kv.n_keys;
+  const int chunks = split ? kReferenceThreads : 1;
+  for (int64_t r = r0; r < r1;) {
+    // A batch of (row, chunk) pairs: all chunks of row r, or rows r.. one chunk each.
+    kernels::OnlineSoftmaxJob jobs[kSlots];
+    int64_t batch_rows = split ? 1 : std::min<int64_t>(kSlots, r1 - r);
+    const int count = static_cast<int>(split ? chunks : batch_rows);
+    for (int b = 0; b < count; ++b) {
+      Slot& sl = slots[b];
+      const int64_t row = split ? r : r + b;
+      const int k0 = split ? b * chunk : 0, k1 = split ? std::min(kv.n_keys, k0 + chunk) : kv.n_keys;
+      sl.q16.resize(d);
+      sl.acc16.assign(d, 0);
+      to_half(q + row * ldq, sl.q16.data(), d);
+      sl.m = -INFINITY;
+      sl.s = 0.0f;
+      const int n = k0 < kv.n_keys ? chunk_scores(sl.q16.data(), kv, h, d, k0, k1, scale,
+                                                  [&](int j) { return visible(row, j); }, sl.dots, sl.keys)
+                                   : 0;
+      jobs[b] = {sl.dots.data(), sl.keys.data(), n, kv.v + h * d, sl.acc16.data(), &sl.m, &sl.s};
     }
-    const float inv = s_final != 0.0f ? 1.0f / s_final : 0.0f;
-    for (int i = 0; i < d; ++i) out[i] = acc[i] * inv;
-    return;
+    f16_online_softmax(jobs, count, kv.k_stride, d);
+    if (split) {
+      float m_final = -INFINITY, s_final = 0.0f;
+      merged.assign(d, 0.0f);
+      for (int c = 0; c < chunks; ++c) {
+        const Slot& sl = slots[c];
+        if (sl.s == 0.0f) continue;
+        const float m_new = std::fmax(m_final, sl.m);
+        const float scale_old = expf_flush(m_final - m_new), scale_new = expf_flush(sl.m - m_new);
+        // a*b + c*d as the reference's compiler contracts it: the first product fused.
+        for (int i = 0; i < d; ++i) merged[i] = std::fma(merged[i], scale_old, h2f(sl.acc16[i]) * scale_new);
+        s_final = std::fma(s_final, scale_old, sl.s * scale_new);
+        m_final = m_new;
+      }
+      const float inv = s_final != 0.0f ? 1.0f / s_final : 0.0f;
+      for (int i = 0; i < d; ++i) out[r * ldo + i] = merged[i] * inv;
+    } else {
+      for (int b = 0; b < count; ++b) {
+        const Slot& sl = slots[b];
+        const float inv = sl.s == 0.0f ? 0.0f : 1.0f / sl.s;
+        for (int i = 0; i < d; ++i) out[(r + b) * ldo + i] = h2f(sl.acc16[i]) * inv;
+      }
+    }
+    r += batch_rows;
   }
-  const Partial p = attend_one_chunk(q16, kv, h, d, 0, kv.n_keys, scale, visible, out, acc16);
-  const float inv = p.s == 0.0f ? 0.0f : 1.0f / p.s;
-  for (int i = 0; i < d; ++i) out[i] *= inv;
 }
 
 // Buffers of attend_tiled, owned by the network and kept between layers: fresh zeroed pages
@@ -748,14 +762,23 @@ struct WhisperNetwork::Impl {
                      tiled_scratch, pool, cancel);
       return;
     }
-    // Head-major tasks: a thread's rows of one head (beam search's five) reuse that head's
-    // keys and values from its cache.
-    pool.parallel_for(rows * n_head, [&](int64_t b, int64_t e) {
+    flash_tasks(rows, [&](int h, int64_t r0, int64_t r1) {
+      attend_rows_flash(q + h * d_head, n_state, r0, r1, view(h), 0, d_head, visible, scale, rows == 1,
+                        out + h * d_head, n_state);
+    });
+  }
+
+  // Flash attention's short batches as head-major tasks of up to four rows: a task's rows of
+  // one head (beam search's) share its keys and values in cache, and their online softmaxes
+  // run side by side. fn(head, first row, end row).
+  template <typename Fn>
+  void flash_tasks(int64_t rows, Fn fn) {
+    constexpr int64_t kRowsPerTask = 4;
+    const int64_t groups = (rows + kRowsPerTask - 1) / kRowsPerTask;
+    pool.parallel_for(groups * n_head, [&](int64_t b, int64_t e) {
       for (int64_t t = b; t < e; ++t) {
-        const int h = static_cast<int>(t / rows);
-        const int64_t r = t % rows;
-        attend_row_flash(q + r * n_state + h * d_head, view(h), 0, d_head, [&](int j) { return visible(r, j); },
-                         scale, rows == 1, out + r * n_state + h * d_head);
+        const int64_t r0 = t % groups * kRowsPerTask;
+        fn(static_cast<int>(t / groups), r0, std::min(rows, r0 + kRowsPerTask));
       }
     });
   }
@@ -823,15 +846,9 @@ struct WhisperNetwork::Impl {
         attend_tiled(q, rows, n_state, kv, n_head, d_head, scale, visible, out, n_state, tiled_scratch, pool, cancel);
         return;
       }
-      // Head-major tasks, so that a thread's rows of a head share its cached keys and values.
-      pool.parallel_for(rows * n_head, [&](int64_t b, int64_t e) {
-        for (int64_t t = b; t < e; ++t) {
-          const int h = static_cast<int>(t / rows);
-          const int64_t r = t % rows;
-          attend_row_flash(q + r * n_state + h * d_head, kv, h, d_head, [&](int j) { return visible(r, j); }, scale,
-                           batch_rows == 1,
-                           out + r * n_state + h * d_head);
-        }
+      flash_tasks(rows, [&](int h, int64_t r0, int64_t r1) {
+        attend_rows_flash(q + h * d_head, n_state, r0, r1, kv, h, d_head, visible, scale, batch_rows == 1,
+                          out + h * d_head, n_state);
       });
       return;
     }
