@@ -1,6 +1,7 @@
 #include "asr/decoding.h"
 
 #include "asr/expf_flush.h"
+#include "asr/matmul.h"
 #include "asr/thread_pool.h"
 
 #include <algorithm>
@@ -29,18 +30,21 @@ void compute_logprobs(const std::vector<float>& logits, int n_logits, std::vecto
   compute_logprobs(logits.data(), n_logits, *std::max_element(logits.begin(), logits.end()), logprobs.data());
 }
 
+// The exponentials (libm's bits) all at once, vectorised; the sum then in the reference's order.
 void compute_logprobs(const float* logits, int n_logits, float logit_max, float* logprobs) {
+  thread_local std::vector<float> e;
+  e.resize(static_cast<size_t>(std::max(n_logits, 0)));
+  libm_expf_shifted(logits, logit_max, e.data(), n_logits);
   float logsumexp = 0.0f;
   for (int i = 0; i < n_logits; ++i)
-    if (logits[i] > -INFINITY) logsumexp += expf_flush(logits[i] - logit_max);
+    if (logits[i] > -INFINITY) logsumexp += e[i];
   logsumexp = logf(logsumexp) + logit_max;
   for (int i = 0; i < n_logits; ++i)
     logprobs[i] = logits[i] > -INFINITY ? logits[i] - logsumexp : -INFINITY;
 }
 
-void compute_probs(const std::vector<float>& logits, int n_logits, const std::vector<float>& logprobs,
-                   std::vector<float>& probs) {
-  for (int i = 0; i < n_logits; ++i) probs[i] = logits[i] == -INFINITY ? 0.0f : expf_flush(logprobs[i]);
+void compute_probs(int n_logits, const std::vector<float>& logprobs, std::vector<float>& probs) {
+  libm_expf_shifted(logprobs.data(), 0.0f, probs.data(), n_logits);
 }
 
 LogitFilterContext make_logit_filter_context(const Tokenizer& tok, const DecodingOptions& options,
@@ -155,7 +159,7 @@ void process_logits(const LogitFilterContext& ctx, const float* raw, std::span<c
     }
   }
 
-  compute_probs(logits, n_logits, logprobs, probs);
+  compute_probs(n_logits, logprobs, probs);
 }
 
 namespace {

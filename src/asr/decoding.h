@@ -104,8 +104,8 @@ struct DecodingResult {
 void compute_logprobs(const std::vector<float>& logits, int n_logits, std::vector<float>& logprobs);
 // The same with the maximum given (the maximum of a buffer larger than logits).
 void compute_logprobs(const float* logits, int n_logits, float logit_max, float* logprobs);
-void compute_probs(const std::vector<float>& logits, int n_logits, const std::vector<float>& logprobs,
-                   std::vector<float>& probs);
+// probs = exp(logprobs) (a filtered logit's logprob is -inf, its probability 0).
+void compute_probs(int n_logits, const std::vector<float>& logprobs, std::vector<float>& probs);
 
 // Filters applied to one decoder's logits before sampling (whisper_process_logits).
 struct LogitFilterContext {

@@ -80,6 +80,10 @@ struct KernelTable {
   // (same operations, same roundings), so the variant in use never changes a result.
   // out[j] = ggml_v_expf(x[j] - shift) for j < n; out may be x.
   void (*exp_shifted)(const float* x, float shift, float* out, int64_t n) = nullptr;
+  // out[j] = expf_flush(x[j] - shift) for j < n (libm's expf, the decoder's log-softmax and
+  // probabilities); out may be x. A SIMD variant computes glibc's expf algorithm and takes it
+  // only if it agrees with this process's libm (libm_expf_agrees).
+  void (*libm_expf_shifted)(const float* x, float shift, float* out, int64_t n) = nullptr;
   // acc[i] = f16(fma(f32(v[i]), s, f32(acc[i]))) for i < n: flash attention's f16 accumulator.
   void (*f16_axpy)(uint16_t* acc, const uint16_t* v, float s, int64_t n) = nullptr;
   // For c < count, in order: y[i] = fma(x[c * x_stride + i], s[c], y[i]) for i < n.
@@ -136,5 +140,10 @@ size_t x_row_bytes_q8_1(int64_t k);
 // the scalar table's version and the SIMD ones' fallback for head widths they do not hold
 // in registers.
 void f16_online_softmax_generic(const KernelTable& t, const OnlineSoftmaxJob& job, int64_t stride, int64_t d);
+// The scalar loop of libm_expf_shifted (expf_flush per element).
+void libm_expf_shifted_loop(const float* x, float shift, float* out, int64_t n);
+// Whether f agrees bit for bit with libm's expf over a spread of inputs (every binade, both
+// signs, the fast path's edges): a SIMD copy of glibc's algorithm is used only then.
+bool libm_expf_agrees(void (*f)(const float* x, float shift, float* out, int64_t n));
 
 }  // namespace thoth::asr::kernels

@@ -644,6 +644,7 @@ KernelTable make_avx2() {
   t.q8_0 = {x_row_bytes_q8_0, q8_0, gemm_q8_0};
   t.q4_0_repacked = {x_row_bytes_q8_0, q8_0, gemm_q4_0_repacked_avx2};
   t.exp_shifted = exp_shifted;
+  t.libm_expf_shifted = libm_expf_shifted_loop;
   t.f16_axpy = f16_axpy;
   t.f32_axpy = f32_axpy;
   t.f32_axpy_rows = f32_axpy_rows;

@@ -472,6 +472,58 @@ void exp_shifted(const float* x, float shift, float* out, int64_t n) {
   }
 }
 
+// expf as glibc (2.27 on) computes it, 16 lanes at a time: x * 32/ln2 = k + r, 2^(k/32) from
+// a table, 2^(r/32) by a cubic, in double, with the same operations and roundings as its
+// x86-64 FMA build (the FMAs where that build has them), so each lane gets libm's bits. Lanes
+// outside its fast path (|x| >= 88, inf, NaN) call libm itself.
+// kExp2Table[i]: 2^(i/32) rounded to double, minus i << 47 (adding k << 47 then scales by 2^(k/32)).
+alignas(64) constexpr uint64_t kExp2Table[32] = {
+    0x3ff0000000000000, 0x3fefd9b0d3158574, 0x3fefb5586cf9890f, 0x3fef9301d0125b51,
+    0x3fef72b83c7d517b, 0x3fef54873168b9aa, 0x3fef387a6e756238, 0x3fef1e9df51fdee1,
+    0x3fef06fe0a31b715, 0x3feef1a7373aa9cb, 0x3feedea64c123422, 0x3feece086061892d,
+    0x3feebfdad5362a27, 0x3feeb42b569d4f82, 0x3feeab07dd485429, 0x3feea47eb03a5585,
+    0x3feea09e667f3bcd, 0x3fee9f75e8ec5f74, 0x3feea11473eb0187, 0x3feea589994cce13,
+    0x3feeace5422aa0db, 0x3feeb737b0cdc5e5, 0x3feec49182a3f090, 0x3feed503b23e255d,
+    0x3feee89f995ad3ad, 0x3feeff76f2fb5e47, 0x3fef199bdd85529c, 0x3fef3720dcef9069,
+    0x3fef5818dcfba487, 0x3fef7c97337b9b5f, 0x3fefa4afa2a490da, 0x3fefd0765b6e4540};
+
+inline __m256 libm_expf8(__m256 x) {
+  const __m512d xd = _mm512_cvtps_pd(x);
+  const __m512d inv_ln2_n = _mm512_set1_pd(0x1.71547652b82fep+5), shift = _mm512_set1_pd(0x1.8p+52);
+  __m512d kd = _mm512_fmadd_pd(xd, inv_ln2_n, shift);
+  const __m512i ki = _mm512_castpd_si512(kd);
+  kd = _mm512_sub_pd(kd, shift);
+  const __m512d r = _mm512_fmsub_pd(inv_ln2_n, xd, kd);
+  const auto* tab = reinterpret_cast<const __m512i*>(kExp2Table);
+  const __m512i lo = _mm512_permutex2var_epi64(_mm512_load_si512(tab), ki, _mm512_load_si512(tab + 1));
+  const __m512i hi = _mm512_permutex2var_epi64(_mm512_load_si512(tab + 2), ki, _mm512_load_si512(tab + 3));
+  __m512i t = _mm512_mask_blend_epi64(_mm512_test_epi64_mask(ki, _mm512_set1_epi64(16)), lo, hi);
+  t = _mm512_add_epi64(t, _mm512_slli_epi64(ki, 47));
+  const __m512d z = _mm512_fmadd_pd(r, _mm512_set1_pd(0x1.c6af84b912394p-20), _mm512_set1_pd(0x1.ebfce50fac4f3p-13));
+  const __m512d r2 = _mm512_mul_pd(r, r);
+  __m512d y = _mm512_fmadd_pd(r, _mm512_set1_pd(0x1.62e42ff0c52d6p-6), _mm512_set1_pd(1.0));
+  y = _mm512_fmadd_pd(z, r2, y);
+  return _mm512_cvtpd_ps(_mm512_mul_pd(y, _mm512_castsi512_pd(t)));
+}
+
+void libm_expf_shifted(const float* x, float shift, float* out, int64_t n) {
+  const __m512 sh = _mm512_set1_ps(shift);
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 m = n - j >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - j)) - 1);
+    const __m512 v = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + j), sh);
+    const __m512i top = _mm512_and_si512(_mm512_srli_epi32(_mm512_castps_si512(v), 20), _mm512_set1_epi32(0x7ff));
+    const __mmask16 slow = _mm512_mask_cmpgt_epi32_mask(m, top, _mm512_set1_epi32(0x42a));
+    const __m256 lo = libm_expf8(_mm512_castps512_ps256(v)), hi = libm_expf8(_mm512_extractf32x8_ps(v, 1));
+    _mm512_mask_storeu_ps(out + j, m, _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1));
+    if (slow != 0) {
+      alignas(64) float vs[16];
+      _mm512_store_ps(vs, v);
+      for (int l = 0; l < 16; ++l)
+        if (slow >> l & 1) out[j + l] = expf_flush(vs[l]);
+    }
+  }
+}
+
 constexpr int kRoundNearest = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
 
 void f16_axpy(uint16_t* acc, const uint16_t* v, float s, int64_t n) {
@@ -778,6 +830,8 @@ KernelTable make_avx512() {
   t.q8_0 = {x_row_bytes_q8_0, q8_0, gemm_q8_0};
   t.q4_0_repacked = {x_row_bytes_q8_0, q8_0, gemm_q4_0_repacked_avx2};
   t.exp_shifted = exp_shifted;
+  // A libm with another expf than glibc's would make the copy disagree: then libm per element.
+  t.libm_expf_shifted = libm_expf_agrees(libm_expf_shifted) ? libm_expf_shifted : libm_expf_shifted_loop;
   t.f16_axpy = f16_axpy;
   t.f32_axpy = f32_axpy;
   t.f32_axpy_rows = f32_axpy_rows;

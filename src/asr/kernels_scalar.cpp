@@ -369,6 +369,7 @@ KernelTable make_scalar() {
   t.q8_0 = {x_row_bytes_q8_0, convert_row_q8_0, gemm_blocks<BlockQ8_0, BlockQ8_0, dot_q8_0>};
   t.q4_0_repacked = {x_row_bytes_q8_0, convert_row_q8_0, gemm_blocks<BlockQ4_0, BlockQ8_0, dot_q4_0_repacked>};
   t.exp_shifted = exp_shifted;
+  t.libm_expf_shifted = libm_expf_shifted_loop;
   t.f16_axpy = f16_axpy;
   t.f32_axpy = f32_axpy;
   t.f32_axpy_rows = f32_axpy_rows;

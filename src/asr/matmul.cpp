@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "asr/expf_flush.h"
@@ -129,6 +130,9 @@ int64_t activation_tile_rows(size_t row_bytes) {
 const char* kernel_name() { return table().name; }
 
 void exp_shifted(const float* x, float shift, float* out, int64_t n) { table().exp_shifted(x, shift, out, n); }
+void libm_expf_shifted(const float* x, float shift, float* out, int64_t n) {
+  table().libm_expf_shifted(x, shift, out, n);
+}
 void f16_axpy(uint16_t* acc, const uint16_t* v, float s, int64_t n) { table().f16_axpy(acc, v, s, n); }
 void f32_axpy_rows(float* const* y, const float* const* s, int nr, const float* x, int64_t x_stride, int64_t count,
                    int64_t n) {
@@ -281,6 +285,26 @@ void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* 
 }
 
 namespace kernels {
+void libm_expf_shifted_loop(const float* x, float shift, float* out, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) out[j] = expf_flush(x[j] - shift);
+}
+
+bool libm_expf_agrees(void (*f)(const float* x, float shift, float* out, int64_t n)) {
+  std::vector<float> x;
+  for (int e = -30; e <= 7; ++e)  // |x| from 2^-30 to 256: past the fast path's 88 both ways
+    for (int m = 0; m < 64; ++m) {
+      const float v = std::ldexp(1.0f + static_cast<float>(m) / 64.0f + 0x1p-20f * static_cast<float>(m), e);
+      x.push_back(v);
+      x.push_back(-v);
+    }
+  for (float v : {0.0f, -0.0f, 88.0f, -88.0f, 88.72f, -103.9f, -104.0f, -110.0f, INFINITY, -INFINITY, NAN})
+    x.push_back(v);
+  std::vector<float> got(x.size()), want(x.size());
+  f(x.data(), 0.0f, got.data(), static_cast<int64_t>(x.size()));
+  libm_expf_shifted_loop(x.data(), 0.0f, want.data(), static_cast<int64_t>(x.size()));
+  return std::memcmp(got.data(), want.data(), got.size() * sizeof(float)) == 0;
+}
+
 void f16_online_softmax_generic(const KernelTable& t, const OnlineSoftmaxJob& job, int64_t stride, int64_t d) {
   float mx = *job.m, sm = *job.sum;
   uint16_t* acc = job.acc;

@@ -46,6 +46,8 @@ void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* 
 // The attention's element-wise loops, through the same kernel table (kernels.h says what each
 // computes); every variant gives the scalar variant's bits.
 void exp_shifted(const float* x, float shift, float* out, int64_t n);
+// out[j] = expf_flush(x[j] - shift): libm's expf bits, vectorised where the variant can.
+void libm_expf_shifted(const float* x, float shift, float* out, int64_t n);
 void f16_axpy(uint16_t* acc, const uint16_t* v, float s, int64_t n);
 // For c < count, in that order: y[i] = fma(x[c * x_stride + i], s[c], y[i]) for i < n -- the
 // per-element f32 FMA chains of ggml's tiled flash attention (simd_gemm).

@@ -537,6 +537,34 @@ TEST_P(MatmulVariant, F16OnlineSoftmaxJobsSideBySideGiveEachJobsBits) {
   }
 }
 
+// libm's bits for a spread of every float class (each 4099th bit pattern, so every binade
+// and both signs, shifted), incl. the fast path's edges; a whole-range sweep (all 2^32
+// floats) matched when this was written.
+TEST_P(MatmulVariant, LibmExpfGivesLibmsBits) {
+  std::vector<float> x;
+  for (uint64_t u = 0; u < (uint64_t{1} << 32); u += 4099) {
+    float f;
+    const auto b = static_cast<uint32_t>(u);
+    std::memcpy(&f, &b, 4);
+    x.push_back(f);
+  }
+  for (float v : {87.99f, 88.0f, -87.99f, -88.0f, 88.72f, 88.73f, -103.97f, -104.0f, -104.01f, INFINITY, -INFINITY})
+    x.push_back(v);
+  // On glibc the AVX-512 table computes expf itself (its copy agreed with libm at start).
+  if (std::string(GetParam()) == "avx512") {
+    EXPECT_NE(kernels::avx512_table()->libm_expf_shifted, &kernels::libm_expf_shifted_loop);
+  }
+  for (float shift : {0.0f, 3.5f, -20.0f}) {
+    std::vector<float> got(x.size()), want(x.size());
+    libm_expf_shifted(x.data(), shift, got.data(), static_cast<int64_t>(x.size()));
+    for (size_t i = 0; i < x.size(); ++i) {
+      const float v = x[i] - shift;
+      want[i] = v < -104.0f ? 0.0f : expf(v);
+      ASSERT_EQ(bits_of(got[i]), bits_of(want[i])) << "x=" << x[i] << " shift=" << shift;
+    }
+  }
+}
+
 TEST_P(MatmulVariant, F16BlockedKeyDotsGiveTheScalarBits) {
   constexpr int kB = kernels::kKeyBlock;
   std::mt19937 rng(13);
