@@ -1,5 +1,6 @@
 // Matrix-product throughput per weight type and kernel variant on Whisper-tiny shapes:
-// encoder-like (1500 activation rows) and decoder-like (1 row, incl. the 51864-way logits).
+// encoder-like (1500 activation rows), decoder-like (1 row, incl. the 51864-way logits) and
+// beam search's (5 rows).
 // Prints GFLOP/s per case, then the speed-up of the best variant over scalar.
 #include <benchmark/benchmark.h>
 
@@ -34,6 +35,7 @@ const Shape kShapes[] = {
     {"conv2_1500x1152x384", 1500, 1152, 384},
     {"dec_1x384x384", 1, 384, 384},
     {"dec_1x384x51864_logits", 1, 384, 51864},
+    {"beam_5x384x51864_logits", 5, 384, 51864},
 };
 const TensorType kTypes[] = {TensorType::F32,  TensorType::F16,  TensorType::Q8_0, TensorType::Q5_1,
                              TensorType::Q5_0, TensorType::Q4_1, TensorType::Q4_0};
