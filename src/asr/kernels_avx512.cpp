@@ -475,7 +475,7 @@ void exp_shifted(const float* x, float shift, float* out, int64_t n) {
 // expf as glibc (2.27 on) computes it, 16 lanes at a time: x * 32/ln2 = k + r, 2^(k/32) from
 // a table, 2^(r/32) by a cubic, in double, with the same operations and roundings as its
 // x86-64 FMA build (the FMAs where that build has them), so each lane gets libm's bits. Lanes
-// outside its fast path (|x| >= 88, inf, NaN) call libm itself.
+// outside its fast path (near under- and overflow, inf, NaN) call libm itself.
 // kExp2Table[i]: 2^(i/32) rounded to double, minus i << 47 (adding k << 47 then scales by 2^(k/32)).
 alignas(64) constexpr uint64_t kExp2Table[32] = {
     0x3ff0000000000000, 0x3fefd9b0d3158574, 0x3fefb5586cf9890f, 0x3fef9301d0125b51,
@@ -511,10 +511,15 @@ void libm_expf_shifted(const float* x, float shift, float* out, int64_t n) {
   for (int64_t j = 0; j < n; j += 16) {
     const __mmask16 m = n - j >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - j)) - 1);
     const __m512 v = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + j), sh);
-    const __m512i top = _mm512_and_si512(_mm512_srli_epi32(_mm512_castps_si512(v), 20), _mm512_set1_epi32(0x7ff));
-    const __mmask16 slow = _mm512_mask_cmpgt_epi32_mask(m, top, _mm512_set1_epi32(0x42a));
+    // libm's fast path: |x| < 88, and after its range checks -0x1.9d1d9ep6 <= x <= -88 too.
+    // Below -104 expf_flush gives 0; the rest (under/overflow edges, inf, NaN) is libm's.
+    const __mmask16 fast = _mm512_cmp_ps_mask(v, _mm512_set1_ps(-0x1.9d1d9ep6f), _CMP_GE_OQ) &
+                           _mm512_cmp_ps_mask(v, _mm512_set1_ps(88.0f), _CMP_LT_OQ);
+    const __mmask16 zero = _mm512_cmp_ps_mask(v, _mm512_set1_ps(-104.0f), _CMP_LT_OQ);
+    const __mmask16 slow = m & ~fast & ~zero;
     const __m256 lo = libm_expf8(_mm512_castps512_ps256(v)), hi = libm_expf8(_mm512_extractf32x8_ps(v, 1));
-    _mm512_mask_storeu_ps(out + j, m, _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1));
+    const __m512 e = _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+    _mm512_mask_storeu_ps(out + j, m, _mm512_maskz_mov_ps(static_cast<__mmask16>(~zero), e));
     if (slow != 0) {
       alignas(64) float vs[16];
       _mm512_store_ps(vs, v);
