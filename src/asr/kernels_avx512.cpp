@@ -529,6 +529,14 @@ void libm_expf_shifted(const float* x, float shift, float* out, int64_t n) {
   }
 }
 
+// libm_expf_shifted if it agrees with this process's libm (a libm with another expf than
+// glibc's would not), else the loop over libm.
+using ExpFn = void (*)(const float* x, float shift, float* out, int64_t n);
+ExpFn libm_expf_choice() {
+  static const ExpFn fn = libm_expf_agrees(libm_expf_shifted) ? libm_expf_shifted : libm_expf_shifted_loop;
+  return fn;
+}
+
 constexpr int kRoundNearest = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
 
 void f16_axpy(uint16_t* acc, const uint16_t* v, float s, int64_t n) {
@@ -674,15 +682,16 @@ void online_softmax_regs(const OnlineSoftmaxJob* jobs, int64_t stride) {
     longest = jobs[p].n > longest ? jobs[p].n : longest;
   }
   // The running max, both exponentials and the sum do not depend on the accumulator: a first
-  // pass computes them for a chunk of keys (libm calls in a row, not on the accumulator's
-  // dependency chain, and no vector registers to save around them), a second updates it.
+  // pass computes them for a chunk of keys (off the accumulator's dependency chain, and no
+  // vector registers to save around libm calls), a second updates it.
   constexpr int64_t kChunk = 128;
   float ms_buf[P][kChunk], vs_buf[P][kChunk];
   for (int64_t j0 = 0; j0 < longest; j0 += kChunk) {
     int64_t len[P];
     for (int p = 0; p < P; ++p) {
       len[p] = jobs[p].n - j0 < kChunk ? jobs[p].n - j0 : kChunk;
-      if (len[p] > 0) online_softmax_factors(jobs[p].scores + j0, len[p], mx[p], sm[p], ms_buf[p], vs_buf[p]);
+      if (len[p] > 0)
+        online_softmax_factors(jobs[p].scores + j0, len[p], mx[p], sm[p], ms_buf[p], vs_buf[p], libm_expf_choice());
     }
     const int64_t steps = longest - j0 < kChunk ? longest - j0 : kChunk;
     for (int64_t j = 0; j < steps; ++j) {
@@ -835,8 +844,7 @@ KernelTable make_avx512() {
   t.q8_0 = {x_row_bytes_q8_0, q8_0, gemm_q8_0};
   t.q4_0_repacked = {x_row_bytes_q8_0, q8_0, gemm_q4_0_repacked_avx2};
   t.exp_shifted = exp_shifted;
-  // A libm with another expf than glibc's would make the copy disagree: then libm per element.
-  t.libm_expf_shifted = libm_expf_agrees(libm_expf_shifted) ? libm_expf_shifted : libm_expf_shifted_loop;
+  t.libm_expf_shifted = libm_expf_choice();
   t.f16_axpy = f16_axpy;
   t.f32_axpy = f32_axpy;
   t.f32_axpy_rows = f32_axpy_rows;

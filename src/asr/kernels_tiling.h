@@ -99,22 +99,32 @@ const float* transposed_f16_tails(const GemmTile& t, int64_t np, int64_t stride,
   return tails.data();
 }
 
-// The first pass of the register-held online softmax over `len` keys: the running max mx,
-// each key's rescale factor ms (of the accumulator) and weight vs (of its value row), and
-// the running sum sm, as the reference's flash attention computes them (libm expf; the sum's
-// update contracted to one FMA, as in attend_one_chunk).
+// The first pass of the register-held online softmax over len <= kSoftmaxChunk keys: the
+// running max mx, each key's rescale factor ms (of the accumulator) and weight vs (of its
+// value row), and the running sum sm, as the reference's flash attention computes them (libm
+// expf; the sum's update contracted to one FMA, as in attend_one_chunk). The exponentials'
+// arguments depend only on the running max, so they are all found first and exp (the
+// variant's libm_expf_shifted) takes them at once.
+constexpr int64_t kSoftmaxChunk = 256;
+
+template <class Exp>
 inline void online_softmax_factors(const float* scores, int64_t len, float& mx, float& sm, float* ms_out,
-                                   float* vs_out) {
+                                   float* vs_out, Exp exp) {
+  float arg[kSoftmaxChunk], e[kSoftmaxChunk];
+  bool rise[kSoftmaxChunk];
   for (int64_t j = 0; j < len; ++j) {
     const float s = scores[j];
-    float ms = 1.0f, vs = 1.0f;
-    if (s > mx) {
-      const float m_old = mx;
+    rise[j] = s > mx;
+    if (rise[j]) {
+      arg[j] = mx - s;
       mx = s;
-      ms = expf_flush(m_old - mx);
     } else {
-      vs = expf_flush(s - mx);
+      arg[j] = s - mx;
     }
+  }
+  exp(arg, 0.0f, e, len);
+  for (int64_t j = 0; j < len; ++j) {
+    const float ms = rise[j] ? e[j] : 1.0f, vs = rise[j] ? 1.0f : e[j];
     ms_out[j] = ms;
     vs_out[j] = vs;
     sm = std::fma(sm, ms, vs);
