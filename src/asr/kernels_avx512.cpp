@@ -10,6 +10,7 @@
 #include <immintrin.h>
 
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <type_traits>
 #include <vector>
@@ -431,13 +432,209 @@ struct Q8_0Kernel {
   }
 };
 
+// ---- quantized weights, one activation row (decoder steps) ---------------------------------
+// The kernels above, per output, to the bit: the same integer sums, the same d_w * d_x (and
+// m_w * s_x) products, the same FMA chain and msum order. What changes is how they are
+// reached: each weight row's two blocks come in one 64-byte load (masked to the pair, so it
+// never reads past the matrix), and the d (and m) fields of the four rows' two blocks are
+// gathered by two levels of word permutes into one vector, converted and multiplied by the
+// activation block's fields once for all rows; each FMA then takes its scale broadcast from
+// memory. About half the instructions per block of the register-blocked kernels, whose
+// per-row scale and level assembly made the decoder's matrix products compute-bound.
+
+// Float lanes {d of block b, rows 0-3; d of b + 1, rows 0-3; m of b, rows 0-3; m of b + 1,
+// rows 0-3} (m: the second f16 field, junk for blocks without one) of raw pair loads whose
+// block b starts at word 0 and block b + 1 at word kPartner. Rows past RM repeat row 0.
+template <int kPartner, int RM>
+inline __m512 row_heads(const __m512i (&raw)[RM]) {
+  const __m512i& r1 = raw[RM > 1 ? 1 : 0];
+  const __m512i& r2 = raw[RM > 2 ? 2 : 0];
+  const __m512i& r3 = raw[RM > 3 ? 3 : 0];
+  __m256i fields;
+  if constexpr (kPartner + 1 < 16) {
+    const __m256i pick = _mm256_setr_epi16(0, 16, kPartner, 16 + kPartner, 1, 17, kPartner + 1, 17 + kPartner, 0,
+                                           0, 0, 0, 0, 0, 0, 0);
+    const __m256i t01 = _mm256_permutex2var_epi16(_mm512_castsi512_si256(raw[0]), pick, _mm512_castsi512_si256(r1));
+    const __m256i t23 = _mm256_permutex2var_epi16(_mm512_castsi512_si256(r2), pick, _mm512_castsi512_si256(r3));
+    fields = _mm256_permutex2var_epi16(
+        t01, _mm256_setr_epi16(0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23), t23);
+  } else {
+    const __m512i pick = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                          33 + kPartner, kPartner + 1, 33, 1, 32 + kPartner, kPartner, 32, 0);
+    const __m512i t01 = _mm512_permutex2var_epi16(raw[0], pick, r1);
+    const __m512i t23 = _mm512_permutex2var_epi16(r2, pick, r3);
+    fields = _mm512_castsi512_si256(_mm512_permutex2var_epi16(
+        t01,
+        _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 39, 38, 7, 6, 37, 36, 5, 4, 35, 34, 3, 2, 33,
+                         32, 1, 0),
+        t23));
+  }
+  return _mm512_cvtph_ps(fields);
+}
+
+// The factors of row_heads' lanes from an activation head_pair {d, s, d', s'}.
+inline __m512 row_head_factors(__m128 x_heads) {
+  return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 1, 1, 1, 1, 3, 3, 3, 3),
+                               _mm512_castps128_ps512(x_heads));
+}
+
+// The products of row_heads' lanes and the activation's factors, in memory: each FMA takes
+// its scale as a broadcast load (the compiler would otherwise shuffle each one out of the
+// register, an instruction per FMA where the load ports are idle).
+inline void store_scales(float (&scales)[16], __m512 heads, __m128 x_heads) {
+  _mm512_store_ps(scales, _mm512_mul_ps(heads, row_head_factors(x_heads)));
+  asm("" : "+m"(scales));
+}
+
+// Lanes 0-7 then 8-15 of the integer sums into the output's chain, each scaled by its block's
+// product (scales[0], then scales[4] for a pair).
+template <bool kPair>
+[[gnu::always_inline]] inline void accumulate_row(__m256& acc, const float* scales, __m512i p) {
+  const __m512 sums = _mm512_cvtepi32_ps(p);
+  acc = _mm256_fmadd_ps(_mm256_broadcast_ss(scales), _mm512_castps512_ps256(sums), acc);
+  if constexpr (kPair) acc = _mm256_fmadd_ps(_mm256_broadcast_ss(scales + 4), _mm512_extractf32x8_ps(sums, 1), acc);
+}
+
+template <class Q>
+struct UnsignedQuantRowKernel {
+  using WB = typename Q::W;
+  using XB = typename Q::XBlock;
+  static constexpr int kBytes = sizeof(WB);
+  static_assert(kBytes % 2 == 0 && offsetof(WB, qs) % 2 == 0, "blocks and their qs are word-aligned");
+
+  // Word permute of a pair load: block b's 16 qs bytes into 128-bit lanes 0 and 1, b + 1's
+  // into lanes 2 and 3 (lanes 1 and 3 then keep the high nibbles: elements 16-31).
+  static __m512i qs_words() {
+    constexpr int q0 = offsetof(WB, qs) / 2, q1 = q0 + kBytes / 2;
+    return _mm512_set_epi16(q1 + 7, q1 + 6, q1 + 5, q1 + 4, q1 + 3, q1 + 2, q1 + 1, q1, q1 + 7, q1 + 6, q1 + 5,
+                            q1 + 4, q1 + 3, q1 + 2, q1 + 1, q1, q0 + 7, q0 + 6, q0 + 5, q0 + 4, q0 + 3, q0 + 2,
+                            q0 + 1, q0, q0 + 7, q0 + 6, q0 + 5, q0 + 4, q0 + 3, q0 + 2, q0 + 1, q0);
+  }
+
+  // UnsignedQuantKernel::levels (zeros for a missing partner) from the pair load `raw` of the
+  // blocks at `a`.
+  template <bool kPair>
+  [[gnu::always_inline]] static inline __m512i levels(__m512i raw, const WB* a, __m512i qs_index) {
+    const __m512i q = _mm512_permutexvar_epi16(qs_index, raw);
+    const __m512i v = _mm512_mask_srli_epi16(q, 0xff00ff00u, q, 4);
+    __m512i fifth = _mm512_setzero_si512();
+    if constexpr (Q::kFifth) {
+      const uint64_t bits = qh_bits(a->qh) | (kPair ? static_cast<uint64_t>(qh_bits(a[1].qh)) << 32 : 0);
+      fifth = _mm512_maskz_mov_epi8(bits, _mm512_set1_epi8(0x10));
+    }
+    return _mm512_ternarylogic_epi32(v, _mm512_set1_epi8(0x0f), fifth, 0xea);  // (v & 0x0f) | fifth
+  }
+
+  // Blocks b and b + 1 (kPair) or block b alone of RM rows.
+  template <int RM, bool kPair>
+  [[gnu::always_inline]] static inline void step(const uint8_t* const (&w)[RM], const XB* x, int64_t b,
+                                                 __m512i qs_index, float (&scales)[16], __m256 (&acc)[RM],
+                                                 __m128& msum) {
+    constexpr __mmask64 kLoad = ~0ull >> (64 - (kPair ? 2 : 1) * kBytes);
+    __m512i raw[RM];
+    #pragma GCC unroll 4
+    for (int i = 0; i < RM; ++i) raw[i] = _mm512_maskz_loadu_epi8(kLoad, w[i] + b * kBytes);
+    const __m256i xa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs));
+    const __m256i xc = kPair ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b + 1].qs))
+                             : _mm256_setzero_si256();
+    const __m512i xv = pair(xa, xc);
+    store_scales(scales, row_heads<kBytes / 2>(raw), head_pair(x + b, kPair));
+    // The offset's share taken back up front: the same integer sums.
+    __m512i start = _mm512_setzero_si512();
+    if constexpr (Q::kOffset != 0)
+      start = _mm512_sub_epi32(start, _mm512_dpbusd_epi32(start, _mm512_set1_epi8(Q::kOffset), xv));
+    #pragma GCC unroll 4
+    for (int i = 0; i < RM; ++i) {
+      const WB* a = reinterpret_cast<const WB*>(w[i]) + b;
+      accumulate_row<kPair>(acc[i], scales + i, _mm512_dpbusd_epi32(start, levels<kPair>(raw[i], a, qs_index), xv));
+    }
+    if constexpr (Q::kMin) {  // block b's terms, then b + 1's, each rounded as the scalar sum
+      msum = _mm_add_ps(msum, _mm_load_ps(scales + 8));
+      if constexpr (kPair) msum = _mm_add_ps(msum, _mm_load_ps(scales + 12));
+    }
+  }
+
+  template <int RM, int RN>
+  static void block(const GemmTile& t, int64_t r0, int64_t i0) {
+    static_assert(RN == 1 && RM <= 4, "one activation row, up to four weight rows");
+    const uint8_t* w[RM];
+    #pragma GCC unroll 4
+    for (int i = 0; i < RM; ++i) w[i] = t.w + (r0 + i) * t.w_stride;
+    const XB* x = reinterpret_cast<const XB*>(t.x + i0 * t.x_stride);
+    const __m512i qs_index = qs_words();
+    __m256 acc[RM];
+    #pragma GCC unroll 4
+    for (int i = 0; i < RM; ++i) acc[i] = _mm256_setzero_ps();
+    __m128 msum = _mm_setzero_ps();  // lane i: row i's sum of m_w * s_x
+    const int64_t nb = t.k / kQK;
+    int64_t b = 0;
+    alignas(64) float scales[16];
+    for (; b + 1 < nb; b += 2) step<RM, true>(w, x, b, qs_index, scales, acc, msum);
+    if (b < nb) step<RM, false>(w, x, b, qs_index, scales, acc, msum);
+    alignas(16) float ms[4];
+    _mm_store_ps(ms, msum);
+    #pragma GCC unroll 4
+    for (int i = 0; i < RM; ++i) t.y[i0 * t.ldy + r0 + i] = hsum(acc[i]) + ms[i];
+  }
+};
+
+struct Q8_0RowKernel {
+  static constexpr int kBytes = sizeof(BlockQ8_0);
+
+  template <int RM, bool kPair>
+  [[gnu::always_inline]] static inline void step(const uint8_t* const (&w)[RM], const BlockQ8_0* x, int64_t b,
+                                                 float (&scales)[16], __m256 (&acc)[RM]) {
+    // The pair's first 64 bytes, for both d fields; the qs come in their own loads.
+    constexpr __mmask64 kLoad = kPair ? ~0ull : ~0ull >> (64 - kBytes);
+    __m512i raw[RM];
+    #pragma GCC unroll 4
+    for (int i = 0; i < RM; ++i) raw[i] = _mm512_maskz_loadu_epi8(kLoad, w[i] + b * kBytes);
+    const __m256i xa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs));
+    const __m256i xc = kPair ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b + 1].qs))
+                             : _mm256_setzero_si256();
+    const __m512i xv = pair(xa, xc);
+    store_scales(scales, row_heads<kBytes / 2>(raw), head_pair(x + b, kPair));
+    // VNNI multiplies unsigned by signed: w + 128 against x, less 128 * sum(x) (once for all
+    // rows), gives the same integer sums as Q8_0Kernel's x + 128 less 128 * sum(w).
+    const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+    const __m512i start = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, xv));
+    #pragma GCC unroll 4
+    for (int i = 0; i < RM; ++i) {
+      const auto* blk = reinterpret_cast<const BlockQ8_0*>(w[i]) + b;
+      const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[0].qs));
+      const __m256i c = kPair ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[1].qs))
+                              : _mm256_setzero_si256();
+      accumulate_row<kPair>(acc[i], scales + i, _mm512_dpbusd_epi32(start, _mm512_xor_si512(pair(a, c), bias), xv));
+    }
+  }
+
+  template <int RM, int RN>
+  static void block(const GemmTile& t, int64_t r0, int64_t i0) {
+    static_assert(RN == 1 && RM <= 4, "one activation row, up to four weight rows");
+    const uint8_t* w[RM];
+    #pragma GCC unroll 4
+    for (int i = 0; i < RM; ++i) w[i] = t.w + (r0 + i) * t.w_stride;
+    const auto* x = reinterpret_cast<const BlockQ8_0*>(t.x + i0 * t.x_stride);
+    __m256 acc[RM];
+    #pragma GCC unroll 4
+    for (int i = 0; i < RM; ++i) acc[i] = _mm256_setzero_ps();
+    const int64_t nb = t.k / kQK;
+    int64_t b = 0;
+    alignas(64) float scales[16];
+    for (; b + 1 < nb; b += 2) step<RM, true>(w, x, b, scales, acc);
+    if (b < nb) step<RM, false>(w, x, b, scales, acc);
+    #pragma GCC unroll 4
+    for (int i = 0; i < RM; ++i) t.y[i0 * t.ldy + r0 + i] = hsum(acc[i]);
+  }
+};
+
 void gemm_f32(const GemmTile& t) { gemm_tiled<4, 4, FloatKernel<F32Weights>, FloatRowKernel<F32Weights>>(t); }
 void gemm_f16(const GemmTile& t) { gemm_tiled<4, 3, FloatKernel<F16Weights>, FloatRowKernel<F16Weights>>(t); }
-void gemm_q4_0(const GemmTile& t) { gemm_tiled<4, 3, UnsignedQuantKernel<Q4_0>>(t); }
-void gemm_q4_1(const GemmTile& t) { gemm_tiled<4, 3, UnsignedQuantKernel<Q4_1>>(t); }
-void gemm_q5_0(const GemmTile& t) { gemm_tiled<4, 4, UnsignedQuantKernel<Q5_0>>(t); }
-void gemm_q5_1(const GemmTile& t) { gemm_tiled<4, 4, UnsignedQuantKernel<Q5_1>>(t); }
-void gemm_q8_0(const GemmTile& t) { gemm_tiled<4, 3, Q8_0Kernel>(t); }
+void gemm_q4_0(const GemmTile& t) { gemm_tiled<4, 3, UnsignedQuantKernel<Q4_0>, UnsignedQuantRowKernel<Q4_0>>(t); }
+void gemm_q4_1(const GemmTile& t) { gemm_tiled<4, 3, UnsignedQuantKernel<Q4_1>, UnsignedQuantRowKernel<Q4_1>>(t); }
+void gemm_q5_0(const GemmTile& t) { gemm_tiled<4, 4, UnsignedQuantKernel<Q5_0>, UnsignedQuantRowKernel<Q5_0>>(t); }
+void gemm_q5_1(const GemmTile& t) { gemm_tiled<4, 4, UnsignedQuantKernel<Q5_1>, UnsignedQuantRowKernel<Q5_1>>(t); }
+void gemm_q8_0(const GemmTile& t) { gemm_tiled<4, 3, Q8_0Kernel, Q8_0RowKernel>(t); }
 
 // ---- attention element-wise loops: the scalar table's arithmetic, 16 lanes at a time --------
 
