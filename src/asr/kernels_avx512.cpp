@@ -10,6 +10,7 @@
 #include <immintrin.h>
 
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <type_traits>
 #include <vector>
@@ -431,13 +432,210 @@ struct Q8_0Kernel {
   }
 };
 
+// ---- quantized weights, one activation row (decoder steps) ---------------------------------
+// The kernels above, per output, to the bit: the same integer sums, the same d_w * d_x (and
+// m_w * s_x) products, the same FMA chain per lane and msum order. What changes is how they
+// are reached, in fewer instructions per block (their per-row scale and level assembly made
+// the decoder's products compute-bound): each weight row's two blocks come in one 64-byte
+// load (masked to the blocks near a row's end, so nothing past the matrix is read); the d
+// (and m) fields of four rows' two blocks are gathered by word permutes into one vector,
+// converted and multiplied by the activation's once for the four rows; two rows' chains
+// share a register, so a conversion, a scale permute and an FMA serve both.
+
+// Float lanes {d of block b, rows 0-3; d of b + 1, rows 0-3; m of b, rows 0-3; m of b + 1,
+// rows 0-3} (m: the second f16 field, junk for blocks without one) of raw pair loads whose
+// block b starts at word 0 and block b + 1 at word kPartner. Rows past RM repeat row 0.
+template <int kPartner, int RM>
+inline __m512 row_heads(const __m512i (&raw)[RM]) {
+  const __m512i& r1 = raw[RM > 1 ? 1 : 0];
+  const __m512i& r2 = raw[RM > 2 ? 2 : 0];
+  const __m512i& r3 = raw[RM > 3 ? 3 : 0];
+  __m256i fields;
+  if constexpr (kPartner + 1 < 16) {
+    const __m256i pick = _mm256_setr_epi16(0, 16, kPartner, 16 + kPartner, 1, 17, kPartner + 1, 17 + kPartner, 0,
+                                           0, 0, 0, 0, 0, 0, 0);
+    const __m256i t01 = _mm256_permutex2var_epi16(_mm512_castsi512_si256(raw[0]), pick, _mm512_castsi512_si256(r1));
+    const __m256i t23 = _mm256_permutex2var_epi16(_mm512_castsi512_si256(r2), pick, _mm512_castsi512_si256(r3));
+    fields = _mm256_permutex2var_epi16(
+        t01, _mm256_setr_epi16(0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23), t23);
+  } else {
+    const __m512i pick = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                          33 + kPartner, kPartner + 1, 33, 1, 32 + kPartner, kPartner, 32, 0);
+    const __m512i t01 = _mm512_permutex2var_epi16(raw[0], pick, r1);
+    const __m512i t23 = _mm512_permutex2var_epi16(r2, pick, r3);
+    fields = _mm512_castsi512_si256(_mm512_permutex2var_epi16(
+        t01,
+        _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 39, 38, 7, 6, 37, 36, 5, 4, 35, 34, 3, 2, 33,
+                         32, 1, 0),
+        t23));
+  }
+  return _mm512_cvtph_ps(fields);
+}
+
+// The factors of row_heads' lanes from an activation head_pair {d, s, d', s'}.
+inline __m512 row_head_factors(__m128 x_heads) {
+  return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 1, 1, 1, 1, 3, 3, 3, 3),
+                               _mm512_castps128_ps512(x_heads));
+}
+
+// The weight-side part of a row kernel for q4_0 / q4_1 / q5_0 / q5_1: the levels of a pair
+// load, as UnsignedQuantKernel::levels gives them (zeros for a missing partner).
+template <class Q>
+struct UnsignedRowBlocks {
+  using W = typename Q::W;
+  using XBlock = typename Q::XBlock;
+  static constexpr bool kMin = Q::kMin;
+  static_assert(sizeof(W) % 2 == 0 && offsetof(W, qs) % 2 == 0, "blocks and their qs are word-aligned");
+
+  // The integer sums start at minus the offset's share: the same sums as the offset taken
+  // back from each.
+  static __m512i start(__m512i xv) {
+    const __m512i zero = _mm512_setzero_si512();
+    if constexpr (Q::kOffset == 0) return zero;
+    else return _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(Q::kOffset), xv));
+  }
+
+  // A word permute puts block b's 16 qs bytes into 128-bit lanes 0 and 1, b + 1's into lanes
+  // 2 and 3; lanes 1 and 3 then keep the high nibbles (elements 16-31).
+  template <bool kPair>
+  [[gnu::always_inline]] static inline __m512i levels(__m512i raw, const W* a) {
+    constexpr int q0 = offsetof(W, qs) / 2, q1 = q0 + sizeof(W) / 2;
+    const __m512i index = _mm512_set_epi16(q1 + 7, q1 + 6, q1 + 5, q1 + 4, q1 + 3, q1 + 2, q1 + 1, q1, q1 + 7,
+                                           q1 + 6, q1 + 5, q1 + 4, q1 + 3, q1 + 2, q1 + 1, q1, q0 + 7, q0 + 6, q0 + 5,
+                                           q0 + 4, q0 + 3, q0 + 2, q0 + 1, q0, q0 + 7, q0 + 6, q0 + 5, q0 + 4, q0 + 3,
+                                           q0 + 2, q0 + 1, q0);
+    const __m512i q = _mm512_permutexvar_epi16(index, raw);
+    const __m512i v = _mm512_mask_srli_epi16(q, 0xff00ff00u, q, 4);
+    __m512i fifth = _mm512_setzero_si512();
+    if constexpr (Q::kFifth) {
+      const uint64_t bits = qh_bits(a->qh) | (kPair ? static_cast<uint64_t>(qh_bits(a[1].qh)) << 32 : 0);
+      fifth = _mm512_maskz_mov_epi8(bits, _mm512_set1_epi8(0x10));
+    }
+    return _mm512_ternarylogic_epi32(v, _mm512_set1_epi8(0x0f), fifth, 0xea);  // (v & 0x0f) | fifth
+  }
+};
+
+// q8_0: VNNI multiplies unsigned by signed; w + 128 against x less 128 * sum(x) (once for all
+// rows) gives the same integer sums as Q8_0Kernel's x + 128 against w less 128 * sum(w). The
+// qs come in their own loads (a pair is 68 bytes).
+struct Q8_0RowBlocks {
+  using W = BlockQ8_0;
+  using XBlock = BlockQ8_0;
+  static constexpr bool kMin = false;
+
+  static __m512i start(__m512i xv) {
+    const __m512i zero = _mm512_setzero_si512();
+    return _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, _mm512_set1_epi8(static_cast<char>(0x80)), xv));
+  }
+
+  template <bool kPair>
+  [[gnu::always_inline]] static inline __m512i levels(__m512i, const W* a) {
+    const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[0].qs));
+    const __m256i hi = kPair ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[1].qs)) : _mm256_setzero_si256();
+    return _mm512_xor_si512(pair(lo, hi), _mm512_set1_epi8(static_cast<char>(0x80)));
+  }
+};
+
+// The products of one activation row with up to four weight rows, two blocks per step.
+template <class B>
+struct QuantRowKernel {
+  using W = typename B::W;
+  using XB = typename B::XBlock;
+  static constexpr int kBytes = sizeof(W);
+  // Blocks from b on that a 64-byte load at block b stays within (of its row).
+  static constexpr int kLoadBlocks = (64 + kBytes - 1) / kBytes;
+  static_assert(kLoadBlocks >= 2, "a step's load covers the pair's d fields");
+
+  template <int RM>
+  struct Fetched {
+    __m512i raw[RM];  // the pair's first 64 bytes (or its bytes only, masked) per row
+    __m512 scales;    // row_heads' lanes times the activation's d (and s)
+  };
+
+  // kInside: the 64-byte loads stay within the rows; otherwise they are masked to the blocks.
+  template <int RM, bool kPair, bool kInside>
+  [[gnu::always_inline]] static inline Fetched<RM> fetch(const uint8_t* const (&w)[RM], const XB* x, int64_t b) {
+    constexpr __mmask64 kBlocks = kPair ? ~0ull >> (2 * kBytes >= 64 ? 0 : 64 - 2 * kBytes) : ~0ull >> (64 - kBytes);
+    Fetched<RM> f;
+#pragma GCC unroll 4
+    for (int i = 0; i < RM; ++i)
+      f.raw[i] = kInside ? _mm512_loadu_si512(w[i] + b * kBytes) : _mm512_maskz_loadu_epi8(kBlocks, w[i] + b * kBytes);
+    f.scales = _mm512_mul_ps(row_heads<kBytes / 2>(f.raw), row_head_factors(head_pair(x + b, kPair)));
+    return f;
+  }
+
+  // Rows i and i + 1 in one register's chains (lanes 0-7 and 8-15; a missing row RM repeats
+  // row 0, its sums unused).
+  template <int RM, bool kPair>
+  [[gnu::always_inline]] static inline void apply(const Fetched<RM>& f, const uint8_t* const (&w)[RM], const XB* x,
+                                                  int64_t b, __m512 (&acc)[(RM + 1) / 2], __m128& msum) {
+    const __m256i xa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs));
+    const __m256i xc = kPair ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b + 1].qs))
+                             : _mm256_setzero_si256();
+    const __m512i xv = pair(xa, xc);
+    const __m512i start = B::start(xv);
+    __m512i p[RM];
+#pragma GCC unroll 4
+    for (int i = 0; i < RM; ++i)
+      p[i] = _mm512_dpbusd_epi32(start, B::template levels<kPair>(f.raw[i], reinterpret_cast<const W*>(w[i]) + b), xv);
+#pragma GCC unroll 2
+    for (int i = 0; i < RM; i += 2) {
+      const __m512i p1 = p[i + 1 < RM ? i + 1 : 0];
+      // Block b's sums of both rows, then block b + 1's, each with its rows' scales.
+      const __m512 sa = _mm512_cvtepi32_ps(_mm512_shuffle_i64x2(p[i], p1, _MM_SHUFFLE(1, 0, 1, 0)));
+      const __m512 scale_a = _mm512_permutexvar_ps(
+          _mm512_setr_epi32(i, i, i, i, i, i, i, i, i + 1, i + 1, i + 1, i + 1, i + 1, i + 1, i + 1, i + 1), f.scales);
+      acc[i / 2] = _mm512_fmadd_ps(scale_a, sa, acc[i / 2]);
+      if constexpr (kPair) {
+        const __m512 sb = _mm512_cvtepi32_ps(_mm512_shuffle_i64x2(p[i], p1, _MM_SHUFFLE(3, 2, 3, 2)));
+        const __m512 scale_b = _mm512_permutexvar_ps(
+            _mm512_setr_epi32(i + 4, i + 4, i + 4, i + 4, i + 4, i + 4, i + 4, i + 4, i + 5, i + 5, i + 5, i + 5, i + 5,
+                              i + 5, i + 5, i + 5),
+            f.scales);
+        acc[i / 2] = _mm512_fmadd_ps(scale_b, sb, acc[i / 2]);
+      }
+    }
+    if constexpr (B::kMin) {  // block b's terms, then b + 1's, each rounded as the scalar sum
+      msum = _mm_add_ps(msum, _mm512_extractf32x4_ps(f.scales, 2));
+      if constexpr (kPair) msum = _mm_add_ps(msum, _mm512_extractf32x4_ps(f.scales, 3));
+    }
+  }
+
+  template <int RM, int RN>
+  static void block(const GemmTile& t, int64_t r0, int64_t i0) {
+    static_assert(RN == 1 && RM <= 4, "one activation row, up to four weight rows");
+    const uint8_t* w[RM];
+#pragma GCC unroll 4
+    for (int i = 0; i < RM; ++i) w[i] = t.w + (r0 + i) * t.w_stride;
+    const XB* x = reinterpret_cast<const XB*>(t.x + i0 * t.x_stride);
+    __m512 acc[(RM + 1) / 2];
+#pragma GCC unroll 2
+    for (int i = 0; i < (RM + 1) / 2; ++i) acc[i] = _mm512_setzero_ps();
+    __m128 msum = _mm_setzero_ps();  // lane i: row i's sum of m_w * s_x
+    const int64_t nb = t.k / kQK;
+    int64_t b = 0;
+    for (; b + kLoadBlocks <= nb; b += 2) apply<RM, true>(fetch<RM, true, true>(w, x, b), w, x, b, acc, msum);
+    for (; b + 1 < nb; b += 2) apply<RM, true>(fetch<RM, true, false>(w, x, b), w, x, b, acc, msum);
+    if (b < nb) apply<RM, false>(fetch<RM, false, false>(w, x, b), w, x, b, acc, msum);
+    alignas(16) float ms[4];
+    _mm_store_ps(ms, msum);
+    // + ms[i] also without m fields: as UnsignedQuantKernel (a -0 sum becomes +0), while
+    // Q8_0Kernel stores the sum as it is.
+#pragma GCC unroll 4
+    for (int i = 0; i < RM; ++i) {
+      const float sum = hsum(i % 2 ? _mm512_extractf32x8_ps(acc[i / 2], 1) : _mm512_castps512_ps256(acc[i / 2]));
+      t.y[i0 * t.ldy + r0 + i] = std::is_same_v<W, BlockQ8_0> ? sum : sum + ms[i];
+    }
+  }
+};
+
 void gemm_f32(const GemmTile& t) { gemm_tiled<4, 4, FloatKernel<F32Weights>, FloatRowKernel<F32Weights>>(t); }
 void gemm_f16(const GemmTile& t) { gemm_tiled<4, 3, FloatKernel<F16Weights>, FloatRowKernel<F16Weights>>(t); }
-void gemm_q4_0(const GemmTile& t) { gemm_tiled<4, 3, UnsignedQuantKernel<Q4_0>>(t); }
-void gemm_q4_1(const GemmTile& t) { gemm_tiled<4, 3, UnsignedQuantKernel<Q4_1>>(t); }
-void gemm_q5_0(const GemmTile& t) { gemm_tiled<4, 4, UnsignedQuantKernel<Q5_0>>(t); }
-void gemm_q5_1(const GemmTile& t) { gemm_tiled<4, 4, UnsignedQuantKernel<Q5_1>>(t); }
-void gemm_q8_0(const GemmTile& t) { gemm_tiled<4, 3, Q8_0Kernel>(t); }
+void gemm_q4_0(const GemmTile& t) { gemm_tiled<4, 3, UnsignedQuantKernel<Q4_0>, QuantRowKernel<UnsignedRowBlocks<Q4_0>>>(t); }
+void gemm_q4_1(const GemmTile& t) { gemm_tiled<4, 3, UnsignedQuantKernel<Q4_1>, QuantRowKernel<UnsignedRowBlocks<Q4_1>>>(t); }
+void gemm_q5_0(const GemmTile& t) { gemm_tiled<4, 4, UnsignedQuantKernel<Q5_0>, QuantRowKernel<UnsignedRowBlocks<Q5_0>>>(t); }
+void gemm_q5_1(const GemmTile& t) { gemm_tiled<4, 4, UnsignedQuantKernel<Q5_1>, QuantRowKernel<UnsignedRowBlocks<Q5_1>>>(t); }
+void gemm_q8_0(const GemmTile& t) { gemm_tiled<4, 3, Q8_0Kernel, QuantRowKernel<Q8_0RowBlocks>>(t); }
 
 // ---- attention element-wise loops: the scalar table's arithmetic, 16 lanes at a time --------
 

@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "asr/kernels.h"
 #include "asr/quantize.h"
 #include "asr/thread_pool.h"
@@ -770,6 +773,71 @@ TEST(KernelSelection, EnvironmentForcesAVariantOrNamesTheBadValue) {
   EXPECT_NE(r.error().find("THOTH_KERNELS=bogus"), std::string::npos);
   unsetenv("THOTH_KERNELS");
   ASSERT_TRUE(init_kernels().ok());
+}
+
+// Weight bytes whose last byte is the last readable one: an unreadable page follows.
+class GuardedBytes {
+ public:
+  explicit GuardedBytes(const std::vector<uint8_t>& bytes) {
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    size_ = (bytes.size() + page - 1) / page * page + page;
+    base_ = static_cast<uint8_t*>(mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    if (base_ == MAP_FAILED) base_ = nullptr;
+    if (!base_) return;
+    data_ = base_ + (size_ - page - bytes.size());
+    std::memcpy(data_, bytes.data(), bytes.size());
+    if (mprotect(base_ + size_ - page, page, PROT_NONE) != 0) data_ = nullptr;
+  }
+  ~GuardedBytes() {
+    if (base_) munmap(base_, size_);
+  }
+  GuardedBytes(const GuardedBytes&) = delete;
+  GuardedBytes& operator=(const GuardedBytes&) = delete;
+  const uint8_t* data() const { return data_; }
+
+ private:
+  uint8_t* base_ = nullptr;
+  uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+// A decoder step (one activation row) may take its own kernel: it must give the scalar
+// table's bits and the bits of its row in a batch, at odd and even block counts, with and
+// without row padding, and without reading past the matrix (its last block ends right before
+// an unreadable page; the row kernels load blocks in pairs).
+TEST_P(MatmulVariant, SingleRowsGiveTheScalarAndBatchBitsUpToTheMatrixEnd) {
+  for (TensorType type : kWeightTypes) {
+    for (int64_t k : {32, 96, 384, 416, 1536}) {
+      for (int64_t m : {1, 5, 8, 13}) {
+        for (size_t pad : {size_t{0}, size_t{40}}) {
+          SCOPED_TRACE(std::string(type_name(type)) + " k=" + std::to_string(k) + " m=" + std::to_string(m) +
+                       " pad=" + std::to_string(pad));
+          const Weights w = make_weights(type, m, k, static_cast<uint32_t>(k + m), pad);
+          // Only the bytes up to the last row's end: the matrix ends at the guard page.
+          const std::vector<uint8_t> used(w.bytes.begin(), w.bytes.begin() + ((m - 1) * w.stride + row_bytes(type, k)));
+          const GuardedBytes guarded(used);
+          ASSERT_NE(guarded.data(), nullptr);
+          const MatrixView v{type, guarded.data(), m, k, w.stride};
+          const int64_t n = 4;
+          const auto x = make_activations(n, k, static_cast<uint32_t>(3 * k + m));
+          ThreadPool pool(2);
+          std::vector<float> batch(n * m), scalar(n * m);
+          matmul(v, x.data(), n, k, batch.data(), m, pool);
+          ASSERT_TRUE(select_kernels("scalar").ok());
+          matmul(v, x.data(), n, k, scalar.data(), m, pool);
+          ASSERT_TRUE(select_kernels(GetParam()).ok());
+          for (int64_t i = 0; i < n; ++i) {
+            std::vector<float> one(m);
+            matmul(v, &x[i * k], 1, k, one.data(), m, pool);
+            for (int64_t r = 0; r < m; ++r) {
+              ASSERT_EQ(bits_of(one[r]), bits_of(scalar[i * m + r])) << "row " << i << " output " << r;
+              ASSERT_EQ(bits_of(one[r]), bits_of(batch[i * m + r])) << "row " << i << " output " << r;
+            }
+          }
+        }
+      }
+    }
+  }
 }
 
 }  // namespace
