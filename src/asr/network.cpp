@@ -608,6 +608,7 @@ struct WhisperNetwork::Impl {
     std::vector<float> x, h, qb, kb, vb, att, proj, mlp, tok, last, logits;
     std::vector<uint64_t> row_seq;
     std::vector<int> row_pos;
+    std::vector<uint16_t> key_halves;  // one key row in f16, on its way into the cache's blocks
   } dec_scratch;
 
   Impl(const ModelFile& model, int n_sequences, bool flash_attention, ThreadPool& p)
@@ -969,7 +970,8 @@ struct WhisperNetwork::Impl {
     if (total == 0) return true;
     const size_t sz = static_cast<size_t>(total) * n_state;
     // Buffers kept between calls (one call per token); each is written before it is read.
-    auto& [x, h, qb, kb, vb, att, proj, mlp, tok, last, logits, row_seq, row_pos] = dec_scratch;
+    auto& [x, h, qb, kb, vb, att, proj, mlp, tok, last, logits, row_seq, row_pos, key_halves] = dec_scratch;
+    key_halves.resize(n_state);
     for (auto* v : {&x, &h, &qb, &kb, &vb, &att, &proj}) v->resize(sz);
     mlp.resize(sz * 4);
     {
@@ -1033,10 +1035,10 @@ struct WhisperNetwork::Impl {
       for (int64_t r = 0; r < total; ++r) {
         const int64_t c = slot + r;
         if (flash) {
+          to_half(&kb[r * n_state], key_halves.data(), n_state);
           for (int hd = 0; hd < n_head; ++hd) {
-            const float* key = &kb[r * n_state + hd * d_head];
             for (int i = 0; i < d_head; ++i)
-              k[hd * self_head + kernels::key_block_index(c, i, d_head)] = fp32_to_fp16(key[i]);
+              k[hd * self_head + kernels::key_block_index(c, i, d_head)] = key_halves[hd * d_head + i];
             to_half(&vb[r * n_state + hd * d_head], v + hd * self_head + static_cast<size_t>(c) * d_head, d_head);
           }
           continue;
