@@ -48,6 +48,10 @@ constexpr int kKeyBlock = 64;
 constexpr int64_t key_block_index(int64_t j, int64_t i, int64_t d) {
   return j / kKeyBlock * kKeyBlock * d + i * kKeyBlock + j % kKeyBlock;
 }
+// Key j's d halves into their places in the blocks.
+inline void store_key(uint16_t* blocks, int64_t j, int64_t d, const uint16_t* key) {
+  for (int64_t i = 0; i < d; ++i) blocks[key_block_index(j, i, d)] = key[i];
+}
 
 // One chunk of flash attention for one query row and head: n keys, f16 accumulator acc of d
 // halves, running max *m and sum *sum. For each j < n in order, with s = scores[j] and the

@@ -353,9 +353,7 @@ int chunk_scores(const uint16_t* q16, const KvView& kv, int h, int d, int k0, in
     blocks = kv.k + static_cast<int64_t>(b0) * kB * d;
   } else {
     packed.assign(static_cast<size_t>(n_blocks) * kB * d, 0);
-    for (int j = k0; j < k1; ++j)
-      for (int i = 0; i < d; ++i) packed[kernels::key_block_index(j - b0 * kB, i, d)] = key_half(kv, h, d, j, i);
-    blocks = packed.data();
+    for (int j = k0; j < k1; ++j) kernels::store_key(packed.data(), j - b0 * kB, d, kv.k + j * kv.k_stride + h * d);
   }
   dots.resize(static_cast<size_t>(n_blocks) * kB);
   keys.resize(static_cast<size_t>(n));
@@ -380,7 +378,7 @@ void attend_rows_flash(const float* q, int64_t ldq, int64_t r0, int64_t r1, cons
   constexpr int kSlots = 4;
   struct Slot {
     std::vector<uint16_t> q16, acc16;
-    std::vector<float> dots, part;
+    std::vector<float> dots;
     std::vector<int32_t> keys;
     float m = -INFINITY, s = 0.0f;
   };
@@ -729,11 +727,8 @@ struct WhisperNetwork::Impl {
         for (int h = 0; h < n_head; ++h)
           for (size_t j = 0; j < keys; ++j) {
             const uint16_t* src = rows.data() + j * n_state + static_cast<size_t>(h) * d_head;
-            if (kv == &cross_vt) {
-              std::memcpy(block + h * head + j * d_head, src, d_head * sizeof(uint16_t));
-              continue;
-            }
-            for (int i = 0; i < d_head; ++i) block[h * head + kernels::key_block_index(j, i, d_head)] = src[i];
+            if (kv == &cross_k) kernels::store_key(block + h * head, static_cast<int64_t>(j), d_head, src);
+            else std::memcpy(block + h * head + j * d_head, src, d_head * sizeof(uint16_t));
           }
       }
     cross_by_head = true;
@@ -1037,8 +1032,7 @@ struct WhisperNetwork::Impl {
         if (flash) {
           to_half(&kb[r * n_state], key_halves.data(), n_state);
           for (int hd = 0; hd < n_head; ++hd) {
-            for (int i = 0; i < d_head; ++i)
-              k[hd * self_head + kernels::key_block_index(c, i, d_head)] = key_halves[hd * d_head + i];
+            kernels::store_key(k + hd * self_head, c, d_head, &key_halves[hd * d_head]);
             to_half(&vb[r * n_state + hd * d_head], v + hd * self_head + static_cast<size_t>(c) * d_head, d_head);
           }
           continue;
