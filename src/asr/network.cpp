@@ -700,18 +700,13 @@ struct WhisperNetwork::Impl {
     self_v = ZeroPages<uint16_t>(self_k.size());
   }
 
-  // Weights only encode() reads (the encoder's, and the decoder's cross-attention key and
-  // value projections, which it applies once per window): their mapped pages need not stay
+  // Weights only encode() reads (encode_only_weight): their mapped pages need not stay
   // resident while the decoder runs, the phase where the token embedding and decoder weights
   // are in memory too. They are mapped again on the next window's first reads (a few
   // thousand minor faults against a window's encoding time).
   void release_encoder_weights() {
-    for (const auto& t : m.tensors()) {
-      const bool encode_only = t.name.rfind("encoder.", 0) == 0 ||
-                               (t.name.find(".cross_attn.key.") != std::string::npos) ||
-                               (t.name.find(".cross_attn.value.") != std::string::npos);
-      if (encode_only) m.release_pages(t.data, t.nbytes);
-    }
+    for (const auto& t : m.tensors())
+      if (encode_only_weight(t.name)) m.release_pages(t.data, t.nbytes);
   }
 
   // cross_k and cross_vt (flash attention: both [layer][key][n_state]) to head-major order,
@@ -1178,6 +1173,11 @@ WhisperNetwork::WhisperNetwork(std::shared_ptr<const ModelFile> model, int n_seq
 WhisperNetwork::~WhisperNetwork() = default;
 
 int WhisperNetwork::n_vocab() const { return impl_->n_vocab; }
+bool encode_only_weight(std::string_view name) {
+  return name.starts_with("encoder.") || name.find(".cross_attn.key.") != std::string_view::npos ||
+         name.find(".cross_attn.value.") != std::string_view::npos;
+}
+
 int WhisperNetwork::n_sequences() const { return impl_->n_seqs; }
 
 void WhisperNetwork::set_cancel(const std::atomic<bool>* flag) { impl_->cancel = flag; }

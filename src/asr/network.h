@@ -8,6 +8,7 @@
 #include <atomic>
 #include <memory>
 #include <span>
+#include <string_view>
 
 #include "asr/mel.h"
 #include "asr/model_file.h"
@@ -15,6 +16,10 @@
 namespace thoth::asr {
 
 class ThreadPool;
+
+// Whether a model tensor is one only encode() reads: the encoder's, and the decoder's
+// cross-attention key and value projections, which it applies once per window.
+bool encode_only_weight(std::string_view tensor_name);
 
 struct DecodeItem {
   int sequence = 0;           // which KV cache

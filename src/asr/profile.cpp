@@ -105,8 +105,7 @@ double decoder_step_bytes(const ModelFile& file, int kv_cells) {
   const Hparams& hp = file.hparams();
   double bytes = 0;
   for (const auto& t : file.tensors()) {
-    if (t.name.rfind("decoder.", 0) != 0 || t.name == "decoder.positional_embedding") continue;
-    if (t.name.find(".cross_attn.key.") != std::string::npos || t.name.find(".cross_attn.value.") != std::string::npos)
+    if (t.name.rfind("decoder.", 0) != 0 || t.name == "decoder.positional_embedding" || encode_only_weight(t.name))
       continue;
     bytes += static_cast<double>(t.nbytes);
   }
