@@ -208,13 +208,11 @@ ModelFile::~ModelFile() {
 // misaligned tensors (base.en f16: ~51 MB), and faults on two cores overlap.
 Result<void> ModelFile::copy_misaligned(int fd, const std::vector<size_t>& which, size_t bytes) {
   if (which.empty()) return {};
-  copies_size_ = bytes;
-  void* p = mmap(nullptr, copies_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) {
-    copies_ = nullptr;
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED)
     return make_error(std::string("cannot allocate memory for the tensor copies: ") + std::strerror(errno));
-  }
   copies_ = p;
+  copies_size_ = bytes;
   const auto* base = static_cast<const uint8_t*>(map_);
   std::vector<uint8_t*> dst(which.size());
   auto* at = static_cast<uint8_t*>(p);
