@@ -13,6 +13,12 @@ elseif(THOTH_SANITIZE STREQUAL "thread")
 elseif(NOT THOTH_SANITIZE STREQUAL "")
   message(FATAL_ERROR "THOTH_SANITIZE must be empty, address or thread")
 endif()
+if(NOT THOTH_SANITIZE STREQUAL "")
+  # After the build type's flags, so these win: -O1 and line tables compile a sanitizer
+  # build in ~60 % of the time of -O2 -g (CI builds three times on two cores), and the
+  # reports still name file and line.
+  add_compile_options(-O1 -g1)
+endif()
 
 # Adds a GoogleTest executable for a subsystem: thoth_add_test(NAME SOURCES... LIBS ...)
 function(thoth_add_test name)
