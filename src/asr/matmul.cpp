@@ -125,6 +125,52 @@ int64_t activation_tile_rows(size_t row_bytes) {
   return tn > 12 ? tn / 12 * 12 : tn;
 }
 
+// Tiles 0..n-1 in one contiguous run per thread, each taken front to back, so a thread's
+// weight reads are one stream (its prefetches run on into its next tile; with tiles handed
+// out in turn, a decoder step's small products restarted a cold stream every few kilobytes).
+// A thread whose run is empty takes tiles from the back of the others', so one slowed by
+// other load on the machine does not hold the rest back.
+class TileRuns {
+ public:
+  TileRuns(int64_t n, int threads) : count_(std::min(threads, kMaxRuns)) {
+    for (int i = 0; i < count_; ++i)
+      runs_[i].v.store(pack(n * i / count_, n * (i + 1) / count_), std::memory_order_relaxed);
+  }
+
+  // Each tile goes to exactly one taker. relaxed: a run's word only hands out distinct
+  // indices; the pool's join publishes the outputs.
+  bool take(int thread, int64_t& tile) {
+    if (thread < count_ && take_from(runs_[thread].v, true, tile)) return true;
+    for (int i = 1; i <= count_; ++i)
+      if (take_from(runs_[(thread + i) % count_].v, false, tile)) return true;
+    return false;
+  }
+
+ private:
+  static constexpr int kMaxRuns = 64;
+  static uint64_t pack(int64_t front, int64_t back) {
+    return static_cast<uint64_t>(front) << 32 | static_cast<uint64_t>(back);
+  }
+
+  static bool take_from(std::atomic<uint64_t>& run, bool front, int64_t& tile) {
+    uint64_t v = run.load(std::memory_order_relaxed);
+    for (;;) {
+      const int64_t f = static_cast<int64_t>(v >> 32), b = static_cast<int64_t>(v & 0xffffffffu);
+      if (f >= b) return false;
+      if (run.compare_exchange_weak(v, front ? pack(f + 1, b) : pack(f, b - 1), std::memory_order_relaxed)) {
+        tile = front ? f : b - 1;
+        return true;
+      }
+    }
+  }
+
+  struct alignas(64) Run {
+    std::atomic<uint64_t> v{0};
+  };
+  int count_;
+  Run runs_[kMaxRuns];
+};
+
 }  // namespace
 
 const char* kernel_name() { return table().name; }
@@ -275,12 +321,10 @@ void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* 
     for (int64_t t = 0; t < n_total && !cancelled(); ++t) run_tile(t);
     return;
   }
-  std::atomic<int64_t> next{0};
-  pool.run([&](int) {
-    // relaxed: the counter only hands out distinct indices; the pool's join publishes y.
-    for (int64_t t = next.fetch_add(1, std::memory_order_relaxed); t < n_total && !cancelled();
-         t = next.fetch_add(1, std::memory_order_relaxed))
-      run_tile(t);
+  TileRuns runs(n_total, threads);
+  pool.run([&](int thread) {
+    int64_t t = 0;
+    while (!cancelled() && runs.take(thread, t)) run_tile(t);
   });
 }
 

@@ -189,12 +189,16 @@ TEST_P(MatmulVariant, ResultsDoNotDependOnThreadsBatchOrRowStride) {
     const auto y1 = run(w, x, n, k, m, 1);
     const auto y2 = run(w, x, n, k, m, 2);
     const auto y3 = run(padded, x, n, k, m, 3);
+    const auto y5 = run(w, x, n, k, m, 5);  // more threads than some runs of tiles have
     ASSERT_EQ(0, std::memcmp(y1.data(), y2.data(), y1.size() * sizeof(float)));
     ASSERT_EQ(0, std::memcmp(y1.data(), y3.data(), y1.size() * sizeof(float)));
+    ASSERT_EQ(0, std::memcmp(y1.data(), y5.data(), y1.size() * sizeof(float)));
     for (int64_t i : {0L, 31L, 76L}) {  // one row alone gives the same numbers as in a batch
       std::vector<float> xi(x.begin() + i * k, x.begin() + (i + 1) * k);
-      const auto yi = run(w, xi, 1, k, m, 2);
-      ASSERT_EQ(0, std::memcmp(yi.data(), &y1[i * m], m * sizeof(float))) << "row " << i;
+      for (int threads : {2, 7}) {
+        const auto yi = run(w, xi, 1, k, m, threads);
+        ASSERT_EQ(0, std::memcmp(yi.data(), &y1[i * m], m * sizeof(float))) << "row " << i << ", " << threads << " threads";
+      }
     }
   }
 }
