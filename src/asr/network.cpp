@@ -368,12 +368,21 @@ int chunk_scores(const uint16_t* q16, const KvView& kv, int h, int d, int k0, in
   return c;
 }
 
-// Rows [r0, r1) of one head on flash attention's one-chunk path, or, for a lone query row
-// over many keys, its split-KV path (chunks merged in f32); writes the normalised outputs
-// (out + r * ldo). The chunks' online softmaxes run side by side, up to four at once
-// (kernels.h): a row's chunks on the split path, else several rows' chunks.
-template <typename Visible>
-void attend_rows_flash(const float* q, int64_t ldq, int64_t r0, int64_t r1, const KvView& kv, int h, int d,
+// One query row of one head.
+struct HeadRow {
+  int h;
+  int64_t r;
+};
+
+// Query rows of heads on flash attention's one-chunk path, or, for a lone query row over many
+// keys, its split-KV path (chunks merged in f32): each item's output, normalised, at
+// out + r * ldo + h * d. view(h) is head h's keys and values (as head 0 of the view). The
+// items' chunks' online softmaxes run side by side, up to four at once (kernels.h): one
+// chunk's f16 accumulator chain is latency-bound, so a lone row's heads go together (two
+// chunks each on the split path), and beam search's rows of a head, which share its keys
+// and values in cache.
+template <typename HeadView, typename Visible>
+void attend_rows_flash(const float* q, int64_t ldq, std::span<const HeadRow> items, HeadView view, int d,
                        Visible visible, float scale, bool lone_row, float* out, int64_t ldo) {
   constexpr int kSlots = 4;
   struct Slot {
@@ -384,52 +393,56 @@ void attend_rows_flash(const float* q, int64_t ldq, int64_t r0, int64_t r1, cons
   };
   thread_local Slot slots[kSlots];
   thread_local std::vector<float> merged;
-  const bool split = lone_row && r1 - r0 == 1 && kv.n_keys >= kSplitMinKeys;
-  const int chunk = split ? (kv.n_keys + kReferenceThreads - 1) / kReferenceThreads : kv.n_keys;
-  const int chunks = split ? kReferenceThreads : 1;
-  for (int64_t r = r0; r < r1;) {
-    // A batch of (row, chunk) pairs: all chunks of row r, or rows r.. one chunk each.
+  for (size_t i = 0; i < items.size();) {
+    const KvView first = view(items[i].h);  // every head's has the same shape
+    const bool split = lone_row && first.n_keys >= kSplitMinKeys;
+    const int chunks = split ? kReferenceThreads : 1;
+    const int chunk = (first.n_keys + chunks - 1) / chunks;
+    const size_t batch = std::min<size_t>(kSlots / chunks, items.size() - i);
     kernels::OnlineSoftmaxJob jobs[kSlots];
-    int64_t batch_rows = split ? 1 : std::min<int64_t>(kSlots, r1 - r);
-    const int count = static_cast<int>(split ? chunks : batch_rows);
-    for (int b = 0; b < count; ++b) {
-      Slot& sl = slots[b];
-      const int64_t row = split ? r : r + b;
-      const int k0 = split ? b * chunk : 0, k1 = split ? std::min(kv.n_keys, k0 + chunk) : kv.n_keys;
-      sl.q16.resize(d);
-      sl.acc16.assign(d, 0);
-      to_half(q + row * ldq, sl.q16.data(), d);
-      sl.m = -INFINITY;
-      sl.s = 0.0f;
-      const int n = k0 < kv.n_keys ? chunk_scores(sl.q16.data(), kv, h, d, k0, k1, scale,
-                                                  [&](int j) { return visible(row, j); }, sl.dots, sl.keys)
-                                   : 0;
-      jobs[b] = {sl.dots.data(), sl.keys.data(), n, kv.v + h * d, sl.acc16.data(), &sl.m, &sl.s};
+    for (size_t a = 0; a < batch; ++a) {
+      const HeadRow it = items[i + a];
+      const KvView kv = view(it.h);
+      for (int c = 0; c < chunks; ++c) {
+        Slot& sl = slots[a * chunks + c];
+        const int k0 = c * chunk, k1 = std::min(kv.n_keys, k0 + chunk);
+        sl.q16.resize(d);
+        sl.acc16.assign(d, 0);
+        to_half(q + it.r * ldq + it.h * d, sl.q16.data(), d);
+        sl.m = -INFINITY;
+        sl.s = 0.0f;
+        const int n = k0 < kv.n_keys ? chunk_scores(sl.q16.data(), kv, 0, d, k0, k1, scale,
+                                                    [&](int j) { return visible(it.r, j); }, sl.dots, sl.keys)
+                                     : 0;
+        jobs[a * chunks + c] = {sl.dots.data(), sl.keys.data(), n, kv.v, sl.acc16.data(), &sl.m, &sl.s};
+      }
     }
-    f16_online_softmax(jobs, count, kv.k_stride, d);
-    if (split) {
+    f16_online_softmax(jobs, static_cast<int>(batch) * chunks, first.k_stride, d);
+    for (size_t a = 0; a < batch; ++a) {
+      const HeadRow it = items[i + a];
+      float* o = out + it.r * ldo + it.h * d;
+      if (!split) {
+        const Slot& sl = slots[a];
+        const float inv = sl.s == 0.0f ? 0.0f : 1.0f / sl.s;
+        for (int e = 0; e < d; ++e) o[e] = h2f(sl.acc16[e]) * inv;
+        continue;
+      }
       float m_final = -INFINITY, s_final = 0.0f;
       merged.assign(d, 0.0f);
       for (int c = 0; c < chunks; ++c) {
-        const Slot& sl = slots[c];
+        const Slot& sl = slots[a * chunks + c];
         if (sl.s == 0.0f) continue;
         const float m_new = std::fmax(m_final, sl.m);
         const float scale_old = expf_flush(m_final - m_new), scale_new = expf_flush(sl.m - m_new);
         // a*b + c*d as the reference's compiler contracts it: the first product fused.
-        for (int i = 0; i < d; ++i) merged[i] = std::fma(merged[i], scale_old, h2f(sl.acc16[i]) * scale_new);
+        for (int e = 0; e < d; ++e) merged[e] = std::fma(merged[e], scale_old, h2f(sl.acc16[e]) * scale_new);
         s_final = std::fma(s_final, scale_old, sl.s * scale_new);
         m_final = m_new;
       }
       const float inv = s_final != 0.0f ? 1.0f / s_final : 0.0f;
-      for (int i = 0; i < d; ++i) out[r * ldo + i] = merged[i] * inv;
-    } else {
-      for (int b = 0; b < count; ++b) {
-        const Slot& sl = slots[b];
-        const float inv = sl.s == 0.0f ? 0.0f : 1.0f / sl.s;
-        for (int i = 0; i < d; ++i) out[(r + b) * ldo + i] = h2f(sl.acc16[i]) * inv;
-      }
+      for (int e = 0; e < d; ++e) o[e] = merged[e] * inv;
     }
-    r += batch_rows;
+    i += batch;
   }
 }
 
@@ -753,24 +766,26 @@ struct WhisperNetwork::Impl {
                      tiled_scratch, pool, cancel);
       return;
     }
-    flash_tasks(rows, [&](int h, int64_t r0, int64_t r1) {
-      attend_rows_flash(q + h * d_head, n_state, r0, r1, view(h), 0, d_head, visible, scale, rows == 1,
-                        out + h * d_head, n_state);
+    flash_tasks(rows, [&](std::span<const HeadRow> items) {
+      attend_rows_flash(q, n_state, items, view, d_head, visible, scale, rows == 1, out, n_state);
     });
   }
 
-  // Flash attention's short batches as head-major tasks of up to four rows: a task's rows of
-  // one head (beam search's) share its keys and values in cache, and their online softmaxes
-  // run side by side. fn(head, first row, end row).
+  // Flash attention's short batches as head-major tasks of up to four rows (a task's rows of
+  // one head, beam search's, share its keys and values in cache); each thread's tasks go to
+  // fn(items) at once, so their softmaxes can run side by side across heads.
   template <typename Fn>
   void flash_tasks(int64_t rows, Fn fn) {
     constexpr int64_t kRowsPerTask = 4;
     const int64_t groups = (rows + kRowsPerTask - 1) / kRowsPerTask;
     pool.parallel_for(groups * n_head, [&](int64_t b, int64_t e) {
+      thread_local std::vector<HeadRow> items;
+      items.clear();
       for (int64_t t = b; t < e; ++t) {
         const int64_t r0 = t % groups * kRowsPerTask;
-        fn(static_cast<int>(t / groups), r0, std::min(rows, r0 + kRowsPerTask));
+        for (int64_t r = r0; r < std::min(rows, r0 + kRowsPerTask); ++r) items.push_back({static_cast<int>(t / groups), r});
       }
+      fn(std::span<const HeadRow>(items));
     });
   }
 
@@ -837,9 +852,15 @@ struct WhisperNetwork::Impl {
         attend_tiled(q, rows, n_state, kv, n_head, d_head, scale, visible, out, n_state, tiled_scratch, pool, cancel);
         return;
       }
-      flash_tasks(rows, [&](int h, int64_t r0, int64_t r1) {
-        attend_rows_flash(q + h * d_head, n_state, r0, r1, kv, h, d_head, visible, scale, batch_rows == 1,
-                          out + h * d_head, n_state);
+      // Head h of the row layout as head 0 of a view starting at its slice.
+      auto view = [&](int h) {
+        KvView head = kv;
+        head.k += h * d_head;
+        head.v += h * d_head;
+        return head;
+      };
+      flash_tasks(rows, [&](std::span<const HeadRow> items) {
+        attend_rows_flash(q, n_state, items, view, d_head, visible, scale, batch_rows == 1, out, n_state);
       });
       return;
     }
