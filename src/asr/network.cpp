@@ -158,10 +158,6 @@ void add_bias(float* y, int64_t rows, int n, const float* b) {
     for (int i = 0; i < n; ++i) y[r * n + i] += b[i];
 }
 
-void to_half(const float* x, uint16_t* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = fp32_to_fp16(x[i]);
-}
-
 // Row `row` of a stored matrix as f32 (ggml_get_rows: f16 widened, quantized blocks expanded).
 void dequantize_row(const TensorView& t, int64_t row, float* out) {
   const int64_t n = t.ne[0];
@@ -408,7 +404,7 @@ void attend_rows_flash(const float* q, int64_t ldq, std::span<const HeadRow> ite
         const int k0 = c * chunk, k1 = std::min(kv.n_keys, k0 + chunk);
         sl.q16.resize(d);
         sl.acc16.assign(d, 0);
-        to_half(q + it.r * ldq + it.h * d, sl.q16.data(), d);
+        to_f16(q + it.r * ldq + it.h * d, sl.q16.data(), d);
         sl.m = -INFINITY;
         sl.s = 0.0f;
         const int n = k0 < kv.n_keys ? chunk_scores(sl.q16.data(), kv, 0, d, k0, k1, scale,
@@ -675,7 +671,7 @@ struct WhisperNetwork::Impl {
       mv.row_stride = static_cast<size_t>(mv.cols) * 2;
       if (tv.type == TensorType::F32) {
         f16_copy.resize(static_cast<size_t>(mv.rows * mv.cols));
-        to_half(static_cast<const float*>(tv.data), f16_copy.data(), mv.rows * mv.cols);
+        to_f16(static_cast<const float*>(tv.data), f16_copy.data(), mv.rows * mv.cols);
         mv.data = f16_copy.data();
       } else {
         mv.data = tv.data;
@@ -878,7 +874,7 @@ struct WhisperNetwork::Impl {
 
   // Keys/values of rows [0, n) of x into f16 storage in this mode's layout (stride = keys).
   void store_values(const float* x, int64_t n, uint16_t* dst, int64_t keys) {
-    if (flash) to_half(x, dst, n * n_state);
+    if (flash) to_f16(x, dst, n * n_state);
     else transpose_to_half(x, n, dst, keys);
   }
 
@@ -953,7 +949,7 @@ struct WhisperNetwork::Impl {
       for (size_t i = 0; i < sz; ++i) kb[i] *= k_scale;
       linear_rows(dec[l].cross.v, encoder_out.data(), n, vb);
       const size_t base = l * static_cast<size_t>(n_audio_ctx_pad) * n_state;
-      to_half(kb, cross_k.data() + base, static_cast<int64_t>(sz));
+      to_f16(kb, cross_k.data() + base, static_cast<int64_t>(sz));
       store_values(vb, n, cross_vt.data() + base, n);
     }
     return !stopped();
@@ -1046,14 +1042,14 @@ struct WhisperNetwork::Impl {
       for (int64_t r = 0; r < total; ++r) {
         const int64_t c = slot + r;
         if (flash) {
-          to_half(&kb[r * n_state], key_halves.data(), n_state);
+          to_f16(&kb[r * n_state], key_halves.data(), n_state);
           for (int hd = 0; hd < n_head; ++hd) {
             kernels::store_key(k + hd * self_head, c, d_head, &key_halves[hd * d_head]);
-            to_half(&vb[r * n_state + hd * d_head], v + hd * self_head + static_cast<size_t>(c) * d_head, d_head);
+            to_f16(&vb[r * n_state + hd * d_head], v + hd * self_head + static_cast<size_t>(c) * d_head, d_head);
           }
           continue;
         }
-        to_half(&kb[r * n_state], k + c * n_state, n_state);
+        to_f16(&kb[r * n_state], k + c * n_state, n_state);
         for (int i = 0; i < n_state; ++i) v[static_cast<int64_t>(i) * kv_size + c] = fp32_to_fp16(vb[r * n_state + i]);
       }
       const KvView kv{k, n_state, v, kv_size, n_kv, v};
