@@ -26,8 +26,26 @@ const char* const kNonSpeech[] = {
 
 }  // namespace
 
+// max_element keeps its first element if that is a NaN, else the greatest of the others that
+// are not: so do the chains, all started from the first (a NaN then stays), skipping NaNs.
+// Equal values are the same bits, except +0 and -0, of which max_element keeps the first: a
+// zero maximum is left to it.
+float max_value(const float* p, int64_t n) {
+  constexpr int kChains = 8;
+  if (n < 2 * kChains) return *std::max_element(p, p + n);
+  float acc[kChains];
+  for (int c = 0; c < kChains; ++c) acc[c] = p[0];
+  int64_t i = 1;
+  for (; i + kChains <= n; i += kChains)
+    for (int c = 0; c < kChains; ++c) acc[c] = acc[c] < p[i + c] ? p[i + c] : acc[c];
+  for (; i < n; ++i) acc[0] = acc[0] < p[i] ? p[i] : acc[0];
+  float m = acc[0];
+  for (int c = 1; c < kChains; ++c) m = m < acc[c] ? acc[c] : m;
+  return m == 0.0f ? *std::max_element(p, p + n) : m;
+}
+
 void compute_logprobs(const std::vector<float>& logits, int n_logits, std::vector<float>& logprobs) {
-  compute_logprobs(logits.data(), n_logits, *std::max_element(logits.begin(), logits.end()), logprobs.data());
+  compute_logprobs(logits.data(), n_logits, max_value(logits.data(), static_cast<int64_t>(logits.size())), logprobs.data());
 }
 
 // The exponentials (libm's bits) all at once, vectorised; the sum then in the reference's order.
@@ -144,13 +162,12 @@ void process_logits(const LogitFilterContext& ctx, const float* raw, std::span<c
     float timestamp_logprob = -INFINITY;
     {
       float logsumexp = 0.0f;
-      const float logprob_max = *std::max_element(logprobs.begin() + sp.timestamp_begin, logprobs.end());
+      const float logprob_max = max_value(logprobs.data() + sp.timestamp_begin, n_logits - sp.timestamp_begin);
       for (int i = sp.timestamp_begin; i < n_logits; ++i)
         if (logprobs[i] > -INFINITY) logsumexp += expf_flush(logprobs[i] - logprob_max);
       if (logsumexp > 0.0f) timestamp_logprob = logf(logsumexp) + logprob_max;
     }
-    const float max_text_token_logprob =
-        *std::max_element(logprobs.begin(), logprobs.begin() + sp.timestamp_begin);
+    const float max_text_token_logprob = max_value(logprobs.data(), sp.timestamp_begin);
     if (timestamp_logprob > max_text_token_logprob) {
       for (int i = 0; i < sp.timestamp_begin; ++i) {
         logits[i] = -INFINITY;
@@ -449,7 +466,7 @@ void WindowDecoder::decode_batch(std::vector<DecodeItem>& items, const std::vect
   row_max_.resize(n_rows, 0.0f);
   for (size_t r = 0; r < items.size(); ++r) {
     const float* l = items[r].logits;
-    row_max_[rows[r]] = *std::max_element(l, l + n_vocab);
+    row_max_[rows[r]] = max_value(l, n_vocab);
     if (rows[r] == 0) row0_.assign(l, l + n_vocab);
   }
 }

@@ -99,6 +99,10 @@ struct DecodingResult {
 
 // ---- the pieces, pure functions over logits (tested one by one) ----
 
+// *std::max_element(p, p + n) for n > 0, the same bits, in eight independent chains: one
+// compare chain over a vocabulary of logits is latency-bound (~65 us per row).
+float max_value(const float* p, int64_t n);
+
 // log_softmax as whisper_compute_logprobs: the maximum is taken over the whole buffer
 // (which for a multi-token batch includes rows of other tokens), the sum over n_logits.
 void compute_logprobs(const std::vector<float>& logits, int n_logits, std::vector<float>& logprobs);

@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <random>
+#include <cstring>
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -144,6 +147,31 @@ TEST_F(FilterFixture, TemperatureDividesTheLogits) {
   raw[500] = 4.0f;
   run({ts(0), 500}, false, 3000, 0.5f);
   EXPECT_FLOAT_EQ(out.logits[500], 8.0f);
+}
+
+TEST(MaxValue, GivesMaxElementsBitsWithNansZerosAndInfinities) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-30.0f, 30.0f);
+  const float specials[] = {NAN, 0.0f, -0.0f, -INFINITY, INFINITY, 30.0f};
+  int zero_max = 0, nan_first = 0;
+  for (int trial = 0; trial < 4000; ++trial) {
+    const int64_t n = trial < 3000 ? 1 + trial % 100 : 51864;
+    std::vector<float> v(static_cast<size_t>(n));
+    const bool negative = trial % 3 == 0;  // so that a zero can be the maximum
+    for (auto& x : v) x = negative ? -std::fabs(u(rng)) : u(rng);
+    for (int k = 0; k < trial % 5; ++k) v[rng() % n] = specials[rng() % 6];
+    if (trial % 7 == 0) v[rng() % std::min<int64_t>(n, 16)] = NAN;  // a chain's first
+    if (trial % 11 == 0) v[0] = NAN;
+    const float want = *std::max_element(v.begin(), v.end()), got = max_value(v.data(), n);
+    uint32_t a, b;
+    std::memcpy(&a, &want, 4);
+    std::memcpy(&b, &got, 4);
+    ASSERT_EQ(a, b) << "trial " << trial << ", n " << n;
+    zero_max += want == 0.0f;
+    nan_first += std::isnan(want);
+  }
+  EXPECT_GT(zero_max, 20);  // the cases the fallback exists for were met
+  EXPECT_GT(nan_first, 20);
 }
 
 TEST(Sampling, BestTakesTheFirstMaximumAndRecordsTheTimestampCompanion) {
