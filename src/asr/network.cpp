@@ -331,11 +331,11 @@ constexpr int kReferenceThreads = 2;  // ...cut into one chunk per thread of the
 // double (dot_f16_blocked in the kernel table).
 
 // The scores the reference's one-chunk kernel feeds its online softmax for one query row (f16)
-// and head over keys [k0, k1): those of the keys the row sees, scaled, in key order, with the
-// keys in `keys`. Returns how many. Keys the mask hides are skipped, as the reference's
-// `continue` on a -inf mask does.
+// and head (head 0 of kv) over keys [k0, k1): those of the keys the row sees, scaled, in key
+// order, with the keys in `keys`. Returns how many. Keys the mask hides are skipped, as the
+// reference's `continue` on a -inf mask does.
 template <typename Visible>
-int chunk_scores(const uint16_t* q16, const KvView& kv, int h, int d, int k0, int k1, float scale, Visible visible,
+int chunk_scores(const uint16_t* q16, const KvView& kv, int d, int k0, int k1, float scale, Visible visible,
                  std::vector<float>& dots, std::vector<int32_t>& keys) {
   thread_local std::vector<uint16_t> packed;
   constexpr int kB = kernels::kKeyBlock;
@@ -349,7 +349,7 @@ int chunk_scores(const uint16_t* q16, const KvView& kv, int h, int d, int k0, in
     blocks = kv.k + static_cast<int64_t>(b0) * kB * d;
   } else {
     packed.assign(static_cast<size_t>(n_blocks) * kB * d, 0);
-    for (int j = k0; j < k1; ++j) kernels::store_key(packed.data(), j - b0 * kB, d, kv.k + j * kv.k_stride + h * d);
+    for (int j = k0; j < k1; ++j) kernels::store_key(packed.data(), j - b0 * kB, d, kv.k + j * kv.k_stride);
   }
   dots.resize(static_cast<size_t>(n_blocks) * kB);
   keys.resize(static_cast<size_t>(n));
@@ -407,7 +407,7 @@ void attend_rows_flash(const float* q, int64_t ldq, std::span<const HeadRow> ite
         to_f16(q + it.r * ldq + it.h * d, sl.q16.data(), d);
         sl.m = -INFINITY;
         sl.s = 0.0f;
-        const int n = k0 < kv.n_keys ? chunk_scores(sl.q16.data(), kv, 0, d, k0, k1, scale,
+        const int n = k0 < kv.n_keys ? chunk_scores(sl.q16.data(), kv, d, k0, k1, scale,
                                                     [&](int j) { return visible(it.r, j); }, sl.dots, sl.keys)
                                      : 0;
         jobs[a * chunks + c] = {sl.dots.data(), sl.keys.data(), n, kv.v, sl.acc16.data(), &sl.m, &sl.s};
