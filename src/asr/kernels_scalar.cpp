@@ -129,11 +129,17 @@ float dot_f32(const float* w, const float* x, int64_t k) {
   return s;
 }
 
-float dot_f16(const uint16_t* w, const float* x, int64_t k) {
+// w: k halves at any address (model files pack f16 weights at odd offsets).
+float dot_f16(const uint8_t* w, const float* x, int64_t k) {
   const auto& ht = half_table();
+  const auto half = [&ht, w](int64_t e) {
+    uint16_t h;
+    std::memcpy(&h, w + 2 * e, 2);
+    return h2f(ht, h);
+  };
   const int64_t np = k / kStep * kStep;
-  double s = dot_steps([&ht, w](int64_t e) { return h2f(ht, w[e]); }, x, np);
-  for (int64_t j = np; j < k; ++j) s += static_cast<double>(h2f(ht, w[j]) * x[j]);
+  double s = dot_steps(half, x, np);
+  for (int64_t j = np; j < k; ++j) s += static_cast<double>(half(j) * x[j]);
   return static_cast<float>(s);
 }
 
@@ -258,7 +264,7 @@ void gemm_f16(const GemmTile& t) {
     const auto* x = reinterpret_cast<const float*>(t.x + i * t.x_stride);
     for (int64_t r = 0; r < t.m; ++r)
       t.y[i * t.ldy + r] =
-          dot_f16(reinterpret_cast<const uint16_t*>(t.w + r * t.w_stride), x, t.k);
+          dot_f16(t.w + r * t.w_stride, x, t.k);
   }
 }
 

@@ -8,6 +8,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "asr/expf_flush.h"
@@ -96,8 +97,12 @@ const float* transposed_f16_tails(const GemmTile& t, int64_t np, int64_t stride,
   thread_local std::vector<float> tails;
   tails.assign(static_cast<size_t>(nt * stride), 0.0f);
   for (int64_t r = 0; r < t.m; ++r) {
-    const auto* row = reinterpret_cast<const uint16_t*>(t.w + r * t.w_stride) + np;
-    for (int64_t e = 0; e < nt; ++e) tails[e * stride + r] = half(row[e]);
+    const uint8_t* row = t.w + r * t.w_stride + 2 * np;  // at any address, as the file packs it
+    for (int64_t e = 0; e < nt; ++e) {
+      uint16_t h;
+      std::memcpy(&h, row + 2 * e, 2);
+      tails[e * stride + r] = half(h);
+    }
   }
   return tails.data();
 }

@@ -273,6 +273,26 @@ TEST_P(MatmulVariant, GivesTheScalarBits) {
   }
 }
 
+// Model files pack f16 weights at odd offsets and the loader leaves them there: every path
+// (single row, beam rows, blocks, the tile's tail past the last step of 64) reads them so.
+TEST_P(MatmulVariant, F16WeightsAtAnOddAddressGiveTheAlignedBits) {
+  struct Shape { int64_t m, k, n; };
+  for (Shape s : {Shape{37, 96, 1}, Shape{24, 250, 5}, Shape{22, 250, 9}, Shape{96, 1536, 19}}) {
+    SCOPED_TRACE("m=" + std::to_string(s.m) + " k=" + std::to_string(s.k) + " n=" + std::to_string(s.n));
+    const Weights w = make_weights(TensorType::F16, s.m, s.k, 21, 0);
+    std::vector<uint8_t> odd(w.bytes.size() + 1);
+    std::memcpy(odd.data() + 1, w.bytes.data(), w.bytes.size());
+    MatrixView v = w.view();
+    v.data = odd.data() + 1;
+    const auto x = make_activations(s.n, s.k, 22);
+    ThreadPool pool(2);
+    std::vector<float> y(s.n * s.m), want(s.n * s.m);
+    matmul(v, x.data(), s.n, s.k, y.data(), s.m, pool);
+    matmul(w.view(), x.data(), s.n, s.k, want.data(), s.m, pool);
+    for (size_t j = 0; j < y.size(); ++j) ASSERT_EQ(bits_of(y[j]), bits_of(want[j])) << j;
+  }
+}
+
 TEST_P(MatmulVariant, ZeroAndTinyActivationsGiveZeroOrFiniteResults) {
   for (TensorType type : kWeightTypes) {
     SCOPED_TRACE(type_name(type));

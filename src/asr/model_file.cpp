@@ -9,7 +9,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
-#include <thread>
 
 namespace thoth::asr {
 
@@ -202,10 +201,9 @@ ModelFile::~ModelFile() {
   if (copies_) munmap(copies_, copies_size_);
 }
 
-// One anonymous mapping for all the copies, read with pread (not copied from the file
-// mapping: its pages would stay resident beside the copies) by two threads: fresh memory
-// costs a page fault and a zeroed page per 4 KB, most of the load time of a model with many
-// misaligned tensors (base.en f16: ~51 MB), and faults on two cores overlap.
+// One anonymous mapping for all the copies (f32 tensors at odd offsets: biases, norms,
+// positional embeddings; a few MB), read with pread: copied from the file mapping, its pages
+// would stay resident beside the copies.
 Result<void> ModelFile::copy_misaligned(int fd, const std::vector<size_t>& which, size_t bytes) {
   if (which.empty()) return {};
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -214,33 +212,20 @@ Result<void> ModelFile::copy_misaligned(int fd, const std::vector<size_t>& which
   copies_ = p;
   copies_size_ = bytes;
   const auto* base = static_cast<const uint8_t*>(map_);
-  std::vector<uint8_t*> dst(which.size());
   auto* at = static_cast<uint8_t*>(p);
-  size_t half_index = which.size();  // the first tensor of the second thread's share
-  for (size_t n = 0; n < which.size(); ++n) {
-    if (half_index == which.size() && static_cast<size_t>(at - static_cast<uint8_t*>(p)) >= bytes / 2) half_index = n;
-    dst[n] = at;
-    at += (tensors_[which[n]].nbytes + 63) / 64 * 64;
-  }
-  auto read_range = [&](size_t first, size_t last) -> std::string {
-    for (size_t n = first; n < last; ++n) {
-      const TensorView& tv = tensors_[which[n]];
-      const auto offset = static_cast<off_t>(static_cast<const uint8_t*>(tv.data) - base);
-      for (size_t done = 0; done < tv.nbytes;) {
-        const ssize_t got = pread(fd, dst[n] + done, tv.nbytes - done, offset + static_cast<off_t>(done));
-        if (got < 0 && errno == EINTR) continue;
-        if (got <= 0) return "cannot read tensor '" + tv.name + "': " + (got < 0 ? std::strerror(errno) : "file shrank");
-        done += static_cast<size_t>(got);
-      }
+  for (size_t n : which) {
+    TensorView& tv = tensors_[n];
+    const auto offset = static_cast<off_t>(static_cast<const uint8_t*>(tv.data) - base);
+    for (size_t done = 0; done < tv.nbytes;) {
+      const ssize_t got = pread(fd, at + done, tv.nbytes - done, offset + static_cast<off_t>(done));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0)
+        return make_error("cannot read tensor '" + tv.name + "': " + (got < 0 ? std::strerror(errno) : "file shrank"));
+      done += static_cast<size_t>(got);
     }
-    return {};
-  };
-  std::string second_error;
-  std::thread second([&] { second_error = read_range(half_index, which.size()); });
-  const std::string first_error = read_range(0, half_index);
-  second.join();
-  if (!first_error.empty() || !second_error.empty()) return make_error(first_error.empty() ? second_error : first_error);
-  for (size_t n = 0; n < which.size(); ++n) tensors_[which[n]].data = dst[n];
+    tv.data = at;
+    at += (tv.nbytes + 63) / 64 * 64;
+  }
   return {};
 }
 
@@ -382,9 +367,11 @@ Result<std::shared_ptr<const ModelFile>> ModelFile::open(const std::string& path
     for (int i = 0; i < 4; ++i) tv.ne[i] = ne[i];
     tv.nbytes = nbytes;
     tv.data = data;
-    // The file packs tensors without alignment; f32/f16 data at an odd address is copied (once
-    // the whole file has checked out) so that kernels may read it as float / uint16_t.
-    const size_t align = ex.type == TensorType::F32 ? 4 : ex.type == TensorType::F16 ? 2 : 1;
+    // The file packs tensors without alignment; f32 data at an odd address is copied (once the
+    // whole file has checked out) so that it may be read as float. f16 data stays where it
+    // is, at any address: every reader of f16 weights loads them unaligned (SIMD loadu,
+    // memcpy), and copying base.en f16's 51 MB of them into fresh pages was most of its load.
+    const size_t align = ex.type == TensorType::F32 ? 4 : 1;
     if (reinterpret_cast<uintptr_t>(data) % align != 0) {
       misaligned.push_back(mf->tensors_.size());
       copies_bytes += (nbytes + 63) / 64 * 64;

@@ -87,7 +87,8 @@ class ModelFile {
   TensorType weight_type_ = TensorType::F16;
   void* map_ = nullptr;
   size_t map_size_ = 0;
-  // Aligned copies of the tensors the file stores at odd addresses, in one anonymous mapping.
+  // Aligned copies of the f32 tensors the file stores at odd addresses, in one anonymous
+  // mapping (f16 ones are read in place).
   void* copies_ = nullptr;
   size_t copies_size_ = 0;
 };
