@@ -1183,6 +1183,11 @@ struct WhisperNetwork::Impl {
   }
 };
 
+bool encode_only_weight(std::string_view name) {
+  return name.starts_with("encoder.") || name.find(".cross_attn.key.") != std::string_view::npos ||
+         name.find(".cross_attn.value.") != std::string_view::npos;
+}
+
 WhisperNetwork::WhisperNetwork(std::shared_ptr<const ModelFile> model, int n_sequences, ThreadPool& pool,
                                bool flash_attention)
     : model_(std::move(model)), impl_(std::make_unique<Impl>(*model_, n_sequences, flash_attention, pool)) {}
@@ -1190,11 +1195,6 @@ WhisperNetwork::WhisperNetwork(std::shared_ptr<const ModelFile> model, int n_seq
 WhisperNetwork::~WhisperNetwork() = default;
 
 int WhisperNetwork::n_vocab() const { return impl_->n_vocab; }
-bool encode_only_weight(std::string_view name) {
-  return name.starts_with("encoder.") || name.find(".cross_attn.key.") != std::string_view::npos ||
-         name.find(".cross_attn.value.") != std::string_view::npos;
-}
-
 int WhisperNetwork::n_sequences() const { return impl_->n_seqs; }
 
 void WhisperNetwork::set_cancel(const std::atomic<bool>* flag) { impl_->cancel = flag; }
