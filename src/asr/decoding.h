@@ -100,7 +100,7 @@ struct DecodingResult {
 // ---- the pieces, pure functions over logits (tested one by one) ----
 
 // *std::max_element(p, p + n) for n > 0, the same bits, in eight independent chains: one
-// compare chain over a vocabulary of logits is latency-bound (~65 us per row).
+// compare chain over a vocabulary of logits is latency-bound (51864 values: 28 us, 8 here).
 float max_value(const float* p, int64_t n);
 
 // log_softmax as whisper_compute_logprobs: the maximum is taken over the whole buffer
