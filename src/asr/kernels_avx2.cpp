@@ -577,10 +577,13 @@ void online_softmax_regs(const OnlineSoftmaxJob& job, int64_t stride) {
   // pass computes them for a chunk of keys (libm calls in a row, not on the accumulator's
   // dependency chain, and no vector registers to save around them), a second updates it.
   constexpr int64_t kChunk = kSoftmaxChunk;
-  float ms_buf[kChunk], vs_buf[kChunk];
+  float ms_chunk[1][kChunk], vs_chunk[1][kChunk];
+  const float* ms_buf = ms_chunk[0];
+  const float* vs_buf = vs_chunk[0];
   for (int64_t j0 = 0; j0 < job.n; j0 += kChunk) {
     const int64_t len = job.n - j0 < kChunk ? job.n - j0 : kChunk;
-    online_softmax_factors(job.scores + j0, len, mx, sm, ms_buf, vs_buf, libm_expf_shifted_loop);
+    const float* scores = job.scores + j0;
+    online_softmax_factors<1>(&scores, &len, &mx, &sm, ms_chunk, vs_chunk, libm_expf_shifted_loop);
     for (int64_t j = 0; j < len; ++j) {
       const uint16_t* vrow = job.v + (job.rows ? job.rows[j0 + j] : j0 + j) * stride;
       // A factor of exactly 1 leaves an f16 value as it is: skipping it changes no bit.

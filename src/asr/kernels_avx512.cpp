@@ -863,57 +863,81 @@ void f16_scale(uint16_t* acc, float s, int64_t n) {
   }
 }
 
-// P jobs side by side, each job's accumulator in registers between keys (rounded to f16 and
-// back after each update, which is exactly what storing and reloading it would do) for heads
-// up to 128 wide: one job's chain of conversions and FMA per key is latency-bound, P of them
-// overlap. Jobs shorter than the longest simply stop.
+// One chunk of keys' accumulator updates for P jobs side by side: one job's chain of
+// conversions and FMA per key is latency-bound, P of them overlap. The accumulators stay in
+// registers for the whole chunk (rounded to f16 and back after each update, which is exactly
+// what storing and reloading them would do) and in acc between chunks: with them live across
+// the factors' libm calls (every vector register is caller-saved), GCC kept them in memory
+// for every update. Jobs shorter than the longest simply stop.
+template <int V, int P>
+[[gnu::noinline]] void online_softmax_update(float* acc, const uint16_t* const* v, const int32_t* const* rows,
+                                             const int64_t* len, const float (*ms)[kSoftmaxChunk],
+                                             const float (*vs)[kSoftmaxChunk], int64_t stride) {
+  __m512 a[P][V];
+  int64_t longest = 0;
+  for (int p = 0; p < P; ++p) {
+    for (int i = 0; i < V; ++i) a[p][i] = _mm512_loadu_ps(acc + (p * V + i) * 16);
+    longest = len[p] > longest ? len[p] : longest;
+  }
+  for (int64_t j = 0; j < longest; ++j) {
+#pragma GCC unroll 8
+    for (int p = 0; p < P; ++p) {
+      if (j >= len[p]) continue;
+      const uint16_t* vrow = v[p] + (rows[p] ? rows[p][j] : j) * stride;
+      // A factor of exactly 1 leaves an f16 value as it is: skipping it changes no bit.
+      if (ms[p][j] != 1.0f) {
+        const __m512 msv = _mm512_set1_ps(ms[p][j]);
+#pragma GCC unroll 8
+        for (int i = 0; i < V; ++i)
+          a[p][i] = _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_mul_ps(a[p][i], msv), kRoundNearest));
+      }
+      const __m512 vsv = _mm512_set1_ps(vs[p][j]);
+#pragma GCC unroll 8
+      for (int i = 0; i < V; ++i) {
+        const __m512 b = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(vrow + 16 * i)));
+        a[p][i] = _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_fmadd_ps(b, vsv, a[p][i]), kRoundNearest));
+      }
+    }
+  }
+  for (int p = 0; p < P; ++p)
+    for (int i = 0; i < V; ++i) _mm512_storeu_ps(acc + (p * V + i) * 16, a[p][i]);
+}
+
+// P jobs over heads up to 128 wide: per chunk of keys, first the factors (the running max,
+// both exponentials and the sum, which do not depend on the accumulators), then the updates.
 template <int V, int P>
 void online_softmax_regs(const OnlineSoftmaxJob* jobs, int64_t stride) {
-  __m512 acc[P][V];
+  alignas(64) float acc[P * V * 16];
   float mx[P], sm[P];
+  const uint16_t* v[P];
+  const int32_t* rows[P];
   int64_t longest = 0;
   for (int p = 0; p < P; ++p) {
     for (int i = 0; i < V; ++i)
-      acc[p][i] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(jobs[p].acc + 16 * i)));
+      _mm512_store_ps(acc + (p * V + i) * 16,
+                      _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(jobs[p].acc + 16 * i))));
     mx[p] = *jobs[p].m;
     sm[p] = *jobs[p].sum;
     longest = jobs[p].n > longest ? jobs[p].n : longest;
   }
-  // The running max, both exponentials and the sum do not depend on the accumulator: a first
-  // pass computes them for a chunk of keys (off the accumulator's dependency chain, and no
-  // vector registers to save around libm calls), a second updates it.
-  constexpr int64_t kChunk = 128;
-  float ms_buf[P][kChunk], vs_buf[P][kChunk];
-  for (int64_t j0 = 0; j0 < longest; j0 += kChunk) {
+  float ms_buf[P][kSoftmaxChunk], vs_buf[P][kSoftmaxChunk];
+  for (int64_t j0 = 0; j0 < longest; j0 += kSoftmaxChunk) {
     int64_t len[P];
+    const float* scores[P];
     for (int p = 0; p < P; ++p) {
-      len[p] = jobs[p].n - j0 < kChunk ? jobs[p].n - j0 : kChunk;
-      if (len[p] > 0)
-        online_softmax_factors(jobs[p].scores + j0, len[p], mx[p], sm[p], ms_buf[p], vs_buf[p], libm_expf_choice());
+      const int64_t at = j0 < jobs[p].n ? j0 : jobs[p].n;  // a finished job stays at its end
+      len[p] = jobs[p].n - at < kSoftmaxChunk ? jobs[p].n - at : kSoftmaxChunk;
+      scores[p] = jobs[p].scores + at;
+      v[p] = jobs[p].rows ? jobs[p].v : jobs[p].v + at * stride;
+      rows[p] = jobs[p].rows ? jobs[p].rows + at : nullptr;
     }
-    const int64_t steps = longest - j0 < kChunk ? longest - j0 : kChunk;
-    for (int64_t j = 0; j < steps; ++j) {
-      for (int p = 0; p < P; ++p) {
-        if (j >= len[p]) continue;
-        const OnlineSoftmaxJob& job = jobs[p];
-        const uint16_t* vrow = job.v + (job.rows ? job.rows[j0 + j] : j0 + j) * stride;
-        // A factor of exactly 1 leaves an f16 value as it is: skipping it changes no bit.
-        if (ms_buf[p][j] != 1.0f) {
-          const __m512 msv = _mm512_set1_ps(ms_buf[p][j]);
-          for (int i = 0; i < V; ++i)
-            acc[p][i] = _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_mul_ps(acc[p][i], msv), kRoundNearest));
-        }
-        const __m512 vsv = _mm512_set1_ps(vs_buf[p][j]);
-        for (int i = 0; i < V; ++i) {
-          const __m512 b = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(vrow + 16 * i)));
-          acc[p][i] = _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_fmadd_ps(b, vsv, acc[p][i]), kRoundNearest));
-        }
-      }
-    }
+    online_softmax_factors<P>(scores, len, mx, sm, ms_buf, vs_buf, libm_expf_choice());
+    online_softmax_update<V, P>(acc, v, rows, len, ms_buf, vs_buf, stride);
   }
   for (int p = 0; p < P; ++p) {
     for (int i = 0; i < V; ++i)
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(jobs[p].acc + 16 * i), _mm512_cvtps_ph(acc[p][i], kRoundNearest));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(jobs[p].acc + 16 * i),
+                          _mm512_cvtps_ph(_mm512_load_ps(acc + (p * V + i) * 16), kRoundNearest));
     *jobs[p].m = mx[p];
     *jobs[p].sum = sm[p];
   }

@@ -107,36 +107,41 @@ const float* transposed_f16_tails(const GemmTile& t, int64_t np, int64_t stride,
   return tails.data();
 }
 
-// The first pass of the register-held online softmax over len <= kSoftmaxChunk keys: the
-// running max mx, each key's rescale factor ms (of the accumulator) and weight vs (of its
-// value row), and the running sum sm, as the reference's flash attention computes them (libm
-// expf; the sum's update contracted to one FMA, as in attend_one_chunk). The exponentials'
-// arguments depend only on the running max, so they are all found first and exp (the
-// variant's libm_expf_shifted) takes them at once.
-constexpr int64_t kSoftmaxChunk = 256;
+// The first pass of the register-held online softmax over a chunk of keys, for P jobs side by
+// side (job p's len[p] <= kSoftmaxChunk scores at scores[p]; its chains interleaved with the
+// others', so one job's compare and FMA latencies hide behind the rest's): the running max
+// mx[p], each key's rescale factor ms (of the accumulator) and weight vs (of its value row),
+// and the running sum sm[p], as the reference's flash attention computes them (libm expf; the
+// sum's update contracted to one FMA, as in attend_one_chunk). The exponentials' arguments
+// depend only on the running max, so they are all found first and exp (the variant's
+// libm_expf_shifted) takes them at once.
+constexpr int64_t kSoftmaxChunk = 128;
 
-template <class Exp>
-inline void online_softmax_factors(const float* scores, int64_t len, float& mx, float& sm, float* ms_out,
-                                   float* vs_out, Exp exp) {
-  float arg[kSoftmaxChunk], e[kSoftmaxChunk];
-  bool rise[kSoftmaxChunk];
-  for (int64_t j = 0; j < len; ++j) {
-    const float s = scores[j];
-    rise[j] = s > mx;
-    if (rise[j]) {
-      arg[j] = mx - s;
-      mx = s;
-    } else {
-      arg[j] = s - mx;
+template <int P, class Exp>
+inline void online_softmax_factors(const float* const* scores, const int64_t* len, float* mx, float* sm,
+                                   float (*ms_out)[kSoftmaxChunk], float (*vs_out)[kSoftmaxChunk], Exp exp) {
+  float arg[P][kSoftmaxChunk], e[P][kSoftmaxChunk];
+  bool rise[P][kSoftmaxChunk];
+  int64_t longest = 0;
+  for (int p = 0; p < P; ++p) longest = len[p] > longest ? len[p] : longest;
+  for (int64_t j = 0; j < longest; ++j)
+    for (int p = 0; p < P; ++p) {
+      if (j >= len[p]) continue;
+      const float s = scores[p][j];
+      const bool r = s > mx[p];  // false for NaN, which leaves the max as it is
+      rise[p][j] = r;
+      arg[p][j] = r ? mx[p] - s : s - mx[p];
+      mx[p] = r ? s : mx[p];
     }
-  }
-  exp(arg, 0.0f, e, len);
-  for (int64_t j = 0; j < len; ++j) {
-    const float ms = rise[j] ? e[j] : 1.0f, vs = rise[j] ? 1.0f : e[j];
-    ms_out[j] = ms;
-    vs_out[j] = vs;
-    sm = std::fma(sm, ms, vs);
-  }
+  for (int p = 0; p < P; ++p) exp(arg[p], 0.0f, e[p], len[p]);
+  for (int64_t j = 0; j < longest; ++j)
+    for (int p = 0; p < P; ++p) {
+      if (j >= len[p]) continue;
+      const float ms = rise[p][j] ? e[p][j] : 1.0f, vs = rise[p][j] ? 1.0f : e[p][j];
+      ms_out[p][j] = ms;
+      vs_out[p][j] = vs;
+      sm[p] = std::fma(sm[p], ms, vs);
+    }
 }
 
 }  // namespace
