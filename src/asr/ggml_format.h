@@ -29,6 +29,9 @@ struct BlockQ8_1 { uint16_t d, s; int8_t qs[kQK]; };  // s = d * sum(qs)
 #pragma pack(pop)
 static_assert(sizeof(BlockQ4_0) == 18 && sizeof(BlockQ4_1) == 20 && sizeof(BlockQ5_0) == 22 &&
               sizeof(BlockQ5_1) == 24 && sizeof(BlockQ8_0) == 34 && sizeof(BlockQ8_1) == 36);
+// Packed, so a block may be read in place at whatever offset the file puts its tensor.
+static_assert(alignof(BlockQ4_0) == 1 && alignof(BlockQ4_1) == 1 && alignof(BlockQ5_0) == 1 &&
+              alignof(BlockQ5_1) == 1 && alignof(BlockQ8_0) == 1 && alignof(BlockQ8_1) == 1);
 
 // True for the types a model file may store (f32, f16 and the four quantized ones).
 bool is_file_tensor_type(int32_t raw);
