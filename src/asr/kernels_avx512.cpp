@@ -148,7 +148,8 @@ struct FloatKernel {
       __m512 wv[RM];
       for (int i = 0; i < RM; ++i) wv[i] = W::load(w[i], k);
       for (int j = 0; j < RN; ++j) {
-        const __m512 xv = _mm512_loadu_ps(x[j] + k);
+        __m512 xv = _mm512_loadu_ps(x[j] + k);
+        asm("" : "+v"(xv));
         for (int i = 0; i < RM; ++i) acc[i][j] = _mm512_fmadd_ps(wv[i], xv, acc[i][j]);
       }
     }
@@ -164,12 +165,14 @@ struct FloatKernel {
       __m512 wv[RM];
       for (int i = 0; i < RM; ++i) wv[i] = W::load(w[i], k);
       for (int j = 0; j < RN; ++j) {
-        const __m512 xv = _mm512_loadu_ps(x[j] + k);
+        __m512 xv = _mm512_loadu_ps(x[j] + k);
+        asm("" : "+v"(xv));
         for (int i = 0; i < RM; ++i) a[i][j] = _mm512_fmadd_ps(wv[i], xv, a[i][j]);
       }
       for (int i = 0; i < RM; ++i) wv[i] = W::load(w[i], k + 32);
       for (int j = 0; j < RN; ++j) {
-        const __m512 xv = _mm512_loadu_ps(x[j] + k + 32);
+        __m512 xv = _mm512_loadu_ps(x[j] + k + 32);
+        asm("" : "+v"(xv));
         for (int i = 0; i < RM; ++i) b[i][j] = _mm512_fmadd_ps(wv[i], xv, b[i][j]);
       }
     }
