@@ -103,7 +103,9 @@ struct FloatKernel {
         __m256 wv[RM];
         for (int i = 0; i < RM; ++i) wv[i] = W::load(w[i], k);
         for (int j = 0; j < RN; ++j) {
-          const __m256 xv = _mm256_loadu_ps(x[j] + k);
+          // In a register for all RM rows: GCC would fold the load into every FMA.
+          __m256 xv = _mm256_loadu_ps(x[j] + k);
+          asm("" : "+x"(xv));
           for (int i = 0; i < RM; ++i) acc[i][j] = _mm256_fmadd_ps(wv[i], xv, acc[i][j]);
         }
       }
