@@ -128,6 +128,33 @@ struct FloatKernel {
   }
 };
 
+// FloatKernel's sums for one activation row, each weight row read once from front to back:
+// FloatKernel's eight strided passes (its batches' register blocking) leave a streamed row's
+// cache lines partly used between passes. Here a row's eight half accumulators (accumulator
+// a, half h at 2a + h) advance side by side, each the same FMA chain over the same elements,
+// and meet as FloatKernel's passes do, so every output keeps its bits. Rows one after
+// another: eight accumulators are half the registers.
+template <class W>
+struct FloatRowKernel {
+  template <int RM, int RN>
+  static void block(const GemmTile& t, int64_t r0, int64_t i0) {
+    static_assert(RN == 1, "one activation row");
+    const float* x = reinterpret_cast<const float*>(t.x + i0 * t.x_stride);
+    const int64_t np = t.k / 64 * 64;
+    for (int i = 0; i < RM; ++i) {
+      const uint8_t* w = t.w + (r0 + i) * t.w_stride;
+      __m256 acc[8];
+      for (auto& a : acc) a = _mm256_setzero_ps();
+      for (int64_t k = 0; k < np; k += 64)
+        for (int q = 0; q < 8; ++q) acc[q] = _mm256_fmadd_ps(W::load(w, k + 8 * q), _mm256_loadu_ps(x + k + 8 * q), acc[q]);
+      // Per half: (accumulator 0 + 2) + (1 + 3); then the halves.
+      const __m256 lo = _mm256_add_ps(_mm256_add_ps(acc[0], acc[4]), _mm256_add_ps(acc[2], acc[6]));
+      const __m256 hi = _mm256_add_ps(_mm256_add_ps(acc[1], acc[5]), _mm256_add_ps(acc[3], acc[7]));
+      t.y[i0 * t.ldy + r0 + i] = W::tail(w, x, np, t.k, hsum(_mm256_add_ps(lo, hi)));
+    }
+  }
+};
+
 // ---- quantized weights against q8_0 / q8_1 activation blocks -----------------------------
 // Per block: 32 products summed to 8 int32 lanes (exact), converted to float, scaled by
 // d_w * d_x and accumulated; the q*_1 types add m_w * s_x separately, as ggml's AVX2 does.
@@ -371,8 +398,8 @@ struct Q8_0RowKernel {
   }
 };
 
-void gemm_f32(const GemmTile& t) { gemm_tiled<4, 3, FloatKernel<F32Weights>>(t); }
-void gemm_f16(const GemmTile& t) { gemm_tiled<3, 3, FloatKernel<F16Weights>>(t); }
+void gemm_f32(const GemmTile& t) { gemm_tiled<4, 3, FloatKernel<F32Weights>, FloatRowKernel<F32Weights>>(t); }
+void gemm_f16(const GemmTile& t) { gemm_tiled<3, 3, FloatKernel<F16Weights>, FloatRowKernel<F16Weights>>(t); }
 void gemm_q4_0(const GemmTile& t) { gemm_tiled<4, 2, UnsignedQuantKernel<Q4_0>>(t); }
 void gemm_q4_1(const GemmTile& t) { gemm_tiled<4, 2, UnsignedQuantKernel<Q4_1>, UnsignedQuantRowKernel<Q4_1>>(t); }
 void gemm_q5_0(const GemmTile& t) { gemm_tiled<4, 2, UnsignedQuantKernel<Q5_0>>(t); }
