@@ -79,6 +79,20 @@ void BM_F16Scores(benchmark::State& state, std::string variant) {
   state.SetItemsProcessed(state.iterations() * 1536);
 }
 
+// Beam search's four rows of a head in one pass over its keys (per row, as f16_scores_1536x64).
+void BM_F16ScoresFourRows(benchmark::State& state, std::string variant) {
+  if (!use(state, variant)) return;
+  auto& d = data();
+  static std::vector<float> out(4 * 1536);
+  const uint16_t* q[4] = {d.q.data(), d.acc.data(), d.v.data(), d.q.data()};
+  float* o[4] = {out.data(), out.data() + 1536, out.data() + 3072, out.data() + 4608};
+  for (auto _ : state) {
+    dot_f16_blocked(d.keys.data(), 1536 / 64, q, 4, 64, o);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations() * 4 * 1536);
+}
+
 // The same over a 64 MB cache, one head's keys after another: what a decoder step sees, its
 // caches evicted by the weights streamed since the last step.
 void BM_F16ScoresStreamed(benchmark::State& state, std::string variant) {
@@ -154,6 +168,8 @@ int register_all() {
     benchmark::RegisterBenchmark((std::string("exp_row_1500/") + variant).c_str(), BM_ExpRow, variant);
     benchmark::RegisterBenchmark((std::string("f16_axpy_64/") + variant).c_str(), BM_F16Axpy, variant);
     benchmark::RegisterBenchmark((std::string("f16_scores_1536x64/") + variant).c_str(), BM_F16Scores, variant);
+    benchmark::RegisterBenchmark((std::string("f16_scores_1536x64/four_rows/") + variant).c_str(), BM_F16ScoresFourRows,
+                                 variant);
     benchmark::RegisterBenchmark((std::string("f16_scores_1536x64/streamed/") + variant).c_str(), BM_F16ScoresStreamed,
                                  variant);
     benchmark::RegisterBenchmark((std::string("enc_scores_48x1500x64/matmul/") + variant).c_str(), BM_ScoresMatmul,

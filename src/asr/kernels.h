@@ -70,6 +70,9 @@ struct OnlineSoftmaxJob {
   float* sum = nullptr;
 };
 
+// Query rows one dot_f16_blocked call takes at most.
+constexpr int kDotQueries = 4;
+
 // Rows one f32_axpy_rows call takes at most (24 of AVX-512's 32 registers as accumulators).
 constexpr int kAxpyRows = 6;
 
@@ -109,11 +112,13 @@ struct KernelTable {
   // jobs (OnlineSoftmaxJob), value rows `stride` halves apart, heads d wide. The SIMD variants
   // run up to four jobs side by side, so their accumulators' dependency chains overlap.
   void (*f16_online_softmax)(const OnlineSoftmaxJob* jobs, int count, int64_t stride, int64_t d) = nullptr;
-  // Flash attention's scores over keys stored in blocks of kKeyBlock (key_block_index()):
-  // out[j] = float(sum over i < d, in order, in double, of f32(key j's element i) * f32(q[i]))
-  // for the n_blocks * kKeyBlock keys from `blocks` on (the f16 products are exact floats).
-  void (*dot_f16_blocked)(const uint16_t* blocks, int64_t n_blocks, const uint16_t* q, int64_t d,
-                          float* out) = nullptr;
+  // Flash attention's scores over keys stored in blocks of kKeyBlock (key_block_index()), for
+  // nq <= kDotQueries query rows: out[r][j] = float(sum over i < d, in order, in double, of
+  // f32(key j's element i) * f32(q[r][i])) for the n_blocks * kKeyBlock keys from `blocks` on
+  // (the f16 products are exact floats). Several rows (beam search's, of one head) share each
+  // key's widening to double.
+  void (*dot_f16_blocked)(const uint16_t* blocks, int64_t n_blocks, const uint16_t* const* q, int nq, int64_t d,
+                          float* const* out) = nullptr;
 
   // y[i] = fp32_to_fp16(x[i]) for i < n (f16 storage: the encoder's K/V casts, GELU's input).
   void (*to_f16)(const float* x, uint16_t* y, int64_t n) = nullptr;

@@ -647,7 +647,7 @@ void f16_online_softmax(const OnlineSoftmaxJob* jobs, int count, int64_t stride,
 // Half a block (32 keys) at a time in eight registers of double lanes, so each key's sum
 // keeps its order and eight independent sums hide the FMAs' latency. fma(k, q, sum) rounds
 // exactly as sum + f32(k * q): the product of two f16 values is exact in float and in double.
-void dot_f16_blocked(const uint16_t* blocks, int64_t n_blocks, const uint16_t* q, int64_t d, float* out) {
+void dot_f16_blocked_row(const uint16_t* blocks, int64_t n_blocks, const uint16_t* q, int64_t d, float* out) {
   constexpr int kHalf = kKeyBlock / 2;
   for (int64_t b = 0; b < n_blocks * 2; ++b) {
     const uint16_t* keys = blocks + b / 2 * kKeyBlock * d + b % 2 * kHalf;
@@ -664,6 +664,12 @@ void dot_f16_blocked(const uint16_t* blocks, int64_t n_blocks, const uint16_t* q
     }
     for (int r = 0; r < kHalf / 4; ++r) _mm_storeu_ps(out + b * kHalf + 4 * r, _mm256_cvtpd_ps(acc[r]));
   }
+}
+
+// Row after row: sixteen registers hold one row's accumulators.
+void dot_f16_blocked(const uint16_t* blocks, int64_t n_blocks, const uint16_t* const* q, int nq, int64_t d,
+                     float* const* out) {
+  for (int r = 0; r < nq; ++r) dot_f16_blocked_row(blocks, n_blocks, q[r], d, out[r]);
 }
 
 // The scalar table's q8 activation blocks, 32 values in four registers (as ggml's AVX2

@@ -969,23 +969,52 @@ void f16_online_softmax(const OnlineSoftmaxJob* jobs, int count, int64_t stride,
   }
 }
 
-// A block's 64 keys in eight registers of double lanes, so each key's sum keeps its order
-// and eight independent sums hide the FMAs' latency. fma(k, q, sum) rounds exactly as
+// R query rows over G groups of eight keys at a time (a block's 64, or half of it), in
+// double lanes, so each key's sum keeps its order and the independent sums hide the FMAs'
+// latency; a key vector widened once serves every row. fma(k, q, sum) rounds exactly as
 // sum + f32(k * q): the product of two f16 values is exact in float and in double.
-void dot_f16_blocked(const uint16_t* blocks, int64_t n_blocks, const uint16_t* q, int64_t d, float* out) {
-  constexpr int kRegs = kKeyBlock / 8;
-  for (int64_t b = 0; b < n_blocks; ++b, blocks += kKeyBlock * d, out += kKeyBlock) {
-    __m512d acc[kRegs];
-    for (int r = 0; r < kRegs; ++r) acc[r] = _mm512_setzero_pd();
-    for (int64_t i = 0; i < d; ++i) {
-      const __m512d qv = _mm512_set1_pd(half(q[i]));
-      const uint16_t* k = blocks + i * kKeyBlock;
-      for (int r = 0; r < kRegs; ++r) {
-        const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(k + 8 * r));
-        acc[r] = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm256_cvtph_ps(h)), qv, acc[r]);
-      }
+template <int R, int G>
+void dot_f16_keys(const uint16_t* keys, const uint16_t* const* q, int64_t d, float* const* out, int64_t at) {
+  __m512d acc[R][G];
+  for (int r = 0; r < R; ++r)
+    for (int g = 0; g < G; ++g) acc[r][g] = _mm512_setzero_pd();
+  for (int64_t i = 0; i < d; ++i) {
+    const uint16_t* k = keys + i * kKeyBlock;
+    __m512d kv[G];
+    for (int g = 0; g < G; ++g)
+      kv[g] = _mm512_cvtps_pd(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + 8 * g))));
+    for (int r = 0; r < R; ++r) {
+      const __m512d qv = _mm512_set1_pd(half(q[r][i]));
+      for (int g = 0; g < G; ++g) acc[r][g] = _mm512_fmadd_pd(kv[g], qv, acc[r][g]);
     }
-    for (int r = 0; r < kRegs; ++r) _mm256_storeu_ps(out + 8 * r, _mm512_cvtpd_ps(acc[r]));
+  }
+  for (int r = 0; r < R; ++r)
+    for (int g = 0; g < G; ++g) _mm256_storeu_ps(out[r] + at + 8 * g, _mm512_cvtpd_ps(acc[r][g]));
+}
+
+// One row: a block's 64 keys in eight registers. Several: half a block at a time (four
+// registers per row).
+template <int R>
+void dot_f16_blocks(const uint16_t* blocks, int64_t n_blocks, const uint16_t* const* q, int64_t d, float* const* out) {
+  for (int64_t b = 0; b < n_blocks; ++b, blocks += kKeyBlock * d) {
+    if constexpr (R == 1) {
+      dot_f16_keys<1, kKeyBlock / 8>(blocks, q, d, out, b * kKeyBlock);
+    } else {
+      dot_f16_keys<R, kKeyBlock / 16>(blocks, q, d, out, b * kKeyBlock);
+      dot_f16_keys<R, kKeyBlock / 16>(blocks + kKeyBlock / 2, q, d, out, b * kKeyBlock + kKeyBlock / 2);
+    }
+  }
+}
+static_assert(kDotQueries == 4, "dot_f16_blocked covers 1..4 rows");
+
+void dot_f16_blocked(const uint16_t* blocks, int64_t n_blocks, const uint16_t* const* q, int nq, int64_t d,
+                     float* const* out) {
+  switch (nq) {
+    case 1: return dot_f16_blocks<1>(blocks, n_blocks, q, d, out);
+    case 2: return dot_f16_blocks<2>(blocks, n_blocks, q, d, out);
+    case 3: return dot_f16_blocks<3>(blocks, n_blocks, q, d, out);
+    case 4: return dot_f16_blocks<4>(blocks, n_blocks, q, d, out);
+    default: return;
   }
 }
 

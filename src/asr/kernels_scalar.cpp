@@ -354,13 +354,15 @@ void gelu_f16(float* x, int64_t n, const uint16_t* table) {
   }
 }
 
-void dot_f16_blocked(const uint16_t* blocks, int64_t n_blocks, const uint16_t* q, int64_t d, float* out) {
+void dot_f16_blocked(const uint16_t* blocks, int64_t n_blocks, const uint16_t* const* q, int nq, int64_t d,
+                     float* const* out) {
   const auto& ht = half_table();
-  for (int64_t j = 0; j < n_blocks * kKeyBlock; ++j) {
-    double sum = 0.0;
-    for (int64_t i = 0; i < d; ++i) sum += static_cast<double>(ht[blocks[key_block_index(j, i, d)]] * ht[q[i]]);
-    out[j] = static_cast<float>(sum);
-  }
+  for (int r = 0; r < nq; ++r)
+    for (int64_t j = 0; j < n_blocks * kKeyBlock; ++j) {
+      double sum = 0.0;
+      for (int64_t i = 0; i < d; ++i) sum += static_cast<double>(ht[blocks[key_block_index(j, i, d)]] * ht[q[r][i]]);
+      out[r][j] = static_cast<float>(sum);
+    }
 }
 
 KernelTable make_scalar() {

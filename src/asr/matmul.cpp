@@ -196,8 +196,11 @@ bool softmax_tile(float* kq, int64_t nt, float scale, float* m, float* sum, floa
 void f16_online_softmax(const kernels::OnlineSoftmaxJob* jobs, int count, int64_t stride, int64_t d) {
   table().f16_online_softmax(jobs, count, stride, d);
 }
-void dot_f16_blocked(const uint16_t* blocks, int64_t n_blocks, const uint16_t* q, int64_t d, float* out) {
-  table().dot_f16_blocked(blocks, n_blocks, q, d, out);
+void dot_f16_blocked(const uint16_t* blocks, int64_t n_blocks, const uint16_t* const* q, int nq, int64_t d,
+                     float* const* out) {
+  const auto& t = table();
+  for (int r = 0; r < nq; r += kernels::kDotQueries)
+    t.dot_f16_blocked(blocks, n_blocks, q + r, std::min(nq - r, kernels::kDotQueries), d, out + r);
 }
 void to_f16(const float* x, uint16_t* y, int64_t n) { table().to_f16(x, y, n); }
 void gelu_f16(float* x, int64_t n, const uint16_t* gelu) { table().gelu_f16(x, n, gelu); }

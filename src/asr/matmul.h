@@ -61,8 +61,14 @@ void f16_scale(uint16_t* acc, float s, int64_t n);
 bool softmax_tile(float* kq, int64_t nt, float scale, float* m, float* sum, float* ms);
 // Flash attention's online softmax for `count` independent jobs (kernels.h says how).
 void f16_online_softmax(const kernels::OnlineSoftmaxJob* jobs, int count, int64_t stride, int64_t d);
-// out[j] for the n_blocks * kernels::kKeyBlock keys of `blocks` (kernels.h says how).
-void dot_f16_blocked(const uint16_t* blocks, int64_t n_blocks, const uint16_t* q, int64_t d, float* out);
+// out[r][j] for the n_blocks * kernels::kKeyBlock keys of `blocks` and each of nq query rows
+// q[r] (kernels.h says how).
+void dot_f16_blocked(const uint16_t* blocks, int64_t n_blocks, const uint16_t* const* q, int nq, int64_t d,
+                     float* const* out);
+// The same for one query row.
+inline void dot_f16_blocked(const uint16_t* blocks, int64_t n_blocks, const uint16_t* q, int64_t d, float* out) {
+  dot_f16_blocked(blocks, n_blocks, &q, 1, d, &out);
+}
 // ggml's f16-table GELU in place: x <= -10 -> 0; x < 10 -> f32(table[fp32_to_fp16(x)]); else
 // (x >= 10, NaN) unchanged. table has 65536 + 1 entries (the SIMD gathers read 32 bits).
 void gelu_f16(float* x, int64_t n, const uint16_t* table);

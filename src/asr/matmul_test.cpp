@@ -625,6 +625,40 @@ TEST_P(MatmulVariant, F16BlockedKeyDotsGiveTheScalarBits) {
   }
 }
 
+// Several query rows in one call (beam search's rows of a head): each row gets what it gets
+// alone, for every count up to past one call's kDotQueries.
+TEST_P(MatmulVariant, F16BlockedKeyDotsOfSeveralRowsGiveEachRowsBits) {
+  constexpr int kB = kernels::kKeyBlock;
+  std::mt19937 rng(29);
+  std::normal_distribution<float> g(0.0f, 4.0f);
+  for (int64_t d : {int64_t{13}, int64_t{64}}) {
+    for (int64_t n_blocks : {int64_t{1}, int64_t{3}}) {
+      const int64_t n = n_blocks * kB;
+      std::vector<uint16_t> keys(static_cast<size_t>(n * d));
+      for (auto& h : keys) h = fp32_to_fp16(g(rng));
+      for (int nq = 1; nq <= kernels::kDotQueries + 2; ++nq) {
+        std::vector<std::vector<uint16_t>> q(nq, std::vector<uint16_t>(d));
+        for (auto& row : q)
+          for (auto& h : row) h = fp32_to_fp16(g(rng) * 0.01f);
+        std::vector<std::vector<float>> got(nq, std::vector<float>(n));
+        std::vector<const uint16_t*> qp;
+        std::vector<float*> outp;
+        for (int r = 0; r < nq; ++r) {
+          qp.push_back(q[r].data());
+          outp.push_back(got[r].data());
+        }
+        dot_f16_blocked(keys.data(), n_blocks, qp.data(), nq, d, outp.data());
+        for (int r = 0; r < nq; ++r) {
+          std::vector<float> want(n);
+          dot_f16_blocked(keys.data(), n_blocks, q[r].data(), d, want.data());
+          for (int64_t j = 0; j < n; ++j)
+            ASSERT_EQ(bits_of(got[r][j]), bits_of(want[j])) << "d=" << d << " rows=" << nq << " row=" << r << " key=" << j;
+        }
+      }
+    }
+  }
+}
+
 TEST_P(MatmulVariant, F16ActivationConversionGivesTheScalarBits) {
   // Every float class: normal, f16-subnormal range, overflow to inf, ties, inf and NaN payloads.
   std::vector<float> x = {0.0f, -0.0f, 65504.0f, 65519.0f, 65520.0f, -70000.0f, 1e-8f, -3e-8f, 6e-5f, 1.0f + std::ldexp(1.0f, -11),

@@ -330,13 +330,26 @@ constexpr int kReferenceThreads = 2;  // ...cut into one chunk per thread of the
 // Scores are ggml_vec_dot_f16 for rows shorter than one SIMD step: widened products summed in
 // double (dot_f16_blocked in the kernel table).
 
-// The scores the reference's one-chunk kernel feeds its online softmax for one query row (f16)
-// and head (head 0 of kv) over keys [k0, k1): those of the keys the row sees, scaled, in key
-// order, with the keys in `keys`. Returns how many. Keys the mask hides are skipped, as the
-// reference's `continue` on a -inf mask does.
+// One query row's chunk of keys on flash attention's short-batch paths: its f16 query and
+// accumulator, the scores it sees and their keys, its running max and sum.
+struct FlashSlot {
+  std::vector<uint16_t> q16, acc16;
+  std::vector<float> dots;
+  std::vector<int32_t> keys;
+  int n = 0;  // keys the row sees
+  float m = -INFINITY, s = 0.0f;
+};
+constexpr int kFlashSlots = 4;  // slots whose online softmaxes run side by side (kernels.h)
+static_assert(kFlashSlots <= kernels::kDotQueries, "a slot group's scores in one dot_f16_blocked call");
+
+// The scores the reference's one-chunk kernel feeds its online softmax for `count` query rows
+// (f16, slots[r]->q16) of one head (head 0 of kv) over keys [k0, k1): per slot, those of the
+// keys its row sees (visible(r, j)), scaled, in key order, with the keys in its keys and
+// their count in n. Keys the mask hides are skipped, as the reference's `continue` on a -inf
+// mask does. The rows' dot products share one pass over the keys.
 template <typename Visible>
-int chunk_scores(const uint16_t* q16, const KvView& kv, int d, int k0, int k1, float scale, Visible visible,
-                 std::vector<float>& dots, std::vector<int32_t>& keys) {
+void chunk_scores(FlashSlot* const* slots, int count, const KvView& kv, int d, int k0, int k1, float scale,
+                  Visible visible) {
   thread_local std::vector<uint16_t> packed;
   constexpr int kB = kernels::kKeyBlock;
   const int n = std::max(k1 - k0, 0);
@@ -351,17 +364,26 @@ int chunk_scores(const uint16_t* q16, const KvView& kv, int d, int k0, int k1, f
     packed.assign(static_cast<size_t>(n_blocks) * kB * d, 0);
     for (int j = k0; j < k1; ++j) kernels::store_key(packed.data(), j - b0 * kB, d, kv.k + j * kv.k_stride);
   }
-  dots.resize(static_cast<size_t>(n_blocks) * kB);
-  keys.resize(static_cast<size_t>(n));
-  dot_f16_blocked(blocks, n_blocks, q16, d, dots.data());
-  // Compacted in place (c <= j - b0 * kB).
-  int c = 0;
-  for (int j = k0; j < k1; ++j) {
-    if (!visible(j)) continue;
-    dots[c] = dots[j - b0 * kB] * scale;
-    keys[c++] = j;
+  const uint16_t* q[kFlashSlots];
+  float* out[kFlashSlots];
+  for (int r = 0; r < count; ++r) {
+    slots[r]->dots.resize(static_cast<size_t>(n_blocks) * kB);
+    slots[r]->keys.resize(static_cast<size_t>(n));
+    q[r] = slots[r]->q16.data();
+    out[r] = slots[r]->dots.data();
   }
-  return c;
+  dot_f16_blocked(blocks, n_blocks, q, count, d, out);
+  for (int r = 0; r < count; ++r) {
+    // Compacted in place (c <= j - b0 * kB).
+    FlashSlot& sl = *slots[r];
+    int c = 0;
+    for (int j = k0; j < k1; ++j) {
+      if (!visible(r, j)) continue;
+      sl.dots[c] = sl.dots[j - b0 * kB] * scale;
+      sl.keys[c++] = j;
+    }
+    sl.n = c;
+  }
 }
 
 // One query row of one head.
@@ -376,49 +398,58 @@ struct HeadRow {
 // items' chunks' online softmaxes run side by side, up to four at once (kernels.h): one
 // chunk's f16 accumulator chain is latency-bound, so a lone row's heads go together (two
 // chunks each on the split path), and beam search's rows of a head, which share its keys
-// and values in cache.
+// and values in cache and one pass of their scores over its keys.
 template <typename HeadView, typename Visible>
 void attend_rows_flash(const float* q, int64_t ldq, std::span<const HeadRow> items, HeadView view, int d,
                        Visible visible, float scale, bool lone_row, float* out, int64_t ldo) {
-  constexpr int kSlots = 4;
-  struct Slot {
-    std::vector<uint16_t> q16, acc16;
-    std::vector<float> dots;
-    std::vector<int32_t> keys;
-    float m = -INFINITY, s = 0.0f;
-  };
-  thread_local Slot slots[kSlots];
+  thread_local FlashSlot slots[kFlashSlots];
   thread_local std::vector<float> merged;
   for (size_t i = 0; i < items.size();) {
     const KvView first = view(items[i].h);  // every head's has the same shape
     const bool split = lone_row && first.n_keys >= kSplitMinKeys;
     const int chunks = split ? kReferenceThreads : 1;
     const int chunk = (first.n_keys + chunks - 1) / chunks;
-    const size_t batch = std::min<size_t>(kSlots / chunks, items.size() - i);
-    kernels::OnlineSoftmaxJob jobs[kSlots];
+    const size_t batch = std::min<size_t>(kFlashSlots / chunks, items.size() - i);
     for (size_t a = 0; a < batch; ++a) {
       const HeadRow it = items[i + a];
-      const KvView kv = view(it.h);
       for (int c = 0; c < chunks; ++c) {
-        Slot& sl = slots[a * chunks + c];
-        const int k0 = c * chunk, k1 = std::min(kv.n_keys, k0 + chunk);
+        FlashSlot& sl = slots[a * chunks + c];
         sl.q16.resize(d);
         sl.acc16.assign(d, 0);
         to_f16(q + it.r * ldq + it.h * d, sl.q16.data(), d);
         sl.m = -INFINITY;
         sl.s = 0.0f;
-        const int n = k0 < kv.n_keys ? chunk_scores(sl.q16.data(), kv, d, k0, k1, scale,
-                                                    [&](int j) { return visible(it.r, j); }, sl.dots, sl.keys)
-                                     : 0;
-        jobs[a * chunks + c] = {sl.dots.data(), sl.keys.data(), n, kv.v, sl.acc16.data(), &sl.m, &sl.s};
+        sl.n = 0;
       }
     }
+    // Scores by runs of items of one head, chunk by chunk.
+    for (size_t a = 0; a < batch;) {
+      size_t e = a + 1;
+      while (e < batch && items[i + e].h == items[i + a].h) ++e;
+      const KvView kv = view(items[i + a].h);
+      for (int c = 0; c < chunks; ++c) {
+        const int k0 = c * chunk, k1 = std::min(kv.n_keys, k0 + chunk);
+        if (k0 >= kv.n_keys) continue;
+        FlashSlot* group[kFlashSlots];
+        for (size_t g = a; g < e; ++g) group[g - a] = &slots[g * chunks + c];
+        chunk_scores(group, static_cast<int>(e - a), kv, d, k0, k1, scale,
+                     [&](int r, int j) { return visible(items[i + a + r].r, j); });
+      }
+      a = e;
+    }
+    kernels::OnlineSoftmaxJob jobs[kFlashSlots];
+    for (size_t a = 0; a < batch; ++a)
+      for (int c = 0; c < chunks; ++c) {
+        FlashSlot& sl = slots[a * chunks + c];
+        jobs[a * chunks + c] = {sl.dots.data(), sl.keys.data(), sl.n, view(items[i + a].h).v, sl.acc16.data(), &sl.m,
+                                &sl.s};
+      }
     f16_online_softmax(jobs, static_cast<int>(batch) * chunks, first.k_stride, d);
     for (size_t a = 0; a < batch; ++a) {
       const HeadRow it = items[i + a];
       float* o = out + it.r * ldo + it.h * d;
       if (!split) {
-        const Slot& sl = slots[a];
+        const FlashSlot& sl = slots[a];
         const float inv = sl.s == 0.0f ? 0.0f : 1.0f / sl.s;
         for (int e = 0; e < d; ++e) o[e] = h2f(sl.acc16[e]) * inv;
         continue;
@@ -426,7 +457,7 @@ void attend_rows_flash(const float* q, int64_t ldq, std::span<const HeadRow> ite
       float m_final = -INFINITY, s_final = 0.0f;
       merged.assign(d, 0.0f);
       for (int c = 0; c < chunks; ++c) {
-        const Slot& sl = slots[a * chunks + c];
+        const FlashSlot& sl = slots[a * chunks + c];
         if (sl.s == 0.0f) continue;
         const float m_new = std::fmax(m_final, sl.m);
         const float scale_old = expf_flush(m_final - m_new), scale_new = expf_flush(sl.m - m_new);
