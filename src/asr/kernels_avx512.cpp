@@ -539,39 +539,48 @@ struct Q8_0RowBlocks {
   }
 };
 
-// The products of one activation row with up to four weight rows, two blocks per step.
+// The products of up to kMaxRows activation rows (a decoder step's: one per sequence) with
+// up to four weight rows, two blocks per step: the weights' levels and scales are assembled
+// once per step for every activation row.
 template <class B>
 struct QuantRowKernel {
   using W = typename B::W;
   using XB = typename B::XBlock;
+  static constexpr int kMaxRows = 5;  // beam search's sequences
   static constexpr int kBytes = sizeof(W);
   // Blocks from b on that a 64-byte load at block b stays within (of its row).
   static constexpr int kLoadBlocks = (64 + kBytes - 1) / kBytes;
   static_assert(kLoadBlocks >= 2, "a step's load covers the pair's d fields");
 
+  // A step's weights: their levels per row and row_heads' lanes.
   template <int RM>
   struct Fetched {
-    __m512i raw[RM];  // the pair's first 64 bytes (or its bytes only, masked) per row
-    __m512 scales;    // row_heads' lanes times the activation's d (and s)
+    __m512i levels[RM];
+    __m512 heads;
   };
 
   // kInside: the 64-byte loads stay within the rows; otherwise they are masked to the blocks.
   template <int RM, bool kPair, bool kInside>
-  [[gnu::always_inline]] static inline Fetched<RM> fetch(const uint8_t* const (&w)[RM], const XB* x, int64_t b) {
+  [[gnu::always_inline]] static inline Fetched<RM> fetch(const uint8_t* const (&w)[RM], int64_t b) {
     constexpr __mmask64 kBlocks = kPair ? ~0ull >> (2 * kBytes >= 64 ? 0 : 64 - 2 * kBytes) : ~0ull >> (64 - kBytes);
-    Fetched<RM> f;
+    __m512i raw[RM];  // the pair's first 64 bytes (or its bytes only, masked) per row
 #pragma GCC unroll 4
     for (int i = 0; i < RM; ++i)
-      f.raw[i] = kInside ? _mm512_loadu_si512(w[i] + b * kBytes) : _mm512_maskz_loadu_epi8(kBlocks, w[i] + b * kBytes);
-    f.scales = _mm512_mul_ps(row_heads<kBytes / 2>(f.raw), row_head_factors(head_pair(x + b, kPair)));
+      raw[i] = kInside ? _mm512_loadu_si512(w[i] + b * kBytes) : _mm512_maskz_loadu_epi8(kBlocks, w[i] + b * kBytes);
+    Fetched<RM> f;
+#pragma GCC unroll 4
+    for (int i = 0; i < RM; ++i) f.levels[i] = B::template levels<kPair>(raw[i], reinterpret_cast<const W*>(w[i]) + b);
+    f.heads = row_heads<kBytes / 2>(raw);
     return f;
   }
 
-  // Rows i and i + 1 in one register's chains (lanes 0-7 and 8-15; a missing row RM repeats
-  // row 0, its sums unused).
+  // One activation row's step. Rows i and i + 1 in one register's chains (lanes 0-7 and
+  // 8-15; a missing row RM repeats row 0, its sums unused).
   template <int RM, bool kPair>
-  [[gnu::always_inline]] static inline void apply(const Fetched<RM>& f, const uint8_t* const (&w)[RM], const XB* x,
-                                                  int64_t b, __m512 (&acc)[(RM + 1) / 2], __m128& msum) {
+  [[gnu::always_inline]] static inline void apply(const Fetched<RM>& f, const XB* x, int64_t b,
+                                                  __m512 (&acc)[(RM + 1) / 2], __m128& msum) {
+    // row_heads' lanes times the activation's d (and s)
+    const __m512 scales = _mm512_mul_ps(f.heads, row_head_factors(head_pair(x + b, kPair)));
     const __m256i xa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs));
     const __m256i xc = kPair ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b + 1].qs))
                              : _mm256_setzero_si256();
@@ -579,55 +588,71 @@ struct QuantRowKernel {
     const __m512i start = B::start(xv);
     __m512i p[RM];
 #pragma GCC unroll 4
-    for (int i = 0; i < RM; ++i)
-      p[i] = _mm512_dpbusd_epi32(start, B::template levels<kPair>(f.raw[i], reinterpret_cast<const W*>(w[i]) + b), xv);
+    for (int i = 0; i < RM; ++i) p[i] = _mm512_dpbusd_epi32(start, f.levels[i], xv);
 #pragma GCC unroll 2
     for (int i = 0; i < RM; i += 2) {
       const __m512i p1 = p[i + 1 < RM ? i + 1 : 0];
       // Block b's sums of both rows, then block b + 1's, each with its rows' scales.
       const __m512 sa = _mm512_cvtepi32_ps(_mm512_shuffle_i64x2(p[i], p1, _MM_SHUFFLE(1, 0, 1, 0)));
       const __m512 scale_a = _mm512_permutexvar_ps(
-          _mm512_setr_epi32(i, i, i, i, i, i, i, i, i + 1, i + 1, i + 1, i + 1, i + 1, i + 1, i + 1, i + 1), f.scales);
+          _mm512_setr_epi32(i, i, i, i, i, i, i, i, i + 1, i + 1, i + 1, i + 1, i + 1, i + 1, i + 1, i + 1), scales);
       acc[i / 2] = _mm512_fmadd_ps(scale_a, sa, acc[i / 2]);
       if constexpr (kPair) {
         const __m512 sb = _mm512_cvtepi32_ps(_mm512_shuffle_i64x2(p[i], p1, _MM_SHUFFLE(3, 2, 3, 2)));
         const __m512 scale_b = _mm512_permutexvar_ps(
             _mm512_setr_epi32(i + 4, i + 4, i + 4, i + 4, i + 4, i + 4, i + 4, i + 4, i + 5, i + 5, i + 5, i + 5, i + 5,
                               i + 5, i + 5, i + 5),
-            f.scales);
+            scales);
         acc[i / 2] = _mm512_fmadd_ps(scale_b, sb, acc[i / 2]);
       }
     }
     if constexpr (B::kMin) {  // block b's terms, then b + 1's, each rounded as the scalar sum
-      msum = _mm_add_ps(msum, _mm512_extractf32x4_ps(f.scales, 2));
-      if constexpr (kPair) msum = _mm_add_ps(msum, _mm512_extractf32x4_ps(f.scales, 3));
+      msum = _mm_add_ps(msum, _mm512_extractf32x4_ps(scales, 2));
+      if constexpr (kPair) msum = _mm_add_ps(msum, _mm512_extractf32x4_ps(scales, 3));
     }
+  }
+
+  template <int RM, int RN, bool kPair, bool kInside>
+  [[gnu::always_inline]] static inline void step(const uint8_t* const (&w)[RM], const XB* const (&x)[RN], int64_t b,
+                                                 __m512 (&acc)[RN][(RM + 1) / 2], __m128 (&msum)[RN]) {
+    const Fetched<RM> f = fetch<RM, kPair, kInside>(w, b);
+#pragma GCC unroll 5
+    for (int j = 0; j < RN; ++j) apply<RM, kPair>(f, x[j], b, acc[j], msum[j]);
   }
 
   template <int RM, int RN>
   static void block(const GemmTile& t, int64_t r0, int64_t i0) {
-    static_assert(RN == 1 && RM <= 4, "one activation row, up to four weight rows");
+    static_assert(RN <= kMaxRows && RM <= 4, "up to kMaxRows activation rows, up to four weight rows");
     const uint8_t* w[RM];
 #pragma GCC unroll 4
     for (int i = 0; i < RM; ++i) w[i] = t.w + (r0 + i) * t.w_stride;
-    const XB* x = reinterpret_cast<const XB*>(t.x + i0 * t.x_stride);
-    __m512 acc[(RM + 1) / 2];
+    const XB* x[RN];
+#pragma GCC unroll 5
+    for (int j = 0; j < RN; ++j) x[j] = reinterpret_cast<const XB*>(t.x + (i0 + j) * t.x_stride);
+    __m512 acc[RN][(RM + 1) / 2];
+    __m128 msum[RN];  // lane i: row i's sum of m_w * s_x
+#pragma GCC unroll 5
+    for (int j = 0; j < RN; ++j) {
+      msum[j] = _mm_setzero_ps();
 #pragma GCC unroll 2
-    for (int i = 0; i < (RM + 1) / 2; ++i) acc[i] = _mm512_setzero_ps();
-    __m128 msum = _mm_setzero_ps();  // lane i: row i's sum of m_w * s_x
+      for (int i = 0; i < (RM + 1) / 2; ++i) acc[j][i] = _mm512_setzero_ps();
+    }
     const int64_t nb = t.k / kQK;
     int64_t b = 0;
-    for (; b + kLoadBlocks <= nb; b += 2) apply<RM, true>(fetch<RM, true, true>(w, x, b), w, x, b, acc, msum);
-    for (; b + 1 < nb; b += 2) apply<RM, true>(fetch<RM, true, false>(w, x, b), w, x, b, acc, msum);
-    if (b < nb) apply<RM, false>(fetch<RM, false, false>(w, x, b), w, x, b, acc, msum);
-    alignas(16) float ms[4];
-    _mm_store_ps(ms, msum);
-    // + ms[i] also without m fields: as UnsignedQuantKernel (a -0 sum becomes +0), while
-    // Q8_0Kernel stores the sum as it is.
+    for (; b + kLoadBlocks <= nb; b += 2) step<RM, RN, true, true>(w, x, b, acc, msum);
+    for (; b + 1 < nb; b += 2) step<RM, RN, true, false>(w, x, b, acc, msum);
+    if (b < nb) step<RM, RN, false, false>(w, x, b, acc, msum);
+    for (int j = 0; j < RN; ++j) {
+      alignas(16) float ms[4];
+      _mm_store_ps(ms, msum[j]);
+      // + ms[i] also without m fields: as UnsignedQuantKernel (a -0 sum becomes +0), while
+      // Q8_0Kernel stores the sum as it is.
 #pragma GCC unroll 4
-    for (int i = 0; i < RM; ++i) {
-      const float sum = hsum(i % 2 ? _mm512_extractf32x8_ps(acc[i / 2], 1) : _mm512_castps512_ps256(acc[i / 2]));
-      t.y[i0 * t.ldy + r0 + i] = std::is_same_v<W, BlockQ8_0> ? sum : sum + ms[i];
+      for (int i = 0; i < RM; ++i) {
+        const float sum =
+            hsum(i % 2 ? _mm512_extractf32x8_ps(acc[j][i / 2], 1) : _mm512_castps512_ps256(acc[j][i / 2]));
+        t.y[(i0 + j) * t.ldy + r0 + i] = std::is_same_v<W, BlockQ8_0> ? sum : sum + ms[i];
+      }
     }
   }
 };

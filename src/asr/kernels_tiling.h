@@ -59,22 +59,38 @@ void activation_remainder(const GemmTile& t, int64_t i0, int64_t left) {
   }
 }
 
-// S: the kernel for a single activation row (a greedy decoder step), K's by default. It may
-// read the weights in another order than K's blocks do, never sum them in another (K's
-// finish_tile, if any, then completes S's outputs as it does K's).
+// Activation rows S's blocks take at once: its kMaxRows if it says, else one.
+template <class S>
+constexpr int row_kernel_rows() {
+  if constexpr (requires { S::kMaxRows; }) return S::kMaxRows;
+  else return 1;
+}
+
+// A decoder step's n activation rows in one pass: S's if it takes n, else K's.
+template <int RM, int N, class K, class S>
+void decoder_rows_pass(const GemmTile& t) {
+  if constexpr (row_kernel_rows<S>() >= N) streaming_rows_pass<RM, N, S>(t);
+  // Five rows in blocks of two weight rows: 10 accumulators fit every variant's registers,
+  // and the kernels' 4-row block reductions need not handle five activation rows.
+  else if constexpr (N == 5) streaming_rows_pass<2, 5, K>(t);
+  else streaming_rows_pass<RM, N, K>(t);
+}
+
+// S: the kernel for a decoder step's few activation rows (one for a greedy step; up to its
+// kMaxRows, if it has one), K's by default. It may read the weights in another order than
+// K's blocks do, never sum them in another (K's finish_tile, if any, then completes S's
+// outputs as it does K's).
 template <int RM, int RN, class K, class S = K>
 void gemm_blocks(const GemmTile& t) {
   int64_t i = 0;
   // Decoder steps (one activation row per sequence, up to 5 for beam search): all rows in
   // one pass, so the weights are streamed from memory once whatever the beam width.
   switch (t.n) {
-    case 1: return streaming_rows_pass<RM, 1, S>(t);
-    case 2: return streaming_rows_pass<RM, 2, K>(t);
-    case 3: return streaming_rows_pass<RM, 3, K>(t);
-    case 4: return streaming_rows_pass<RM, 4, K>(t);
-    // Five rows in blocks of two weight rows: 10 accumulators fit every variant's registers,
-    // and the kernels' 4-row block reductions need not handle five activation rows.
-    case 5: return streaming_rows_pass<2, 5, K>(t);
+    case 1: return decoder_rows_pass<RM, 1, K, S>(t);
+    case 2: return decoder_rows_pass<RM, 2, K, S>(t);
+    case 3: return decoder_rows_pass<RM, 3, K, S>(t);
+    case 4: return decoder_rows_pass<RM, 4, K, S>(t);
+    case 5: return decoder_rows_pass<RM, 5, K, S>(t);
     default: break;
   }
   for (; i + RN <= t.n; i += RN) weight_rows_pass<RM, RN, K>(t, i);
