@@ -78,6 +78,15 @@ inline void store_quads(__m512 sums, float* y, int64_t ldy, int quads) {
 // Four 16-lane accumulators per output over steps of 64, computed as four passes (offsets 0,
 // 32, 16, 48 of each step) so the register blocking keeps one accumulator per output.
 
+// An activation vector for all of a block's weight rows, held in a register: left to itself,
+// GCC folds the load into every FMA as a memory operand (beam search's 2x5 blocks then did
+// as many loads as FMAs).
+inline __m512 load_activation(const float* p) {
+  __m512 v = _mm512_loadu_ps(p);
+  asm("" : "+v"(v));
+  return v;
+}
+
 struct F32Weights {
   static constexpr bool kTileTail = false;
   static __m512 load(const uint8_t* row, int64_t j) {
@@ -148,8 +157,7 @@ struct FloatKernel {
       __m512 wv[RM];
       for (int i = 0; i < RM; ++i) wv[i] = W::load(w[i], k);
       for (int j = 0; j < RN; ++j) {
-        __m512 xv = _mm512_loadu_ps(x[j] + k);
-        asm("" : "+v"(xv));
+        const __m512 xv = load_activation(x[j] + k);
         for (int i = 0; i < RM; ++i) acc[i][j] = _mm512_fmadd_ps(wv[i], xv, acc[i][j]);
       }
     }
@@ -165,14 +173,12 @@ struct FloatKernel {
       __m512 wv[RM];
       for (int i = 0; i < RM; ++i) wv[i] = W::load(w[i], k);
       for (int j = 0; j < RN; ++j) {
-        __m512 xv = _mm512_loadu_ps(x[j] + k);
-        asm("" : "+v"(xv));
+        const __m512 xv = load_activation(x[j] + k);
         for (int i = 0; i < RM; ++i) a[i][j] = _mm512_fmadd_ps(wv[i], xv, a[i][j]);
       }
       for (int i = 0; i < RM; ++i) wv[i] = W::load(w[i], k + 32);
       for (int j = 0; j < RN; ++j) {
-        __m512 xv = _mm512_loadu_ps(x[j] + k + 32);
-        asm("" : "+v"(xv));
+        const __m512 xv = load_activation(x[j] + k + 32);
         for (int i = 0; i < RM; ++i) b[i][j] = _mm512_fmadd_ps(wv[i], xv, b[i][j]);
       }
     }
