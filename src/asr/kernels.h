@@ -30,7 +30,17 @@ struct GemmTile {
   int64_t k = 0;  // elements per row (a multiple of 32 for the quantized types)
   float* y = nullptr;
   int64_t ldy = 0;
+  // Batches only (TypeKernels::build_panel): the tile's weight rows rearranged, from its first
+  // row (a multiple of kPanelRows) on; x then holds convert_row_panel's rows. w stays the rows
+  // themselves, for what the panel leaves out (elements past the last step of 64).
+  const float* panel = nullptr;
 };
+
+// Weight rows per group of a panel (one per vector lane).
+constexpr int64_t kPanelRows = 16;
+// Activation rows from which a product is worth its panel (the encoder's; not a decoder step's
+// or a short prompt's).
+constexpr int64_t kPanelMinRows = 64;
 
 struct TypeKernels {
   // Bytes of one converted activation row of k elements; nullptr means the kernel reads the
@@ -38,6 +48,15 @@ struct TypeKernels {
   size_t (*x_row_bytes)(int64_t k) = nullptr;
   void (*convert_row)(const float* x, void* dst, int64_t k) = nullptr;
   void (*gemm)(const GemmTile& tile) = nullptr;
+  // Optional, for batches of at least kPanelMinRows rows: the weights rearranged once per
+  // product for a batch kernel that keeps kPanelRows weight rows in the lanes of a vector.
+  // panel_bytes(m, k): the whole matrix's; build_panel: groups g0..g1 of kPanelRows rows (rows
+  // past m zero); convert_row_panel: an activation row as convert_row makes it, in the order
+  // the panel kernel reads it. gemm computes a tile with tile.panel set from the panel.
+  size_t (*panel_bytes)(int64_t m, int64_t k) = nullptr;
+  void (*build_panel)(const uint8_t* w, size_t w_stride, int64_t m, int64_t k, int64_t g0, int64_t g1,
+                      float* panel) = nullptr;
+  void (*convert_row_panel)(const float* x, void* dst, int64_t k) = nullptr;
 };
 
 // Flash attention's keys (one head's) in blocks of kKeyBlock: element i of key j at

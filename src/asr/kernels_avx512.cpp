@@ -267,6 +267,123 @@ struct FloatRowKernel {
   }
 };
 
+// ---- f16 batches from a panel ---------------------------------------------------------------
+// FloatKernel's sums turned around for batches: lane r of a vector is weight row r of a group
+// of kPanelRows. Lane l of an output's accumulator q (elements 64t + 16q + l, t = 0, 1, ...)
+// becomes a vector of the group's 16 partial sums, each grown by the same FMA chain as in
+// FloatKernel, the activation element broadcast; they combine as FloatKernel combines its
+// lanes ((q0 + q2) + (q1 + q3), then hsum's pairs across l), only between vectors. Same bits,
+// without a conversion in the loop (the panel holds the weights as f32, built once per
+// product) or a horizontal sum per output.
+//
+// A group's panel is [l][j][16 rows] for element 16j + l of the first np = k / 64 * 64 (the
+// 16 x 16 blocks of the rows transposed); convert_row_f16_panel stores an activation row in
+// the same [l][j] order, so for each l the kernel walks both forward.
+
+size_t f16_panel_bytes(int64_t m, int64_t k) {
+  return static_cast<size_t>((m + kPanelRows - 1) / kPanelRows * (k / 64 * 64) * kPanelRows) * sizeof(float);
+}
+
+// r[i] = lane i of each of r[0..15] (a 16 x 16 block transposed).
+inline void transpose16(__m512 (&r)[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+    t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
+    t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+    t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+    r[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);
+    r[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xdd);
+  }
+}
+
+void f16_build_panel(const uint8_t* w, size_t w_stride, int64_t m, int64_t k, int64_t g0, int64_t g1,
+                     float* panel) {
+  const int64_t np = k / 64 * 64, steps = np / 16;
+  for (int64_t g = g0; g < g1; ++g) {
+    float* group = panel + g * np * kPanelRows;
+    for (int64_t j = 0; j < steps; ++j) {
+      __m512 r[16];
+      for (int i = 0; i < 16; ++i) {
+        const int64_t row = g * kPanelRows + i;
+        r[i] = row < m ? F16Weights::load(w + row * static_cast<int64_t>(w_stride), 16 * j) : _mm512_setzero_ps();
+      }
+      transpose16(r);
+      for (int l = 0; l < 16; ++l) _mm512_store_ps(group + (l * steps + j) * kPanelRows, r[l]);
+    }
+  }
+}
+
+// Activation rows i0 .. i0 + RN - 1 against a group's panel: outputs of the group's rows (those
+// in `rows`) for each.
+template <int RN>
+void panel_block(const GemmTile& t, const float* group, int64_t g, int64_t i0, __mmask16 rows) {
+  const int64_t steps = t.k / 64 * 4;
+  const float* x[RN];
+  for (int c = 0; c < RN; ++c) x[c] = reinterpret_cast<const float*>(t.x + (i0 + c) * t.x_stride);
+  alignas(64) float lanes[16][RN][16];
+  for (int l = 0; l < 16; ++l) {
+    __m512 acc[4][RN];
+    for (int q = 0; q < 4; ++q)
+      for (int c = 0; c < RN; ++c) acc[q][c] = _mm512_setzero_ps();
+    const float* p = group + l * steps * kPanelRows;
+    const int64_t at = l * steps;
+    for (int64_t j = 0; j < steps; j += 4)
+      for (int q = 0; q < 4; ++q) {
+        const __m512 wv = _mm512_load_ps(p + (j + q) * kPanelRows);
+        for (int c = 0; c < RN; ++c) acc[q][c] = _mm512_fmadd_ps(wv, _mm512_set1_ps(x[c][at + j + q]), acc[q][c]);
+      }
+    for (int c = 0; c < RN; ++c)
+      _mm512_store_ps(lanes[l][c],
+                      _mm512_add_ps(_mm512_add_ps(acc[0][c], acc[2][c]), _mm512_add_ps(acc[1][c], acc[3][c])));
+  }
+  for (int c = 0; c < RN; ++c) {  // hsum's pairs: l + 8, then + 4, + 2, + 1
+    __m512 h[8];
+    for (int i = 0; i < 8; ++i) h[i] = _mm512_add_ps(_mm512_load_ps(lanes[i][c]), _mm512_load_ps(lanes[i + 8][c]));
+    for (int i = 0; i < 4; ++i) h[i] = _mm512_add_ps(h[i], h[i + 4]);
+    for (int i = 0; i < 2; ++i) h[i] = _mm512_add_ps(h[i], h[i + 2]);
+    _mm512_mask_storeu_ps(t.y + (i0 + c) * t.ldy + g * kPanelRows, rows, _mm512_add_ps(h[0], h[1]));
+  }
+}
+
+// Six activation rows at a time: 24 accumulators, the weight vector and a free register.
+constexpr int kPanelBlockRows = 6;
+
+template <int RN>
+void panel_remainder(const GemmTile& t, const float* group, int64_t g, int64_t i0, int64_t left, __mmask16 rows) {
+  if constexpr (RN > 0) {
+    if (left == RN) panel_block<RN>(t, group, g, i0, rows);
+    else panel_remainder<RN - 1>(t, group, g, i0, left, rows);
+  }
+}
+
+void gemm_f16_panel(const GemmTile& t) {
+  const int64_t np = t.k / 64 * 64;
+  for (int64_t g = 0; g * kPanelRows < t.m; ++g) {
+    const float* group = t.panel + g * np * kPanelRows;
+    const int64_t left = t.m - g * kPanelRows;
+    const __mmask16 rows = left >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << left) - 1);
+    int64_t i = 0;
+    for (; i + kPanelBlockRows <= t.n; i += kPanelBlockRows) panel_block<kPanelBlockRows>(t, group, g, i, rows);
+    if (i < t.n) panel_remainder<kPanelBlockRows - 1>(t, group, g, i, t.n - i, rows);
+  }
+  F16Weights::finish_tile(t);
+}
+
 // ---- quantized weights: two 32-value blocks per register, VNNI dot products ---------------
 // Lanes 0-7 hold block b's integer sums (four consecutive products each), lanes 8-15 block
 // b+1's; each half is scaled by its own d_w * d_x and accumulated into eight float lanes in
@@ -664,7 +781,10 @@ struct QuantRowKernel {
 };
 
 void gemm_f32(const GemmTile& t) { gemm_tiled<4, 4, FloatKernel<F32Weights>, FloatRowKernel<F32Weights>>(t); }
-void gemm_f16(const GemmTile& t) { gemm_tiled<4, 3, FloatKernel<F16Weights>, FloatRowKernel<F16Weights>>(t); }
+void gemm_f16(const GemmTile& t) {
+  if (t.panel != nullptr) return gemm_f16_panel(t);
+  gemm_tiled<4, 3, FloatKernel<F16Weights>, FloatRowKernel<F16Weights>>(t);
+}
 void gemm_q4_0(const GemmTile& t) { gemm_tiled<4, 3, UnsignedQuantKernel<Q4_0>, QuantRowKernel<UnsignedRowBlocks<Q4_0>>>(t); }
 void gemm_q4_1(const GemmTile& t) { gemm_tiled<4, 3, UnsignedQuantKernel<Q4_1>, QuantRowKernel<UnsignedRowBlocks<Q4_1>>>(t); }
 void gemm_q5_0(const GemmTile& t) { gemm_tiled<4, 4, UnsignedQuantKernel<Q5_0>, QuantRowKernel<UnsignedRowBlocks<Q5_0>>>(t); }
@@ -1059,6 +1179,22 @@ void convert_row_f16_simd(const float* x, void* dst, int64_t k) {
   }
 }
 
+// convert_row_f16_simd's values, element 16j + l (of the first np) at l * (np / 16) + j; the
+// rest in place.
+void convert_row_f16_panel(const float* x, void* dst, int64_t k) {
+  auto* out = static_cast<float*>(dst);
+  const int64_t np = k / 64 * 64, steps = np / 16;
+  convert_row_f16_simd(x + np, out + np, k - np);
+  const __m512i across = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                            _mm512_set1_epi32(16));
+  for (int l = 0; l < 16; ++l)
+    for (int64_t j = 0; j < steps; j += 16) {
+      const __mmask16 m = steps - j >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (steps - j)) - 1);
+      const __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, across, x + 16 * j + l, 4);
+      _mm512_mask_storeu_ps(out + l * steps + j, m, _mm512_cvtph_ps(_mm512_cvtps_ph(v, kRoundNearest)));
+    }
+}
+
 // The scalar table's q8 activation blocks, 32 values in two registers: the same maximum
 // (NaN lanes never win: maxps keeps its second operand), the same multiplier 127 / amax, the
 // product rounded half-to-even by cvtps2dq (NaN and overflow: INT32_MIN) and saturated to
@@ -1119,7 +1255,7 @@ KernelTable make_avx512() {
   KernelTable t;
   t.name = "avx512";
   t.f32 = {nullptr, nullptr, gemm_f32};
-  t.f16 = {x_row_bytes_f32, convert_row_f16_simd, gemm_f16};
+  t.f16 = {x_row_bytes_f32, convert_row_f16_simd, gemm_f16, f16_panel_bytes, f16_build_panel, convert_row_f16_panel};
   const auto q8_0 = convert_row_q8_simd<BlockQ8_0>;
   const auto q8_1 = convert_row_q8_simd<BlockQ8_1>;
   t.q4_0 = {x_row_bytes_q8_0, q8_0, gemm_q4_0};

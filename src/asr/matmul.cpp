@@ -237,17 +237,13 @@ Result<void> init_kernels() {
   return {};
 }
 
-void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* y, int64_t ldy,
-            ThreadPool& pool, const std::atomic<bool>* cancel) {
-  const int64_t m = w.rows, k = w.cols;
-  if (n <= 0 || m <= 0) return;
-  const kernels::TypeKernels* tk =
-      w.repacked && w.type == TensorType::Q4_0 ? &table().q4_0_repacked : table().for_type(w.type);
-  if (tk == nullptr || tk->gemm == nullptr) {
-    std::fprintf(stderr, "thoth: matmul on weights of type %s is not supported\n", type_name(w.type));
-    std::abort();  // a bug: the loader admits only file tensor types
-  }
+namespace {
 
+// The product for rows of x, with the weights' panel when the batch has one (then every tile
+// takes the panel kernel, whatever its number of rows).
+void matmul_rows(const kernels::TypeKernels* tk, const MatrixView& w, const float* panel, const float* x, int64_t n,
+                 int64_t ldx, float* y, int64_t ldy, ThreadPool& pool, const std::atomic<bool>* cancel) {
+  const int64_t m = w.rows, k = w.cols;
   // Long batches (the encoder's 1500 rows) in chunks of rows: their converted activations
   // would otherwise be a scratch as large as the input (9 MB for an f16 model's MLP), kept by
   // the thread for the rest of its life. Outputs do not depend on the tiling (kernels.h).
@@ -258,7 +254,7 @@ void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* 
     if (n > chunk) {
       for (int64_t i0 = 0; i0 < n; i0 += chunk) {
         if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) return;
-        matmul(w, x + i0 * ldx, std::min(chunk, n - i0), ldx, y + i0 * ldy, ldy, pool, cancel);
+        matmul_rows(tk, w, panel, x + i0 * ldx, std::min(chunk, n - i0), ldx, y + i0 * ldy, ldy, pool, cancel);
       }
       return;
     }
@@ -276,7 +272,7 @@ void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* 
     // encoder's batches left: give them back for the decoding phase.
     else if (buf.size() > kKeepScratchBytes && need < buf.size() / 8) std::vector<uint8_t>(need).swap(buf);
     uint8_t* dst = buf.data();
-    auto convert = tk->convert_row;
+    auto convert = panel != nullptr ? tk->convert_row_panel : tk->convert_row;
     auto convert_rows = [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) convert(x + i * ldx, dst + i * x_stride, k);
     };
@@ -292,7 +288,9 @@ void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* 
   const int64_t tn = activation_tile_rows(x_stride);
   tm = tm / 4 * 4;
   const int threads = pool.size();
-  if (n <= 5) {
+  if (panel != nullptr) {
+    tm = std::max<int64_t>(kernels::kPanelRows, tm / kernels::kPanelRows * kernels::kPanelRows);
+  } else if (n <= 5) {
     // Decoder-like (one row per sequence): only weight rows to split; enough tiles to
     // balance, few enough to be cheap.
     tm = std::max<int64_t>(4, std::min<int64_t>(tm, (m + 8 * threads - 1) / (8 * threads)));
@@ -302,6 +300,7 @@ void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* 
   const int64_t n_total = m_tiles * n_tiles;
   const auto* wbase = static_cast<const uint8_t*>(w.data);
   auto gemm = tk->gemm;
+  const int64_t panel_group = kernels::kPanelRows * (k / 64 * 64);  // floats per group of rows
   auto run_tile = [&](int64_t t) {
     // Activation tile outer: consecutive tiles of a thread share the same activation rows.
     const int64_t it = t / m_tiles, mt = t % m_tiles;
@@ -316,6 +315,7 @@ void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* 
     tile.k = k;
     tile.y = y + i0 * ldy + r0;
     tile.ldy = ldy;
+    if (panel != nullptr) tile.panel = panel + r0 / kernels::kPanelRows * panel_group;
     gemm(tile);
   };
   // Relaxed: the flag carries no data; a tile more or less before seeing it does not matter.
@@ -329,6 +329,40 @@ void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* 
     int64_t t = 0;
     while (!cancelled() && runs.take(thread, t)) run_tile(t);
   });
+}
+
+// The weights' panel, per calling thread: rebuilt by every batch product, kept between them
+// (the encoder's products each need one; the largest, the MLP's, sets the size).
+const float* weight_panel(const kernels::TypeKernels* tk, const MatrixView& w, ThreadPool& pool) {
+  thread_local std::vector<float> buf;
+  const size_t floats = tk->panel_bytes(w.rows, w.cols) / sizeof(float);
+  constexpr size_t kAlign = 64 / sizeof(float);
+  if (buf.size() < floats + kAlign) buf.resize(floats + kAlign);
+  float* panel = buf.data();
+  panel += (kAlign - reinterpret_cast<uintptr_t>(panel) / sizeof(float) % kAlign) % kAlign;
+  const int64_t groups = (w.rows + kernels::kPanelRows - 1) / kernels::kPanelRows;
+  const auto* rows = static_cast<const uint8_t*>(w.data);
+  auto build = tk->build_panel;
+  pool.parallel_for(groups, [&](int64_t g0, int64_t g1) {
+    build(rows, w.row_stride, w.rows, w.cols, g0, g1, panel);
+  });
+  return panel;
+}
+
+}  // namespace
+
+void matmul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* y, int64_t ldy,
+            ThreadPool& pool, const std::atomic<bool>* cancel) {
+  if (n <= 0 || w.rows <= 0) return;
+  const kernels::TypeKernels* tk =
+      w.repacked && w.type == TensorType::Q4_0 ? &table().q4_0_repacked : table().for_type(w.type);
+  if (tk == nullptr || tk->gemm == nullptr) {
+    std::fprintf(stderr, "thoth: matmul on weights of type %s is not supported\n", type_name(w.type));
+    std::abort();  // a bug: the loader admits only file tensor types
+  }
+  const float* panel =
+      tk->panel_bytes != nullptr && n >= kernels::kPanelMinRows ? weight_panel(tk, w, pool) : nullptr;
+  matmul_rows(tk, w, panel, x, n, ldx, y, ldy, pool, cancel);
 }
 
 namespace kernels {

@@ -247,14 +247,15 @@ uint32_t bits_of(float f) {
 
 // Every variant sums in the reference's order (ggml's vec_dot / repacked kernels), so each
 // gives the scalar table's bits: shapes with and without a tail past the last 64-element
-// step, and the repacked q4_0 order.
+// step, batches long enough for a weight panel (kernels::kPanelMinRows), and the repacked
+// q4_0 order.
 TEST_P(MatmulVariant, GivesTheScalarBits) {
   struct Shape { int64_t m, k, n; };
   for (TensorType type : kWeightTypes) {
     for (bool repacked : {false, true}) {
       if (repacked && type != TensorType::Q4_0) continue;
       for (Shape s : {Shape{96, 1536, 19}, Shape{37, 96, 5}, Shape{24, 240, 3}, Shape{24, 240, 11}, Shape{22, 250, 9},
-                      Shape{8, 16, 2}}) {
+                      Shape{8, 16, 2}, Shape{37, 250, 70}, Shape{40, 448, 64}}) {
         if (type != TensorType::F32 && type != TensorType::F16 && s.k % 32 != 0) continue;
         SCOPED_TRACE(std::string(type_name(type)) + (repacked ? " repacked" : "") + " k=" + std::to_string(s.k));
         Weights w = make_weights(type, s.m, s.k, 8, 0);
@@ -277,7 +278,7 @@ TEST_P(MatmulVariant, GivesTheScalarBits) {
 // (single row, beam rows, blocks, the tile's tail past the last step of 64) reads them so.
 TEST_P(MatmulVariant, F16WeightsAtAnOddAddressGiveTheAlignedBits) {
   struct Shape { int64_t m, k, n; };
-  for (Shape s : {Shape{37, 96, 1}, Shape{24, 250, 5}, Shape{22, 250, 9}, Shape{96, 1536, 19}}) {
+  for (Shape s : {Shape{37, 96, 1}, Shape{24, 250, 5}, Shape{22, 250, 9}, Shape{96, 1536, 19}, Shape{22, 250, 67}}) {
     SCOPED_TRACE("m=" + std::to_string(s.m) + " k=" + std::to_string(s.k) + " n=" + std::to_string(s.n));
     const Weights w = make_weights(TensorType::F16, s.m, s.k, 21, 0);
     std::vector<uint8_t> odd(w.bytes.size() + 1);
