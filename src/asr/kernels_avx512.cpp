@@ -558,6 +558,139 @@ struct Q8_0Kernel {
   }
 };
 
+// ---- quantized batches from a panel --------------------------------------------------------
+// The batch kernels' sums turned around as the f16 panel turns FloatKernel's: lane r of a
+// vector is weight row r of a group of kPanelRows, and each of a block's eight integer lanes
+// (four consecutive products) is a VNNI dot of the rows' four levels with the activation's
+// four values broadcast. Per row the same integer sums, d_w * d_x and m_w * s_x products, FMA
+// chain per lane and msum order as UnsignedQuantKernel / Q8_0Kernel; the eight lanes combine
+// in hsum's pairs between vectors. The levels are unpacked once per product, not once per
+// block of activation rows.
+//
+// A group's panel, block after block: eight vectors of levels (lane r: row r's levels of
+// elements 4j .. 4j + 3 as bytes, j = 0..7), then d_w of the 16 rows as f32, then m_w (types
+// with a minimum). Levels are unsigned: q4/q5 as stored (the offset of q4_0 / q5_0 taken back
+// from the integer sums), q8_0 plus 128 (128 * sum(x) taken back).
+
+struct Q8_0Panel { using W = BlockQ8_0; using XBlock = BlockQ8_0; static constexpr int kOffset = 128;
+  static constexpr bool kMin = false; static constexpr bool kFifth = false; };
+
+template <class Q>
+struct QuantPanel {
+  using W = typename Q::W;
+  using XB = typename Q::XBlock;
+  static constexpr bool kQ8 = std::is_same_v<W, BlockQ8_0>;
+  static constexpr int64_t kBlockBytes = (8 + 1 + (Q::kMin ? 1 : 0)) * 64;
+
+  static size_t bytes(int64_t m, int64_t k) {
+    return static_cast<size_t>((m + kPanelRows - 1) / kPanelRows * (k / kQK) * kBlockBytes);
+  }
+
+  static __m256i levels(const W& blk) {
+    if constexpr (kQ8) {
+      return _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs)), _mm256_set1_epi8(static_cast<char>(0x80)));
+    } else {
+      __m256i v = nibbles(blk.qs);
+      if constexpr (Q::kFifth) v = _mm256_or_si256(v, _mm256_maskz_set1_epi8(qh_bits(blk.qh), 0x10));
+      return v;
+    }
+  }
+
+  static void build(const uint8_t* w, size_t w_stride, int64_t m, int64_t k, int64_t g0, int64_t g1, float* panel) {
+    const int64_t nb = k / kQK;
+    auto* out = reinterpret_cast<uint8_t*>(panel);
+    for (int64_t g = g0; g < g1; ++g)
+      for (int64_t b = 0; b < nb; ++b) {
+        uint8_t* pb = out + (g * nb + b) * kBlockBytes;
+        alignas(64) uint32_t lv[8][kPanelRows] = {};
+        alignas(64) float d[kPanelRows] = {}, mins[kPanelRows] = {};
+        for (int r = 0; r < kPanelRows && g * kPanelRows + r < m; ++r) {
+          const W& blk = reinterpret_cast<const W*>(w + (g * kPanelRows + r) * static_cast<int64_t>(w_stride))[b];
+          alignas(32) uint32_t row[8];
+          _mm256_store_si256(reinterpret_cast<__m256i*>(row), levels(blk));
+          for (int j = 0; j < 8; ++j) lv[j][r] = row[j];
+          d[r] = half(blk.d);
+          if constexpr (Q::kMin) mins[r] = half(blk.m);
+        }
+        std::memcpy(pb, lv, sizeof lv);
+        std::memcpy(pb + 8 * 64, d, sizeof d);
+        if constexpr (Q::kMin) std::memcpy(pb + 9 * 64, mins, sizeof mins);
+      }
+  }
+
+  // Activation rows i0 .. i0 + RN - 1 against a group's panel.
+  template <int RN>
+  static void block(const GemmTile& t, const uint8_t* group, int64_t g, int64_t i0, __mmask16 rows) {
+    const int64_t nb = t.k / kQK;
+    const XB* x[RN];
+    for (int c = 0; c < RN; ++c) x[c] = reinterpret_cast<const XB*>(t.x + (i0 + c) * t.x_stride);
+    __m512 acc[RN][8], msum[RN];
+    for (int c = 0; c < RN; ++c) {
+      msum[c] = _mm512_setzero_ps();
+      for (int j = 0; j < 8; ++j) acc[c][j] = _mm512_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* pb = group + b * kBlockBytes;
+      const __m512 dw = _mm512_load_ps(reinterpret_cast<const float*>(pb + 8 * 64));
+      __m512 scale[RN];
+      alignas(32) int32_t offset[RN][8];  // the offset's share of each lane, negated
+      for (int c = 0; c < RN; ++c) {
+        scale[c] = _mm512_mul_ps(dw, _mm512_set1_ps(half(x[c][b].d)));
+        if constexpr (Q::kMin)
+          msum[c] = _mm512_add_ps(msum[c], _mm512_mul_ps(_mm512_load_ps(reinterpret_cast<const float*>(pb + 9 * 64)),
+                                                         _mm512_set1_ps(half(x[c][b].s))));
+        if constexpr (Q::kOffset != 0) {
+          const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[c][b].qs));
+          _mm256_store_si256(reinterpret_cast<__m256i*>(offset[c]),
+                             _mm256_sub_epi32(_mm256_setzero_si256(),
+                                              _mm256_dpbusd_epi32(_mm256_setzero_si256(),
+                                                                  _mm256_set1_epi8(static_cast<char>(Q::kOffset)), xv)));
+        }
+      }
+      for (int j = 0; j < 8; ++j) {
+        const __m512i lv = _mm512_load_si512(pb + j * 64);
+        for (int c = 0; c < RN; ++c) {
+          int32_t xq;
+          std::memcpy(&xq, x[c][b].qs + 4 * j, sizeof xq);
+          const __m512i start = Q::kOffset != 0 ? _mm512_set1_epi32(offset[c][j]) : _mm512_setzero_si512();
+          const __m512i sums = _mm512_dpbusd_epi32(start, lv, _mm512_set1_epi32(xq));
+          acc[c][j] = _mm512_fmadd_ps(scale[c], _mm512_cvtepi32_ps(sums), acc[c][j]);
+        }
+      }
+    }
+    for (int c = 0; c < RN; ++c) {  // hsum's pairs over the eight lanes: j + 4, then + 2, + 1
+      const __m512 s04 = _mm512_add_ps(acc[c][0], acc[c][4]), s26 = _mm512_add_ps(acc[c][2], acc[c][6]);
+      const __m512 s15 = _mm512_add_ps(acc[c][1], acc[c][5]), s37 = _mm512_add_ps(acc[c][3], acc[c][7]);
+      __m512 sum = _mm512_add_ps(_mm512_add_ps(s04, s26), _mm512_add_ps(s15, s37));
+      if constexpr (!kQ8) sum = _mm512_add_ps(sum, msum[c]);  // as UnsignedQuantKernel, also without m
+      _mm512_mask_storeu_ps(t.y + (i0 + c) * t.ldy + g * kPanelRows, rows, sum);
+    }
+  }
+
+  // Three activation rows at a time: 24 accumulators, three scales and the levels.
+  static constexpr int kBlockRows = 3;
+
+  template <int RN>
+  static void remainder(const GemmTile& t, const uint8_t* group, int64_t g, int64_t i0, int64_t left, __mmask16 rows) {
+    if constexpr (RN > 0) {
+      if (left == RN) block<RN>(t, group, g, i0, rows);
+      else remainder<RN - 1>(t, group, g, i0, left, rows);
+    }
+  }
+
+  static void gemm(const GemmTile& t) {
+    const int64_t group_bytes = (t.k / kQK) * kBlockBytes;
+    for (int64_t g = 0; g * kPanelRows < t.m; ++g) {
+      const uint8_t* group = reinterpret_cast<const uint8_t*>(t.panel) + g * group_bytes;
+      const int64_t left = t.m - g * kPanelRows;
+      const __mmask16 rows = left >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << left) - 1);
+      int64_t i = 0;
+      for (; i + kBlockRows <= t.n; i += kBlockRows) block<kBlockRows>(t, group, g, i, rows);
+      if (i < t.n) remainder<kBlockRows - 1>(t, group, g, i, t.n - i, rows);
+    }
+  }
+};
+
 // ---- quantized weights, one activation row (decoder steps) ---------------------------------
 // The kernels above, per output, to the bit: the same integer sums, the same d_w * d_x (and
 // m_w * s_x) products, the same FMA chain per lane and msum order. What changes is how they
@@ -785,11 +918,16 @@ void gemm_f16(const GemmTile& t) {
   if (t.panel != nullptr) return gemm_f16_panel(t);
   gemm_tiled<4, 3, FloatKernel<F16Weights>, FloatRowKernel<F16Weights>>(t);
 }
-void gemm_q4_0(const GemmTile& t) { gemm_tiled<4, 3, UnsignedQuantKernel<Q4_0>, QuantRowKernel<UnsignedRowBlocks<Q4_0>>>(t); }
-void gemm_q4_1(const GemmTile& t) { gemm_tiled<4, 3, UnsignedQuantKernel<Q4_1>, QuantRowKernel<UnsignedRowBlocks<Q4_1>>>(t); }
-void gemm_q5_0(const GemmTile& t) { gemm_tiled<4, 4, UnsignedQuantKernel<Q5_0>, QuantRowKernel<UnsignedRowBlocks<Q5_0>>>(t); }
-void gemm_q5_1(const GemmTile& t) { gemm_tiled<4, 4, UnsignedQuantKernel<Q5_1>, QuantRowKernel<UnsignedRowBlocks<Q5_1>>>(t); }
-void gemm_q8_0(const GemmTile& t) { gemm_tiled<4, 3, Q8_0Kernel, QuantRowKernel<Q8_0RowBlocks>>(t); }
+template <class Q, int RM, int RN, class K, class S>
+void gemm_quant(const GemmTile& t) {
+  if (t.panel != nullptr) return QuantPanel<Q>::gemm(t);
+  gemm_tiled<RM, RN, K, S>(t);
+}
+void gemm_q4_0(const GemmTile& t) { gemm_quant<Q4_0, 4, 3, UnsignedQuantKernel<Q4_0>, QuantRowKernel<UnsignedRowBlocks<Q4_0>>>(t); }
+void gemm_q4_1(const GemmTile& t) { gemm_quant<Q4_1, 4, 3, UnsignedQuantKernel<Q4_1>, QuantRowKernel<UnsignedRowBlocks<Q4_1>>>(t); }
+void gemm_q5_0(const GemmTile& t) { gemm_quant<Q5_0, 4, 4, UnsignedQuantKernel<Q5_0>, QuantRowKernel<UnsignedRowBlocks<Q5_0>>>(t); }
+void gemm_q5_1(const GemmTile& t) { gemm_quant<Q5_1, 4, 4, UnsignedQuantKernel<Q5_1>, QuantRowKernel<UnsignedRowBlocks<Q5_1>>>(t); }
+void gemm_q8_0(const GemmTile& t) { gemm_quant<Q8_0Panel, 4, 3, Q8_0Kernel, QuantRowKernel<Q8_0RowBlocks>>(t); }
 
 // ---- attention element-wise loops: the scalar table's arithmetic, 16 lanes at a time --------
 
@@ -1258,11 +1396,11 @@ KernelTable make_avx512() {
   t.f16 = {x_row_bytes_f32, convert_row_f16_simd, gemm_f16, f16_panel_bytes, f16_build_panel, convert_row_f16_panel};
   const auto q8_0 = convert_row_q8_simd<BlockQ8_0>;
   const auto q8_1 = convert_row_q8_simd<BlockQ8_1>;
-  t.q4_0 = {x_row_bytes_q8_0, q8_0, gemm_q4_0};
-  t.q4_1 = {x_row_bytes_q8_1, q8_1, gemm_q4_1};
-  t.q5_0 = {x_row_bytes_q8_0, q8_0, gemm_q5_0};
-  t.q5_1 = {x_row_bytes_q8_1, q8_1, gemm_q5_1};
-  t.q8_0 = {x_row_bytes_q8_0, q8_0, gemm_q8_0};
+  t.q4_0 = {x_row_bytes_q8_0, q8_0, gemm_q4_0, QuantPanel<Q4_0>::bytes, QuantPanel<Q4_0>::build, q8_0};
+  t.q4_1 = {x_row_bytes_q8_1, q8_1, gemm_q4_1, QuantPanel<Q4_1>::bytes, QuantPanel<Q4_1>::build, q8_1};
+  t.q5_0 = {x_row_bytes_q8_0, q8_0, gemm_q5_0, QuantPanel<Q5_0>::bytes, QuantPanel<Q5_0>::build, q8_0};
+  t.q5_1 = {x_row_bytes_q8_1, q8_1, gemm_q5_1, QuantPanel<Q5_1>::bytes, QuantPanel<Q5_1>::build, q8_1};
+  t.q8_0 = {x_row_bytes_q8_0, q8_0, gemm_q8_0, QuantPanel<Q8_0Panel>::bytes, QuantPanel<Q8_0Panel>::build, q8_0};
   t.q4_0_repacked = {x_row_bytes_q8_0, q8_0, gemm_q4_0_repacked_avx2};
   t.exp_shifted = exp_shifted;
   t.libm_expf_shifted = libm_expf_choice();

@@ -300,7 +300,7 @@ void matmul_rows(const kernels::TypeKernels* tk, const MatrixView& w, const floa
   const int64_t n_total = m_tiles * n_tiles;
   const auto* wbase = static_cast<const uint8_t*>(w.data);
   auto gemm = tk->gemm;
-  const int64_t panel_group = kernels::kPanelRows * (k / 64 * 64);  // floats per group of rows
+  const int64_t panel_group = panel != nullptr ? static_cast<int64_t>(tk->panel_bytes(kernels::kPanelRows, k) / sizeof(float)) : 0;
   auto run_tile = [&](int64_t t) {
     // Activation tile outer: consecutive tiles of a thread share the same activation rows.
     const int64_t it = t / m_tiles, mt = t % m_tiles;
