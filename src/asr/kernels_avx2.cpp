@@ -155,6 +155,120 @@ struct FloatRowKernel {
   }
 };
 
+// ---- f16 batches from a panel ---------------------------------------------------------------
+// The AVX-512 table's panel kernel (see there) in 8-lane halves: the same panel layout (group
+// of kPanelRows rows: [l][j][16 rows], element 16j + l) and activation order, each half of a
+// group's rows a vector of partial sums, the same FMA chains and the same combination.
+
+size_t f16_panel_bytes(int64_t m, int64_t k) {
+  return static_cast<size_t>((m + kPanelRows - 1) / kPanelRows * (k / 64 * 64) * kPanelRows) * sizeof(float);
+}
+
+// r[i] = lane i of each of r[0..7].
+inline void transpose8(__m256 (&r)[8]) {
+  __m256 t[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    r[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x20);
+    t[i + 4] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x31);
+  }
+  for (int i = 0; i < 8; ++i) r[i] = t[i];
+}
+
+void f16_build_panel(const uint8_t* w, size_t w_stride, int64_t m, int64_t k, int64_t g0, int64_t g1,
+                     float* panel) {
+  const int64_t np = k / 64 * 64, steps = np / 16;
+  for (int64_t g = g0; g < g1; ++g) {
+    float* group = panel + g * np * kPanelRows;
+    for (int64_t j = 0; j < steps; ++j)
+      for (int h = 0; h < 2; ++h)          // rows 8h .. 8h + 7
+        for (int e = 0; e < 2; ++e) {      // elements 16j + 8e .. + 7
+          __m256 r[8];
+          for (int i = 0; i < 8; ++i) {
+            const int64_t row = g * kPanelRows + 8 * h + i;
+            r[i] = row < m ? F16Weights::load(w + row * static_cast<int64_t>(w_stride), 16 * j + 8 * e) : _mm256_setzero_ps();
+          }
+          transpose8(r);
+          for (int l = 0; l < 8; ++l) _mm256_store_ps(group + ((8 * e + l) * steps + j) * kPanelRows + 8 * h, r[l]);
+        }
+  }
+}
+
+// Activation rows i0 .. i0 + RN - 1 against rows 8h .. 8h + 7 of a group's panel.
+template <int RN>
+void panel_block(const GemmTile& t, const float* group, int64_t g, int h, int64_t i0, int rows) {
+  const int64_t steps = t.k / 64 * 4;
+  const float* x[RN];
+  for (int c = 0; c < RN; ++c) x[c] = reinterpret_cast<const float*>(t.x + (i0 + c) * t.x_stride);
+  alignas(32) float lanes[16][RN][8];
+  for (int l = 0; l < 16; ++l) {
+    __m256 acc[4][RN];
+    for (int q = 0; q < 4; ++q)
+      for (int c = 0; c < RN; ++c) acc[q][c] = _mm256_setzero_ps();
+    const float* p = group + l * steps * kPanelRows + 8 * h;
+    const int64_t at = l * steps;
+    for (int64_t j = 0; j < steps; j += 4)
+      for (int q = 0; q < 4; ++q) {
+        const __m256 wv = _mm256_load_ps(p + (j + q) * kPanelRows);
+        for (int c = 0; c < RN; ++c)
+          acc[q][c] = _mm256_fmadd_ps(wv, _mm256_broadcast_ss(x[c] + at + j + q), acc[q][c]);
+      }
+    for (int c = 0; c < RN; ++c)
+      _mm256_store_ps(lanes[l][c],
+                      _mm256_add_ps(_mm256_add_ps(acc[0][c], acc[2][c]), _mm256_add_ps(acc[1][c], acc[3][c])));
+  }
+  for (int c = 0; c < RN; ++c) {  // the AVX-512 hsum's pairs: l + 8, then + 4, + 2, + 1
+    __m256 v[8];
+    for (int i = 0; i < 8; ++i) v[i] = _mm256_add_ps(_mm256_load_ps(lanes[i][c]), _mm256_load_ps(lanes[i + 8][c]));
+    for (int i = 0; i < 4; ++i) v[i] = _mm256_add_ps(v[i], v[i + 4]);
+    for (int i = 0; i < 2; ++i) v[i] = _mm256_add_ps(v[i], v[i + 2]);
+    float* y = t.y + (i0 + c) * t.ldy + g * kPanelRows + 8 * h;
+    if (rows >= 8) {
+      _mm256_storeu_ps(y, _mm256_add_ps(v[0], v[1]));
+    } else {
+      alignas(32) float out[8];
+      _mm256_store_ps(out, _mm256_add_ps(v[0], v[1]));
+      std::memcpy(y, out, static_cast<size_t>(rows) * sizeof(float));
+    }
+  }
+}
+
+// Three activation rows at a time: twelve accumulators, the weight vector and the broadcasts.
+constexpr int kPanelBlockRows = 3;
+
+template <int RN>
+void panel_remainder(const GemmTile& t, const float* group, int64_t g, int h, int64_t i0, int64_t left, int rows) {
+  if constexpr (RN > 0) {
+    if (left == RN) panel_block<RN>(t, group, g, h, i0, rows);
+    else panel_remainder<RN - 1>(t, group, g, h, i0, left, rows);
+  }
+}
+
+void gemm_f16_panel(const GemmTile& t) {
+  const int64_t np = t.k / 64 * 64;
+  for (int64_t g = 0; g * kPanelRows < t.m; ++g) {
+    const float* group = t.panel + g * np * kPanelRows;
+    for (int h = 0; h < 2; ++h) {
+      const int64_t rows = t.m - g * kPanelRows - 8 * h;
+      if (rows <= 0) break;
+      const int r = rows >= 8 ? 8 : static_cast<int>(rows);
+      int64_t i = 0;
+      for (; i + kPanelBlockRows <= t.n; i += kPanelBlockRows) panel_block<kPanelBlockRows>(t, group, g, h, i, r);
+      if (i < t.n) panel_remainder<kPanelBlockRows - 1>(t, group, g, h, i, t.n - i, r);
+    }
+  }
+  F16Weights::finish_tile(t);
+}
+
 // ---- quantized weights against q8_0 / q8_1 activation blocks -----------------------------
 // Per block: 32 products summed to 8 int32 lanes (exact), converted to float, scaled by
 // d_w * d_x and accumulated; the q*_1 types add m_w * s_x separately, as ggml's AVX2 does.
@@ -399,7 +513,10 @@ struct Q8_0RowKernel {
 };
 
 void gemm_f32(const GemmTile& t) { gemm_tiled<4, 3, FloatKernel<F32Weights>, FloatRowKernel<F32Weights>>(t); }
-void gemm_f16(const GemmTile& t) { gemm_tiled<3, 3, FloatKernel<F16Weights>, FloatRowKernel<F16Weights>>(t); }
+void gemm_f16(const GemmTile& t) {
+  if (t.panel != nullptr) return gemm_f16_panel(t);
+  gemm_tiled<3, 3, FloatKernel<F16Weights>, FloatRowKernel<F16Weights>>(t);
+}
 void gemm_q4_0(const GemmTile& t) { gemm_tiled<4, 2, UnsignedQuantKernel<Q4_0>>(t); }
 void gemm_q4_1(const GemmTile& t) { gemm_tiled<4, 2, UnsignedQuantKernel<Q4_1>, UnsignedQuantRowKernel<Q4_1>>(t); }
 void gemm_q5_0(const GemmTile& t) { gemm_tiled<4, 2, UnsignedQuantKernel<Q5_0>>(t); }
@@ -719,6 +836,24 @@ void convert_row_f16_simd(const float* x, void* dst, int64_t k) {
   for (; i < k; ++i) out[i] = _cvtsh_ss(_cvtss_sh(x[i], kRoundNearest));
 }
 
+// convert_row_f16_simd's values, element 16j + l (of the first np) at l * (np / 16) + j; the
+// rest in place.
+void convert_row_f16_panel(const float* x, void* dst, int64_t k) {
+  auto* out = static_cast<float*>(dst);
+  const int64_t np = k / 64 * 64, steps = np / 16;
+  convert_row_f16_simd(x + np, out + np, k - np);
+  const __m256i across = _mm256_setr_epi32(0, 16, 32, 48, 64, 80, 96, 112);
+  for (int l = 0; l < 16; ++l)
+    for (int64_t j = 0; j < steps; j += 8) {  // steps is a multiple of 4
+      if (steps - j >= 8) {
+        const __m256 v = _mm256_i32gather_ps(x + 16 * j + l, across, 4);
+        _mm256_storeu_ps(out + l * steps + j, _mm256_cvtph_ps(_mm256_cvtps_ph(v, kRoundNearest)));
+      } else {
+        for (int64_t i = j; i < steps; ++i) out[l * steps + i] = _cvtsh_ss(_cvtss_sh(x[16 * i + l], kRoundNearest));
+      }
+    }
+}
+
 // VCVTPS2PH rounds and quiets NaNs exactly as fp32_to_fp16 does.
 void to_f16(const float* x, uint16_t* y, int64_t n) {
   int64_t i = 0;
@@ -757,7 +892,7 @@ KernelTable make_avx2() {
   KernelTable t;
   t.name = "avx2";
   t.f32 = {nullptr, nullptr, gemm_f32};
-  t.f16 = {x_row_bytes_f32, convert_row_f16_simd, gemm_f16};
+  t.f16 = {x_row_bytes_f32, convert_row_f16_simd, gemm_f16, f16_panel_bytes, f16_build_panel, convert_row_f16_panel};
   const auto q8_0 = convert_row_q8_simd<false, BlockQ8_0>;
   const auto q8_1 = convert_row_q8_simd<true, BlockQ8_1>;
   t.q4_0 = {x_row_bytes_q8_0, q8_0, gemm_q4_0};
