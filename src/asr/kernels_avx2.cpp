@@ -360,6 +360,91 @@ struct UnsignedQuantKernel {
   }
 };
 
+// ---- quantized batches from a panel (q4_0 / q4_1 / q5_0 / q5_1) ----------------------------
+// The AVX-512 table's quantized panel (see there) in 8-lane halves, one activation row at a
+// time (eight accumulators per row): per group of kPanelRows rows and block, eight vectors of
+// the rows' levels (four bytes per row and integer lane), d_w and m_w as f32. The levels stay
+// below 32, so maddubs's pair sums cannot saturate.
+template <class Q>
+struct QuantPanel {
+  using XB = typename Q::XBlock;
+  static constexpr int64_t kBlockBytes = 10 * 64;  // levels, d, m
+
+  static size_t bytes(int64_t m, int64_t k) {
+    return static_cast<size_t>((m + kPanelRows - 1) / kPanelRows * (k / kQK) * kBlockBytes);
+  }
+
+  static void build(const uint8_t* w, size_t w_stride, int64_t m, int64_t k, int64_t g0, int64_t g1, float* panel) {
+    const int64_t nb = k / kQK;
+    auto* out = reinterpret_cast<uint8_t*>(panel);
+    for (int64_t g = g0; g < g1; ++g)
+      for (int64_t b = 0; b < nb; ++b) {
+        uint8_t* pb = out + (g * nb + b) * kBlockBytes;
+        alignas(32) uint32_t lv[8][kPanelRows] = {};
+        alignas(32) float d[kPanelRows] = {}, mins[kPanelRows] = {};
+        for (int r = 0; r < kPanelRows && g * kPanelRows + r < m; ++r) {
+          const uint8_t* blk = w + (g * kPanelRows + r) * static_cast<int64_t>(w_stride) + b * Q::kBytes;
+          alignas(32) uint32_t row[8];
+          _mm256_store_si256(reinterpret_cast<__m256i*>(row), Q::levels(blk));
+          for (int j = 0; j < 8; ++j) lv[j][r] = row[j];
+          d[r] = Q::d(blk);
+          mins[r] = Q::m(blk);
+        }
+        std::memcpy(pb, lv, sizeof lv);
+        std::memcpy(pb + 8 * 64, d, sizeof d);
+        std::memcpy(pb + 9 * 64, mins, sizeof mins);
+      }
+  }
+
+  // Activation row i against rows 8h .. 8h + 7 of a group's panel.
+  static void row(const GemmTile& t, const uint8_t* group, int64_t g, int h, int64_t i, int rows) {
+    const int64_t nb = t.k / kQK;
+    const XB* x = reinterpret_cast<const XB*>(t.x + i * t.x_stride);
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[8];
+    for (auto& a : acc) a = _mm256_setzero_ps();
+    __m256 msum = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* pb = group + b * kBlockBytes + 32 * h;
+      const __m256 scale = _mm256_mul_ps(_mm256_load_ps(reinterpret_cast<const float*>(pb + 8 * 64)), _mm256_set1_ps(half(x[b].d)));
+      if constexpr (Q::kMin)
+        msum = _mm256_add_ps(msum, _mm256_mul_ps(_mm256_load_ps(reinterpret_cast<const float*>(pb + 9 * 64)),
+                                                 _mm256_set1_ps(half(reinterpret_cast<const BlockQ8_1*>(x + b)->s))));
+      __m256i offset = _mm256_setzero_si256();  // the offset's share of each integer lane
+      if constexpr (Q::kOffset != 0)
+        offset = madd_u8_s8(_mm256_set1_epi8(Q::kOffset), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs)));
+      alignas(32) int32_t off[8];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(off), offset);
+      for (int j = 0; j < 8; ++j) {
+        int32_t xq;
+        std::memcpy(&xq, x[b].qs + 4 * j, sizeof xq);
+        __m256i sums = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_load_si256(reinterpret_cast<const __m256i*>(pb + j * 64)),
+                                                              _mm256_set1_epi32(xq)), ones);
+        if constexpr (Q::kOffset != 0) sums = _mm256_sub_epi32(sums, _mm256_set1_epi32(off[j]));
+        acc[j] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), acc[j]);
+      }
+    }
+    // hsum's pairs over the eight lanes (j + 4, then + 2, + 1), then msum (0 without m).
+    const __m256 s04 = _mm256_add_ps(acc[0], acc[4]), s26 = _mm256_add_ps(acc[2], acc[6]);
+    const __m256 s15 = _mm256_add_ps(acc[1], acc[5]), s37 = _mm256_add_ps(acc[3], acc[7]);
+    alignas(32) float out[8];
+    _mm256_store_ps(out, _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(s04, s26), _mm256_add_ps(s15, s37)), msum));
+    std::memcpy(t.y + i * t.ldy + g * kPanelRows + 8 * h, out, static_cast<size_t>(rows) * sizeof(float));
+  }
+
+  static void gemm(const GemmTile& t) {
+    const int64_t group_bytes = (t.k / kQK) * kBlockBytes;
+    for (int64_t g = 0; g * kPanelRows < t.m; ++g) {
+      const uint8_t* group = reinterpret_cast<const uint8_t*>(t.panel) + g * group_bytes;
+      for (int h = 0; h < 2; ++h) {
+        const int64_t rows = t.m - g * kPanelRows - 8 * h;
+        if (rows <= 0) break;
+        for (int64_t i = 0; i < t.n; ++i) row(t, group, g, h, i, rows >= 8 ? 8 : static_cast<int>(rows));
+      }
+    }
+  }
+};
+
 struct Q8_0Kernel {
   template <int RM, int RN>
   static void block(const GemmTile& t, int64_t r0, int64_t i0) {
@@ -517,10 +602,15 @@ void gemm_f16(const GemmTile& t) {
   if (t.panel != nullptr) return gemm_f16_panel(t);
   gemm_tiled<3, 3, FloatKernel<F16Weights>, FloatRowKernel<F16Weights>>(t);
 }
-void gemm_q4_0(const GemmTile& t) { gemm_tiled<4, 2, UnsignedQuantKernel<Q4_0>>(t); }
-void gemm_q4_1(const GemmTile& t) { gemm_tiled<4, 2, UnsignedQuantKernel<Q4_1>, UnsignedQuantRowKernel<Q4_1>>(t); }
-void gemm_q5_0(const GemmTile& t) { gemm_tiled<4, 2, UnsignedQuantKernel<Q5_0>>(t); }
-void gemm_q5_1(const GemmTile& t) { gemm_tiled<4, 2, UnsignedQuantKernel<Q5_1>, UnsignedQuantRowKernel<Q5_1>>(t); }
+template <class Q, class S = UnsignedQuantKernel<Q>>
+void gemm_unsigned(const GemmTile& t) {
+  if (t.panel != nullptr) return QuantPanel<Q>::gemm(t);
+  gemm_tiled<4, 2, UnsignedQuantKernel<Q>, S>(t);
+}
+void gemm_q4_0(const GemmTile& t) { gemm_unsigned<Q4_0>(t); }
+void gemm_q4_1(const GemmTile& t) { gemm_unsigned<Q4_1, UnsignedQuantRowKernel<Q4_1>>(t); }
+void gemm_q5_0(const GemmTile& t) { gemm_unsigned<Q5_0>(t); }
+void gemm_q5_1(const GemmTile& t) { gemm_unsigned<Q5_1, UnsignedQuantRowKernel<Q5_1>>(t); }
 void gemm_q8_0(const GemmTile& t) { gemm_tiled<4, 2, Q8_0Kernel, Q8_0RowKernel>(t); }
 
 // ---- attention element-wise loops: the scalar table's arithmetic, 8 lanes at a time ----------
@@ -895,10 +985,10 @@ KernelTable make_avx2() {
   t.f16 = {x_row_bytes_f32, convert_row_f16_simd, gemm_f16, f16_panel_bytes, f16_build_panel, convert_row_f16_panel};
   const auto q8_0 = convert_row_q8_simd<false, BlockQ8_0>;
   const auto q8_1 = convert_row_q8_simd<true, BlockQ8_1>;
-  t.q4_0 = {x_row_bytes_q8_0, q8_0, gemm_q4_0};
-  t.q4_1 = {x_row_bytes_q8_1, q8_1, gemm_q4_1};
-  t.q5_0 = {x_row_bytes_q8_0, q8_0, gemm_q5_0};
-  t.q5_1 = {x_row_bytes_q8_1, q8_1, gemm_q5_1};
+  t.q4_0 = {x_row_bytes_q8_0, q8_0, gemm_q4_0, QuantPanel<Q4_0>::bytes, QuantPanel<Q4_0>::build, q8_0};
+  t.q4_1 = {x_row_bytes_q8_1, q8_1, gemm_q4_1, QuantPanel<Q4_1>::bytes, QuantPanel<Q4_1>::build, q8_1};
+  t.q5_0 = {x_row_bytes_q8_0, q8_0, gemm_q5_0, QuantPanel<Q5_0>::bytes, QuantPanel<Q5_0>::build, q8_0};
+  t.q5_1 = {x_row_bytes_q8_1, q8_1, gemm_q5_1, QuantPanel<Q5_1>::bytes, QuantPanel<Q5_1>::build, q8_1};
   t.q8_0 = {x_row_bytes_q8_0, q8_0, gemm_q8_0};
   t.q4_0_repacked = {x_row_bytes_q8_0, q8_0, gemm_q4_0_repacked_avx2};
   t.exp_shifted = exp_shifted;
