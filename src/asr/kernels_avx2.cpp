@@ -160,10 +160,6 @@ struct FloatRowKernel {
 // of kPanelRows rows: [l][j][16 rows], element 16j + l) and activation order, each half of a
 // group's rows a vector of partial sums, the same FMA chains and the same combination.
 
-size_t f16_panel_bytes(int64_t m, int64_t k) {
-  return static_cast<size_t>((m + kPanelRows - 1) / kPanelRows * (k / 64 * 64) * kPanelRows) * sizeof(float);
-}
-
 // r[i] = lane i of each of r[0..7].
 inline void transpose8(__m256 (&r)[8]) {
   __m256 t[8];
@@ -245,14 +241,6 @@ void panel_block(const GemmTile& t, const float* group, int64_t g, int h, int64_
 // Three activation rows at a time: twelve accumulators, the weight vector and the broadcasts.
 constexpr int kPanelBlockRows = 3;
 
-template <int RN>
-void panel_remainder(const GemmTile& t, const float* group, int64_t g, int h, int64_t i0, int64_t left, int rows) {
-  if constexpr (RN > 0) {
-    if (left == RN) panel_block<RN>(t, group, g, h, i0, rows);
-    else panel_remainder<RN - 1>(t, group, g, h, i0, left, rows);
-  }
-}
-
 void gemm_f16_panel(const GemmTile& t) {
   const int64_t np = t.k / 64 * 64;
   for (int64_t g = 0; g * kPanelRows < t.m; ++g) {
@@ -261,9 +249,7 @@ void gemm_f16_panel(const GemmTile& t) {
       const int64_t rows = t.m - g * kPanelRows - 8 * h;
       if (rows <= 0) break;
       const int r = rows >= 8 ? 8 : static_cast<int>(rows);
-      int64_t i = 0;
-      for (; i + kPanelBlockRows <= t.n; i += kPanelBlockRows) panel_block<kPanelBlockRows>(t, group, g, h, i, r);
-      if (i < t.n) panel_remainder<kPanelBlockRows - 1>(t, group, g, h, i, t.n - i, r);
+      row_blocks<kPanelBlockRows>(t.n, [&]<int RN>(int64_t i) { panel_block<RN>(t, group, g, h, i, r); });
     }
   }
   F16Weights::finish_tile(t);

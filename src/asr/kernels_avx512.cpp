@@ -280,10 +280,6 @@ struct FloatRowKernel {
 // 16 x 16 blocks of the rows transposed); convert_row_f16_panel stores an activation row in
 // the same [l][j] order, so for each l the kernel walks both forward.
 
-size_t f16_panel_bytes(int64_t m, int64_t k) {
-  return static_cast<size_t>((m + kPanelRows - 1) / kPanelRows * (k / 64 * 64) * kPanelRows) * sizeof(float);
-}
-
 // r[i] = lane i of each of r[0..15] (a 16 x 16 block transposed).
 inline void transpose16(__m512 (&r)[16]) {
   __m512 t[16];
@@ -363,23 +359,13 @@ void panel_block(const GemmTile& t, const float* group, int64_t g, int64_t i0, _
 // Six activation rows at a time: 24 accumulators, the weight vector and a free register.
 constexpr int kPanelBlockRows = 6;
 
-template <int RN>
-void panel_remainder(const GemmTile& t, const float* group, int64_t g, int64_t i0, int64_t left, __mmask16 rows) {
-  if constexpr (RN > 0) {
-    if (left == RN) panel_block<RN>(t, group, g, i0, rows);
-    else panel_remainder<RN - 1>(t, group, g, i0, left, rows);
-  }
-}
-
 void gemm_f16_panel(const GemmTile& t) {
   const int64_t np = t.k / 64 * 64;
   for (int64_t g = 0; g * kPanelRows < t.m; ++g) {
     const float* group = t.panel + g * np * kPanelRows;
     const int64_t left = t.m - g * kPanelRows;
     const __mmask16 rows = left >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << left) - 1);
-    int64_t i = 0;
-    for (; i + kPanelBlockRows <= t.n; i += kPanelBlockRows) panel_block<kPanelBlockRows>(t, group, g, i, rows);
-    if (i < t.n) panel_remainder<kPanelBlockRows - 1>(t, group, g, i, t.n - i, rows);
+    row_blocks<kPanelBlockRows>(t.n, [&]<int RN>(int64_t i) { panel_block<RN>(t, group, g, i, rows); });
   }
   F16Weights::finish_tile(t);
 }
@@ -670,23 +656,13 @@ struct QuantPanel {
   // Three activation rows at a time: 24 accumulators, three scales and the levels.
   static constexpr int kBlockRows = 3;
 
-  template <int RN>
-  static void remainder(const GemmTile& t, const uint8_t* group, int64_t g, int64_t i0, int64_t left, __mmask16 rows) {
-    if constexpr (RN > 0) {
-      if (left == RN) block<RN>(t, group, g, i0, rows);
-      else remainder<RN - 1>(t, group, g, i0, left, rows);
-    }
-  }
-
   static void gemm(const GemmTile& t) {
     const int64_t group_bytes = (t.k / kQK) * kBlockBytes;
     for (int64_t g = 0; g * kPanelRows < t.m; ++g) {
       const uint8_t* group = reinterpret_cast<const uint8_t*>(t.panel) + g * group_bytes;
       const int64_t left = t.m - g * kPanelRows;
       const __mmask16 rows = left >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << left) - 1);
-      int64_t i = 0;
-      for (; i + kBlockRows <= t.n; i += kBlockRows) block<kBlockRows>(t, group, g, i, rows);
-      if (i < t.n) remainder<kBlockRows - 1>(t, group, g, i, t.n - i, rows);
+      row_blocks<kBlockRows>(t.n, [&]<int RN>(int64_t i) { block<RN>(t, group, g, i, rows); });
     }
   }
 };

@@ -104,6 +104,29 @@ void gemm_tiled(const GemmTile& t) {
   if constexpr (requires { K::finish_tile(t); }) K::finish_tile(t);
 }
 
+// Bytes of an f16 weight panel (TypeKernels::panel_bytes): each group of kPanelRows rows'
+// elements up to the last step of 64, as f32.
+inline size_t f16_panel_bytes(int64_t m, int64_t k) {
+  return static_cast<size_t>((m + kPanelRows - 1) / kPanelRows * (k / 64 * 64) * kPanelRows) * sizeof(float);
+}
+
+template <int RN, class Run>
+void remainder_rows(int64_t i, int64_t left, Run& run) {
+  if constexpr (RN > 0) {
+    if (left == RN) run.template operator()<RN>(i);
+    else remainder_rows<RN - 1>(i, left, run);
+  }
+}
+
+// run.template operator()<RN>(i) for activation rows i .. i + RN - 1 of n: blocks of kRows,
+// then one block of the rows left (RN a compile-time count, as the panel kernels need).
+template <int kRows, class Run>
+void row_blocks(int64_t n, Run&& run) {
+  int64_t i = 0;
+  for (; i + kRows <= n; i += kRows) run.template operator()<kRows>(i);
+  if (i < n) remainder_rows<kRows - 1>(i, n - i, run);
+}
+
 // The f16 weights of a tile's rows past the last step of 64 (elements np .. k), transposed to
 // [element][row] with rows padded to `stride` by zeros: what the kernels' finish_tile runs
 // its side-by-side double chains over. Per thread, reused between tiles.
