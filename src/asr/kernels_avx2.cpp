@@ -346,7 +346,22 @@ struct UnsignedQuantKernel {
   }
 };
 
-// ---- quantized batches from a panel (q4_0 / q4_1 / q5_0 / q5_1) ----------------------------
+// A quantized panel's products: P::row for each activation row against each half of each
+// group of rows (P::kBlockBytes per block of a group).
+template <class P>
+void panel_rows(const GemmTile& t) {
+  const int64_t group_bytes = (t.k / kQK) * P::kBlockBytes;
+  for (int64_t g = 0; g * kPanelRows < t.m; ++g) {
+    const uint8_t* group = reinterpret_cast<const uint8_t*>(t.panel) + g * group_bytes;
+    for (int h = 0; h < 2; ++h) {
+      const int64_t rows = t.m - g * kPanelRows - 8 * h;
+      if (rows <= 0) break;
+      for (int64_t i = 0; i < t.n; ++i) P::row(t, group, g, h, i, rows >= 8 ? 8 : static_cast<int>(rows));
+    }
+  }
+}
+
+// ---- quantized batches from a panel (q4_0 / q4_1 / q5_0 / q5_1; q8_0 below) ------------------
 // The AVX-512 table's quantized panel (see there) in 8-lane halves, one activation row at a
 // time (eight accumulators per row): per group of kPanelRows rows and block, eight vectors of
 // the rows' levels (four bytes per row and integer lane), d_w and m_w as f32. The levels stay
@@ -418,17 +433,7 @@ struct QuantPanel {
     std::memcpy(t.y + i * t.ldy + g * kPanelRows + 8 * h, out, static_cast<size_t>(rows) * sizeof(float));
   }
 
-  static void gemm(const GemmTile& t) {
-    const int64_t group_bytes = (t.k / kQK) * kBlockBytes;
-    for (int64_t g = 0; g * kPanelRows < t.m; ++g) {
-      const uint8_t* group = reinterpret_cast<const uint8_t*>(t.panel) + g * group_bytes;
-      for (int h = 0; h < 2; ++h) {
-        const int64_t rows = t.m - g * kPanelRows - 8 * h;
-        if (rows <= 0) break;
-        for (int64_t i = 0; i < t.n; ++i) row(t, group, g, h, i, rows >= 8 ? 8 : static_cast<int>(rows));
-      }
-    }
-  }
+  static void gemm(const GemmTile& t) { panel_rows<QuantPanel>(t); }
 };
 
 struct Q8_0Kernel {
@@ -461,6 +466,69 @@ struct Q8_0Kernel {
     for (int j = 0; j < RN; ++j)
       for (int i = 0; i < RM; ++i) t.y[(i0 + j) * t.ldy + r0 + i] = hsum(acc[i][j]);
   }
+};
+
+// q8_0 from a panel: as QuantPanel, with Q8_0Kernel's products (|w| times x given w's sign,
+// pairs at most 2 * 128 * 127, within maddubs's range). Per block eight vectors of |w|, eight
+// of w (the signs), then d_w.
+struct Q8_0Panel {
+  static constexpr int64_t kBlockBytes = 17 * 64;
+
+  static size_t bytes(int64_t m, int64_t k) {
+    return static_cast<size_t>((m + kPanelRows - 1) / kPanelRows * (k / kQK) * kBlockBytes);
+  }
+
+  static void build(const uint8_t* w, size_t w_stride, int64_t m, int64_t k, int64_t g0, int64_t g1, float* panel) {
+    const int64_t nb = k / kQK;
+    auto* out = reinterpret_cast<uint8_t*>(panel);
+    for (int64_t g = g0; g < g1; ++g)
+      for (int64_t b = 0; b < nb; ++b) {
+        uint8_t* pb = out + (g * nb + b) * kBlockBytes;
+        alignas(32) uint32_t mag[8][kPanelRows] = {}, sign[8][kPanelRows] = {};
+        alignas(32) float d[kPanelRows] = {};
+        for (int r = 0; r < kPanelRows && g * kPanelRows + r < m; ++r) {
+          const auto* blk = reinterpret_cast<const BlockQ8_0*>(w + (g * kPanelRows + r) * static_cast<int64_t>(w_stride)) + b;
+          const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk->qs));
+          alignas(32) uint32_t a[8], v[8];
+          _mm256_store_si256(reinterpret_cast<__m256i*>(a), _mm256_sign_epi8(wv, wv));
+          _mm256_store_si256(reinterpret_cast<__m256i*>(v), wv);
+          for (int j = 0; j < 8; ++j) {
+            mag[j][r] = a[j];
+            sign[j][r] = v[j];
+          }
+          d[r] = half(blk->d);
+        }
+        std::memcpy(pb, mag, sizeof mag);
+        std::memcpy(pb + 8 * 64, sign, sizeof sign);
+        std::memcpy(pb + 16 * 64, d, sizeof d);
+      }
+  }
+
+  static void row(const GemmTile& t, const uint8_t* group, int64_t g, int h, int64_t i, int rows) {
+    const int64_t nb = t.k / kQK;
+    const auto* x = reinterpret_cast<const BlockQ8_0*>(t.x + i * t.x_stride);
+    __m256 acc[8];
+    for (auto& a : acc) a = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* pb = group + b * kBlockBytes + 32 * h;
+      const __m256 scale = _mm256_mul_ps(_mm256_load_ps(reinterpret_cast<const float*>(pb + 16 * 64)), _mm256_set1_ps(half(x[b].d)));
+      for (int j = 0; j < 8; ++j) {
+        int32_t xq;
+        std::memcpy(&xq, x[b].qs + 4 * j, sizeof xq);
+        const __m256i mag = _mm256_load_si256(reinterpret_cast<const __m256i*>(pb + j * 64));
+        const __m256i sign = _mm256_load_si256(reinterpret_cast<const __m256i*>(pb + (8 + j) * 64));
+        const __m256i sums = madd_u8_s8(mag, _mm256_sign_epi8(_mm256_set1_epi32(xq), sign));
+        acc[j] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), acc[j]);
+      }
+    }
+    const __m256 s04 = _mm256_add_ps(acc[0], acc[4]), s26 = _mm256_add_ps(acc[2], acc[6]);
+    const __m256 s15 = _mm256_add_ps(acc[1], acc[5]), s37 = _mm256_add_ps(acc[3], acc[7]);
+    alignas(32) float out[8];
+    _mm256_store_ps(out, _mm256_add_ps(_mm256_add_ps(s04, s26), _mm256_add_ps(s15, s37)));
+    std::memcpy(t.y + i * t.ldy + g * kPanelRows + 8 * h, out, static_cast<size_t>(rows) * sizeof(float));
+  }
+
+  static void gemm(const GemmTile& t) { panel_rows<Q8_0Panel>(t); }
 };
 
 // q4_0 in the repacked kernels' order (KernelTable::q4_0_repacked): the eight int32 lanes of a
@@ -597,7 +665,10 @@ void gemm_q4_0(const GemmTile& t) { gemm_unsigned<Q4_0>(t); }
 void gemm_q4_1(const GemmTile& t) { gemm_unsigned<Q4_1, UnsignedQuantRowKernel<Q4_1>>(t); }
 void gemm_q5_0(const GemmTile& t) { gemm_unsigned<Q5_0>(t); }
 void gemm_q5_1(const GemmTile& t) { gemm_unsigned<Q5_1, UnsignedQuantRowKernel<Q5_1>>(t); }
-void gemm_q8_0(const GemmTile& t) { gemm_tiled<4, 2, Q8_0Kernel, Q8_0RowKernel>(t); }
+void gemm_q8_0(const GemmTile& t) {
+  if (t.panel != nullptr) return Q8_0Panel::gemm(t);
+  gemm_tiled<4, 2, Q8_0Kernel, Q8_0RowKernel>(t);
+}
 
 // ---- attention element-wise loops: the scalar table's arithmetic, 8 lanes at a time ----------
 
@@ -975,7 +1046,7 @@ KernelTable make_avx2() {
   t.q4_1 = {x_row_bytes_q8_1, q8_1, gemm_q4_1, QuantPanel<Q4_1>::bytes, QuantPanel<Q4_1>::build, q8_1};
   t.q5_0 = {x_row_bytes_q8_0, q8_0, gemm_q5_0, QuantPanel<Q5_0>::bytes, QuantPanel<Q5_0>::build, q8_0};
   t.q5_1 = {x_row_bytes_q8_1, q8_1, gemm_q5_1, QuantPanel<Q5_1>::bytes, QuantPanel<Q5_1>::build, q8_1};
-  t.q8_0 = {x_row_bytes_q8_0, q8_0, gemm_q8_0};
+  t.q8_0 = {x_row_bytes_q8_0, q8_0, gemm_q8_0, Q8_0Panel::bytes, Q8_0Panel::build, q8_0};
   t.q4_0_repacked = {x_row_bytes_q8_0, q8_0, gemm_q4_0_repacked_avx2};
   t.exp_shifted = exp_shifted;
   t.libm_expf_shifted = libm_expf_shifted_loop;
