@@ -371,9 +371,7 @@ struct QuantPanel {
   using XB = typename Q::XBlock;
   static constexpr int64_t kBlockBytes = 10 * 64;  // levels, d, m
 
-  static size_t bytes(int64_t m, int64_t k) {
-    return static_cast<size_t>((m + kPanelRows - 1) / kPanelRows * (k / kQK) * kBlockBytes);
-  }
+  static size_t bytes(int64_t m, int64_t k) { return quant_panel_bytes(m, k, kBlockBytes); }
 
   static void build(const uint8_t* w, size_t w_stride, int64_t m, int64_t k, int64_t g0, int64_t g1, float* panel) {
     const int64_t nb = k / kQK;
@@ -474,9 +472,7 @@ struct Q8_0Kernel {
 struct Q8_0Panel {
   static constexpr int64_t kBlockBytes = 17 * 64;
 
-  static size_t bytes(int64_t m, int64_t k) {
-    return static_cast<size_t>((m + kPanelRows - 1) / kPanelRows * (k / kQK) * kBlockBytes);
-  }
+  static size_t bytes(int64_t m, int64_t k) { return quant_panel_bytes(m, k, kBlockBytes); }
 
   static void build(const uint8_t* w, size_t w_stride, int64_t m, int64_t k, int64_t g0, int64_t g1, float* panel) {
     const int64_t nb = k / kQK;

@@ -568,9 +568,7 @@ struct QuantPanel {
   static constexpr bool kQ8 = std::is_same_v<W, BlockQ8_0>;
   static constexpr int64_t kBlockBytes = (8 + 1 + (Q::kMin ? 1 : 0)) * 64;
 
-  static size_t bytes(int64_t m, int64_t k) {
-    return static_cast<size_t>((m + kPanelRows - 1) / kPanelRows * (k / kQK) * kBlockBytes);
-  }
+  static size_t bytes(int64_t m, int64_t k) { return quant_panel_bytes(m, k, kBlockBytes); }
 
   static __m256i levels(const W& blk) {
     if constexpr (kQ8) {

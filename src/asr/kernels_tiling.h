@@ -110,6 +110,11 @@ inline size_t f16_panel_bytes(int64_t m, int64_t k) {
   return static_cast<size_t>((m + kPanelRows - 1) / kPanelRows * (k / 64 * 64) * kPanelRows) * sizeof(float);
 }
 
+// Bytes of a quantized weight panel whose groups of kPanelRows rows take block_bytes per block.
+inline size_t quant_panel_bytes(int64_t m, int64_t k, int64_t block_bytes) {
+  return static_cast<size_t>((m + kPanelRows - 1) / kPanelRows * (k / kQK) * block_bytes);
+}
+
 template <int RN, class Run>
 void remainder_rows(int64_t i, int64_t left, Run& run) {
   if constexpr (RN > 0) {
