@@ -346,6 +346,14 @@ struct UnsignedQuantKernel {
   }
 };
 
+// A quantized panel row's eight integer-lane accumulators summed in hsum's pairs (lane j + 4,
+// then + 2, + 1): in each vector lane, one weight row's output.
+inline __m256 lane_sums(const __m256 (&acc)[8]) {
+  const __m256 s04 = _mm256_add_ps(acc[0], acc[4]), s26 = _mm256_add_ps(acc[2], acc[6]);
+  const __m256 s15 = _mm256_add_ps(acc[1], acc[5]), s37 = _mm256_add_ps(acc[3], acc[7]);
+  return _mm256_add_ps(_mm256_add_ps(s04, s26), _mm256_add_ps(s15, s37));
+}
+
 // A quantized panel's products: P::row for each activation row against each half of each
 // group of rows (P::kBlockBytes per block of a group).
 template <class P>
@@ -423,11 +431,8 @@ struct QuantPanel {
         acc[j] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), acc[j]);
       }
     }
-    // hsum's pairs over the eight lanes (j + 4, then + 2, + 1), then msum (0 without m).
-    const __m256 s04 = _mm256_add_ps(acc[0], acc[4]), s26 = _mm256_add_ps(acc[2], acc[6]);
-    const __m256 s15 = _mm256_add_ps(acc[1], acc[5]), s37 = _mm256_add_ps(acc[3], acc[7]);
     alignas(32) float out[8];
-    _mm256_store_ps(out, _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(s04, s26), _mm256_add_ps(s15, s37)), msum));
+    _mm256_store_ps(out, _mm256_add_ps(lane_sums(acc), msum));  // msum: 0 without m
     std::memcpy(t.y + i * t.ldy + g * kPanelRows + 8 * h, out, static_cast<size_t>(rows) * sizeof(float));
   }
 
@@ -517,10 +522,8 @@ struct Q8_0Panel {
         acc[j] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), acc[j]);
       }
     }
-    const __m256 s04 = _mm256_add_ps(acc[0], acc[4]), s26 = _mm256_add_ps(acc[2], acc[6]);
-    const __m256 s15 = _mm256_add_ps(acc[1], acc[5]), s37 = _mm256_add_ps(acc[3], acc[7]);
     alignas(32) float out[8];
-    _mm256_store_ps(out, _mm256_add_ps(_mm256_add_ps(s04, s26), _mm256_add_ps(s15, s37)));
+    _mm256_store_ps(out, lane_sums(acc));
     std::memcpy(t.y + i * t.ldy + g * kPanelRows + 8 * h, out, static_cast<size_t>(rows) * sizeof(float));
   }
 
