@@ -185,16 +185,18 @@ struct Capture::Impl {
   std::atomic<uint64_t> processed_frames{0};
 
   // The session: what the writer does with each 16 kHz sample. A Capture has one session,
-  // from start to stop. A WarmCapture's stream outlives its sessions: between them the
-  // writer keeps only the last pre_roll_cap samples, in RAM. The writer holds session_mutex
-  // while it appends; the controller while it opens or closes a session. The audio
-  // callback never touches any of this.
+  // from start to stop. A WarmCapture's stream outlives its sessions: the writer also keeps
+  // the last pre_roll_cap samples in RAM, during sessions too, so that a hands-free
+  // dictation whose speech began before the previous one had finished stopping still gets
+  // its padding. The writer holds session_mutex while it appends; the controller while it
+  // opens or closes a session. The audio callback never touches any of this.
   std::mutex session_mutex;
   bool session_open = true;
-  std::deque<float> pre_roll;   // the last samples before `emitted`, while no session is open
+  std::deque<float> pre_roll;   // the last samples before `emitted`
   size_t pre_roll_cap = 0;      // retained (pre-roll or more, for begin(from_position))
   size_t pre_roll_use = 0;      // used by a plain begin()
   int64_t emitted = 0;          // samples through emit() since the stream opened
+  int64_t session_end = 0;      // `emitted` when the last session closed
   std::shared_ptr<RingBuffer> tap;
   std::shared_ptr<std::atomic<uint64_t>> tap_dropped;
   SNDFILE* wav = nullptr;
@@ -298,12 +300,11 @@ void Capture::Impl::emit(const float* out, size_t n) {
     if (tap->capacity() - tap->available() >= n) tap->write(out, n);
     else tap_dropped->fetch_add(n, std::memory_order_relaxed);
   }
-  if (!session_open) {
+  if (pre_roll_cap > 0) {
     pre_roll.insert(pre_roll.end(), out, out + n);
     if (pre_roll.size() > pre_roll_cap) pre_roll.erase(pre_roll.begin(), pre_roll.begin() + std::ptrdiff_t(pre_roll.size() - pre_roll_cap));
-    return;
   }
-  emit_locked(out, n);
+  if (session_open) emit_locked(out, n);
 }
 
 void Capture::Impl::emit_locked(const float* out, size_t n) {
@@ -617,15 +618,14 @@ Result<void> WarmCapture::begin(const std::string& wav_path, LevelCallback on_le
   im.samples.clear();
   im.on_level = std::move(on_level);
   im.session_open = true;
-  // pre_roll holds positions [emitted - size, emitted).
-  const size_t have = im.pre_roll.size();
-  size_t skip = have - std::min(have, im.pre_roll_use);
-  if (from_position >= 0) {
-    const int64_t first = im.emitted - int64_t(have);
-    skip = from_position <= first ? 0 : size_t(std::min<int64_t>(from_position - first, int64_t(have)));
-  }
-  const std::vector<float> pre(im.pre_roll.begin() + std::ptrdiff_t(skip), im.pre_roll.end());
-  im.pre_roll.clear();
+  // pre_roll holds positions [emitted - size, emitted). A plain begin() takes the pre-roll
+  // but nothing the previous recording already has; a hands-free one goes back to its
+  // speech's padding even when that is in the previous recording's tail.
+  const int64_t first = im.emitted - int64_t(im.pre_roll.size());
+  const int64_t from = from_position >= 0
+                           ? std::clamp(from_position, first, im.emitted)
+                           : std::max({first, im.session_end, im.emitted - int64_t(im.pre_roll_use)});
+  const std::vector<float> pre(im.pre_roll.begin() + std::ptrdiff_t(from - first), im.pre_roll.end());
   if (!pre.empty()) im.emit_locked(pre.data(), pre.size());
   recording_ = true;
   return {};
@@ -645,6 +645,7 @@ Recording WarmCapture::end() {
   {
     std::lock_guard lock(im.session_mutex);
     im.session_open = false;
+    im.session_end = im.emitted;
     im.on_level = nullptr;
     if (sf_close(im.wav) != 0 && im.writer_error.empty()) im.writer_error = "audio: closing " + im.options.wav_path + " failed";
     im.wav = nullptr;

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -253,6 +254,55 @@ TEST(Capture, WavOfAKilledRecorderIsRecoveredAtNextStart) {
   auto again = repair_wav(wav);
   ASSERT_TRUE(again) << again.error();
   EXPECT_FALSE(*again);
+}
+
+// Where the 320 samples at `block` (20 ms of noise: unique) occur in `hay`, or -1.
+constexpr size_t kBlock = 320;
+long find_block(const std::vector<float>& hay, const float* block) {
+  for (size_t i = 0; i + kBlock <= hay.size(); ++i)
+    if (std::equal(block, block + kBlock, hay.begin() + long(i))) return long(i);
+  return -1;
+}
+
+// A warm stream under continuous noise. A hands-free start (from a stream position) reaches
+// back as far as the retained audio, across the previous recording if need be: when one
+// speech begins while the previous dictation is still stopping, its padding is in both. A
+// plain start takes its pre-roll but never what the previous recording already holds.
+TEST(WarmCapture, AHandsFreeStartReachesIntoThePreviousRecordingAPlainOneDoesNot) {
+  auto server = PulseServer::start_or_fail();
+  ASSERT_TRUE(server);
+  ScratchDir dir;
+  const std::string noise = (dir / "noise.wav").string();
+  ASSERT_EQ(std::system(("sox -n -r 16000 -c 1 -b 16 '" + noise + "' synth 5 whitenoise vol 0.3").c_str()), 0);
+  auto warm = WarmCapture::open(PulseServer::kMonitor, 300, 3000);
+  ASSERT_TRUE(warm) << warm.error();
+  const pid_t player = server->play_async(noise);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+
+  ASSERT_TRUE((*warm)->begin((dir / "a.wav").string(), nullptr));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  const Recording a = (*warm)->end();
+  ASSERT_TRUE((*warm)->begin((dir / "b.wav").string(), nullptr, /*from_position=*/0));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const Recording b = (*warm)->end();
+  ASSERT_TRUE((*warm)->begin((dir / "c.wav").string(), nullptr));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const Recording c = (*warm)->end();
+  EXPECT_EQ(PulseServer::wait_player(player), 0);
+  ASSERT_EQ(a.error + b.error + c.error, "");
+  ASSERT_GT(a.samples.size(), 8000u);
+
+  ASSERT_GT(c.samples.size(), kBlock);
+  // `a` (up to 1.8 s with its pre-roll) lies whole inside `b`, which starts 3 s back (found
+  // by a's last block: the noise is surely playing by then).
+  const long tail = find_block(b.samples, a.samples.data() + a.samples.size() - kBlock);
+  ASSERT_GE(tail, 0) << "b does not hold a's end";
+  const long at = tail + long(kBlock) - long(a.samples.size());
+  ASSERT_GE(at, 0) << "b does not reach back to a's start";
+  EXPECT_TRUE(std::equal(a.samples.begin(), a.samples.end(), b.samples.begin() + at));
+  // `c` holds nothing of `b`, and only the little that arrived between the two.
+  EXPECT_EQ(find_block(b.samples, c.samples.data()), -1);
+  EXPECT_LT(c.samples.size(), size_t(16000 * (0.3 + 0.3 + 0.5)));
 }
 
 // ---- repair_wav on crafted files: no audio server needed ----
