@@ -116,15 +116,22 @@ double decoder_step_bytes(const ModelFile& file, int kv_cells) {
   return bytes;
 }
 
-double memory_read_gbps(int n_threads) {
-  long llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
-  if (llc <= 0) llc = sysconf(_SC_LEVEL2_CACHE_SIZE);
-  const size_t bytes = std::clamp<size_t>(static_cast<size_t>(std::max(llc, 0L)) * 8, size_t{256} << 20, size_t{1} << 30);
-  std::vector<uint64_t> buf(bytes / sizeof(uint64_t), 1);
+double memory_read_gbps(int n_threads, size_t bytes) {
+  if (bytes == 0) {
+    long llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    if (llc <= 0) llc = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    bytes = std::clamp<size_t>(static_cast<size_t>(std::max(llc, 0L)) * 8, size_t{256} << 20, size_t{1} << 30);
+  }
+  n_threads = std::max(n_threads, 1);
+  // Whole lines of four words per thread.
+  const size_t words = std::max<size_t>(bytes / sizeof(uint64_t) / (4 * n_threads), 1) * 4 * n_threads;
+  std::vector<uint64_t> buf(words, 1);
   ThreadPool pool(n_threads);
   std::vector<uint64_t> sums(static_cast<size_t>(n_threads) * 8);  // a cache line per thread
+  // A small buffer's pass takes well under a millisecond: more passes, about 1 GB read in all.
+  const int passes = static_cast<int>(std::clamp<size_t>((size_t{1} << 30) / (words * sizeof(uint64_t)), 5, 200));
   double best = 1e300;
-  for (int pass = 0; pass < 5; ++pass) {
+  for (int pass = -1; pass < passes; ++pass) {  // pass -1 brings the buffer into the caches it fits
     const auto t0 = Clock::now();
     pool.run([&](int thread) {
       const size_t n = buf.size() / static_cast<size_t>(n_threads), first = n * static_cast<size_t>(thread);
@@ -135,15 +142,15 @@ double memory_read_gbps(int n_threads) {
         c += buf[i + 2];
         d += buf[i + 3];
       }
-      sums[static_cast<size_t>(thread) * 8] = a + b + c + d;
+      sums[static_cast<size_t>(thread) * 8] += a + b + c + d;
     });
-    best = std::min(best, ms_since(t0));
+    if (pass >= 0) best = std::min(best, ms_since(t0));
   }
   uint64_t total = 0;
   for (uint64_t v : sums) total += v;
   // The sum is used, so the loads are not optimised away.
   if (total == 0) return 0.0;
-  return static_cast<double>(bytes) / (best * 1e-3) * 1e-9;
+  return static_cast<double>(words * sizeof(uint64_t)) / (best * 1e-3) * 1e-9;
 }
 
 namespace {

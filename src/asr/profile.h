@@ -52,10 +52,11 @@ double encoder_flops(const ModelInfo& info, int n_audio_ctx = 1500);
 // to memory_read_gbps(), says how close it runs to the machine's limit.
 double decoder_step_bytes(const ModelFile& file, int kv_cells);
 
-// The machine's memory read bandwidth in GB/s with n_threads threads: the best of a few
-// passes summing a buffer several times the last-level cache (so the figure is DRAM's).
-// Allocates that buffer (hundreds of MB): call it after measuring a process's peak memory.
-double memory_read_gbps(int n_threads);
+// Read bandwidth in GB/s with n_threads threads: the best of several passes summing a buffer
+// of `bytes`, read once beforehand, so the figure is that of the cache level (or DRAM) such a
+// working set lives in; bytes = 0 takes several times the last-level cache: DRAM's figure.
+// Allocates the buffer (up to hundreds of MB): call it after measuring a process's peak memory.
+double memory_read_gbps(int n_threads, size_t bytes = 0);
 
 // What a benchmark prints about the machine.
 struct MachineInfo {

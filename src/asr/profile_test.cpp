@@ -49,5 +49,13 @@ TEST(MemoryBandwidth, IsPositiveForOneAndTwoThreads) {
   EXPECT_GT(memory_read_gbps(2), 0.0);
 }
 
+// A working set's own figure, down to sizes smaller than a line per thread.
+TEST(MemoryBandwidth, OfAGivenWorkingSetIsPositive) {
+  for (size_t bytes : {size_t{8}, size_t{1000}, size_t{1} << 20, size_t{24} << 20}) {
+    EXPECT_GT(memory_read_gbps(1, bytes), 0.0) << bytes;
+    EXPECT_GT(memory_read_gbps(2, bytes), 0.0) << bytes;
+  }
+}
+
 }  // namespace
 }  // namespace thoth::asr

@@ -24,7 +24,7 @@ void expect_positive(const json& j, const char* key) {
 void expect_model_figures(const json& m) {
   for (const char* k : {"load_ms", "mel_ms", "encoder_ms", "encoder_ms_min", "encoder_gflop", "encoder_gflops",
                         "encoder_peak_percent", "decoder_ms_per_token", "decoder_bytes_per_token", "decoder_gb_per_s",
-                        "decoder_bandwidth_percent", "peak_rss_mb", "threads"})
+                        "decoder_stream_gb_per_s", "decoder_bandwidth_percent", "peak_rss_mb", "threads"})
     expect_positive(m, k);
   EXPECT_EQ(m["decoder_tokens"], 4);
   EXPECT_EQ(m["encoder_windows"], 1);
