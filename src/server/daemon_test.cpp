@@ -356,7 +356,7 @@ std::vector<std::pair<size_t, size_t>> voiced_runs(const std::vector<float>& pcm
 
 void shell(const std::string& cmd) { ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd; }
 
-// Hands-free mode from the config, on the virtual microphone: speech, a 2 s pause, speech
+// Hands-free mode from the config, on the virtual microphone: speech, a 3 s pause, speech
 // gives two dictations, each holding its own utterance from a little before its first sound.
 TEST_F(DaemonTest, HandsFreeSpeechPauseSpeechGivesTwoDictations) {
   const auto vad = thoth::test::shared_file("models/silero-v6.2.0-ggml.bin");
@@ -373,9 +373,9 @@ TEST_F(DaemonTest, HandsFreeSpeechPauseSpeechGivesTwoDictations) {
   shell("espeak-ng -v en-us -s 150 -w " + q("b.wav") + " 'Thank you very much.'");
   shell("sox " + q("a.wav") + " -r 16000 -c 1 -b 16 " + q("a16.wav"));
   shell("sox " + q("b.wav") + " -r 16000 -c 1 -b 16 " + q("b16.wav"));
-  // Half a second of silence first (the player's start-up), 2 s between, 3 s after (the
+  // Half a second of silence first (the player's start-up), 3 s between, 3 s after (the
   // second dictation's auto-stop needs 1.2 s of it).
-  shell("sox " + q("a16.wav") + " " + q("a_padded.wav") + " pad 0.5 2");
+  shell("sox " + q("a16.wav") + " " + q("a_padded.wav") + " pad 0.5 3");
   shell("sox " + q("b16.wav") + " " + q("b_padded.wav") + " pad 0 3");
   shell("sox " + q("a_padded.wav") + " " + q("b_padded.wav") + " " + q("both.wav"));
   auto piece_a = thoth::audio::load_audio_16k_mono((dir / "a16.wav").string());
@@ -409,13 +409,15 @@ TEST_F(DaemonTest, HandsFreeSpeechPauseSpeechGivesTwoDictations) {
     EXPECT_NEAR(voiced_s, piece_s, 0.3) << shape;
     // The padding: the recording starts before the first sound (>= 100 ms of it kept).
     EXPECT_GE(runs[0].first * 20, 100u) << shape;
-    // It ends after the auto-stop silence; the first before the next utterance (2 s pause).
+    // It ends after the auto-stop silence; the first before the next utterance's padding
+    // (3 s pause: 1.2 s auto-stop, up to 1.5 s for the stop to be acted on, as under ASan on
+    // a busy machine).
     // (The second may hold more silence: when it began while the first was still being
     // transcribed, it records from the retained audio up to when it could start.)
     const double tail_s = double(pcm->size()) / 16000 - double(runs[0].second + 1) * 0.02;
     EXPECT_GE(tail_s, 1.0) << shape;
     if (k == 0) {
-      EXPECT_LE(tail_s, 2.0) << shape;
+      EXPECT_LE(tail_s, 2.7) << shape;
     }
     // It is the utterance played for it, and not the other one.
     const auto own = thoth::test::best_alignment(*pcm, *pieces[k], long(pcm->size()));
