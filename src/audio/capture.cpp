@@ -215,6 +215,9 @@ struct Capture::Impl {
                size_t& level_frames, size_t level_window);
   void emit(const float* out, size_t n);
   void emit_locked(const float* out, size_t n);  // session_mutex held, session open
+  // Keep the pre-roll and at least `retain_ms` (session_mutex held, or no writer yet).
+  void set_retain(int retain_ms);
+  void trim_pre_roll();
   Result<void> open_device();
   Result<void> start_stream();  // resampler, ring, writer thread, then the stream
   void close_stream();          // stream disconnected, writer drained and joined
@@ -302,9 +305,18 @@ void Capture::Impl::emit(const float* out, size_t n) {
   }
   if (pre_roll_cap > 0) {
     pre_roll.insert(pre_roll.end(), out, out + n);
-    if (pre_roll.size() > pre_roll_cap) pre_roll.erase(pre_roll.begin(), pre_roll.begin() + std::ptrdiff_t(pre_roll.size() - pre_roll_cap));
+    trim_pre_roll();
   }
   if (session_open) emit_locked(out, n);
+}
+
+void Capture::Impl::set_retain(int retain_ms) {
+  pre_roll_cap = std::max(pre_roll_use, size_t(std::clamp(retain_ms, 0, 30000)) * kOutRate / 1000);
+  trim_pre_roll();
+}
+
+void Capture::Impl::trim_pre_roll() {
+  if (pre_roll.size() > pre_roll_cap) pre_roll.erase(pre_roll.begin(), pre_roll.end() - std::ptrdiff_t(pre_roll_cap));
 }
 
 void Capture::Impl::emit_locked(const float* out, size_t n) {
@@ -563,7 +575,7 @@ Result<std::unique_ptr<WarmCapture>> WarmCapture::open(std::string device, int p
   impl->options.device = std::move(device);
   impl->session_open = false;
   impl->pre_roll_use = size_t(std::clamp(pre_roll_ms, 0, 1000)) * kOutRate / 1000;
-  impl->pre_roll_cap = std::max(impl->pre_roll_use, size_t(std::clamp(retain_ms, 0, 30000)) * kOutRate / 1000);
+  impl->set_retain(retain_ms);
   if (auto r = impl->open_device(); !r) return make_error(r.error());
   if (auto r = impl->start_stream(); !r) return make_error(r.error());
   return std::unique_ptr<WarmCapture>(new WarmCapture(std::move(impl)));
@@ -590,10 +602,7 @@ int64_t WarmCapture::detach_tap() {
 
 void WarmCapture::retain(int retain_ms) {
   std::lock_guard lock(impl_->session_mutex);
-  impl_->pre_roll_cap = std::max(impl_->pre_roll_use, size_t(std::clamp(retain_ms, 0, 30000)) * kOutRate / 1000);
-  if (impl_->pre_roll.size() > impl_->pre_roll_cap)
-    impl_->pre_roll.erase(impl_->pre_roll.begin(),
-                          impl_->pre_roll.begin() + std::ptrdiff_t(impl_->pre_roll.size() - impl_->pre_roll_cap));
+  impl_->set_retain(retain_ms);
 }
 
 bool WarmCapture::failed() const { return impl_->stream_failed.load(std::memory_order_relaxed); }

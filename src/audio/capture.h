@@ -101,8 +101,9 @@ class WarmCapture {
 
   // Starts writing `wav_path`: the pre-roll first, then the live audio. Fails when the
   // stream was lost (failed()): reopen then.
-  // With `from_position` (a position of the tap's timeline, see attach_tap) the recording
-  // starts there instead, as far back as the retained audio reaches.
+  // The pre-roll never repeats what the previous recording holds. With `from_position` (a
+  // position of the tap's timeline, see attach_tap) the recording starts there instead, as
+  // far back as the retained audio reaches, into the previous recording's tail if need be.
   Result<void> begin(const std::string& wav_path, LevelCallback on_level, int64_t from_position = -1);
   // Ends the recording once the audio up to this call is in the WAV; the stream stays open.
   Recording end();
