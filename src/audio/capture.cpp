@@ -196,7 +196,8 @@ struct Capture::Impl {
   size_t pre_roll_cap = 0;      // retained (pre-roll or more, for begin(from_position))
   size_t pre_roll_use = 0;      // used by a plain begin()
   int64_t emitted = 0;          // samples through emit() since the stream opened
-  int64_t session_end = 0;      // `emitted` when the last session closed
+  int64_t session_start = 0;    // stream position of the session's first sample
+  int64_t session_end = 0;      // stream position after the last session's last sample
   std::shared_ptr<RingBuffer> tap;
   std::shared_ptr<std::atomic<uint64_t>> tap_dropped;
   SNDFILE* wav = nullptr;
@@ -634,13 +635,14 @@ Result<void> WarmCapture::begin(const std::string& wav_path, LevelCallback on_le
   const int64_t from = from_position >= 0
                            ? std::clamp(from_position, first, im.emitted)
                            : std::max({first, im.session_end, im.emitted - int64_t(im.pre_roll_use)});
+  im.session_start = from;
   const std::vector<float> pre(im.pre_roll.begin() + std::ptrdiff_t(from - first), im.pre_roll.end());
   if (!pre.empty()) im.emit_locked(pre.data(), pre.size());
   recording_ = true;
   return {};
 }
 
-Recording WarmCapture::end() {
+Recording WarmCapture::end(int64_t until_position) {
   auto& im = *impl_;
   Recording rec = im.recording_header();
   if (!recording_) return rec;
@@ -654,8 +656,16 @@ Recording WarmCapture::end() {
   {
     std::lock_guard lock(im.session_mutex);
     im.session_open = false;
-    im.session_end = im.emitted;
     im.on_level = nullptr;
+    const int64_t keep = until_position - im.session_start;
+    if (until_position >= 0 && keep < int64_t(im.samples.size()) && im.writer_error.empty()) {
+      sf_count_t frames = std::max<int64_t>(keep, 0);
+      if (sf_command(im.wav, SFC_FILE_TRUNCATE, &frames, sizeof(frames)) == 0)
+        im.samples.resize(size_t(frames));
+      else
+        im.writer_error = "audio: cannot trim " + im.options.wav_path + " (recording kept whole)";
+    }
+    im.session_end = im.session_start + int64_t(im.samples.size());
     if (sf_close(im.wav) != 0 && im.writer_error.empty()) im.writer_error = "audio: closing " + im.options.wav_path + " failed";
     im.wav = nullptr;
     rec.samples = std::move(im.samples);

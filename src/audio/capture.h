@@ -106,7 +106,10 @@ class WarmCapture {
   // far back as the retained audio reaches, into the previous recording's tail if need be.
   Result<void> begin(const std::string& wav_path, LevelCallback on_level, int64_t from_position = -1);
   // Ends the recording once the audio up to this call is in the WAV; the stream stays open.
-  Recording end();
+  // With `until_position` (the tap's timeline, as begin's) audio past it is dropped from the
+  // WAV and the samples: hands-free mode ends a recording where its speech ended, not where
+  // the silence that ended it was noticed; what is dropped stays retained for the next.
+  Recording end(int64_t until_position = -1);
   bool failed() const;
   const std::string& device() const;
   // A live block has arrived since the last begin() (Recording::start_latency_ms measures it).

@@ -18,6 +18,7 @@
 #include <fstream>
 #include <thread>
 
+#include "audio/ring_buffer.h"
 #include "support/pulse_server.h"
 #include "support/shared_data.h"
 #include "support/signal_match.h"
@@ -303,6 +304,66 @@ TEST(WarmCapture, AHandsFreeStartReachesIntoThePreviousRecordingAPlainOneDoesNot
   // `c` holds nothing of `b`, and only the little that arrived between the two.
   EXPECT_EQ(find_block(b.samples, c.samples.data()), -1);
   EXPECT_LT(c.samples.size(), size_t(16000 * (0.3 + 0.3 + 0.5)));
+}
+
+// A hands-free recording ends where its speech did, not where the silence that ended it was
+// noticed: end(position) keeps the audio up to that position of the tap's timeline, in the
+// WAV and in the samples, exactly the stream's samples from the start position on; what was
+// cut is no recording's, so the next plain start's pre-roll takes it.
+TEST(WarmCapture, EndAtAPositionCutsTheRecordingThere) {
+  auto server = PulseServer::start_or_fail();
+  ASSERT_TRUE(server);
+  ScratchDir dir;
+  const std::string noise = (dir / "noise.wav").string();
+  ASSERT_EQ(std::system(("sox -n -r 16000 -c 1 -b 16 '" + noise + "' synth 5 whitenoise vol 0.3").c_str()), 0);
+  auto warm = WarmCapture::open(PulseServer::kMonitor, 1000, 3000);
+  ASSERT_TRUE(warm) << warm.error();
+  const pid_t player = server->play_async(noise);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+
+  auto ring = std::make_shared<RingBuffer>(1 << 17);
+  auto dropped = std::make_shared<std::atomic<uint64_t>>(0);
+  const int64_t origin = (*warm)->attach_tap(ring, dropped);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const std::string wav = (dir / "a.wav").string();
+  ASSERT_TRUE((*warm)->begin(wav, nullptr, /*from_position=*/origin));
+  for (int i = 0; i < 300 && ring->available() < 20000; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  // 100 ms before the newest audio the tap has seen: within the next start's pre-roll (1 s;
+  // end() waits for the audio up to its call, a fragment of the monitor's, ~0.3 s).
+  const int64_t cut = origin + int64_t(ring->available()) - 1600;
+  const Recording a = (*warm)->end(cut);
+  ASSERT_TRUE((*warm)->begin((dir / "b.wav").string(), nullptr));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const Recording b = (*warm)->end();
+  (*warm)->detach_tap();
+  EXPECT_EQ(PulseServer::wait_player(player), 0);
+  ASSERT_EQ(a.error + b.error, "");
+  EXPECT_EQ(dropped->load(), 0u);
+
+  const size_t kept = size_t(cut - origin);
+  ASSERT_GT(kept, 16000u);
+  ASSERT_EQ(a.samples.size(), kept);
+  EXPECT_DOUBLE_EQ(a.duration_s, double(kept) / 16000);
+  const WavContent on_disk = read_wav(wav);
+  ASSERT_TRUE(on_disk.ok);
+  EXPECT_EQ(on_disk.samples, a.samples);
+  // The stream's own samples from `origin` on, as the WAV quantises them.
+  std::vector<float> tapped(ring->available());
+  tapped.resize(ring->read(tapped.data(), tapped.size()));
+  ASSERT_GT(tapped.size(), kept);
+  const auto same = [&](size_t at, const std::vector<float>& x, size_t n) {
+    for (size_t i = 0; i < n; ++i)
+      if (std::fabs(tapped[at + i] - x[i]) > 1.0f / 32768) return false;
+    return true;
+  };
+  EXPECT_TRUE(same(0, a.samples, kept));
+  // The next plain start's pre-roll (1 s) takes what was cut, and nothing a holds: it begins
+  // exactly at the cut.
+  ASSERT_GT(b.samples.size(), kBlock);
+  size_t b_at = 0;
+  while (b_at + kBlock <= tapped.size() && !same(b_at, b.samples, kBlock)) ++b_at;
+  ASSERT_LE(b_at + kBlock, tapped.size()) << "b's start is not in the stream";
+  EXPECT_EQ(b_at, kept);
 }
 
 // ---- repair_wav on crafted files: no audio server needed ----

@@ -81,6 +81,7 @@ void HandsFreeListener::handle(const asr::SpeechEndpointer::Event& e) {
     return;
   }
   // End of speech.
+  speech_end_ = origin_ + e.sample;
   if (pending_start_ >= 0) {
     // The previous dictation is still being processed and this speech has already ended:
     // it still gets its dictation (the retained audio covers it), stopped once started.
@@ -89,7 +90,7 @@ void HandsFreeListener::handle(const asr::SpeechEndpointer::Event& e) {
   }
   if (active_) {
     active_ = false;
-    target_.stop();
+    target_.stop(speech_end_);
     stops_.fetch_add(1, std::memory_order_relaxed);
   }
 }
@@ -105,7 +106,7 @@ void HandsFreeListener::drain() {
   }
   if (pending_start_ >= 0 && try_start(pending_start_) && stop_when_started_) {
     active_ = false;
-    target_.stop();
+    target_.stop(speech_end_);
     stops_.fetch_add(1, std::memory_order_relaxed);
   }
   if (pending_start_ < 0) stop_when_started_ = false;

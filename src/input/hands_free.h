@@ -33,8 +33,9 @@ class HandsFreeTarget {
   virtual ~HandsFreeTarget() = default;
   // Starts a dictation whose recording begins at stream position `from_position`.
   virtual StartOutcome start(int64_t from_position) = 0;
-  // Stops the dictation this listener started, if it is still recording.
-  virtual void stop() = 0;
+  // Stops the dictation this listener started, if it is still recording; its recording ends
+  // at stream position `until_position` (its speech's end plus the padding), not later.
+  virtual void stop(int64_t until_position) = 0;
   // True while the dictation this listener started is still recording (false once it was
   // stopped or cancelled by someone else).
   virtual bool recording() = 0;
@@ -81,6 +82,7 @@ class HandsFreeListener {
   bool active_ = false;          // our dictation is recording
   int64_t pending_start_ = -1;   // a start to retry while our last dictation finishes
   bool stop_when_started_ = false;  // ...and its speech has already ended
+  int64_t speech_end_ = -1;         // stream position where the last speech ended (padded)
 
   std::atomic<bool> quit_{false};
   std::thread thread_;

@@ -32,6 +32,7 @@ struct Target final : HandsFreeTarget {
   std::mutex mutex;
   std::vector<int64_t> starts;      // from_position of each accepted start
   std::vector<int64_t> stops;       // stream position fed when each stop came
+  std::vector<int64_t> stop_until;  // ...and the position each recording is to end at
   int start_calls = 0;
   int retry_first = 0;              // answer kRetry to this many calls
   bool refuse = false;
@@ -50,9 +51,10 @@ struct Target final : HandsFreeTarget {
     is_recording = true;
     return Outcome::kStarted;
   }
-  void stop() override {
+  void stop(int64_t until_position) override {
     std::lock_guard lock(mutex);
     stops.push_back(fed);
+    stop_until.push_back(until_position);
     is_recording = false;
   }
   bool recording() override {
@@ -88,7 +90,12 @@ struct TwoUtterances {
 };
 
 TwoUtterances make_two_utterances(const thoth::test::ScratchDir& dir) {
-  const auto q = [&](const char* name) { return "'" + (dir / name).string() + "'"; };
+  const auto q = [&](const char* name) {
+    std::string quoted = "'";  // built up piecewise: GCC 12 warns falsely on "'" + string
+    quoted += (dir / name).string();
+    quoted += "'";
+    return quoted;
+  };
   run("espeak-ng -v en-us -s 150 -w " + q("a.wav") + " 'Please open the door.'");
   run("espeak-ng -v en-us -s 150 -w " + q("b.wav") + " 'Thank you very much.'");
   run("sox " + q("a.wav") + " -r 16000 -c 1 -b 16 " + q("a16.wav"));
@@ -153,6 +160,13 @@ TEST(HandsFreeListener, SpeechPauseSpeechGivesTwoDictationsWithPadding) {
   EXPECT_LT(target.stops[0], t.b.first);
   EXPECT_GE(target.stops[1], t.b.second + 1200 * 16);
   EXPECT_LT(target.stops[1], t.b.second + 1800 * 16);
+  // ...and each recording is to end where its words did, plus the padding (the VAD finds the
+  // end within a few chunks of the last faint sound), not where the silence was noticed.
+  ASSERT_EQ(target.stop_until.size(), 2u);
+  EXPECT_GE(target.stop_until[0] - origin, t.a.second + 100 * 16);
+  EXPECT_LE(target.stop_until[0] - origin, t.a.second + pad + 4 * 512);
+  EXPECT_GE(target.stop_until[1] - origin, t.b.second + 100 * 16);
+  EXPECT_LE(target.stop_until[1] - origin, t.b.second + pad + 4 * 512);
   const auto f = listener.figures();
   EXPECT_EQ(f.starts, 2u);
   EXPECT_EQ(f.stops, 2u);
@@ -228,6 +242,10 @@ TEST(HandsFreeListener, SpeechWaitingForItsStartIsNeverLost) {
   EXPECT_LE(target.starts[0], t.a.first - 1600);
   ASSERT_EQ(target.stops.size(), 1u);
   EXPECT_GT(target.stops[0], t.b.second);
+  // Its recording ends with the second utterance, not the first.
+  ASSERT_EQ(target.stop_until.size(), 1u);
+  EXPECT_GE(target.stop_until[0], t.b.second + 100 * 16);
+  EXPECT_LE(target.stop_until[0], t.b.second + 300 * 16 + 4 * 512);
 }
 
 TEST(HandsFreeListener, StoppedBySomeoneElseIsNotStoppedAgain) {

@@ -69,6 +69,7 @@ struct DictationService::WarmStream {
   uint64_t dropped_at_attach = 0;
   int64_t ring_base = 0;
   int64_t next_from = -1;  // ring index the next recording starts from (hands-free)
+  int64_t next_until = -1; // ring index the recording being stopped ends at (hands-free)
 
   void attach_locked() {
     if (!tap || !capture || tap_attached) return;
@@ -82,6 +83,13 @@ struct DictationService::WarmStream {
     // What reached the ring from this stream: the next stream's first sample follows it.
     ring_base += end - tap_attach_pos - int64_t(tap_dropped->load(std::memory_order_relaxed) - dropped_at_attach);
     tap_attached = false;
+  }
+  // A ring index as a position of the current stream. Exact until the tap first drops a
+  // block (the ring then lags the stream): -1 from then on, which ends a recording late
+  // rather than cutting words.
+  int64_t stream_position_locked(int64_t ring_index) const {
+    if (!tap_attached || tap_dropped->load(std::memory_order_relaxed) != dropped_at_attach) return -1;
+    return std::max<int64_t>(0, ring_index - ring_base + tap_attach_pos);
   }
   Result<audio::WarmCapture*> ensure_locked(const std::string& want_device, int want_pre_roll_ms) {
     if (capture && (capture->failed() || want_device != device || want_pre_roll_ms != pre_roll_ms)) {
@@ -111,12 +119,15 @@ class WarmRecorder final : public pipeline::Recorder {
     auto capture = warm_->ensure_locked(device_, pre_roll_ms_);
     if (!capture) return make_error(capture.error());
     const int64_t from = std::exchange(warm_->next_from, -1);
+    warm_->next_until = -1;
     const int64_t stream_from = from < 0 ? -1 : std::max<int64_t>(0, from - warm_->ring_base + warm_->tap_attach_pos);
     return (*capture)->begin(wav_path, std::move(on_level), stream_from);
   }
   audio::Recording stop() override {
     std::lock_guard lock(warm_->mutex);
-    return warm_->capture ? warm_->capture->end() : audio::Recording{};
+    if (!warm_->capture) return {};
+    const int64_t until = std::exchange(warm_->next_until, -1);
+    return warm_->capture->end(until < 0 ? -1 : warm_->stream_position_locked(until));
   }
 
  private:
@@ -163,11 +174,18 @@ class DictationService::HandsFreeBridge final : public input::HandsFreeTarget {
     return StartOutcome::kStarted;
   }
 
-  void stop() override {
+  void stop(int64_t until_position) override {
     std::lock_guard lock(s_.command_mutex_);
     auto p = s_.current();
-    if (s_.hands_free_run_.load(std::memory_order_acquire) && p && p->state() == PipelineState::Recording)
-      (void)p->stop();
+    if (!s_.hands_free_run_.load(std::memory_order_acquire) || !p || p->state() != PipelineState::Recording) return;
+    {
+      std::lock_guard warm(s_.warm_->mutex);
+      s_.warm_->next_until = until_position;
+    }
+    if (!p->stop()) {  // stopped meanwhile by someone else: their stop keeps all of it
+      std::lock_guard warm(s_.warm_->mutex);
+      s_.warm_->next_until = -1;
+    }
   }
 
   bool recording() override {
