@@ -30,6 +30,9 @@ struct GemmTile {
   int64_t k = 0;  // elements per row (a multiple of 32 for the quantized types)
   float* y = nullptr;
   int64_t ldy = 0;
+  // Decoder steps only (TypeKernels::gemv_interleaved): the tile's rows in groups of four
+  // (interleave_q5_1's records, from the group of its first row, a multiple of 4).
+  const uint8_t* interleaved = nullptr;
   // Batches only (TypeKernels::build_panel): the tile's weight rows rearranged, from its first
   // row (a multiple of kPanelRows) on; x then holds convert_row_panel's rows. w stays the rows
   // themselves, for what the panel leaves out (elements past the last step of 64).
@@ -57,7 +60,26 @@ struct TypeKernels {
   void (*build_panel)(const uint8_t* w, size_t w_stride, int64_t m, int64_t k, int64_t g0, int64_t g1,
                       float* panel) = nullptr;
   void (*convert_row_panel)(const float* x, void* dst, int64_t k) = nullptr;
+  // Optional, for at most kInterleavedMaxRows activation rows (a decoder step's): the tile's
+  // rows (tile.m a multiple of 4) read from tile.interleaved instead of tile.w, same bits.
+  void (*gemv_interleaved)(const GemmTile& tile) = nullptr;
 };
+
+// q5_1 weight rows in groups of four, one record per group and block (the group's blocks in
+// order, then the next group's): the four rows' qs side by side, so one 64-byte load gives a
+// block's low nibbles (elements 0-15) and high nibbles (16-31) for all four with a mask and a
+// shift; their fifth bits as two 64-bit masks (bit 16 i + e: row i's element e, resp. 16 + e);
+// the scales. Built once per model (ModelFile), the same 24 bytes per block as the file.
+struct BlockQ5_1x4 {
+  uint8_t qs[4][kQK / 2];
+  uint64_t qh_lo, qh_hi;
+  uint16_t d[4], m[4];
+};
+static_assert(sizeof(BlockQ5_1x4) == 4 * sizeof(BlockQ5_1), "the interleaved copy is as large as the rows");
+constexpr int kInterleavedMaxRows = 5;  // beam search's sequences
+// Rows [0, groups * 4) of q5_1 rows w (w_stride bytes apart, k elements each) into out
+// (groups * k / 32 records).
+void interleave_q5_1(const uint8_t* w, size_t w_stride, int64_t groups, int64_t k, BlockQ5_1x4* out);
 
 // Flash attention's keys (one head's) in blocks of kKeyBlock: element i of key j at
 // key_block_index(j, i, d), so a block's keys lie side by side in vector lanes and each lane

@@ -900,6 +900,79 @@ void gemm_quant(const GemmTile& t) {
 void gemm_q4_0(const GemmTile& t) { gemm_quant<Q4_0, 4, 3, UnsignedQuantKernel<Q4_0>, QuantRowKernel<UnsignedRowBlocks<Q4_0>>>(t); }
 void gemm_q4_1(const GemmTile& t) { gemm_quant<Q4_1, 4, 3, UnsignedQuantKernel<Q4_1>, QuantRowKernel<UnsignedRowBlocks<Q4_1>>>(t); }
 void gemm_q5_0(const GemmTile& t) { gemm_quant<Q5_0, 4, 4, UnsignedQuantKernel<Q5_0>, QuantRowKernel<UnsignedRowBlocks<Q5_0>>>(t); }
+// q5_1 rows from their interleaved records (BlockQ5_1x4), NX activation rows: a group's four
+// rows share every vector. Lane 4 i + j of the low and high sums is row i's integer lane j
+// and 4 + j of UnsignedQuantKernel's eight (elements 4 j.. and 16 + 4 j..); each lane takes
+// its FMA with d_w * d_x block by block, and the row's result the same additions in the same
+// order as the row kernels (QuantAccumulator::result), so the bits are theirs.
+template <int NX>
+void gemv_q5_1_x4_rows(const GemmTile& t) {
+  const int64_t nb = t.k / kQK, groups = t.m / 4;
+  thread_local std::vector<float> scales;  // per activation row and block: d_x, s_x
+  scales.resize(static_cast<size_t>(NX) * 2 * nb);
+  const BlockQ8_1* x[NX];
+  for (int r = 0; r < NX; ++r) {
+    x[r] = reinterpret_cast<const BlockQ8_1*>(t.x + r * t.x_stride);
+    for (int64_t b = 0; b < nb; ++b) {
+      scales[(r * nb + b) * 2] = half(x[r][b].d);
+      scales[(r * nb + b) * 2 + 1] = half(x[r][b].s);
+    }
+  }
+  const __m512i low4 = _mm512_set1_epi8(0x0f), fifth = _mm512_set1_epi8(0x10);
+  const __m512i by_row = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+  const auto* rec = reinterpret_cast<const BlockQ5_1x4*>(t.interleaved);
+  for (int64_t g = 0; g < groups; ++g, rec += nb) {
+    __m512 acc_lo[NX], acc_hi[NX];
+    __m128 msum[NX];
+    for (int r = 0; r < NX; ++r) {
+      acc_lo[r] = acc_hi[r] = _mm512_setzero_ps();
+      msum[r] = _mm_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; ++b) {
+      const BlockQ5_1x4& q = rec[b];
+      const __m512i v = _mm512_loadu_si512(q.qs);
+      __m512i lo = _mm512_and_si512(v, low4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+      lo = _mm512_mask_add_epi8(lo, _cvtu64_mask64(q.qh_lo), lo, fifth);
+      hi = _mm512_mask_add_epi8(hi, _cvtu64_mask64(q.qh_hi), hi, fifth);
+      const __m256 dm = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q.d)));  // d0-3, m0-3
+      const __m512 d_w = _mm512_permutexvar_ps(by_row, _mm512_castps256_ps512(dm));
+      const __m128 m_w = _mm256_extractf128_ps(dm, 1);
+#pragma GCC unroll 5
+      for (int r = 0; r < NX; ++r) {
+        const int8_t* qx = x[r][b].qs;
+        const __m512i x_lo = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qx)));
+        const __m512i x_hi = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qx + 16)));
+        const __m512 p_lo = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, x_lo));
+        const __m512 p_hi = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), hi, x_hi));
+        const float* sc = &scales[(r * nb + b) * 2];
+        const __m512 d = _mm512_mul_ps(d_w, _mm512_set1_ps(sc[0]));
+        acc_lo[r] = _mm512_fmadd_ps(d, p_lo, acc_lo[r]);
+        acc_hi[r] = _mm512_fmadd_ps(d, p_hi, acc_hi[r]);
+        msum[r] = _mm_add_ps(msum[r], _mm_mul_ps(m_w, _mm_set1_ps(sc[1])));
+      }
+    }
+    for (int r = 0; r < NX; ++r) {
+      alignas(64) float s[16], m[4];
+      _mm512_store_ps(s, _mm512_add_ps(acc_lo[r], acc_hi[r]));
+      _mm_store_ps(m, msum[r]);
+      float* y = t.y + r * t.ldy + 4 * g;
+      for (int i = 0; i < 4; ++i) y[i] = ((s[4 * i] + s[4 * i + 2]) + (s[4 * i + 1] + s[4 * i + 3])) + m[i];
+    }
+  }
+}
+
+void gemv_q5_1_x4(const GemmTile& t) {
+  switch (t.n) {
+    case 1: return gemv_q5_1_x4_rows<1>(t);
+    case 2: return gemv_q5_1_x4_rows<2>(t);
+    case 3: return gemv_q5_1_x4_rows<3>(t);
+    case 4: return gemv_q5_1_x4_rows<4>(t);
+    case 5: return gemv_q5_1_x4_rows<5>(t);
+    default: return;
+  }
+}
+static_assert(kInterleavedMaxRows == 5, "gemv_q5_1_x4 covers 1..5 activation rows");
+
 void gemm_q5_1(const GemmTile& t) { gemm_quant<Q5_1, 4, 4, UnsignedQuantKernel<Q5_1>, QuantRowKernel<UnsignedRowBlocks<Q5_1>>>(t); }
 void gemm_q8_0(const GemmTile& t) { gemm_quant<Q8_0Panel, 4, 3, Q8_0Kernel, QuantRowKernel<Q8_0RowBlocks>>(t); }
 
@@ -1373,7 +1446,7 @@ KernelTable make_avx512() {
   t.q4_0 = {x_row_bytes_q8_0, q8_0, gemm_q4_0, QuantPanel<Q4_0>::bytes, QuantPanel<Q4_0>::build, q8_0};
   t.q4_1 = {x_row_bytes_q8_1, q8_1, gemm_q4_1, QuantPanel<Q4_1>::bytes, QuantPanel<Q4_1>::build, q8_1};
   t.q5_0 = {x_row_bytes_q8_0, q8_0, gemm_q5_0, QuantPanel<Q5_0>::bytes, QuantPanel<Q5_0>::build, q8_0};
-  t.q5_1 = {x_row_bytes_q8_1, q8_1, gemm_q5_1, QuantPanel<Q5_1>::bytes, QuantPanel<Q5_1>::build, q8_1};
+  t.q5_1 = {x_row_bytes_q8_1, q8_1, gemm_q5_1, QuantPanel<Q5_1>::bytes, QuantPanel<Q5_1>::build, q8_1, gemv_q5_1_x4};
   t.q8_0 = {x_row_bytes_q8_0, q8_0, gemm_q8_0, QuantPanel<Q8_0Panel>::bytes, QuantPanel<Q8_0Panel>::build, q8_0};
   t.q4_0_repacked = {x_row_bytes_q8_0, q8_0, gemm_q4_0_repacked_avx2};
   t.exp_shifted = exp_shifted;

@@ -399,4 +399,22 @@ const KernelTable& scalar_table() {
   return table;
 }
 
+void interleave_q5_1(const uint8_t* w, size_t w_stride, int64_t groups, int64_t k, BlockQ5_1x4* out) {
+  const int64_t nb = k / kQK;
+  for (int64_t g = 0; g < groups; ++g, out += nb)
+    for (int i = 0; i < 4; ++i) {
+      const auto* row = reinterpret_cast<const BlockQ5_1*>(w + (4 * g + i) * w_stride);
+      for (int64_t b = 0; b < nb; ++b) {
+        BlockQ5_1x4& o = out[b];
+        std::memcpy(o.qs[i], row[b].qs, sizeof row[b].qs);
+        const uint32_t qh = load_qh(row[b].qh);
+        const uint64_t keep = ~(uint64_t{0xffff} << (16 * i));  // this row's bits, set anew
+        o.qh_lo = (o.qh_lo & keep) | static_cast<uint64_t>(qh & 0xffffu) << (16 * i);
+        o.qh_hi = (o.qh_hi & keep) | static_cast<uint64_t>(qh >> 16) << (16 * i);
+        o.d[i] = row[b].d;
+        o.m[i] = row[b].m;
+      }
+    }
+}
+
 }  // namespace thoth::asr::kernels

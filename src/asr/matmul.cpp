@@ -175,6 +175,11 @@ class TileRuns {
 
 const char* kernel_name() { return table().name; }
 
+bool reads_interleaved(TensorType type) {
+  const kernels::TypeKernels* tk = table().for_type(type);
+  return type == TensorType::Q5_1 && tk != nullptr && tk->gemv_interleaved != nullptr;
+}
+
 void exp_shifted(const float* x, float shift, float* out, int64_t n) { table().exp_shifted(x, shift, out, n); }
 void libm_expf_shifted(const float* x, float shift, float* out, int64_t n) {
   table().libm_expf_shifted(x, shift, out, n);
@@ -301,6 +306,10 @@ void matmul_rows(const kernels::TypeKernels* tk, const MatrixView& w, const floa
   const auto* wbase = static_cast<const uint8_t*>(w.data);
   auto gemm = tk->gemm;
   const int64_t panel_group = panel != nullptr ? static_cast<int64_t>(tk->panel_bytes(kernels::kPanelRows, k) / sizeof(float)) : 0;
+  // A decoder step reads interleaved rows where there are any (tiles start at multiples of 4).
+  const bool interleaved = w.interleaved != nullptr && tk->gemv_interleaved != nullptr && panel == nullptr &&
+                           n <= kernels::kInterleavedMaxRows && tm % 4 == 0;
+  const size_t group_bytes = static_cast<size_t>(k / kQK) * sizeof(kernels::BlockQ5_1x4);
   auto run_tile = [&](int64_t t) {
     // Activation tile outer: consecutive tiles of a thread share the same activation rows.
     const int64_t it = t / m_tiles, mt = t % m_tiles;
@@ -316,6 +325,19 @@ void matmul_rows(const kernels::TypeKernels* tk, const MatrixView& w, const floa
     tile.y = y + i0 * ldy + r0;
     tile.ldy = ldy;
     if (panel != nullptr) tile.panel = panel + r0 / kernels::kPanelRows * panel_group;
+    if (interleaved) {
+      const int64_t whole = tile.m / 4 * 4;
+      if (whole > 0) {
+        kernels::GemmTile rows = tile;
+        rows.m = whole;
+        rows.interleaved = static_cast<const uint8_t*>(w.interleaved) + r0 / 4 * group_bytes;
+        tk->gemv_interleaved(rows);
+      }
+      if (whole == tile.m) return;
+      tile.w += whole * w_row;
+      tile.y += whole;
+      tile.m -= whole;
+    }
     gemm(tile);
   };
   // Relaxed: the flag carries no data; a tile more or less before seeing it does not matter.

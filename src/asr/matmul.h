@@ -33,7 +33,14 @@ struct MatrixView {
   // multiple of 8 rows, not the token embedding, which it also reads by row): their products
   // take the repacked kernels' order (see KernelTable::q4_0_repacked).
   bool repacked = false;
+  // The rows in groups of four (kernels::BlockQ5_1x4; rows past the last whole group are only
+  // in data): a decoder step's products read them there when the kernels can.
+  const void* interleaved = nullptr;
 };
+
+// Whether this process's kernels read `type` weights from an interleaved copy
+// (MatrixView::interleaved) in decoder steps: only then is one worth building.
+bool reads_interleaved(TensorType type);
 
 // y[i * ldy + r] = dot(w row r, x row i) for i < n, r < w.rows.
 // x is f32, n rows of w.cols elements, row i at x + i * ldx.

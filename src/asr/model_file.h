@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -71,12 +72,19 @@ class ModelFile {
   // the file is read-only): for weights a phase will not use for a while. Ranges outside the
   // mapping (aligned copies) are left alone. Safe while other threads read the same pages.
   void release_pages(const void* data, size_t bytes) const;
+  // The decoder steps' q5_1 matrix whose rows start at `data`, its whole groups of four rows
+  // as kernels::BlockQ5_1x4 records, when the kernels read them so (matmul.h's
+  // reads_interleaved); nullptr otherwise. All of them are built on the first call, not at
+  // load: the encoder's phase, which comes first, need not hold them. Thread-safe.
+  const void* interleaved(const void* data) const;
 
  private:
   ModelFile() = default;
   // Reads tensors_[i] for each listed i (bytes: their sizes rounded up to 64) from fd into
   // copies_ and points them there.
   Result<void> copy_misaligned(int fd, const std::vector<size_t>& which, size_t bytes);
+  // interleaved()'s copies, in one anonymous mapping (none if it cannot be had).
+  void interleave_decoder_rows() const;
   std::string path_;
   Hparams hparams_;
   MelFilters filters_;
@@ -91,6 +99,10 @@ class ModelFile {
   // mapping (f16 ones are read in place).
   void* copies_ = nullptr;
   size_t copies_size_ = 0;
+  mutable std::once_flag interleave_once_;
+  mutable std::vector<std::pair<const void*, const void*>> interleaved_;  // rows -> their copy
+  mutable void* interleaved_map_ = nullptr;
+  mutable size_t interleaved_size_ = 0;
 };
 
 }  // namespace thoth::asr

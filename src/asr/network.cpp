@@ -740,6 +740,19 @@ struct WhisperNetwork::Impl {
     self_v = ZeroPages<uint16_t>(self_k.size());
   }
 
+  // The decoder steps' matrices read from their interleaved copies where the model has them
+  // (made on the first step, ModelFile::interleaved).
+  bool interleaved_bound = false;
+  void bind_interleaved() {
+    interleaved_bound = true;
+    auto bind = [&](MatrixView& v) { v.interleaved = m.interleaved(v.data); };
+    bind(token_matrix);
+    for (auto& L : dec)
+      for (MatrixView* v : {&L.self.q.w, &L.self.k.w, &L.self.v.w, &L.self.o.w, &L.cross.q.w, &L.cross.o.w, &L.mlp0.w,
+                            &L.mlp1.w})
+        bind(*v);
+  }
+
   // Weights only encode() reads (encode_only_weight): their mapped pages need not stay
   // resident while the decoder runs, the phase where the token embedding and decoder weights
   // are in memory too. They are mapped again on the next window's first reads (a few
@@ -1051,6 +1064,7 @@ struct WhisperNetwork::Impl {
       }
     const float kq_scale = static_cast<float>(std::pow(static_cast<float>(d_head), -0.25));
     if (flash && !cross_by_head) group_cross_by_head();
+    if (total <= kernels::kInterleavedMaxRows && !interleaved_bound) bind_interleaved();
     // A step's few rows: norms and GELU inline, a pool hand-off would cost more than they do.
     ThreadPool& rows_pool = total <= 8 ? serial_ : pool;
     const size_t kv_layer = static_cast<size_t>(kv_size) * n_state;

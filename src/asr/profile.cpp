@@ -89,6 +89,12 @@ Result<StageProfile> profile_stages(const std::shared_ptr<const Model>& model, c
     item.n_past = 0;
     net.decode({&item, 1});
   }
+  // One untimed step first: a model's first single-token step makes its interleaved decoder
+  // rows (ModelFile::interleaved), once per load; the timed steps then redo its position.
+  item.tokens = &ids[prompt];
+  item.n_tokens = 1;
+  item.n_past = prompt;
+  net.decode({&item, 1});
   const auto t_dec = Clock::now();
   for (int i = 0; i < options.tokens; ++i) {
     item.tokens = &ids[prompt + i];
