@@ -84,12 +84,16 @@ struct DictationService::WarmStream {
     ring_base += end - tap_attach_pos - int64_t(tap_dropped->load(std::memory_order_relaxed) - dropped_at_attach);
     tap_attached = false;
   }
-  // A ring index as a position of the current stream. Exact until the tap first drops a
-  // block (the ring then lags the stream): -1 from then on, which ends a recording late
-  // rather than cutting words.
+  // A ring index as a position of the current stream: exact until the tap first drops a
+  // block, after which the ring lags the stream (a start from it then begins early).
   int64_t stream_position_locked(int64_t ring_index) const {
-    if (!tap_attached || tap_dropped->load(std::memory_order_relaxed) != dropped_at_attach) return -1;
     return std::max<int64_t>(0, ring_index - ring_base + tap_attach_pos);
+  }
+  // The same for where a recording ends, only while exact: -1 otherwise, which ends it late
+  // rather than cutting words.
+  int64_t exact_stream_position_locked(int64_t ring_index) const {
+    if (!tap_attached || tap_dropped->load(std::memory_order_relaxed) != dropped_at_attach) return -1;
+    return stream_position_locked(ring_index);
   }
   Result<audio::WarmCapture*> ensure_locked(const std::string& want_device, int want_pre_roll_ms) {
     if (capture && (capture->failed() || want_device != device || want_pre_roll_ms != pre_roll_ms)) {
@@ -120,14 +124,14 @@ class WarmRecorder final : public pipeline::Recorder {
     if (!capture) return make_error(capture.error());
     const int64_t from = std::exchange(warm_->next_from, -1);
     warm_->next_until = -1;
-    const int64_t stream_from = from < 0 ? -1 : std::max<int64_t>(0, from - warm_->ring_base + warm_->tap_attach_pos);
+    const int64_t stream_from = from < 0 ? -1 : warm_->stream_position_locked(from);
     return (*capture)->begin(wav_path, std::move(on_level), stream_from);
   }
   audio::Recording stop() override {
     std::lock_guard lock(warm_->mutex);
     if (!warm_->capture) return {};
     const int64_t until = std::exchange(warm_->next_until, -1);
-    return warm_->capture->end(until < 0 ? -1 : warm_->stream_position_locked(until));
+    return warm_->capture->end(until < 0 ? -1 : warm_->exact_stream_position_locked(until));
   }
 
  private:
