@@ -195,6 +195,7 @@ struct Capture::Impl {
   std::deque<float> pre_roll;   // the last samples before `emitted`
   size_t pre_roll_cap = 0;      // retained (pre-roll or more, for begin(from_position))
   size_t pre_roll_use = 0;      // used by a plain begin()
+  int64_t hold_from = -1;       // kept from here on as well (WarmCapture::hold)
   int64_t emitted = 0;          // samples through emit() since the stream opened
   int64_t session_start = 0;    // stream position of the session's first sample
   int64_t session_end = 0;      // stream position after the last session's last sample
@@ -304,7 +305,7 @@ void Capture::Impl::emit(const float* out, size_t n) {
     if (tap->capacity() - tap->available() >= n) tap->write(out, n);
     else tap_dropped->fetch_add(n, std::memory_order_relaxed);
   }
-  if (pre_roll_cap > 0) {
+  if (pre_roll_cap > 0 || hold_from >= 0) {
     pre_roll.insert(pre_roll.end(), out, out + n);
     trim_pre_roll();
   }
@@ -317,7 +318,10 @@ void Capture::Impl::set_retain(int retain_ms) {
 }
 
 void Capture::Impl::trim_pre_roll() {
-  if (pre_roll.size() > pre_roll_cap) pre_roll.erase(pre_roll.begin(), pre_roll.end() - std::ptrdiff_t(pre_roll_cap));
+  size_t keep = pre_roll_cap;
+  if (hold_from >= 0 && hold_from < emitted)
+    keep = std::max(keep, size_t(std::min<int64_t>(emitted - hold_from, int64_t(WarmCapture::kMaxHoldMs) * kOutRate / 1000)));
+  if (pre_roll.size() > keep) pre_roll.erase(pre_roll.begin(), pre_roll.end() - std::ptrdiff_t(keep));
 }
 
 void Capture::Impl::emit_locked(const float* out, size_t n) {
@@ -606,6 +610,12 @@ void WarmCapture::retain(int retain_ms) {
   impl_->set_retain(retain_ms);
 }
 
+void WarmCapture::hold(int64_t from_position) {
+  std::lock_guard lock(impl_->session_mutex);
+  impl_->hold_from = from_position;
+  impl_->trim_pre_roll();
+}
+
 bool WarmCapture::failed() const { return impl_->stream_failed.load(std::memory_order_relaxed); }
 const std::string& WarmCapture::device() const { return impl_->device; }
 
@@ -636,6 +646,7 @@ Result<void> WarmCapture::begin(const std::string& wav_path, LevelCallback on_le
                            ? std::clamp(from_position, first, im.emitted)
                            : std::max({first, im.session_end, im.emitted - int64_t(im.pre_roll_use)});
   im.session_start = from;
+  im.hold_from = -1;
   const std::vector<float> pre(im.pre_roll.begin() + std::ptrdiff_t(from - first), im.pre_roll.end());
   if (!pre.empty()) im.emit_locked(pre.data(), pre.size());
   recording_ = true;

@@ -126,6 +126,12 @@ class WarmCapture {
   int64_t detach_tap();
   // Changes how much past audio is kept in RAM (never less than the pre-roll).
   void retain(int retain_ms);
+  // Keeps every sample from `from_position` (the tap's timeline) on in RAM, past the
+  // retention, until the next begin() or hold(-1): a hands-free speech that waits for the
+  // previous dictation to finish is all there when its recording can start, however long
+  // that took (up to kMaxHoldMs; older audio is let go).
+  void hold(int64_t from_position);
+  static constexpr int kMaxHoldMs = 10 * 60 * 1000;
 
  private:
   explicit WarmCapture(std::unique_ptr<Capture::Impl> impl);

@@ -366,6 +366,57 @@ TEST(WarmCapture, EndAtAPositionCutsTheRecordingThere) {
   EXPECT_EQ(b_at, kept);
 }
 
+// A hands-free speech waiting for the previous dictation to be processed: hold() keeps its
+// audio past the retention (here 300 ms) until its recording begins, which then starts
+// exactly where it was asked to; begin() lets go, and the retention applies again.
+TEST(WarmCapture, HeldAudioOutlivesTheRetention) {
+  auto server = PulseServer::start_or_fail();
+  ASSERT_TRUE(server);
+  ScratchDir dir;
+  const std::string noise = (dir / "noise.wav").string();
+  ASSERT_EQ(std::system(("sox -n -r 16000 -c 1 -b 16 '" + noise + "' synth 5 whitenoise vol 0.3").c_str()), 0);
+  auto warm = WarmCapture::open(PulseServer::kMonitor, 100, 300);
+  ASSERT_TRUE(warm) << warm.error();
+  const pid_t player = server->play_async(noise);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+
+  auto ring = std::make_shared<RingBuffer>(1 << 17);
+  auto dropped = std::make_shared<std::atomic<uint64_t>>(0);
+  const int64_t origin = (*warm)->attach_tap(ring, dropped);
+  (*warm)->hold(origin);
+  for (int i = 0; i < 400 && ring->available() < 24000; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_GE(ring->available(), 24000u);  // well past the 300 ms retained
+  ASSERT_TRUE((*warm)->begin((dir / "a.wav").string(), nullptr, origin));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const Recording a = (*warm)->end();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  ASSERT_TRUE((*warm)->begin((dir / "b.wav").string(), nullptr, origin));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const Recording b = (*warm)->end();
+  (*warm)->detach_tap();
+  EXPECT_EQ(PulseServer::wait_player(player), 0);
+  ASSERT_EQ(a.error + b.error, "");
+  EXPECT_EQ(dropped->load(), 0u);
+
+  std::vector<float> tapped(ring->available());
+  tapped.resize(ring->read(tapped.data(), tapped.size()));
+  ASSERT_GT(a.samples.size(), 24000u);
+  ASSERT_GE(tapped.size(), a.samples.size());
+  for (size_t i = 0; i < a.samples.size(); ++i)
+    ASSERT_NEAR(a.samples[i], tapped[i], 1.0f / 32768) << "sample " << i;
+  // Nothing held b's start: it goes back only as far as the retention reaches, after a's end.
+  ASSERT_GT(b.samples.size(), kBlock);
+  size_t b_at = 0;
+  const auto same = [&](size_t at) {
+    for (size_t i = 0; i < kBlock; ++i)
+      if (std::fabs(tapped[at + i] - b.samples[i]) > 1.0f / 32768) return false;
+    return true;
+  };
+  while (b_at + kBlock <= tapped.size() && !same(b_at)) ++b_at;
+  ASSERT_LE(b_at + kBlock, tapped.size()) << "b's start is not in the stream";
+  EXPECT_GT(b_at, a.samples.size() + 8000);
+}
+
 // ---- repair_wav on crafted files: no audio server needed ----
 
 void write_test_wav(const std::string& path, size_t n) {

@@ -1,5 +1,7 @@
 #include "input/hands_free.h"
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 
 namespace thoth::input {
@@ -69,6 +71,8 @@ bool HandsFreeListener::try_start(int64_t from) {
 
 void HandsFreeListener::handle(const asr::SpeechEndpointer::Event& e) {
   using Kind = asr::SpeechEndpointer::Event::Kind;
+  spdlog::debug("hands-free: speech {} at {}{}", e.kind == Kind::kStart ? "starts" : "ends", origin_ + e.sample,
+                active_ ? " (recording)" : pending_start_ >= 0 ? " (waiting for the previous dictation)" : "");
   if (e.kind == Kind::kStart) {
     if (active_) return;
     if (pending_start_ >= 0) {

@@ -125,13 +125,16 @@ class WarmRecorder final : public pipeline::Recorder {
     const int64_t from = std::exchange(warm_->next_from, -1);
     warm_->next_until = -1;
     const int64_t stream_from = from < 0 ? -1 : warm_->stream_position_locked(from);
+    if (from >= 0) spdlog::debug("hands-free: recording from ring {} (stream {})", from, stream_from);
     return (*capture)->begin(wav_path, std::move(on_level), stream_from);
   }
   audio::Recording stop() override {
     std::lock_guard lock(warm_->mutex);
     if (!warm_->capture) return {};
     const int64_t until = std::exchange(warm_->next_until, -1);
-    return warm_->capture->end(until < 0 ? -1 : warm_->exact_stream_position_locked(until));
+    const int64_t stream_until = until < 0 ? -1 : warm_->exact_stream_position_locked(until);
+    if (until >= 0) spdlog::debug("hands-free: recording until ring {} (stream {})", until, stream_until);
+    return warm_->capture->end(stream_until);
   }
 
  private:
@@ -162,8 +165,14 @@ class DictationService::HandsFreeBridge final : public input::HandsFreeTarget {
   StartOutcome start(int64_t from_position) override {
     std::lock_guard lock(s_.command_mutex_);
     if (s_.shutting_down_.load(std::memory_order_acquire)) return StartOutcome::kRefused;
-    if (auto p = s_.current(); p && p->running())
-      return s_.hands_free_run_.load(std::memory_order_acquire) ? StartOutcome::kRetry : StartOutcome::kRefused;
+    if (auto p = s_.current(); p && p->running()) {
+      if (!s_.hands_free_run_.load(std::memory_order_acquire)) return StartOutcome::kRefused;
+      // This speech waits for the previous dictation to be processed, which can outlast the
+      // retained audio (a slow model, a long dictation): its audio is held until it starts.
+      std::lock_guard warm(s_.warm_->mutex);
+      if (s_.warm_->capture) s_.warm_->capture->hold(s_.warm_->stream_position_locked(from_position));
+      return StartOutcome::kRetry;
+    }
     {
       std::lock_guard warm(s_.warm_->mutex);
       s_.warm_->next_from = from_position;
@@ -172,6 +181,7 @@ class DictationService::HandsFreeBridge final : public input::HandsFreeTarget {
     std::lock_guard warm(s_.warm_->mutex);
     s_.warm_->next_from = -1;
     if (!r.ok()) {
+      if (s_.warm_->capture) s_.warm_->capture->hold(-1);
       spdlog::warn("hands-free: cannot start a dictation: {}", r.body.value("error", std::string("?")));
       return StartOutcome::kRefused;
     }
@@ -453,7 +463,10 @@ void DictationService::stop_hands_free_listener() {
   warm_->tap_dropped.reset();
   warm_->ring_base = 0;
   warm_->retain_ms = 0;
-  if (warm_->capture) warm_->capture->retain(0);
+  if (warm_->capture) {
+    warm_->capture->retain(0);
+    warm_->capture->hold(-1);
+  }
 }
 
 CommandResult DictationService::set_hands_free(bool enabled) {
