@@ -16,7 +16,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <thread>
+#include <utility>
 
 #include "audio/ring_buffer.h"
 #include "support/pulse_server.h"
@@ -265,31 +267,83 @@ long find_block(const std::vector<float>& hay, const float* block) {
   return -1;
 }
 
-// A warm stream under continuous noise. A hands-free start (from a stream position) reaches
-// back as far as the retained audio, across the previous recording if need be: when one
-// speech begins while the previous dictation is still stopping, its padding is in both. A
-// plain start takes its pre-roll but never what the previous recording already holds.
-TEST(WarmCapture, AHandsFreeStartReachesIntoThePreviousRecordingAPlainOneDoesNot) {
-  auto server = PulseServer::start_or_fail();
-  ASSERT_TRUE(server);
-  ScratchDir dir;
-  const std::string noise = (dir / "noise.wav").string();
-  ASSERT_EQ(std::system(("sox -n -r 16000 -c 1 -b 16 '" + noise + "' synth 5 whitenoise vol 0.3").c_str()), 0);
-  auto warm = WarmCapture::open(PulseServer::kMonitor, 300, 3000);
-  ASSERT_TRUE(warm) << warm.error();
-  const pid_t player = server->play_async(noise);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+// Whether x[0, n) are the tapped stream's samples from `at` on, as the WAV quantises them.
+bool same_samples(const std::vector<float>& tapped, size_t at, const std::vector<float>& x, size_t n) {
+  if (at + n > tapped.size() || n > x.size()) return false;
+  for (size_t i = 0; i < n; ++i)
+    if (std::fabs(tapped[at + i] - x[i]) > 1.0f / 32768) return false;
+  return true;
+}
 
-  ASSERT_TRUE((*warm)->begin((dir / "a.wav").string(), nullptr));
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-  const Recording a = (*warm)->end();
-  ASSERT_TRUE((*warm)->begin((dir / "b.wav").string(), nullptr, /*from_position=*/0));
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  const Recording b = (*warm)->end();
-  ASSERT_TRUE((*warm)->begin((dir / "c.wav").string(), nullptr));
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  const Recording c = (*warm)->end();
-  EXPECT_EQ(PulseServer::wait_player(player), 0);
+// Where the first block of `x` lies in the tapped stream, or -1.
+long tapped_position(const std::vector<float>& tapped, const std::vector<float>& x) {
+  for (size_t at = 0; at + kBlock <= tapped.size(); ++at)
+    if (same_samples(tapped, at, x, kBlock)) return long(at);
+  return -1;
+}
+
+// A warm stream on a private PulseAudio server while 5 s of white noise play into it: each
+// 20 ms block of it is unique, so where a recording's samples lie in the stream can be found.
+class WarmCaptureUnderNoise : public ::testing::Test {
+ protected:
+  // Opens the stream, starts the noise and lets `lead_ms` of it play.
+  void open(int pre_roll_ms, int retain_ms, int lead_ms) {
+    server_ = PulseServer::start_or_fail();
+    ASSERT_TRUE(server_);
+    const std::string noise = path("noise.wav");
+    ASSERT_EQ(std::system(("sox -n -r 16000 -c 1 -b 16 '" + noise + "' synth 5 whitenoise vol 0.3").c_str()), 0);
+    auto warm = WarmCapture::open(PulseServer::kMonitor, pre_roll_ms, retain_ms);
+    ASSERT_TRUE(warm) << warm.error();
+    warm_ = std::move(*warm);
+    player_ = server_->play_async(noise);
+    std::this_thread::sleep_for(std::chrono::milliseconds(lead_ms));
+  }
+  // A recording of `ms` of the stream (from `from_position` if given), then ended.
+  Recording record(const char* name, int ms, int64_t from_position = -1) {
+    auto begun = warm_->begin(path(name), nullptr, from_position);
+    EXPECT_TRUE(begun) << begun.error();
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    return warm_->end();
+  }
+  // Waits for the noise to end; the player's exit status.
+  int player_status() { return PulseServer::wait_player(std::exchange(player_, -1)); }
+  void TearDown() override {
+    if (player_ > 0) (void)player_status();
+  }
+  std::string path(const char* name) const { return (dir_ / name).string(); }
+
+  ScratchDir dir_;
+  std::unique_ptr<PulseServer> server_;
+  std::unique_ptr<WarmCapture> warm_;
+  pid_t player_ = -1;
+};
+
+// A tap on the warm stream, and everything it has received so far.
+struct Tap {
+  std::shared_ptr<RingBuffer> ring = std::make_shared<RingBuffer>(1 << 17);
+  std::shared_ptr<std::atomic<uint64_t>> dropped = std::make_shared<std::atomic<uint64_t>>(0);
+  // Waits (up to 4 s) until at least `n` samples have arrived.
+  bool wait_for(size_t n) const {
+    for (int i = 0; i < 400 && ring->available() < n; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return ring->available() >= n;
+  }
+  std::vector<float> drain() const {
+    std::vector<float> out(ring->available());
+    out.resize(ring->read(out.data(), out.size()));
+    return out;
+  }
+};
+
+// A hands-free start (from a stream position) reaches back as far as the retained audio,
+// across the previous recording if need be: when one speech begins while the previous
+// dictation is still stopping, its padding is in both. A plain start takes its pre-roll but
+// never what the previous recording already holds.
+TEST_F(WarmCaptureUnderNoise, AHandsFreeStartReachesIntoThePreviousRecordingAPlainOneDoesNot) {
+  ASSERT_NO_FATAL_FAILURE(open(300, 3000, 1000));
+  const Recording a = record("a.wav", 1500);
+  const Recording b = record("b.wav", 300, /*from_position=*/0);
+  const Recording c = record("c.wav", 300);
+  EXPECT_EQ(player_status(), 0);
   ASSERT_EQ(a.error + b.error + c.error, "");
   ASSERT_GT(a.samples.size(), 8000u);
 
@@ -310,35 +364,23 @@ TEST(WarmCapture, AHandsFreeStartReachesIntoThePreviousRecordingAPlainOneDoesNot
 // noticed: end(position) keeps the audio up to that position of the tap's timeline, in the
 // WAV and in the samples, exactly the stream's samples from the start position on; what was
 // cut is no recording's, so the next plain start's pre-roll takes it.
-TEST(WarmCapture, EndAtAPositionCutsTheRecordingThere) {
-  auto server = PulseServer::start_or_fail();
-  ASSERT_TRUE(server);
-  ScratchDir dir;
-  const std::string noise = (dir / "noise.wav").string();
-  ASSERT_EQ(std::system(("sox -n -r 16000 -c 1 -b 16 '" + noise + "' synth 5 whitenoise vol 0.3").c_str()), 0);
-  auto warm = WarmCapture::open(PulseServer::kMonitor, 1000, 3000);
-  ASSERT_TRUE(warm) << warm.error();
-  const pid_t player = server->play_async(noise);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
-
-  auto ring = std::make_shared<RingBuffer>(1 << 17);
-  auto dropped = std::make_shared<std::atomic<uint64_t>>(0);
-  const int64_t origin = (*warm)->attach_tap(ring, dropped);
+TEST_F(WarmCaptureUnderNoise, EndAtAPositionCutsTheRecordingThere) {
+  ASSERT_NO_FATAL_FAILURE(open(1000, 3000, 1000));
+  Tap tap;
+  const int64_t origin = warm_->attach_tap(tap.ring, tap.dropped);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  const std::string wav = (dir / "a.wav").string();
-  ASSERT_TRUE((*warm)->begin(wav, nullptr, /*from_position=*/origin));
-  for (int i = 0; i < 300 && ring->available() < 20000; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const std::string wav = path("a.wav");
+  ASSERT_TRUE(warm_->begin(wav, nullptr, /*from_position=*/origin));
+  ASSERT_TRUE(tap.wait_for(20000));
   // 100 ms before the newest audio the tap has seen: within the next start's pre-roll (1 s;
   // end() waits for the audio up to its call, a fragment of the monitor's, ~0.3 s).
-  const int64_t cut = origin + int64_t(ring->available()) - 1600;
-  const Recording a = (*warm)->end(cut);
-  ASSERT_TRUE((*warm)->begin((dir / "b.wav").string(), nullptr));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  const Recording b = (*warm)->end();
-  (*warm)->detach_tap();
-  EXPECT_EQ(PulseServer::wait_player(player), 0);
+  const int64_t cut = origin + int64_t(tap.ring->available()) - 1600;
+  const Recording a = warm_->end(cut);
+  const Recording b = record("b.wav", 200);
+  warm_->detach_tap();
+  EXPECT_EQ(player_status(), 0);
   ASSERT_EQ(a.error + b.error, "");
-  EXPECT_EQ(dropped->load(), 0u);
+  EXPECT_EQ(tap.dropped->load(), 0u);
 
   const size_t kept = size_t(cut - origin);
   ASSERT_GT(kept, 16000u);
@@ -347,74 +389,41 @@ TEST(WarmCapture, EndAtAPositionCutsTheRecordingThere) {
   const WavContent on_disk = read_wav(wav);
   ASSERT_TRUE(on_disk.ok);
   EXPECT_EQ(on_disk.samples, a.samples);
-  // The stream's own samples from `origin` on, as the WAV quantises them.
-  std::vector<float> tapped(ring->available());
-  tapped.resize(ring->read(tapped.data(), tapped.size()));
+  // The stream's own samples from `origin` on.
+  const std::vector<float> tapped = tap.drain();
   ASSERT_GT(tapped.size(), kept);
-  const auto same = [&](size_t at, const std::vector<float>& x, size_t n) {
-    for (size_t i = 0; i < n; ++i)
-      if (std::fabs(tapped[at + i] - x[i]) > 1.0f / 32768) return false;
-    return true;
-  };
-  EXPECT_TRUE(same(0, a.samples, kept));
+  EXPECT_TRUE(same_samples(tapped, 0, a.samples, kept));
   // The next plain start's pre-roll (1 s) takes what was cut, and nothing a holds: it begins
   // exactly at the cut.
   ASSERT_GT(b.samples.size(), kBlock);
-  size_t b_at = 0;
-  while (b_at + kBlock <= tapped.size() && !same(b_at, b.samples, kBlock)) ++b_at;
-  ASSERT_LE(b_at + kBlock, tapped.size()) << "b's start is not in the stream";
-  EXPECT_EQ(b_at, kept);
+  EXPECT_EQ(tapped_position(tapped, b.samples), long(kept));
 }
 
 // A hands-free speech waiting for the previous dictation to be processed: hold() keeps its
 // audio past the retention (here 300 ms) until its recording begins, which then starts
 // exactly where it was asked to; begin() lets go, and the retention applies again.
-TEST(WarmCapture, HeldAudioOutlivesTheRetention) {
-  auto server = PulseServer::start_or_fail();
-  ASSERT_TRUE(server);
-  ScratchDir dir;
-  const std::string noise = (dir / "noise.wav").string();
-  ASSERT_EQ(std::system(("sox -n -r 16000 -c 1 -b 16 '" + noise + "' synth 5 whitenoise vol 0.3").c_str()), 0);
-  auto warm = WarmCapture::open(PulseServer::kMonitor, 100, 300);
-  ASSERT_TRUE(warm) << warm.error();
-  const pid_t player = server->play_async(noise);
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
-
-  auto ring = std::make_shared<RingBuffer>(1 << 17);
-  auto dropped = std::make_shared<std::atomic<uint64_t>>(0);
-  const int64_t origin = (*warm)->attach_tap(ring, dropped);
-  (*warm)->hold(origin);
-  for (int i = 0; i < 400 && ring->available() < 24000; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  ASSERT_GE(ring->available(), 24000u);  // well past the 300 ms retained
-  ASSERT_TRUE((*warm)->begin((dir / "a.wav").string(), nullptr, origin));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  const Recording a = (*warm)->end();
+TEST_F(WarmCaptureUnderNoise, HeldAudioOutlivesTheRetention) {
+  ASSERT_NO_FATAL_FAILURE(open(100, 300, 500));
+  Tap tap;
+  const int64_t origin = warm_->attach_tap(tap.ring, tap.dropped);
+  warm_->hold(origin);
+  ASSERT_TRUE(tap.wait_for(24000));  // well past the 300 ms retained
+  const Recording a = record("a.wav", 200, origin);
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));
-  ASSERT_TRUE((*warm)->begin((dir / "b.wav").string(), nullptr, origin));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  const Recording b = (*warm)->end();
-  (*warm)->detach_tap();
-  EXPECT_EQ(PulseServer::wait_player(player), 0);
+  const Recording b = record("b.wav", 200, origin);
+  warm_->detach_tap();
+  EXPECT_EQ(player_status(), 0);
   ASSERT_EQ(a.error + b.error, "");
-  EXPECT_EQ(dropped->load(), 0u);
+  EXPECT_EQ(tap.dropped->load(), 0u);
 
-  std::vector<float> tapped(ring->available());
-  tapped.resize(ring->read(tapped.data(), tapped.size()));
+  const std::vector<float> tapped = tap.drain();
   ASSERT_GT(a.samples.size(), 24000u);
-  ASSERT_GE(tapped.size(), a.samples.size());
-  for (size_t i = 0; i < a.samples.size(); ++i)
-    ASSERT_NEAR(a.samples[i], tapped[i], 1.0f / 32768) << "sample " << i;
+  EXPECT_TRUE(same_samples(tapped, 0, a.samples, a.samples.size()));
   // Nothing held b's start: it goes back only as far as the retention reaches, after a's end.
   ASSERT_GT(b.samples.size(), kBlock);
-  size_t b_at = 0;
-  const auto same = [&](size_t at) {
-    for (size_t i = 0; i < kBlock; ++i)
-      if (std::fabs(tapped[at + i] - b.samples[i]) > 1.0f / 32768) return false;
-    return true;
-  };
-  while (b_at + kBlock <= tapped.size() && !same(b_at)) ++b_at;
-  ASSERT_LE(b_at + kBlock, tapped.size()) << "b's start is not in the stream";
-  EXPECT_GT(b_at, a.samples.size() + 8000);
+  const long b_at = tapped_position(tapped, b.samples);
+  ASSERT_GE(b_at, 0) << "b's start is not in the stream";
+  EXPECT_GT(b_at, long(a.samples.size()) + 8000);
 }
 
 // ---- repair_wav on crafted files: no audio server needed ----
