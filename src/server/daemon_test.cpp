@@ -356,33 +356,96 @@ std::vector<std::pair<size_t, size_t>> voiced_runs(const std::vector<float>& pcm
   return runs;
 }
 
-void shell(const std::string& cmd) { ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd; }
+// Two utterances for hands-free tests: "Please open the door.", 3 s of silence, "Thank you
+// very much.", 3 s of silence (the second dictation's auto-stop needs 1.2 s of it), after
+// half a second of silence (the player's start-up).
+struct TwoUtterances {
+  ScratchDir dir;
+  std::vector<float> a, b;  // each alone, 16 kHz mono
+  std::filesystem::path both() const { return dir / "both.wav"; }
+};
+
+std::unique_ptr<TwoUtterances> make_two_utterances() {
+  auto u = std::make_unique<TwoUtterances>();
+  const auto q = [&](const char* name) {
+    std::string quoted = "'";  // built up piecewise: GCC 12 warns falsely on "'" + string
+    quoted += (u->dir / name).string();
+    quoted += "'";
+    return quoted;
+  };
+  for (const std::string& cmd :
+       {"espeak-ng -v en-us -s 150 -w " + q("a.wav") + " 'Please open the door.'",
+        "espeak-ng -v en-us -s 150 -w " + q("b.wav") + " 'Thank you very much.'",
+        "sox " + q("a.wav") + " -r 16000 -c 1 -b 16 " + q("a16.wav"),
+        "sox " + q("b.wav") + " -r 16000 -c 1 -b 16 " + q("b16.wav"),
+        "sox " + q("a16.wav") + " " + q("a_padded.wav") + " pad 0.5 3",
+        "sox " + q("b16.wav") + " " + q("b_padded.wav") + " pad 0 3",
+        "sox " + q("a_padded.wav") + " " + q("b_padded.wav") + " " + q("both.wav")}) {
+    if (std::system(cmd.c_str()) != 0) {
+      ADD_FAILURE() << cmd;
+      return nullptr;
+    }
+  }
+  auto a = thoth::audio::load_audio_16k_mono((u->dir / "a16.wav").string());
+  auto b = thoth::audio::load_audio_16k_mono((u->dir / "b16.wav").string());
+  if (!a || !b) {
+    ADD_FAILURE() << "the utterances cannot be read";
+    return nullptr;
+  }
+  u->a = std::move(*a);
+  u->b = std::move(*b);
+  return u;
+}
+
+// A hands-free dictation's recording holds `own` whole and nothing of `other`: one utterance,
+// from a little before its first sound (the padding) to the padding after its last.
+void expect_one_utterance(const thoth::store::HistoryEntry& row, const std::vector<float>& own,
+                          const std::vector<float>& other) {
+  auto pcm = thoth::audio::load_audio_16k_mono(row.audio_path);
+  ASSERT_TRUE(pcm) << pcm.error();
+  const auto runs = voiced_runs(*pcm);
+  std::string shape;
+  for (auto [a, b] : runs) {  // piecewise: GCC 12 warns falsely on "[" + string here
+    shape += '[';
+    shape += std::to_string(a * 20);
+    shape += '-';
+    shape += std::to_string(b * 20);
+    shape += " ms] ";
+  }
+  // One utterance, not both and not a fragment.
+  ASSERT_EQ(runs.size(), 1u) << shape << "of " << pcm->size() / 16 << " ms";
+  const double voiced_s = double(runs[0].second - runs[0].first + 1) * 0.02;
+  const auto own_runs = voiced_runs(own);
+  ASSERT_FALSE(own_runs.empty());
+  const double own_s = double(own_runs[0].second - own_runs[0].first + 1) * 0.02;
+  EXPECT_NEAR(voiced_s, own_s, 0.3) << shape;
+  // The padding: the recording starts before the first sound (>= 100 ms of it kept).
+  EXPECT_GE(runs[0].first * 20, 100u) << shape;
+  // It ends where the words did plus the padding (300 ms; the VAD places the end within a
+  // few 32 ms chunks of the last faint sound), not where the auto-stop silence was noticed,
+  // however late the stop is acted on.
+  const double tail_s = double(pcm->size()) / 16000 - double(runs[0].second + 1) * 0.02;
+  EXPECT_GE(tail_s, 0.1) << shape;
+  EXPECT_LE(tail_s, 0.6) << shape;
+  // It is the utterance played for it, and not the other one.
+  const auto matched = thoth::test::best_alignment(*pcm, own, long(pcm->size()));
+  const auto mismatched = thoth::test::best_alignment(*pcm, other, long(pcm->size()));
+  EXPECT_GT(matched.ncc, 0.6) << shape;
+  EXPECT_LT(mismatched.ncc, matched.ncc - 0.2) << shape;
+  EXPECT_FALSE(row.raw_text.empty());
+}
+
+json hands_free_config() {
+  return json{{"hands_free", {{"enabled", true}}},
+              {"vad", {{"model", thoth::test::shared_file("models/silero-v6.2.0-ggml.bin").string()}}}};
+}
 
 // Hands-free mode from the config, on the virtual microphone: speech, a 3 s pause, speech
 // gives two dictations, each holding its own utterance from a little before its first sound.
 TEST_F(DaemonTest, HandsFreeSpeechPauseSpeechGivesTwoDictations) {
-  const auto vad = thoth::test::shared_file("models/silero-v6.2.0-ggml.bin");
-  std::ofstream(home_ / "config.json")
-      << json{{"hands_free", {{"enabled", true}}}, {"vad", {{"model", vad.string()}}}}.dump();
-  ScratchDir dir;
-  const auto q = [&](const char* name) {
-    std::string quoted = "'";  // built up piecewise: GCC 12 warns falsely on "'" + string
-    quoted += (dir / name).string();
-    quoted += "'";
-    return quoted;
-  };
-  shell("espeak-ng -v en-us -s 150 -w " + q("a.wav") + " 'Please open the door.'");
-  shell("espeak-ng -v en-us -s 150 -w " + q("b.wav") + " 'Thank you very much.'");
-  shell("sox " + q("a.wav") + " -r 16000 -c 1 -b 16 " + q("a16.wav"));
-  shell("sox " + q("b.wav") + " -r 16000 -c 1 -b 16 " + q("b16.wav"));
-  // Half a second of silence first (the player's start-up), 3 s between, 3 s after (the
-  // second dictation's auto-stop needs 1.2 s of it).
-  shell("sox " + q("a16.wav") + " " + q("a_padded.wav") + " pad 0.5 3");
-  shell("sox " + q("b16.wav") + " " + q("b_padded.wav") + " pad 0 3");
-  shell("sox " + q("a_padded.wav") + " " + q("b_padded.wav") + " " + q("both.wav"));
-  auto piece_a = thoth::audio::load_audio_16k_mono((dir / "a16.wav").string());
-  auto piece_b = thoth::audio::load_audio_16k_mono((dir / "b16.wav").string());
-  ASSERT_TRUE(piece_a && piece_b);
+  std::ofstream(home_ / "config.json") << hands_free_config().dump();
+  const auto speech = make_two_utterances();
+  ASSERT_TRUE(speech);
 
   start_pulse();
   start_daemon({"-vv"});
@@ -390,49 +453,20 @@ TEST_F(DaemonTest, HandsFreeSpeechPauseSpeechGivesTwoDictations) {
   Background events({"events"});
   ASSERT_TRUE(eventually([&] { return events.out().find("daemon-status") != std::string::npos; })) << events.err();
 
-  ASSERT_EQ(pulse_->play(dir / "both.wav"), 0);
+  ASSERT_EQ(pulse_->play(speech->both()), 0);
   // Both dictations transcribed (typing fails: no display; the text and audio stay).
   ASSERT_TRUE(eventually([&] { return history().size() == 2 && status()["state"] == "idle"; }, 180s))
       << history().size() << " dictations; " << daemon_->err();
   auto rows = history();
   std::sort(rows.begin(), rows.end(), [](const auto& x, const auto& y) { return x.id < y.id; });
-  const std::vector<float>* pieces[2] = {&*piece_a, &*piece_b};
-  // A lambda, so that a failed ASSERT still leaves the daemon's log to be printed below.
-  const auto check = [&](size_t k) {
-    SCOPED_TRACE("dictation " + std::to_string(k + 1));
-    auto pcm = thoth::audio::load_audio_16k_mono(rows[k].audio_path);
-    ASSERT_TRUE(pcm) << pcm.error();
-    const auto runs = voiced_runs(*pcm);
-    std::string shape;
-    for (auto [a, b] : runs) {  // piecewise: GCC 12 warns falsely on "[" + string here
-      shape += '[';
-      shape += std::to_string(a * 20);
-      shape += '-';
-      shape += std::to_string(b * 20);
-      shape += " ms] ";
-    }
-    // One utterance each, not both and not a fragment.
-    ASSERT_EQ(runs.size(), 1u) << shape << "of " << pcm->size() / 16 << " ms";
-    const double voiced_s = double(runs[0].second - runs[0].first + 1) * 0.02;
-    const double piece_s = double(voiced_runs(*pieces[k])[0].second - voiced_runs(*pieces[k])[0].first + 1) * 0.02;
-    EXPECT_NEAR(voiced_s, piece_s, 0.3) << shape;
-    // The padding: the recording starts before the first sound (>= 100 ms of it kept).
-    EXPECT_GE(runs[0].first * 20, 100u) << shape;
-    // It ends where the words did plus the padding (300 ms; the VAD places the end within a
-    // few 32 ms chunks of the last faint sound), not where the auto-stop silence was noticed,
-    // however late the stop is acted on.
-    const double tail_s = double(pcm->size()) / 16000 - double(runs[0].second + 1) * 0.02;
-    EXPECT_GE(tail_s, 0.1) << shape;
-    EXPECT_LE(tail_s, 0.6) << shape;
-    // It is the utterance played for it, and not the other one.
-    const auto own = thoth::test::best_alignment(*pcm, *pieces[k], long(pcm->size()));
-    const auto other = thoth::test::best_alignment(*pcm, *pieces[1 - k], long(pcm->size()));
-    EXPECT_GT(own.ncc, 0.6) << shape;
-    EXPECT_LT(other.ncc, own.ncc - 0.2) << shape;
-    EXPECT_FALSE(rows[k].raw_text.empty());
-  };
-  check(0);
-  check(1);
+  {
+    SCOPED_TRACE("dictation 1");
+    expect_one_utterance(rows[0], speech->a, speech->b);
+  }
+  {
+    SCOPED_TRACE("dictation 2");
+    expect_one_utterance(rows[1], speech->b, speech->a);
+  }
   if (HasFailure()) ADD_FAILURE() << "the daemon's log:\n" << daemon_->err();
 
   // The switch: the CLI, the HTTP API, status and the event stream agree.
@@ -458,11 +492,80 @@ TEST_F(DaemonTest, HandsFreeSpeechPauseSpeechGivesTwoDictations) {
   r = run_thoth({"hands-free", "sideways"});
   EXPECT_NE(r.exit_code, 0);
   // Off: speech starts nothing.
-  ASSERT_EQ(pulse_->play(dir / "a_padded.wav"), 0);
+  ASSERT_EQ(pulse_->play(speech->dir / "a_padded.wav"), 0);
   std::this_thread::sleep_for(1s);
   EXPECT_EQ(status()["state"], "idle");
   EXPECT_EQ(history().size(), 2u);
   ASSERT_TRUE(eventually([&] { return events.out().find("\"hands-free\"") != std::string::npos; })) << events.out();
+}
+
+// An LLM that takes its time with the first request (`first_delay`), then answers at once.
+class SlowLlm {
+ public:
+  explicit SlowLlm(std::chrono::milliseconds first_delay) : first_delay_(first_delay) {
+    svr_.Post("/api/chat", [this](const httplib::Request& req, httplib::Response& res) {
+      if (requests_.fetch_add(1) == 0) {
+        const auto until = std::chrono::steady_clock::now() + first_delay_;
+        while (!quit_.load() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(20ms);
+      }
+      const auto body = json::parse(req.body);
+      json reply = {{"model", body.at("model")},
+                    {"message", {{"role", "assistant"}, {"content", "Polished."}}},
+                    {"done", true}};
+      res.set_content(reply.dump(), "application/json");
+    });
+    port_ = svr_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { svr_.listen_after_bind(); });
+    while (!svr_.is_running()) std::this_thread::sleep_for(1ms);
+  }
+  ~SlowLlm() {
+    quit_.store(true);
+    svr_.stop();
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  std::chrono::milliseconds first_delay_;
+  httplib::Server svr_;
+  int port_ = -1;
+  std::thread thread_;
+  std::atomic<int> requests_{0};
+  std::atomic<bool> quit_{false};
+};
+
+// Speech that begins while the previous hands-free dictation is still being processed (here
+// its LLM polishing takes 20 s, longer than the 15 s of audio the stream retains anyway) waits
+// for its own dictation, and none of it is lost meanwhile: it is recorded whole once that
+// dictation can start.
+TEST_F(DaemonTest, HandsFreeSpeechDuringASlowDictationIsKeptWhole) {
+  SlowLlm llm(20s);
+  json config = hands_free_config();
+  config["enhancement"] = {{"enabled", true}, {"base_url", llm.url()}, {"timeout_ms", 60000}};
+  std::ofstream(home_ / "config.json") << config.dump();
+  const auto speech = make_two_utterances();
+  ASSERT_TRUE(speech);
+
+  start_pulse();
+  start_daemon({"-vv"});
+  ASSERT_EQ(pulse_->play(speech->both()), 0);
+  // The second speech ended while the first dictation was still being processed (its
+  // polishing alone outlasts what the stream retains).
+  EXPECT_EQ(history().size(), 0u);
+  ASSERT_TRUE(eventually([&] { return history().size() == 2 && status()["state"] == "idle"; }, 180s))
+      << history().size() << " dictations; " << daemon_->err();
+  auto rows = history();
+  std::sort(rows.begin(), rows.end(), [](const auto& x, const auto& y) { return x.id < y.id; });
+  for (const auto& row : rows) EXPECT_EQ(row.text, "Polished.");
+  {
+    SCOPED_TRACE("dictation 1");
+    expect_one_utterance(rows[0], speech->a, speech->b);
+  }
+  {
+    SCOPED_TRACE("dictation 2");
+    expect_one_utterance(rows[1], speech->b, speech->a);
+  }
+  if (HasFailure()) ADD_FAILURE() << "the daemon's log:\n" << daemon_->err();
 }
 
 // While a dictation started by command runs, speech starts no hands-free dictation and the
