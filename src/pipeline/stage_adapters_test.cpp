@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "support/ollama_stand_in.h"
 #include "support/process.h"
 #include "support/shared_data.h"
 #include "support/x_server.h"
@@ -19,43 +20,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Answers /api/chat with a fixed reply and keeps the last request's user message.
-class OllamaStandIn {
- public:
-  OllamaStandIn() {
-    svr_.Post("/api/chat", [this](const httplib::Request& req, httplib::Response& res) {
-      const auto body = nlohmann::json::parse(req.body);
-      {
-        std::lock_guard lock(mutex_);
-        for (const auto& m : body.at("messages"))
-          if (m.at("role") == "user") user_ = m.at("content").get<std::string>();
-      }
-      nlohmann::json reply = {{"model", body.at("model")},
-                              {"message", {{"role", "assistant"}, {"content", "Enhanced."}}},
-                              {"done", true}};
-      res.set_content(reply.dump(), "application/json");
-    });
-    port_ = svr_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { svr_.listen_after_bind(); });
-    while (!svr_.is_running()) std::this_thread::sleep_for(1ms);
-  }
-  ~OllamaStandIn() {
-    svr_.stop();
-    thread_.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  std::string user_message() {
-    std::lock_guard lock(mutex_);
-    return user_;
-  }
-
- private:
-  httplib::Server svr_;
-  int port_ = -1;
-  std::thread thread_;
-  std::mutex mutex_;
-  std::string user_;
-};
+using thoth::test::OllamaStandIn;
 
 TEST(LlmEnhancerContext, SendsTheClipboardOrThePrimarySelectionAsContext) {
   std::string error;
@@ -80,7 +45,7 @@ TEST(LlmEnhancerContext, SendsTheClipboardOrThePrimarySelectionAsContext) {
     ASSERT_EQ(thoth::test::run_program({"/usr/bin/xclip", "-selection", selection, "-i", file.string()}, o).exit_code, 0);
   }
 
-  OllamaStandIn server;
+  OllamaStandIn server("Enhanced.");
   enhance::EndpointConfig ep;
   ep.base_url = server.url();
   ep.stream = false;

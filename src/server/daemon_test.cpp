@@ -28,6 +28,7 @@
 #include "server/control.h"
 #include "store/history.h"
 #include "support/background.h"
+#include "support/ollama_stand_in.h"
 #include "support/process.h"
 #include "support/pulse_server.h"
 #include "support/session_bus.h"
@@ -499,47 +500,12 @@ TEST_F(DaemonTest, HandsFreeSpeechPauseSpeechGivesTwoDictations) {
   ASSERT_TRUE(eventually([&] { return events.out().find("\"hands-free\"") != std::string::npos; })) << events.out();
 }
 
-// An LLM that takes its time with the first request (`first_delay`), then answers at once.
-class SlowLlm {
- public:
-  explicit SlowLlm(std::chrono::milliseconds first_delay) : first_delay_(first_delay) {
-    svr_.Post("/api/chat", [this](const httplib::Request& req, httplib::Response& res) {
-      if (requests_.fetch_add(1) == 0) {
-        const auto until = std::chrono::steady_clock::now() + first_delay_;
-        while (!quit_.load() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(20ms);
-      }
-      const auto body = json::parse(req.body);
-      json reply = {{"model", body.at("model")},
-                    {"message", {{"role", "assistant"}, {"content", "Polished."}}},
-                    {"done", true}};
-      res.set_content(reply.dump(), "application/json");
-    });
-    port_ = svr_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { svr_.listen_after_bind(); });
-    while (!svr_.is_running()) std::this_thread::sleep_for(1ms);
-  }
-  ~SlowLlm() {
-    quit_.store(true);
-    svr_.stop();
-    thread_.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
- private:
-  std::chrono::milliseconds first_delay_;
-  httplib::Server svr_;
-  int port_ = -1;
-  std::thread thread_;
-  std::atomic<int> requests_{0};
-  std::atomic<bool> quit_{false};
-};
-
 // Speech that begins while the previous hands-free dictation is still being processed (here
 // its LLM polishing takes 20 s, longer than the 15 s of audio the stream retains anyway) waits
 // for its own dictation, and none of it is lost meanwhile: it is recorded whole once that
 // dictation can start.
 TEST_F(DaemonTest, HandsFreeSpeechDuringASlowDictationIsKeptWhole) {
-  SlowLlm llm(20s);
+  thoth::test::OllamaStandIn llm("Polished.", 20s);
   json config = hands_free_config();
   config["enhancement"] = {{"enabled", true}, {"base_url", llm.url()}, {"timeout_ms", 60000}};
   std::ofstream(home_ / "config.json") << config.dump();
