@@ -52,6 +52,8 @@ std::string slurp(const std::filesystem::path& p) { return thoth::test::read_tex
 
 std::string mini_model() { return thoth::test::shared_file("models/mini.en-f16.bin").string(); }
 
+struct TwoUtterances;  // hands-free tests' speech, below
+
 // A fresh THOTH_HOME for the test and the processes it starts.
 class DaemonTest : public ::testing::Test {
  protected:
@@ -99,6 +101,8 @@ class DaemonTest : public ::testing::Test {
     EXPECT_TRUE(rows) << rows.error();
     return rows ? *rows : std::vector<thoth::store::HistoryEntry>{};
   }
+
+  std::vector<thoth::store::HistoryEntry> hands_free_dictations_of(const TwoUtterances& speech);
 
   httplib::Client client() {
     httplib::Client c("127.0.0.1", port_);
@@ -436,6 +440,28 @@ void expect_one_utterance(const thoth::store::HistoryEntry& row, const std::vect
   EXPECT_FALSE(row.raw_text.empty());
 }
 
+// Waits for the two utterances' hands-free dictations to be done (typing fails: no display;
+// the text and audio stay) and checks that each holds its own utterance; on any failure the
+// daemon's log follows. The dictations in order, or none if they did not come.
+std::vector<thoth::store::HistoryEntry> DaemonTest::hands_free_dictations_of(const TwoUtterances& speech) {
+  if (!eventually([&] { return history().size() == 2 && status()["state"] == "idle"; }, 180s)) {
+    ADD_FAILURE() << history().size() << " dictations; " << daemon_->err();
+    return {};
+  }
+  auto rows = history();
+  std::sort(rows.begin(), rows.end(), [](const auto& x, const auto& y) { return x.id < y.id; });
+  {
+    SCOPED_TRACE("dictation 1");
+    expect_one_utterance(rows[0], speech.a, speech.b);
+  }
+  {
+    SCOPED_TRACE("dictation 2");
+    expect_one_utterance(rows[1], speech.b, speech.a);
+  }
+  if (HasFailure()) ADD_FAILURE() << "the daemon's log:\n" << daemon_->err();
+  return rows;
+}
+
 json hands_free_config() {
   return json{{"hands_free", {{"enabled", true}}},
               {"vad", {{"model", thoth::test::shared_file("models/silero-v6.2.0-ggml.bin").string()}}}};
@@ -455,20 +481,7 @@ TEST_F(DaemonTest, HandsFreeSpeechPauseSpeechGivesTwoDictations) {
   ASSERT_TRUE(eventually([&] { return events.out().find("daemon-status") != std::string::npos; })) << events.err();
 
   ASSERT_EQ(pulse_->play(speech->both()), 0);
-  // Both dictations transcribed (typing fails: no display; the text and audio stay).
-  ASSERT_TRUE(eventually([&] { return history().size() == 2 && status()["state"] == "idle"; }, 180s))
-      << history().size() << " dictations; " << daemon_->err();
-  auto rows = history();
-  std::sort(rows.begin(), rows.end(), [](const auto& x, const auto& y) { return x.id < y.id; });
-  {
-    SCOPED_TRACE("dictation 1");
-    expect_one_utterance(rows[0], speech->a, speech->b);
-  }
-  {
-    SCOPED_TRACE("dictation 2");
-    expect_one_utterance(rows[1], speech->b, speech->a);
-  }
-  if (HasFailure()) ADD_FAILURE() << "the daemon's log:\n" << daemon_->err();
+  ASSERT_EQ(hands_free_dictations_of(*speech).size(), 2u);
 
   // The switch: the CLI, the HTTP API, status and the event stream agree.
   auto r = run_thoth({"hands-free", "off"});
@@ -518,20 +531,9 @@ TEST_F(DaemonTest, HandsFreeSpeechDuringASlowDictationIsKeptWhole) {
   // The second speech ended while the first dictation was still being processed (its
   // polishing alone outlasts what the stream retains).
   EXPECT_EQ(history().size(), 0u);
-  ASSERT_TRUE(eventually([&] { return history().size() == 2 && status()["state"] == "idle"; }, 180s))
-      << history().size() << " dictations; " << daemon_->err();
-  auto rows = history();
-  std::sort(rows.begin(), rows.end(), [](const auto& x, const auto& y) { return x.id < y.id; });
+  const auto rows = hands_free_dictations_of(*speech);
+  ASSERT_EQ(rows.size(), 2u);
   for (const auto& row : rows) EXPECT_EQ(row.text, "Polished.");
-  {
-    SCOPED_TRACE("dictation 1");
-    expect_one_utterance(rows[0], speech->a, speech->b);
-  }
-  {
-    SCOPED_TRACE("dictation 2");
-    expect_one_utterance(rows[1], speech->b, speech->a);
-  }
-  if (HasFailure()) ADD_FAILURE() << "the daemon's log:\n" << daemon_->err();
 }
 
 // While a dictation started by command runs, speech starts no hands-free dictation and the
