@@ -6,11 +6,13 @@
 #include <algorithm>
 #include <benchmark/benchmark.h>
 
+#include <cmath>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "asr/ggml_format.h"
+#include "asr/kernels.h"
 #include "asr/matmul.h"
 #include "asr/thread_pool.h"
 
@@ -79,18 +81,53 @@ void BM_F16Scores(benchmark::State& state, std::string variant) {
   state.SetItemsProcessed(state.iterations() * 1536);
 }
 
-// Beam search's four rows of a head in one pass over its keys (per row, as f16_scores_1536x64).
-void BM_F16ScoresFourRows(benchmark::State& state, std::string variant) {
+// Beam search's five rows of a head in one pass over its keys (per row, as f16_scores_1536x64).
+void BM_F16ScoresFiveRows(benchmark::State& state, std::string variant) {
   if (!use(state, variant)) return;
   auto& d = data();
-  static std::vector<float> out(4 * 1536);
-  const uint16_t* q[4] = {d.q.data(), d.acc.data(), d.v.data(), d.q.data()};
-  float* o[4] = {out.data(), out.data() + 1536, out.data() + 3072, out.data() + 4608};
+  static std::vector<float> out(5 * 1536);
+  const uint16_t* q[5] = {d.q.data(), d.acc.data(), d.v.data(), d.q.data(), d.acc.data()};
+  float* o[5] = {out.data(), out.data() + 1536, out.data() + 3072, out.data() + 4608, out.data() + 6144};
   for (auto _ : state) {
-    dot_f16_blocked(d.keys.data(), 1536 / 64, q, 4, 64, o);
+    dot_f16_blocked(d.keys.data(), 1536 / 64, q, 5, 64, o);
     benchmark::DoNotOptimize(out.data());
   }
-  state.SetItemsProcessed(state.iterations() * 4 * 1536);
+  state.SetItemsProcessed(state.iterations() * 5 * 1536);
+}
+
+// Flash attention's accumulator updates for beam search's five rows of a head over its 1500
+// cross-attention keys (64 wide), side by side in one call. "shared": the rows' keys as one
+// run, so a variant may widen each value row once for all five; "listed": each row its own
+// copy of the key list, so each widens its own (what every row did before the sharing).
+void BM_OnlineSoftmaxFiveRows(benchmark::State& state, std::string variant, bool shared) {
+  if (!use(state, variant)) return;
+  constexpr int kRows = 5, kKeys = 1500, kDim = 64;
+  static const auto values = [] {
+    std::mt19937 rng(11);
+    std::normal_distribution<float> g(0.0f, 1.0f);
+    std::vector<uint16_t> v(static_cast<size_t>(kKeys) * kDim);
+    for (auto& h : v) h = fp32_to_fp16(g(rng));
+    return v;
+  }();
+  auto& d = data();
+  std::vector<std::vector<int32_t>> lists(kRows, std::vector<int32_t>(kKeys));
+  for (auto& l : lists)
+    for (int j = 0; j < kKeys; ++j) l[j] = j;
+  std::vector<uint16_t> acc(static_cast<size_t>(kRows) * kDim);
+  float m[kRows], sum[kRows];
+  kernels::OnlineSoftmaxJob jobs[kRows];
+  for (auto _ : state) {
+    std::fill(acc.begin(), acc.end(), uint16_t{0});
+    for (int r = 0; r < kRows; ++r) {
+      m[r] = -INFINITY;
+      sum[r] = 0.0f;
+      jobs[r] = {d.scores.data(), shared ? nullptr : lists[r].data(), kKeys, values.data(), acc.data() + r * kDim,
+                 &m[r], &sum[r]};
+    }
+    f16_online_softmax(jobs, kRows, kDim, kDim);
+    benchmark::DoNotOptimize(acc.data());
+  }
+  state.SetItemsProcessed(state.iterations() * kRows * kKeys);
 }
 
 // The same over a 64 MB cache, one head's keys after another: what a decoder step sees, its
@@ -168,10 +205,14 @@ int register_all() {
     benchmark::RegisterBenchmark((std::string("exp_row_1500/") + variant).c_str(), BM_ExpRow, variant);
     benchmark::RegisterBenchmark((std::string("f16_axpy_64/") + variant).c_str(), BM_F16Axpy, variant);
     benchmark::RegisterBenchmark((std::string("f16_scores_1536x64/") + variant).c_str(), BM_F16Scores, variant);
-    benchmark::RegisterBenchmark((std::string("f16_scores_1536x64/four_rows/") + variant).c_str(), BM_F16ScoresFourRows,
+    benchmark::RegisterBenchmark((std::string("f16_scores_1536x64/five_rows/") + variant).c_str(), BM_F16ScoresFiveRows,
                                  variant);
     benchmark::RegisterBenchmark((std::string("f16_scores_1536x64/streamed/") + variant).c_str(), BM_F16ScoresStreamed,
                                  variant);
+    benchmark::RegisterBenchmark((std::string("online_softmax_5x1500x64/listed/") + variant).c_str(),
+                                 BM_OnlineSoftmaxFiveRows, variant, false);
+    benchmark::RegisterBenchmark((std::string("online_softmax_5x1500x64/shared/") + variant).c_str(),
+                                 BM_OnlineSoftmaxFiveRows, variant, true);
     benchmark::RegisterBenchmark((std::string("enc_scores_48x1500x64/matmul/") + variant).c_str(), BM_ScoresMatmul,
                                  variant);
     benchmark::RegisterBenchmark((std::string("enc_scores_48x1500x64/axpy/") + variant).c_str(), BM_ScoresAxpy,

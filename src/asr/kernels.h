@@ -111,8 +111,8 @@ struct OnlineSoftmaxJob {
   float* sum = nullptr;
 };
 
-// Query rows one dot_f16_blocked call takes at most.
-constexpr int kDotQueries = 4;
+// Query rows one dot_f16_blocked call takes at most: beam search's five rows of a head.
+constexpr int kDotQueries = 5;
 
 // Rows one f32_axpy_rows call takes at most (24 of AVX-512's 32 registers as accumulators).
 constexpr int kAxpyRows = 6;
@@ -151,7 +151,7 @@ struct KernelTable {
   void (*f16_scale)(uint16_t* acc, float s, int64_t n) = nullptr;
   // Flash attention's one-chunk loop (ggml's online softmax) for each of `count` independent
   // jobs (OnlineSoftmaxJob), value rows `stride` halves apart, heads d wide. The SIMD variants
-  // run up to four jobs side by side, so their accumulators' dependency chains overlap.
+  // run up to five jobs side by side, so their accumulators' dependency chains overlap.
   void (*f16_online_softmax)(const OnlineSoftmaxJob* jobs, int count, int64_t stride, int64_t d) = nullptr;
   // Flash attention's scores over keys stored in blocks of kKeyBlock (key_block_index()), for
   // nq <= kDotQueries query rows: out[r][j] = float(sum over i < d, in order, in double, of

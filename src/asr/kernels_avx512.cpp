@@ -1207,8 +1207,10 @@ void f16_scale(uint16_t* acc, float s, int64_t n) {
 // registers for the whole chunk (rounded to f16 and back after each update, which is exactly
 // what storing and reloading them would do) and in acc between chunks: with them live across
 // the factors' libm calls (every vector register is caller-saved), GCC kept them in memory
-// for every update. Jobs shorter than the longest simply stop.
-template <int V, int P>
+// for every update. Jobs shorter than the longest simply stop. kShared: every job reads the
+// same value rows (beam search's rows of one head over the same keys), so each row is
+// widened once for all of them.
+template <int V, int P, bool kShared>
 [[gnu::noinline]] void online_softmax_update(float* acc, const uint16_t* const* v, const int32_t* const* rows,
                                              const int64_t* len, const float (*ms)[kSoftmaxChunk],
                                              const float (*vs)[kSoftmaxChunk], int64_t stride) {
@@ -1219,9 +1221,16 @@ template <int V, int P>
     longest = len[p] > longest ? len[p] : longest;
   }
   for (int64_t j = 0; j < longest; ++j) {
+    __m512 shared[kShared ? V : 1];
+    if constexpr (kShared) {
+      const uint16_t* vrow = v[0] + (rows[0] ? rows[0][j] : j) * stride;
+#pragma GCC unroll 8
+      for (int i = 0; i < V; ++i)
+        shared[i] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(vrow + 16 * i)));
+    }
 #pragma GCC unroll 8
     for (int p = 0; p < P; ++p) {
-      if (j >= len[p]) continue;
+      if (!kShared && j >= len[p]) continue;
       const uint16_t* vrow = v[p] + (rows[p] ? rows[p][j] : j) * stride;
       // A factor of exactly 1 leaves an f16 value as it is: skipping it changes no bit.
       if (ms[p][j] != 1.0f) {
@@ -1233,7 +1242,8 @@ template <int V, int P>
       const __m512 vsv = _mm512_set1_ps(vs[p][j]);
 #pragma GCC unroll 8
       for (int i = 0; i < V; ++i) {
-        const __m512 b = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(vrow + 16 * i)));
+        const __m512 b = kShared ? shared[i]
+                                 : _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(vrow + 16 * i)));
         a[p][i] = _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_fmadd_ps(b, vsv, a[p][i]), kRoundNearest));
       }
     }
@@ -1259,6 +1269,10 @@ void online_softmax_regs(const OnlineSoftmaxJob* jobs, int64_t stride) {
     sm[p] = *jobs[p].sum;
     longest = jobs[p].n > longest ? jobs[p].n : longest;
   }
+  // The same value rows for every job: the same base, the same keys (one list, or none).
+  bool shared = P > 1;
+  for (int p = 1; p < P; ++p)
+    shared = shared && jobs[p].v == jobs[0].v && jobs[p].n == jobs[0].n && jobs[p].rows == jobs[0].rows;
   float ms_buf[P][kSoftmaxChunk], vs_buf[P][kSoftmaxChunk];
   for (int64_t j0 = 0; j0 < longest; j0 += kSoftmaxChunk) {
     int64_t len[P];
@@ -1271,7 +1285,8 @@ void online_softmax_regs(const OnlineSoftmaxJob* jobs, int64_t stride) {
       rows[p] = jobs[p].rows ? jobs[p].rows + at : nullptr;
     }
     online_softmax_factors<P>(scores, len, mx, sm, ms_buf, vs_buf, libm_expf_choice());
-    online_softmax_update<V, P>(acc, v, rows, len, ms_buf, vs_buf, stride);
+    if (shared) online_softmax_update<V, P, true>(acc, v, rows, len, ms_buf, vs_buf, stride);
+    else online_softmax_update<V, P, false>(acc, v, rows, len, ms_buf, vs_buf, stride);
   }
   for (int p = 0; p < P; ++p) {
     for (int i = 0; i < V; ++i)
@@ -1282,12 +1297,14 @@ void online_softmax_regs(const OnlineSoftmaxJob* jobs, int64_t stride) {
   }
 }
 
-// Jobs in groups of up to four (at most 16 accumulator registers).
+// Jobs in groups of up to five, beam search's rows of a head (at most 20 accumulator
+// registers, and a value row's V beside them).
 template <int V>
 void online_softmax_groups(const OnlineSoftmaxJob* jobs, int count, int64_t stride) {
-  constexpr int kMaxJobs = 16 / V < 4 ? 16 / V : 4;
+  constexpr int kMaxJobs = 20 / V < 5 ? 20 / V : 5;
   for (; count >= kMaxJobs; jobs += kMaxJobs, count -= kMaxJobs) online_softmax_regs<V, kMaxJobs>(jobs, stride);
   switch (count) {
+    case 4: if constexpr (kMaxJobs > 4) return online_softmax_regs<V, 4>(jobs, stride); break;
     case 3: if constexpr (kMaxJobs > 3) return online_softmax_regs<V, 3>(jobs, stride); break;
     case 2: if constexpr (kMaxJobs > 2) return online_softmax_regs<V, 2>(jobs, stride); break;
     case 1: return online_softmax_regs<V, 1>(jobs, stride);
@@ -1341,7 +1358,7 @@ void dot_f16_blocks(const uint16_t* blocks, int64_t n_blocks, const uint16_t* co
     }
   }
 }
-static_assert(kDotQueries == 4, "dot_f16_blocked covers 1..4 rows");
+static_assert(kDotQueries == 5, "dot_f16_blocked covers 1..5 rows");
 
 void dot_f16_blocked(const uint16_t* blocks, int64_t n_blocks, const uint16_t* const* q, int nq, int64_t d,
                      float* const* out) {
@@ -1350,6 +1367,7 @@ void dot_f16_blocked(const uint16_t* blocks, int64_t n_blocks, const uint16_t* c
     case 2: return dot_f16_blocks<2>(blocks, n_blocks, q, d, out);
     case 3: return dot_f16_blocks<3>(blocks, n_blocks, q, d, out);
     case 4: return dot_f16_blocks<4>(blocks, n_blocks, q, d, out);
+    case 5: return dot_f16_blocks<5>(blocks, n_blocks, q, d, out);
     default: return;
   }
 }

@@ -548,7 +548,7 @@ TEST_P(MatmulVariant, F16OnlineSoftmaxGivesTheScalarBitsAndTheLoopsResult) {
   }
 }
 
-// Jobs run side by side (groups of up to four, of different lengths, value bases and key
+// Jobs run side by side (groups of up to five, of different lengths, value bases and key
 // lists, continuing from a state) give each job its single run's bits.
 TEST_P(MatmulVariant, F16OnlineSoftmaxJobsSideBySideGiveEachJobsBits) {
   std::mt19937 rng(23);
@@ -601,6 +601,66 @@ TEST_P(MatmulVariant, F16OnlineSoftmaxJobsSideBySideGiveEachJobsBits) {
         EXPECT_EQ(got[c].acc, want[c].acc) << "d=" << d << " count=" << count << " job=" << c;
         EXPECT_EQ(bits_of(got[c].m), bits_of(want[c].m)) << "job " << c;
         EXPECT_EQ(bits_of(got[c].s), bits_of(want[c].s)) << "job " << c;
+      }
+    }
+  }
+}
+
+// Beam search's rows of one head over the same keys (one base, or one shared key list): jobs
+// reading the same value rows, which a variant may widen once for all of them, still give
+// each job its single run's bits, whatever their scores, states and number.
+TEST_P(MatmulVariant, F16OnlineSoftmaxJobsOverTheSameRowsGiveEachJobsBits) {
+  std::mt19937 rng(31);
+  std::normal_distribution<float> g(0.0f, 2.0f);
+  const int64_t stride = 200, n_rows = 300;
+  std::vector<uint16_t> v(static_cast<size_t>(stride) * n_rows);
+  for (auto& h : v) h = fp32_to_fp16(g(rng));
+  std::vector<int32_t> listed;
+  for (int64_t j = 0; j < 290; ++j) listed.push_back(static_cast<int32_t>((j * 11) % n_rows));
+  for (int64_t d : {int64_t{32}, int64_t{64}, int64_t{128}}) {
+    for (bool by_list : {false, true}) {
+      for (int count : {2, 4, 5, 6, 11}) {
+        const int64_t n = by_list ? 290 : 257;  // past two chunks of the register kernels
+        struct Job {
+          std::vector<float> scores;
+          std::vector<uint16_t> acc;
+          float m, s;
+        };
+        std::vector<Job> start(count);
+        for (int c = 0; c < count; ++c) {
+          Job& k = start[c];
+          k.scores.resize(n);
+          for (auto& x : k.scores) x = g(rng) * (1.0f + static_cast<float>(c));
+          k.acc.assign(d, 0);
+          k.m = -INFINITY;
+          k.s = 0.0f;
+          if (c % 2 == 1) {  // continuing from an earlier chunk
+            for (auto& h : k.acc) h = fp32_to_fp16(g(rng));
+            k.m = 0.5f;
+            k.s = 3.0f;
+          }
+        }
+        auto run = [&](std::vector<Job> js, bool one_by_one) {
+          std::vector<kernels::OnlineSoftmaxJob> jobs;
+          for (auto& k : js)
+            jobs.push_back({k.scores.data(), by_list ? listed.data() : nullptr, n, v.data() + (by_list ? 0 : 3 * stride),
+                            k.acc.data(), &k.m, &k.s});
+          if (one_by_one) {
+            for (const auto& j : jobs) f16_online_softmax(&j, 1, stride, d);
+          } else {
+            f16_online_softmax(jobs.data(), count, stride, d);
+          }
+          return js;
+        };
+        const std::vector<Job> got = run(start, false);
+        ASSERT_TRUE(select_kernels("scalar").ok());
+        const std::vector<Job> want = run(start, true);
+        ASSERT_TRUE(select_kernels(GetParam()).ok());
+        for (int c = 0; c < count; ++c) {
+          EXPECT_EQ(got[c].acc, want[c].acc) << "d=" << d << " list=" << by_list << " count=" << count << " job=" << c;
+          EXPECT_EQ(bits_of(got[c].m), bits_of(want[c].m)) << "job " << c;
+          EXPECT_EQ(bits_of(got[c].s), bits_of(want[c].s)) << "job " << c;
+        }
       }
     }
   }

@@ -339,7 +339,7 @@ struct FlashSlot {
   int n = 0;  // keys the row sees
   float m = -INFINITY, s = 0.0f;
 };
-constexpr int kFlashSlots = 4;  // slots whose online softmaxes run side by side (kernels.h)
+constexpr int kFlashSlots = 5;  // slots whose online softmaxes run side by side (kernels.h)
 static_assert(kFlashSlots <= kernels::kDotQueries, "a slot group's scores in one dot_f16_blocked call");
 
 // The scores the reference's one-chunk kernel feeds its online softmax for `count` query rows
@@ -395,10 +395,11 @@ struct HeadRow {
 // Query rows of heads on flash attention's one-chunk path, or, for a lone query row over many
 // keys, its split-KV path (chunks merged in f32): each item's output, normalised, at
 // out + r * ldo + h * d. view(h) is head h's keys and values (as head 0 of the view). The
-// items' chunks' online softmaxes run side by side, up to four at once (kernels.h): one
+// items' chunks' online softmaxes run side by side, up to five at once (kernels.h): one
 // chunk's f16 accumulator chain is latency-bound, so a lone row's heads go together (two
-// chunks each on the split path), and beam search's rows of a head, which share its keys
-// and values in cache and one pass of their scores over its keys.
+// chunks each on the split path), and beam search's five rows of a head, which share its
+// keys and values in cache, one pass of their scores over its keys and, when they see the
+// same keys (the cross-attention's), each value row's widening.
 template <typename HeadView, typename Visible>
 void attend_rows_flash(const float* q, int64_t ldq, std::span<const HeadRow> items, HeadView view, int d,
                        Visible visible, float scale, bool lone_row, float* out, int64_t ldo) {
@@ -441,8 +442,14 @@ void attend_rows_flash(const float* q, int64_t ldq, std::span<const HeadRow> ite
     for (size_t a = 0; a < batch; ++a)
       for (int c = 0; c < chunks; ++c) {
         FlashSlot& sl = slots[a * chunks + c];
-        jobs[a * chunks + c] = {sl.dots.data(), sl.keys.data(), sl.n, view(items[i + a].h).v, sl.acc16.data(), &sl.m,
-                                &sl.s};
+        const uint16_t* v = view(items[i + a].h).v;
+        // Keys in a run without gaps (every key of the chunk, the cross-attention's) as a
+        // base instead of a list: the same rows, and jobs over them can share each one.
+        if (sl.n > 0 && sl.keys[sl.n - 1] - sl.keys[0] == sl.n - 1)
+          jobs[a * chunks + c] = {sl.dots.data(), nullptr, sl.n, v + sl.keys[0] * first.k_stride, sl.acc16.data(),
+                                  &sl.m, &sl.s};
+        else
+          jobs[a * chunks + c] = {sl.dots.data(), sl.keys.data(), sl.n, v, sl.acc16.data(), &sl.m, &sl.s};
       }
     f16_online_softmax(jobs, static_cast<int>(batch) * chunks, first.k_stride, d);
     for (size_t a = 0; a < batch; ++a) {
@@ -811,12 +818,12 @@ struct WhisperNetwork::Impl {
     });
   }
 
-  // Flash attention's short batches as head-major tasks of up to four rows (a task's rows of
+  // Flash attention's short batches as head-major tasks of up to five rows (a task's rows of
   // one head, beam search's, share its keys and values in cache); each thread's tasks go to
   // fn(items) at once, so their softmaxes can run side by side across heads.
   template <typename Fn>
   void flash_tasks(int64_t rows, Fn fn) {
-    constexpr int64_t kRowsPerTask = 4;
+    constexpr int64_t kRowsPerTask = kFlashSlots;
     const int64_t groups = (rows + kRowsPerTask - 1) / kRowsPerTask;
     pool.parallel_for(groups * n_head, [&](int64_t b, int64_t e) {
       thread_local std::vector<HeadRow> items;
