@@ -1327,7 +1327,7 @@ void f16_online_softmax(const OnlineSoftmaxJob* jobs, int count, int64_t stride,
 // latency; a key vector widened once serves every row. fma(k, q, sum) rounds exactly as
 // sum + f32(k * q): the product of two f16 values is exact in float and in double.
 template <int R, int G>
-void dot_f16_keys(const uint16_t* keys, const uint16_t* const* q, int64_t d, float* const* out, int64_t at) {
+void dot_f16_keys(const uint16_t* keys, const double* const* q, int64_t d, float* const* out, int64_t at) {
   __m512d acc[R][G];
   for (int r = 0; r < R; ++r)
     for (int g = 0; g < G; ++g) acc[r][g] = _mm512_setzero_pd();
@@ -1337,7 +1337,7 @@ void dot_f16_keys(const uint16_t* keys, const uint16_t* const* q, int64_t d, flo
     for (int g = 0; g < G; ++g)
       kv[g] = _mm512_cvtps_pd(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + 8 * g))));
     for (int r = 0; r < R; ++r) {
-      const __m512d qv = _mm512_set1_pd(half(q[r][i]));
+      const __m512d qv = _mm512_set1_pd(q[r][i]);
       for (int g = 0; g < G; ++g) acc[r][g] = _mm512_fmadd_pd(kv[g], qv, acc[r][g]);
     }
   }
@@ -1346,15 +1346,23 @@ void dot_f16_keys(const uint16_t* keys, const uint16_t* const* q, int64_t d, flo
 }
 
 // One row: a block's 64 keys in eight registers. Several: half a block at a time (four
-// registers per row).
+// registers per row). The rows' queries are widened to double once for all the blocks (a
+// broadcast from memory then costs no arithmetic beside the FMAs).
 template <int R>
 void dot_f16_blocks(const uint16_t* blocks, int64_t n_blocks, const uint16_t* const* q, int64_t d, float* const* out) {
+  thread_local std::vector<double> wide;
+  wide.resize(static_cast<size_t>(R * d));
+  const double* qd[R];
+  for (int r = 0; r < R; ++r) {
+    for (int64_t i = 0; i < d; ++i) wide[r * d + i] = half(q[r][i]);
+    qd[r] = wide.data() + r * d;
+  }
   for (int64_t b = 0; b < n_blocks; ++b, blocks += kKeyBlock * d) {
     if constexpr (R == 1) {
-      dot_f16_keys<1, kKeyBlock / 8>(blocks, q, d, out, b * kKeyBlock);
+      dot_f16_keys<1, kKeyBlock / 8>(blocks, qd, d, out, b * kKeyBlock);
     } else {
-      dot_f16_keys<R, kKeyBlock / 16>(blocks, q, d, out, b * kKeyBlock);
-      dot_f16_keys<R, kKeyBlock / 16>(blocks + kKeyBlock / 2, q, d, out, b * kKeyBlock + kKeyBlock / 2);
+      dot_f16_keys<R, kKeyBlock / 16>(blocks, qd, d, out, b * kKeyBlock);
+      dot_f16_keys<R, kKeyBlock / 16>(blocks + kKeyBlock / 2, qd, d, out, b * kKeyBlock + kKeyBlock / 2);
     }
   }
 }
