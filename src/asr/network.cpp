@@ -1155,10 +1155,19 @@ struct WhisperNetwork::Impl {
         layer_norm_row(&x[r * n_state], &last[k * n_state], n_state, dec_ln.w, dec_ln.b);
       }
     }
-    logits.resize(static_cast<size_t>(items.size()) * n_vocab);
-    matmul(token_matrix, last.data(), static_cast<int64_t>(items.size()), n_state, logits.data(), n_vocab, pool, cancel);
-    if (stopped()) return false;
+    // Straight into the callers' rows when they are one block (the decoder's batch is), else
+    // through a scratch and a copy.
+    bool one_block = true;
     for (size_t k = 0; k < items.size(); ++k)
+      one_block = one_block && items[0].logits && items[k].logits == items[0].logits + k * n_vocab;
+    float* out = items[0].logits;
+    if (!one_block) {
+      logits.resize(static_cast<size_t>(items.size()) * n_vocab);
+      out = logits.data();
+    }
+    matmul(token_matrix, last.data(), static_cast<int64_t>(items.size()), n_state, out, n_vocab, pool, cancel);
+    if (stopped()) return false;
+    for (size_t k = 0; k < items.size() && !one_block; ++k)
       if (items[k].logits) std::memcpy(items[k].logits, &logits[k * n_vocab], n_vocab * sizeof(float));
     // Single-token steps (the common call) keep their buffers; a prompt's larger ones go.
     if (total >= kTileRows) {
