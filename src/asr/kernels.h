@@ -34,10 +34,24 @@ struct GemmTile {
   // (interleave_q5_1's records, from the group of its first row, a multiple of 4).
   const uint8_t* interleaved = nullptr;
   // Batches only (TypeKernels::build_panel): the tile's weight rows rearranged, from its first
-  // row (a multiple of kPanelRows) on; x then holds convert_row_panel's rows. w stays the rows
+  // row (a multiple of kPanelRows) on; x then holds convert_row_panel's rows, or
+  // convert_panel_block's blocks (panel_x_offset). w stays the rows
   // themselves, for what the panel leaves out (elements past the last step of 64).
   const float* panel = nullptr;
 };
+
+// A panel product's activations in blocks of `block` rows (TypeKernels::convert_panel_block,
+// f32 values): from the tile's first row on, blocks of `block` rows and one of the rows left,
+// each taking as many rows' floats as it has rows. In a block of r rows, the first
+// np = k / 64 * 64 values of each row go side by side in the panel's order (value 16j + l of
+// a row is its value p = l * np / 16 + j), value p of row c at p * r + c, so one pointer
+// walks a step's values of every row; each row's values past np follow in order, row c's at
+// np * r + c * (k - np). The float offset of row j's value p (p < np), or of its first value
+// past np (p = np), from the tile's x.
+inline int64_t panel_x_offset(int64_t j, int64_t p, int64_t n, int64_t k, int block) {
+  const int64_t b0 = j / block * block, r = n - b0 < block ? n - b0 : block, np = k / 64 * 64;
+  return b0 * k + (p < np ? p * r + (j - b0) : np * r + (j - b0) * (k - np));
+}
 
 // Weight rows per group of a panel (one per vector lane).
 constexpr int64_t kPanelRows = 16;
@@ -55,7 +69,9 @@ struct TypeKernels {
   // product for a batch kernel that keeps kPanelRows weight rows in the lanes of a vector.
   // panel_bytes(m, k): the whole matrix's; build_panel: groups g0..g1 of kPanelRows rows (rows
   // past m zero); convert_row_panel: an activation row as convert_row makes it, in the order
-  // the panel kernel reads it. gemm computes a tile with tile.panel set from the panel.
+  // the panel kernel reads it, or convert_panel_block: `rows` <= panel_x_block activation rows
+  // (ldx apart) as one block (panel_x_offset). gemm computes a tile with tile.panel set from
+  // the panel.
   size_t (*panel_bytes)(int64_t m, int64_t k) = nullptr;
   void (*build_panel)(const uint8_t* w, size_t w_stride, int64_t m, int64_t k, int64_t g0, int64_t g1,
                       float* panel) = nullptr;
@@ -63,6 +79,9 @@ struct TypeKernels {
   // Optional, for at most kInterleavedMaxRows activation rows (a decoder step's): the tile's
   // rows (tile.m a multiple of 4) read from tile.interleaved instead of tile.w, same bits.
   void (*gemv_interleaved)(const GemmTile& tile) = nullptr;
+  // With convert_panel_block: rows per block of the panel products' activations.
+  void (*convert_panel_block)(const float* x, int64_t ldx, int rows, void* dst, int64_t k) = nullptr;
+  int panel_x_block = 0;
 };
 
 // q5_1 weight rows in groups of four, one record per group and block (the group's blocks in

@@ -43,6 +43,10 @@ struct F32Weights {
 
 // The tail past the last step of 64 (exact products added in double, element after element)
 // as the AVX-512 table runs it: after the tile's blocks, 16 outputs' chains side by side.
+// The f16 panel kernel's activation rows at a time (TypeKernels::panel_x_block): twelve
+// accumulators, the weight vector and the broadcasts.
+constexpr int kPanelBlockRows = 3;
+
 struct F16Weights {
   static constexpr bool kTileTail = true;
   static __m256 load(const uint8_t* row, int64_t j) {
@@ -58,7 +62,9 @@ struct F16Weights {
     const float* tails = transposed_f16_tails(t, np, stride, [](uint16_t h) { return half(h); });
     alignas(32) float out[16];
     for (int64_t j = 0; j < t.n; ++j) {
-      const float* x = reinterpret_cast<const float*>(t.x + j * t.x_stride) + np;
+      const float* x = t.panel != nullptr
+                           ? reinterpret_cast<const float*>(t.x) + panel_x_offset(j, np, t.n, t.k, kPanelBlockRows)
+                           : reinterpret_cast<const float*>(t.x + j * t.x_stride) + np;
       float* y = t.y + j * t.ldy;
       for (int64_t r0 = 0; r0 < t.m; r0 += 16) {
         const int64_t rows = t.m - r0 < 16 ? t.m - r0 : 16;
@@ -203,20 +209,19 @@ void f16_build_panel(const uint8_t* w, size_t w_stride, int64_t m, int64_t k, in
 template <int RN>
 void panel_block(const GemmTile& t, const float* group, int64_t g, int h, int64_t i0, int rows) {
   const int64_t steps = t.k / 64 * 4;
-  const float* x[RN];
-  for (int c = 0; c < RN; ++c) x[c] = reinterpret_cast<const float*>(t.x + (i0 + c) * t.x_stride);
+  // The block's rows side by side (panel_x_offset): one pointer for all of them.
+  const float* xb = reinterpret_cast<const float*>(t.x + i0 * t.x_stride);
   alignas(32) float lanes[16][RN][8];
   for (int l = 0; l < 16; ++l) {
     __m256 acc[4][RN];
     for (int q = 0; q < 4; ++q)
       for (int c = 0; c < RN; ++c) acc[q][c] = _mm256_setzero_ps();
     const float* p = group + l * steps * kPanelRows + 8 * h;
-    const int64_t at = l * steps;
-    for (int64_t j = 0; j < steps; j += 4)
+    const float* xl = xb + l * steps * RN;
+    for (int64_t j = 0; j < steps; j += 4, p += 4 * kPanelRows, xl += 4 * RN)
       for (int q = 0; q < 4; ++q) {
-        const __m256 wv = _mm256_load_ps(p + (j + q) * kPanelRows);
-        for (int c = 0; c < RN; ++c)
-          acc[q][c] = _mm256_fmadd_ps(wv, _mm256_broadcast_ss(x[c] + at + j + q), acc[q][c]);
+        const __m256 wv = _mm256_load_ps(p + q * kPanelRows);
+        for (int c = 0; c < RN; ++c) acc[q][c] = _mm256_fmadd_ps(wv, _mm256_broadcast_ss(xl + q * RN + c), acc[q][c]);
       }
     for (int c = 0; c < RN; ++c)
       _mm256_store_ps(lanes[l][c],
@@ -238,8 +243,6 @@ void panel_block(const GemmTile& t, const float* group, int64_t g, int h, int64_
   }
 }
 
-// Three activation rows at a time: twelve accumulators, the weight vector and the broadcasts.
-constexpr int kPanelBlockRows = 3;
 
 void gemm_f16_panel(const GemmTile& t) {
   const int64_t np = t.k / 64 * 64;
@@ -1005,6 +1008,20 @@ void convert_row_f16_panel(const float* x, void* dst, int64_t k) {
     }
 }
 
+// Rows x[0], x[ldx], ... as one block of the panel kernel's activations (panel_x_offset):
+// each row in the panel's order, then set side by side with the block's other rows.
+void convert_block_f16_panel(const float* x, int64_t ldx, int rows, void* dst, int64_t k) {
+  thread_local std::vector<float> row;
+  row.resize(static_cast<size_t>(k));
+  auto* out = static_cast<float*>(dst);
+  const int64_t np = k / 64 * 64;
+  for (int c = 0; c < rows; ++c) {
+    convert_row_f16_panel(x + c * ldx, row.data(), k);
+    for (int64_t p = 0; p < np; ++p) out[p * rows + c] = row[p];
+    std::copy(row.begin() + np, row.end(), out + np * rows + c * (k - np));
+  }
+}
+
 // VCVTPS2PH rounds and quiets NaNs exactly as fp32_to_fp16 does.
 void to_f16(const float* x, uint16_t* y, int64_t n) {
   int64_t i = 0;
@@ -1043,7 +1060,8 @@ KernelTable make_avx2() {
   KernelTable t;
   t.name = "avx2";
   t.f32 = {nullptr, nullptr, gemm_f32};
-  t.f16 = {x_row_bytes_f32, convert_row_f16_simd, gemm_f16, f16_panel_bytes, f16_build_panel, convert_row_f16_panel};
+  t.f16 = {x_row_bytes_f32, convert_row_f16_simd, gemm_f16, f16_panel_bytes, f16_build_panel, nullptr, nullptr,
+           convert_block_f16_panel, kPanelBlockRows};
   const auto q8_0 = convert_row_q8_simd<false, BlockQ8_0>;
   const auto q8_1 = convert_row_q8_simd<true, BlockQ8_1>;
   t.q4_0 = {x_row_bytes_q8_0, q8_0, gemm_q4_0, QuantPanel<Q4_0>::bytes, QuantPanel<Q4_0>::build, q8_0};

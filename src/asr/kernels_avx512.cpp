@@ -104,6 +104,10 @@ struct F32Weights {
 // element: a latency-bound chain per output. The blocks store the steps' sums; one pass over
 // the finished tile then runs 32 outputs' chains side by side (weight rows in the lanes), the
 // tile's weight tails transposed once for all its activation rows.
+// The f16 panel kernel's activation rows at a time (TypeKernels::panel_x_block): 24
+// accumulators, the weight vector and a free register.
+constexpr int kPanelBlockRows = 6;
+
 struct F16Weights {
   static constexpr bool kTileTail = true;
   static __m512 load(const uint8_t* row, int64_t j) {
@@ -118,7 +122,9 @@ struct F16Weights {
     const int64_t stride = (t.m + 7) / 8 * 8;
     const float* tails = transposed_f16_tails(t, np, stride, [](uint16_t h) { return half(h); });
     for (int64_t j = 0; j < t.n; ++j) {
-      const float* x = reinterpret_cast<const float*>(t.x + j * t.x_stride) + np;
+      const float* x = t.panel != nullptr
+                           ? reinterpret_cast<const float*>(t.x) + panel_x_offset(j, np, t.n, t.k, kPanelBlockRows)
+                           : reinterpret_cast<const float*>(t.x + j * t.x_stride) + np;
       float* y = t.y + j * t.ldy;
       for (int64_t r0 = 0; r0 < t.m; r0 += 32) {
         __m512d acc[4];
@@ -277,8 +283,8 @@ struct FloatRowKernel {
 // product) or a horizontal sum per output.
 //
 // A group's panel is [l][j][16 rows] for element 16j + l of the first np = k / 64 * 64 (the
-// 16 x 16 blocks of the rows transposed); convert_row_f16_panel stores an activation row in
-// the same [l][j] order, so for each l the kernel walks both forward.
+// 16 x 16 blocks of the rows transposed); convert_block_f16_panel stores activation rows in
+// the same [l][j] order (a block's rows side by side), so for each l the kernel walks both forward.
 
 // r[i] = lane i of each of r[0..15] (a 16 x 16 block transposed).
 inline void transpose16(__m512 (&r)[16]) {
@@ -329,19 +335,20 @@ void f16_build_panel(const uint8_t* w, size_t w_stride, int64_t m, int64_t k, in
 template <int RN>
 void panel_block(const GemmTile& t, const float* group, int64_t g, int64_t i0, __mmask16 rows) {
   const int64_t steps = t.k / 64 * 4;
-  const float* x[RN];
-  for (int c = 0; c < RN; ++c) x[c] = reinterpret_cast<const float*>(t.x + (i0 + c) * t.x_stride);
+  // The block's rows side by side (panel_x_offset): one pointer for all of them, so each
+  // broadcast folds into its FMA without an index register (which would split the FMA in two).
+  const float* xb = reinterpret_cast<const float*>(t.x + i0 * t.x_stride);
   alignas(64) float lanes[16][RN][16];
   for (int l = 0; l < 16; ++l) {
     __m512 acc[4][RN];
     for (int q = 0; q < 4; ++q)
       for (int c = 0; c < RN; ++c) acc[q][c] = _mm512_setzero_ps();
     const float* p = group + l * steps * kPanelRows;
-    const int64_t at = l * steps;
-    for (int64_t j = 0; j < steps; j += 4)
+    const float* xl = xb + l * steps * RN;
+    for (int64_t j = 0; j < steps; j += 4, p += 4 * kPanelRows, xl += 4 * RN)
       for (int q = 0; q < 4; ++q) {
-        const __m512 wv = _mm512_load_ps(p + (j + q) * kPanelRows);
-        for (int c = 0; c < RN; ++c) acc[q][c] = _mm512_fmadd_ps(wv, _mm512_set1_ps(x[c][at + j + q]), acc[q][c]);
+        const __m512 wv = _mm512_load_ps(p + q * kPanelRows);
+        for (int c = 0; c < RN; ++c) acc[q][c] = _mm512_fmadd_ps(wv, _mm512_set1_ps(xl[q * RN + c]), acc[q][c]);
       }
     for (int c = 0; c < RN; ++c)
       _mm512_store_ps(lanes[l][c],
@@ -356,8 +363,6 @@ void panel_block(const GemmTile& t, const float* group, int64_t g, int64_t i0, _
   }
 }
 
-// Six activation rows at a time: 24 accumulators, the weight vector and a free register.
-constexpr int kPanelBlockRows = 6;
 
 void gemm_f16_panel(const GemmTile& t) {
   const int64_t np = t.k / 64 * 64;
@@ -1390,20 +1395,21 @@ void convert_row_f16_simd(const float* x, void* dst, int64_t k) {
   }
 }
 
-// convert_row_f16_simd's values, element 16j + l (of the first np) at l * (np / 16) + j; the
-// rest in place.
-void convert_row_f16_panel(const float* x, void* dst, int64_t k) {
+// Rows x[0], x[ldx], ... as one block of the panel kernel's activations (panel_x_offset):
+// convert_row_f16_simd's values, value 16j + l of row c (of the first np) at
+// (l * steps + j) * rows + c, scattered from each run of 16 converted together.
+void convert_block_f16_panel(const float* x, int64_t ldx, int rows, void* dst, int64_t k) {
   auto* out = static_cast<float*>(dst);
   const int64_t np = k / 64 * 64, steps = np / 16;
-  convert_row_f16_simd(x + np, out + np, k - np);
-  const __m512i across = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                            _mm512_set1_epi32(16));
-  for (int l = 0; l < 16; ++l)
-    for (int64_t j = 0; j < steps; j += 16) {
-      const __mmask16 m = steps - j >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (steps - j)) - 1);
-      const __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, across, x + 16 * j + l, 4);
-      _mm512_mask_storeu_ps(out + l * steps + j, m, _mm512_cvtph_ps(_mm512_cvtps_ph(v, kRoundNearest)));
-    }
+  const __m512i lanes = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                           _mm512_set1_epi32(static_cast<int>(steps * rows)));
+  for (int c = 0; c < rows; ++c) {
+    const float* xr = x + c * ldx;
+    for (int64_t j = 0; j < steps; ++j)
+      _mm512_i32scatter_ps(out + j * rows + c, lanes,
+                           _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_loadu_ps(xr + 16 * j), kRoundNearest)), 4);
+    convert_row_f16_simd(xr + np, out + np * rows + c * (k - np), k - np);
+  }
 }
 
 // The scalar table's q8 activation blocks, 32 values in two registers: the same maximum
@@ -1466,7 +1472,8 @@ KernelTable make_avx512() {
   KernelTable t;
   t.name = "avx512";
   t.f32 = {nullptr, nullptr, gemm_f32};
-  t.f16 = {x_row_bytes_f32, convert_row_f16_simd, gemm_f16, f16_panel_bytes, f16_build_panel, convert_row_f16_panel};
+  t.f16 = {x_row_bytes_f32, convert_row_f16_simd, gemm_f16, f16_panel_bytes, f16_build_panel, nullptr, nullptr,
+           convert_block_f16_panel, kPanelBlockRows};
   const auto q8_0 = convert_row_q8_simd<BlockQ8_0>;
   const auto q8_1 = convert_row_q8_simd<BlockQ8_1>;
   t.q4_0 = {x_row_bytes_q8_0, q8_0, gemm_q4_0, QuantPanel<Q4_0>::bytes, QuantPanel<Q4_0>::build, q8_0};

@@ -281,8 +281,27 @@ void matmul_rows(const kernels::TypeKernels* tk, const MatrixView& w, const floa
     auto convert_rows = [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) convert(x + i * ldx, dst + i * x_stride, k);
     };
-    if (n * k >= 32768) pool.parallel_for(n, convert_rows);
-    else convert_rows(0, n);
+    if (panel != nullptr && tk->convert_panel_block != nullptr) {
+      // Blocks of rows (panel_x_offset), counted from each tile's first row: a tile's blocks,
+      // then the next tile's (the last block of a tile may be short).
+      const int block = tk->panel_x_block;
+      const int64_t tn = activation_tile_rows(x_stride), per_tile = (tn + block - 1) / block;
+      const int64_t n_blocks = (n + tn - 1) / tn * per_tile;
+      auto convert_blocks = [&](int64_t q0, int64_t q1) {
+        for (int64_t q = q0; q < q1; ++q) {
+          const int64_t s = q / per_tile * tn, first = s + q % per_tile * block;
+          const int64_t last = std::min({first + block, s + tn, n});
+          if (first < last)
+            tk->convert_panel_block(x + first * ldx, ldx, static_cast<int>(last - first), dst + first * x_stride, k);
+        }
+      };
+      if (n * k >= 32768) pool.parallel_for(n_blocks, convert_blocks);
+      else convert_blocks(0, n_blocks);
+    } else if (n * k >= 32768) {
+      pool.parallel_for(n, convert_rows);
+    } else {
+      convert_rows(0, n);
+    }
     xc = dst;
   }
 

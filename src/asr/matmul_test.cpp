@@ -248,14 +248,17 @@ uint32_t bits_of(float f) {
 // Every variant sums in the reference's order (ggml's vec_dot / repacked kernels), so each
 // gives the scalar table's bits: shapes with and without a tail past the last 64-element
 // step, batches long enough for a weight panel (kernels::kPanelMinRows), and the repacked
-// q4_0 order.
+// q4_0 order. The panel batches include several activation tiles, rows so long that a tile's
+// rows are not a whole number of the panel kernel's blocks (kernels::panel_x_offset), and a
+// batch converted in chunks.
 TEST_P(MatmulVariant, GivesTheScalarBits) {
   struct Shape { int64_t m, k, n; };
   for (TensorType type : kWeightTypes) {
     for (bool repacked : {false, true}) {
       if (repacked && type != TensorType::Q4_0) continue;
       for (Shape s : {Shape{96, 1536, 19}, Shape{37, 96, 5}, Shape{24, 240, 3}, Shape{24, 240, 11}, Shape{22, 250, 9},
-                      Shape{8, 16, 2}, Shape{37, 250, 70}, Shape{40, 448, 64}}) {
+                      Shape{8, 16, 2}, Shape{37, 250, 70}, Shape{40, 448, 64}, Shape{40, 448, 301},
+                      Shape{18, 5160, 70}, Shape{20, 448, 1201}}) {
         if (type != TensorType::F32 && type != TensorType::F16 && s.k % 32 != 0) continue;
         SCOPED_TRACE(std::string(type_name(type)) + (repacked ? " repacked" : "") + " k=" + std::to_string(s.k));
         Weights w = make_weights(type, s.m, s.k, 8, 0);
