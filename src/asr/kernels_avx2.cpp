@@ -937,11 +937,52 @@ void dot_f16_blocked_row(const uint16_t* blocks, int64_t n_blocks, const uint16_
   }
 }
 
-// Row after row: sixteen registers hold one row's accumulators.
+// R rows (beam search's, of one head) over eight keys at a time: each key vector widened once
+// for all of them, two registers of double lanes per row (so each key's sum keeps its order),
+// the rows' queries widened to double once per call.
+template <int R>
+void dot_f16_blocked_rows(const uint16_t* blocks, int64_t n_blocks, const uint16_t* const* q16, int64_t d,
+                          float* const* out) {
+  thread_local std::vector<double> wide;
+  wide.resize(static_cast<size_t>(R * d));
+  const double* q[R];
+  for (int r = 0; r < R; ++r) {
+    for (int64_t i = 0; i < d; ++i) wide[r * d + i] = half(q16[r][i]);
+    q[r] = wide.data() + r * d;
+  }
+  for (int64_t j0 = 0; j0 < n_blocks * kKeyBlock; j0 += 8) {
+    const uint16_t* keys = blocks + j0 / kKeyBlock * kKeyBlock * d + j0 % kKeyBlock;
+    __m256d acc[R][2];
+    for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_pd();
+    for (int64_t i = 0; i < d; ++i) {
+      const __m256 kf = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(keys + i * kKeyBlock)));
+      const __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(kf)), hi = _mm256_cvtps_pd(_mm256_extractf128_ps(kf, 1));
+      for (int r = 0; r < R; ++r) {
+        const __m256d qv = _mm256_broadcast_sd(q[r] + i);
+        acc[r][0] = _mm256_fmadd_pd(lo, qv, acc[r][0]);
+        acc[r][1] = _mm256_fmadd_pd(hi, qv, acc[r][1]);
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      _mm_storeu_ps(out[r] + j0, _mm256_cvtpd_ps(acc[r][0]));
+      _mm_storeu_ps(out[r] + j0 + 4, _mm256_cvtpd_ps(acc[r][1]));
+    }
+  }
+}
+
+// One row: sixteen registers hold its accumulators. Several: up to five side by side.
 void dot_f16_blocked(const uint16_t* blocks, int64_t n_blocks, const uint16_t* const* q, int nq, int64_t d,
                      float* const* out) {
-  for (int r = 0; r < nq; ++r) dot_f16_blocked_row(blocks, n_blocks, q[r], d, out[r]);
+  switch (nq) {
+    case 1: return dot_f16_blocked_row(blocks, n_blocks, q[0], d, out[0]);
+    case 2: return dot_f16_blocked_rows<2>(blocks, n_blocks, q, d, out);
+    case 3: return dot_f16_blocked_rows<3>(blocks, n_blocks, q, d, out);
+    case 4: return dot_f16_blocked_rows<4>(blocks, n_blocks, q, d, out);
+    case 5: return dot_f16_blocked_rows<5>(blocks, n_blocks, q, d, out);
+    default: return;
+  }
 }
+static_assert(kDotQueries == 5, "dot_f16_blocked covers 1..5 rows");
 
 // The scalar table's q8 activation blocks, 32 values in four registers (as ggml's AVX2
 // quantize_row_q8 computes them): the same maximum (NaN lanes never win), multiplier
