@@ -1097,6 +1097,91 @@ void gelu_f16(float* x, int64_t n, const uint16_t* table) {
   }
 }
 
+// q5_1 rows from their interleaved records (BlockQ5_1x4), NX activation rows, as the AVX-512
+// table's gemv_q5_1_x4 computes them: half a record (two rows) at a time, lane 4 i + j of the
+// low and high sums row i's integer lane j and 4 + j of UnsignedQuantKernel's eight (elements
+// 4 j.. and 16 + 4 j..), each lane's FMA with d_w * d_x block by block, and each row's result
+// the same additions in the same order, so the bits are theirs. Without VNNI the four-product
+// sums come from maddubs (pairs, far below int16's limit for 5-bit levels) and madd.
+inline __m256i bits_to_bytes(uint32_t bits) {  // byte t: 0xff where bit t is set
+  const __m256i spread = _mm256_shuffle_epi8(
+      _mm256_set1_epi32(static_cast<int>(bits)),
+      _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+  const __m256i bit = _mm256_set1_epi64x(0x8040201008040201);
+  return _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+}
+
+template <int NX>
+void gemv_q5_1_x4_rows(const GemmTile& t) {
+  const int64_t nb = t.k / kQK, groups = t.m / 4;
+  thread_local std::vector<float> scales;  // per activation row and block: d_x, s_x
+  scales.resize(static_cast<size_t>(NX) * 2 * nb);
+  const BlockQ8_1* x[NX];
+  for (int r = 0; r < NX; ++r) {
+    x[r] = reinterpret_cast<const BlockQ8_1*>(t.x + r * t.x_stride);
+    for (int64_t b = 0; b < nb; ++b) {
+      scales[(r * nb + b) * 2] = half(x[r][b].d);
+      scales[(r * nb + b) * 2 + 1] = half(x[r][b].s);
+    }
+  }
+  const __m256i low4 = _mm256_set1_epi8(0x0f), fifth = _mm256_set1_epi8(0x10), ones = _mm256_set1_epi16(1);
+  const auto* rec = reinterpret_cast<const BlockQ5_1x4*>(t.interleaved);
+  for (int64_t g = 0; g < groups; ++g, rec += nb) {
+    alignas(16) float m[NX][4];
+    for (int h = 0; h < 2; ++h) {
+      const __m256i by_row = _mm256_add_epi32(_mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1), _mm256_set1_epi32(2 * h));
+      __m256 acc_lo[NX], acc_hi[NX];
+      __m128 msum[NX];
+      for (int r = 0; r < NX; ++r) {
+        acc_lo[r] = acc_hi[r] = _mm256_setzero_ps();
+        msum[r] = _mm_setzero_ps();
+      }
+      for (int64_t b = 0; b < nb; ++b) {
+        const BlockQ5_1x4& q = rec[b];
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q.qs[2 * h]));
+        const __m256i lo = _mm256_or_si256(_mm256_and_si256(v, low4),
+                                           _mm256_and_si256(bits_to_bytes(static_cast<uint32_t>(q.qh_lo >> (32 * h))), fifth));
+        const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), low4),
+                                           _mm256_and_si256(bits_to_bytes(static_cast<uint32_t>(q.qh_hi >> (32 * h))), fifth));
+        const __m128 dm = _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q.d)));  // d0-3
+        const __m256 d_w = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(dm), by_row);  // rows 2h, 2h + 1
+        const __m128 m_w = _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q.m)));
+        for (int r = 0; r < NX; ++r) {
+          const int8_t* qx = x[r][b].qs;
+          const __m256i x_lo = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qx)));
+          const __m256i x_hi = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qx + 16)));
+          const __m256 p_lo = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(lo, x_lo), ones));
+          const __m256 p_hi = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(hi, x_hi), ones));
+          const float* sc = &scales[(r * nb + b) * 2];
+          const __m256 d = _mm256_mul_ps(d_w, _mm256_set1_ps(sc[0]));
+          acc_lo[r] = _mm256_fmadd_ps(d, p_lo, acc_lo[r]);
+          acc_hi[r] = _mm256_fmadd_ps(d, p_hi, acc_hi[r]);
+          if (h == 0) msum[r] = _mm_add_ps(msum[r], _mm_mul_ps(m_w, _mm_set1_ps(sc[1])));
+        }
+      }
+      for (int r = 0; r < NX; ++r) {
+        if (h == 0) _mm_store_ps(m[r], msum[r]);
+        alignas(32) float s[8];
+        _mm256_store_ps(s, _mm256_add_ps(acc_lo[r], acc_hi[r]));
+        float* y = t.y + r * t.ldy + 4 * g + 2 * h;
+        for (int i = 0; i < 2; ++i) y[i] = ((s[4 * i] + s[4 * i + 2]) + (s[4 * i + 1] + s[4 * i + 3])) + m[r][2 * h + i];
+      }
+    }
+  }
+}
+
+void gemv_q5_1_x4(const GemmTile& t) {
+  switch (t.n) {
+    case 1: return gemv_q5_1_x4_rows<1>(t);
+    case 2: return gemv_q5_1_x4_rows<2>(t);
+    case 3: return gemv_q5_1_x4_rows<3>(t);
+    case 4: return gemv_q5_1_x4_rows<4>(t);
+    case 5: return gemv_q5_1_x4_rows<5>(t);
+    default: return;
+  }
+}
+static_assert(kInterleavedMaxRows == 5, "gemv_q5_1_x4 covers 1..5 activation rows");
+
 KernelTable make_avx2() {
   KernelTable t;
   t.name = "avx2";
@@ -1108,7 +1193,7 @@ KernelTable make_avx2() {
   t.q4_0 = {x_row_bytes_q8_0, q8_0, gemm_q4_0, QuantPanel<Q4_0>::bytes, QuantPanel<Q4_0>::build, q8_0};
   t.q4_1 = {x_row_bytes_q8_1, q8_1, gemm_q4_1, QuantPanel<Q4_1>::bytes, QuantPanel<Q4_1>::build, q8_1};
   t.q5_0 = {x_row_bytes_q8_0, q8_0, gemm_q5_0, QuantPanel<Q5_0>::bytes, QuantPanel<Q5_0>::build, q8_0};
-  t.q5_1 = {x_row_bytes_q8_1, q8_1, gemm_q5_1, QuantPanel<Q5_1>::bytes, QuantPanel<Q5_1>::build, q8_1};
+  t.q5_1 = {x_row_bytes_q8_1, q8_1, gemm_q5_1, QuantPanel<Q5_1>::bytes, QuantPanel<Q5_1>::build, q8_1, gemv_q5_1_x4};
   t.q8_0 = {x_row_bytes_q8_0, q8_0, gemm_q8_0, Q8_0Panel::bytes, Q8_0Panel::build, q8_0};
   t.q4_0_repacked = {x_row_bytes_q8_0, q8_0, gemm_q4_0_repacked_avx2};
   t.exp_shifted = exp_shifted;
