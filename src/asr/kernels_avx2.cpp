@@ -1112,18 +1112,10 @@ inline __m256i bits_to_bytes(uint32_t bits) {  // byte t: 0xff where bit t is se
 }
 
 template <int NX>
-void gemv_q5_1_x4_rows(const GemmTile& t) {
+void gemv_q5_1_x4_rows(const GemmTile& t, const std::vector<float>& scales) {
   const int64_t nb = t.k / kQK, groups = t.m / 4;
-  thread_local std::vector<float> scales;  // per activation row and block: d_x, s_x
-  scales.resize(static_cast<size_t>(NX) * 2 * nb);
   const BlockQ8_1* x[NX];
-  for (int r = 0; r < NX; ++r) {
-    x[r] = reinterpret_cast<const BlockQ8_1*>(t.x + r * t.x_stride);
-    for (int64_t b = 0; b < nb; ++b) {
-      scales[(r * nb + b) * 2] = half(x[r][b].d);
-      scales[(r * nb + b) * 2 + 1] = half(x[r][b].s);
-    }
-  }
+  for (int r = 0; r < NX; ++r) x[r] = reinterpret_cast<const BlockQ8_1*>(t.x + r * t.x_stride);
   const __m256i low4 = _mm256_set1_epi8(0x0f), fifth = _mm256_set1_epi8(0x10), ones = _mm256_set1_epi16(1);
   const auto* rec = reinterpret_cast<const BlockQ5_1x4*>(t.interleaved);
   for (int64_t g = 0; g < groups; ++g, rec += nb) {
@@ -1171,16 +1163,10 @@ void gemv_q5_1_x4_rows(const GemmTile& t) {
 }
 
 void gemv_q5_1_x4(const GemmTile& t) {
-  switch (t.n) {
-    case 1: return gemv_q5_1_x4_rows<1>(t);
-    case 2: return gemv_q5_1_x4_rows<2>(t);
-    case 3: return gemv_q5_1_x4_rows<3>(t);
-    case 4: return gemv_q5_1_x4_rows<4>(t);
-    case 5: return gemv_q5_1_x4_rows<5>(t);
-    default: return;
-  }
+  thread_local std::vector<float> scales;  // per activation row and block: d_x, s_x
+  gemv_interleaved_rows(t, scales, [](uint16_t h) { return half(h); },
+                        [&]<int N>() { gemv_q5_1_x4_rows<N>(t, scales); });
 }
-static_assert(kInterleavedMaxRows == 5, "gemv_q5_1_x4 covers 1..5 activation rows");
 
 KernelTable make_avx2() {
   KernelTable t;

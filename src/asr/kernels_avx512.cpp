@@ -911,18 +911,10 @@ void gemm_q5_0(const GemmTile& t) { gemm_quant<Q5_0, 4, 4, UnsignedQuantKernel<Q
 // its FMA with d_w * d_x block by block, and the row's result the same additions in the same
 // order as the row kernels (QuantAccumulator::result), so the bits are theirs.
 template <int NX>
-void gemv_q5_1_x4_rows(const GemmTile& t) {
+void gemv_q5_1_x4_rows(const GemmTile& t, const std::vector<float>& scales) {
   const int64_t nb = t.k / kQK, groups = t.m / 4;
-  thread_local std::vector<float> scales;  // per activation row and block: d_x, s_x
-  scales.resize(static_cast<size_t>(NX) * 2 * nb);
   const BlockQ8_1* x[NX];
-  for (int r = 0; r < NX; ++r) {
-    x[r] = reinterpret_cast<const BlockQ8_1*>(t.x + r * t.x_stride);
-    for (int64_t b = 0; b < nb; ++b) {
-      scales[(r * nb + b) * 2] = half(x[r][b].d);
-      scales[(r * nb + b) * 2 + 1] = half(x[r][b].s);
-    }
-  }
+  for (int r = 0; r < NX; ++r) x[r] = reinterpret_cast<const BlockQ8_1*>(t.x + r * t.x_stride);
   const __m512i low4 = _mm512_set1_epi8(0x0f), fifth = _mm512_set1_epi8(0x10);
   const __m512i by_row = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
   const auto* rec = reinterpret_cast<const BlockQ5_1x4*>(t.interleaved);
@@ -967,16 +959,10 @@ void gemv_q5_1_x4_rows(const GemmTile& t) {
 }
 
 void gemv_q5_1_x4(const GemmTile& t) {
-  switch (t.n) {
-    case 1: return gemv_q5_1_x4_rows<1>(t);
-    case 2: return gemv_q5_1_x4_rows<2>(t);
-    case 3: return gemv_q5_1_x4_rows<3>(t);
-    case 4: return gemv_q5_1_x4_rows<4>(t);
-    case 5: return gemv_q5_1_x4_rows<5>(t);
-    default: return;
-  }
+  thread_local std::vector<float> scales;  // per activation row and block: d_x, s_x
+  gemv_interleaved_rows(t, scales, [](uint16_t h) { return half(h); },
+                        [&]<int N>() { gemv_q5_1_x4_rows<N>(t, scales); });
 }
-static_assert(kInterleavedMaxRows == 5, "gemv_q5_1_x4 covers 1..5 activation rows");
 
 void gemm_q5_1(const GemmTile& t) { gemm_quant<Q5_1, 4, 4, UnsignedQuantKernel<Q5_1>, QuantRowKernel<UnsignedRowBlocks<Q5_1>>>(t); }
 void gemm_q8_0(const GemmTile& t) { gemm_quant<Q8_0Panel, 4, 3, Q8_0Kernel, QuantRowKernel<Q8_0RowBlocks>>(t); }

@@ -17,6 +17,31 @@
 namespace thoth::asr::kernels {
 namespace {
 
+// A decoder step's q5_1 product over interleaved records (gemv_q5_1_x4): rows<N>() for its N
+// = t.n activation rows (1..kInterleavedMaxRows), after each row's per-block q8_1 scales
+// (d_x, s_x; to_float converts an f16 field) are widened into scales: [row][block][2].
+template <class Half, class Rows>
+void gemv_interleaved_rows(const GemmTile& t, std::vector<float>& scales, Half to_float, Rows rows) {
+  static_assert(kInterleavedMaxRows == 5, "covers 1..5 activation rows");
+  const int64_t nb = t.k / kQK;
+  scales.resize(static_cast<size_t>(t.n) * 2 * nb);
+  for (int64_t r = 0; r < t.n; ++r) {
+    const auto* x = reinterpret_cast<const BlockQ8_1*>(t.x + r * t.x_stride);
+    for (int64_t b = 0; b < nb; ++b) {
+      scales[(r * nb + b) * 2] = to_float(x[b].d);
+      scales[(r * nb + b) * 2 + 1] = to_float(x[b].s);
+    }
+  }
+  switch (t.n) {
+    case 1: return rows.template operator()<1>();
+    case 2: return rows.template operator()<2>();
+    case 3: return rows.template operator()<3>();
+    case 4: return rows.template operator()<4>();
+    case 5: return rows.template operator()<5>();
+    default: return;
+  }
+}
+
 // K::block<RM, RN>(tile, r0, i0) computes outputs r0..r0+RM-1 of activation rows
 // i0..i0+RN-1. Each output must be computed the same way whatever RM and RN are.
 template <int RM, int RN, class K>
