@@ -41,12 +41,12 @@ struct F32Weights {
   }
 };
 
-// The tail past the last step of 64 (exact products added in double, element after element)
-// as the AVX-512 table runs it: after the tile's blocks, 16 outputs' chains side by side.
 // The f16 panel kernel's activation rows at a time (TypeKernels::panel_x_block): twelve
 // accumulators, the weight vector and the broadcasts.
 constexpr int kPanelBlockRows = 3;
 
+// The tail past the last step of 64 (exact products added in double, element after element)
+// as the AVX-512 table runs it: after the tile's blocks, 16 outputs' chains side by side.
 struct F16Weights {
   static constexpr bool kTileTail = true;
   static __m256 load(const uint8_t* row, int64_t j) {
@@ -242,7 +242,6 @@ void panel_block(const GemmTile& t, const float* group, int64_t g, int h, int64_
     }
   }
 }
-
 
 void gemm_f16_panel(const GemmTile& t) {
   const int64_t np = t.k / 64 * 64;

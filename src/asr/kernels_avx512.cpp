@@ -100,14 +100,14 @@ struct F32Weights {
   }
 };
 
-// Past the last full step the f16 product adds each exact product in double, element after
-// element: a latency-bound chain per output. The blocks store the steps' sums; one pass over
-// the finished tile then runs 32 outputs' chains side by side (weight rows in the lanes), the
-// tile's weight tails transposed once for all its activation rows.
 // The f16 panel kernel's activation rows at a time (TypeKernels::panel_x_block): 24
 // accumulators, the weight vector and a free register.
 constexpr int kPanelBlockRows = 6;
 
+// Past the last full step the f16 product adds each exact product in double, element after
+// element: a latency-bound chain per output. The blocks store the steps' sums; one pass over
+// the finished tile then runs 32 outputs' chains side by side (weight rows in the lanes), the
+// tile's weight tails transposed once for all its activation rows.
 struct F16Weights {
   static constexpr bool kTileTail = true;
   static __m512 load(const uint8_t* row, int64_t j) {
@@ -362,7 +362,6 @@ void panel_block(const GemmTile& t, const float* group, int64_t g, int64_t i0, _
     _mm512_mask_storeu_ps(t.y + (i0 + c) * t.ldy + g * kPanelRows, rows, _mm512_add_ps(h[0], h[1]));
   }
 }
-
 
 void gemm_f16_panel(const GemmTile& t) {
   const int64_t np = t.k / 64 * 64;
