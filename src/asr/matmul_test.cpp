@@ -250,7 +250,8 @@ uint32_t bits_of(float f) {
 // step, batches long enough for a weight panel (kernels::kPanelMinRows), and the repacked
 // q4_0 order. The panel batches include several activation tiles, rows so long that a tile's
 // rows are not a whole number of the panel kernel's blocks (kernels::panel_x_offset), and a
-// batch converted in chunks.
+// batch converted in chunks; decoder steps of 2-5 rows (beam search's) with and without a
+// tail, over a number of weight rows that is not a multiple of four.
 TEST_P(MatmulVariant, GivesTheScalarBits) {
   struct Shape { int64_t m, k, n; };
   for (TensorType type : kWeightTypes) {
@@ -258,7 +259,8 @@ TEST_P(MatmulVariant, GivesTheScalarBits) {
       if (repacked && type != TensorType::Q4_0) continue;
       for (Shape s : {Shape{96, 1536, 19}, Shape{37, 96, 5}, Shape{24, 240, 3}, Shape{24, 240, 11}, Shape{22, 250, 9},
                       Shape{8, 16, 2}, Shape{37, 250, 70}, Shape{40, 448, 64}, Shape{40, 448, 301},
-                      Shape{18, 5160, 70}, Shape{20, 448, 1201}}) {
+                      Shape{18, 5160, 70}, Shape{20, 448, 1201}, Shape{37, 384, 5}, Shape{42, 128, 4},
+                      Shape{41, 192, 2}, Shape{43, 64, 3}}) {
         if (type != TensorType::F32 && type != TensorType::F16 && s.k % 32 != 0) continue;
         SCOPED_TRACE(std::string(type_name(type)) + (repacked ? " repacked" : "") + " k=" + std::to_string(s.k));
         Weights w = make_weights(type, s.m, s.k, 8, 0);
