@@ -914,11 +914,9 @@ void f16_online_softmax(const OnlineSoftmaxJob* jobs, int count, int64_t stride,
 // exactly as sum + f32(k * q): the product of two f16 values is exact in float and in double.
 void dot_f16_blocked_row(const uint16_t* blocks, int64_t n_blocks, const uint16_t* q16, int64_t d, float* out) {
   constexpr int kHalf = kKeyBlock / 2;
-  // The query widened to double once for all the blocks: a broadcast from memory then costs
-  // no arithmetic beside the FMAs.
-  thread_local std::vector<double> q;
-  q.resize(static_cast<size_t>(d));
-  for (int64_t i = 0; i < d; ++i) q[i] = half(q16[i]);
+  const double* wide[1];
+  widen_queries<1>(&q16, d, [](uint16_t h) { return static_cast<double>(half(h)); }, wide);
+  const double* q = wide[0];
   for (int64_t b = 0; b < n_blocks * 2; ++b) {
     const uint16_t* keys = blocks + b / 2 * kKeyBlock * d + b % 2 * kHalf;
     __m256d acc[kHalf / 4];
@@ -937,18 +935,12 @@ void dot_f16_blocked_row(const uint16_t* blocks, int64_t n_blocks, const uint16_
 }
 
 // R rows (beam search's, of one head) over eight keys at a time: each key vector widened once
-// for all of them, two registers of double lanes per row (so each key's sum keeps its order),
-// the rows' queries widened to double once per call.
+// for all of them, two registers of double lanes per row (so each key's sum keeps its order).
 template <int R>
 void dot_f16_blocked_rows(const uint16_t* blocks, int64_t n_blocks, const uint16_t* const* q16, int64_t d,
                           float* const* out) {
-  thread_local std::vector<double> wide;
-  wide.resize(static_cast<size_t>(R * d));
   const double* q[R];
-  for (int r = 0; r < R; ++r) {
-    for (int64_t i = 0; i < d; ++i) wide[r * d + i] = half(q16[r][i]);
-    q[r] = wide.data() + r * d;
-  }
+  widen_queries<R>(q16, d, [](uint16_t h) { return static_cast<double>(half(h)); }, q);
   for (int64_t j0 = 0; j0 < n_blocks * kKeyBlock; j0 += 8) {
     const uint16_t* keys = blocks + j0 / kKeyBlock * kKeyBlock * d + j0 % kKeyBlock;
     __m256d acc[R][2];

@@ -1336,17 +1336,11 @@ void dot_f16_keys(const uint16_t* keys, const double* const* q, int64_t d, float
 }
 
 // One row: a block's 64 keys in eight registers. Several: half a block at a time (four
-// registers per row). The rows' queries are widened to double once for all the blocks (a
-// broadcast from memory then costs no arithmetic beside the FMAs).
+// registers per row).
 template <int R>
 void dot_f16_blocks(const uint16_t* blocks, int64_t n_blocks, const uint16_t* const* q, int64_t d, float* const* out) {
-  thread_local std::vector<double> wide;
-  wide.resize(static_cast<size_t>(R * d));
   const double* qd[R];
-  for (int r = 0; r < R; ++r) {
-    for (int64_t i = 0; i < d; ++i) wide[r * d + i] = half(q[r][i]);
-    qd[r] = wide.data() + r * d;
-  }
+  widen_queries<R>(q, d, [](uint16_t h) { return static_cast<double>(half(h)); }, qd);
   for (int64_t b = 0; b < n_blocks; ++b, blocks += kKeyBlock * d) {
     if constexpr (R == 1) {
       dot_f16_keys<1, kKeyBlock / 8>(blocks, qd, d, out, b * kKeyBlock);

@@ -17,6 +17,19 @@
 namespace thoth::asr::kernels {
 namespace {
 
+// The key dots' query rows (f16, d values each) widened to double once per call, into a
+// buffer of the calling thread: the dots then broadcast each value from memory, with no
+// conversion beside their FMAs. wide[r] stays valid until the thread's next call.
+template <int R, class Half>
+void widen_queries(const uint16_t* const* q, int64_t d, Half to_double, const double* (&wide)[R]) {
+  thread_local std::vector<double> buf;
+  buf.resize(static_cast<size_t>(R * d));
+  for (int r = 0; r < R; ++r) {
+    for (int64_t i = 0; i < d; ++i) buf[r * d + i] = to_double(q[r][i]);
+    wide[r] = buf.data() + r * d;
+  }
+}
+
 // A decoder step's q5_1 product over interleaved records (gemv_q5_1_x4): rows<N>() for its N
 // = t.n activation rows (1..kInterleavedMaxRows), after each row's per-block q8_1 scales
 // (d_x, s_x; to_float converts an f16 field) are widened into scales: [row][block][2].
