@@ -390,7 +390,7 @@ TEST_P(MatmulVariant, F32AxpyChainsGiveTheScalarBits) {
       std::vector<float> got = y0, want = y0;
       f32_axpy(got.data(), x.data(), stride, s.data(), count, n);
       // The many-row form (more rows than one kernel call takes): each row the single form's bits.
-      for (int nr : {1, 2, 5, 6, 7, 13}) {
+      for (int nr : {1, 2, 5, 6, 7, 12, 13, 25, 48}) {
         std::vector<std::vector<float>> sr(nr, std::vector<float>(count)), rows(nr, std::vector<float>(n));
         std::vector<float*> ys(nr);
         std::vector<const float*> ss(nr);
