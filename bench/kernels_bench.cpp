@@ -1,6 +1,6 @@
 // Matrix-product throughput per weight type and kernel variant on Whisper-tiny shapes:
 // encoder-like (1500 activation rows), decoder-like (1 row, incl. the 51864-way logits) and
-// beam search's (5 rows); q5_1 weights with the interleaved copy a model's decoder reads.
+// beam search's (5 rows); q5_1 and q8_0 weights with the interleaved copy a model's decoder reads.
 // Prints GFLOP/s per case, then the speed-up of the best variant over scalar.
 #include <benchmark/benchmark.h>
 
@@ -43,7 +43,7 @@ const TensorType kTypes[] = {TensorType::F32,  TensorType::F16,  TensorType::Q8_
 
 struct Weights {
   std::vector<uint8_t> bytes;
-  std::vector<thoth::asr::kernels::BlockQ5_1x4> interleaved;  // q5_1: as a model's decoder matrices
+  std::vector<uint8_t> interleaved;  // q5_1, q8_0: as a model's decoder matrices
   MatrixView view;
 };
 
@@ -63,11 +63,11 @@ const Weights& weights(TensorType type, int64_t m, int64_t k) {
     thoth::asr::quantize_row_reference(type, row.data(), w.bytes.data() + r * rb, k);
   }
   w.view = {type, w.bytes.data(), m, k, rb};
-  // A q5_1 model's decoder steps read their rows interleaved by fours where the variant can:
-  // so do the decoder-shaped cases here.
-  if (type == TensorType::Q5_1) {
-    w.interleaved.resize(static_cast<size_t>(m / 4 * k / thoth::asr::kQK));
-    thoth::asr::kernels::interleave_q5_1(w.bytes.data(), rb, m / 4, k, w.interleaved.data());
+  // A q5_1 or q8_0 model's decoder steps read their rows interleaved by fours where the
+  // variant can: so do the decoder-shaped cases here.
+  if (type == TensorType::Q5_1 || type == TensorType::Q8_0) {
+    w.interleaved.resize(static_cast<size_t>(m / 4) * 4 * rb);
+    thoth::asr::kernels::interleave_rows(type, w.bytes.data(), rb, m / 4, k, w.interleaved.data());
     w.view.interleaved = w.interleaved.data();
   }
   return cache.emplace(key, std::move(w)).first->second;

@@ -31,7 +31,7 @@ struct GemmTile {
   float* y = nullptr;
   int64_t ldy = 0;
   // Decoder steps only (TypeKernels::gemv_interleaved): the tile's rows in groups of four
-  // (interleave_q5_1's records, from the group of its first row, a multiple of 4).
+  // (interleave_rows' records, from the group of its first row, a multiple of 4).
   const uint8_t* interleaved = nullptr;
   // Batches only (TypeKernels::build_panel): the tile's weight rows rearranged, from its first
   // row (a multiple of kPanelRows) on; x then holds convert_row_panel's rows, or
@@ -95,10 +95,21 @@ struct BlockQ5_1x4 {
   uint16_t d[4], m[4];
 };
 static_assert(sizeof(BlockQ5_1x4) == 4 * sizeof(BlockQ5_1), "the interleaved copy is as large as the rows");
+
+// q8_0 weight rows in groups of four, the same way: elements 0-15 of the four rows side by
+// side (row i's at lo[i]), then elements 16-31 (hi[i]), each level plus 128 (VNNI multiplies
+// unsigned by signed bytes; the kernels take 128 * sum(x) back from the integer sums); the
+// scales.
+struct BlockQ8_0x4 {
+  uint8_t lo[4][kQK / 2], hi[4][kQK / 2];
+  uint16_t d[4];
+};
+static_assert(sizeof(BlockQ8_0x4) == 4 * sizeof(BlockQ8_0), "the interleaved copy is as large as the rows");
+
 constexpr int kInterleavedMaxRows = 5;  // beam search's sequences
-// Rows [0, groups * 4) of q5_1 rows w (w_stride bytes apart, k elements each) into out
-// (groups * k / 32 records).
-void interleave_q5_1(const uint8_t* w, size_t w_stride, int64_t groups, int64_t k, BlockQ5_1x4* out);
+// Rows [0, groups * 4) of q5_1 or q8_0 rows w (w_stride bytes apart, k elements each) into
+// out (groups * k / 32 records of BlockQ5_1x4 / BlockQ8_0x4, 4 * sizeof(block) bytes each).
+void interleave_rows(TensorType type, const uint8_t* w, size_t w_stride, int64_t groups, int64_t k, void* out);
 
 // Flash attention's keys (one head's) in blocks of kKeyBlock: element i of key j at
 // key_block_index(j, i, d), so a block's keys lie side by side in vector lanes and each lane

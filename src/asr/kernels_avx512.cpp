@@ -964,6 +964,71 @@ void gemv_q5_1_x4(const GemmTile& t) {
 }
 
 void gemm_q5_1(const GemmTile& t) { gemm_quant<Q5_1, 4, 4, UnsignedQuantKernel<Q5_1>, QuantRowKernel<UnsignedRowBlocks<Q5_1>>>(t); }
+
+// q8_0 rows from their interleaved records (BlockQ8_0x4), NX activation rows, in
+// gemv_q5_1_x4_rows' lanes and order: the integer sums are Q8_0Kernel's (levels plus 128
+// against x, less 128 * sum(x) per four elements: terms[r][b] holds those eight, negated, then
+// d_x's bits), so every output is the row kernels'.
+template <int NX>
+void gemv_q8_0_x4_rows(const GemmTile& t, const int32_t* terms) {
+  const int64_t nb = t.k / kQK, groups = t.m / 4;
+  const BlockQ8_0* x[NX];
+  for (int r = 0; r < NX; ++r) x[r] = reinterpret_cast<const BlockQ8_0*>(t.x + r * t.x_stride);
+  const __m512i by_row = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+  const auto* rec = reinterpret_cast<const BlockQ8_0x4*>(t.interleaved);
+  for (int64_t g = 0; g < groups; ++g, rec += nb) {
+    __m512 acc_lo[NX], acc_hi[NX];
+    for (int r = 0; r < NX; ++r) acc_lo[r] = acc_hi[r] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const BlockQ8_0x4& q = rec[b];
+      const __m512i lo = _mm512_loadu_si512(q.lo), hi = _mm512_loadu_si512(q.hi);
+      const __m512 d_w = _mm512_permutexvar_ps(
+          by_row, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q.d)))));
+#pragma GCC unroll 5
+      for (int r = 0; r < NX; ++r) {
+        const int8_t* qx = x[r][b].qs;
+        const int32_t* tb = terms + (r * nb + b) * 9;
+        const __m512i x_lo = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qx)));
+        const __m512i x_hi = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qx + 16)));
+        const __m512i start_lo = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tb)));
+        const __m512i start_hi = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tb + 4)));
+        const __m512 p_lo = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start_lo, lo, x_lo));
+        const __m512 p_hi = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start_hi, hi, x_hi));
+        float d_x;
+        std::memcpy(&d_x, tb + 8, sizeof d_x);
+        const __m512 d = _mm512_mul_ps(d_w, _mm512_set1_ps(d_x));
+        acc_lo[r] = _mm512_fmadd_ps(d, p_lo, acc_lo[r]);
+        acc_hi[r] = _mm512_fmadd_ps(d, p_hi, acc_hi[r]);
+      }
+    }
+    for (int r = 0; r < NX; ++r) {
+      alignas(64) float s[16];
+      _mm512_store_ps(s, _mm512_add_ps(acc_lo[r], acc_hi[r]));
+      float* y = t.y + r * t.ldy + 4 * g;
+      for (int i = 0; i < 4; ++i) y[i] = (s[4 * i] + s[4 * i + 2]) + (s[4 * i + 1] + s[4 * i + 3]);
+    }
+  }
+}
+
+void gemv_q8_0_x4(const GemmTile& t) {
+  // Per activation row and block: -128 * (x[4j] + .. + x[4j + 3]) for j < 8, then d_x.
+  thread_local std::vector<int32_t> terms;
+  const int64_t nb = t.k / kQK;
+  terms.resize(static_cast<size_t>(t.n * nb * 9));
+  const __m256i bias = _mm256_set1_epi8(static_cast<char>(0x80));
+  for (int64_t r = 0; r < t.n; ++r) {
+    const auto* x = reinterpret_cast<const BlockQ8_0*>(t.x + r * t.x_stride);
+    for (int64_t b = 0; b < nb; ++b) {
+      int32_t* tb = terms.data() + (r * nb + b) * 9;
+      const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs));
+      const __m256i zero = _mm256_setzero_si256();
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(tb), _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, bias, xv)));
+      const float d_x = half(x[b].d);
+      std::memcpy(tb + 8, &d_x, sizeof d_x);
+    }
+  }
+  interleaved_rows_dispatch(t.n, [&]<int N>() { gemv_q8_0_x4_rows<N>(t, terms.data()); });
+}
 void gemm_q8_0(const GemmTile& t) { gemm_quant<Q8_0Panel, 4, 3, Q8_0Kernel, QuantRowKernel<Q8_0RowBlocks>>(t); }
 
 // ---- attention element-wise loops: the scalar table's arithmetic, 16 lanes at a time --------
@@ -1459,7 +1524,8 @@ KernelTable make_avx512() {
   t.q4_1 = {x_row_bytes_q8_1, q8_1, gemm_q4_1, QuantPanel<Q4_1>::bytes, QuantPanel<Q4_1>::build, q8_1};
   t.q5_0 = {x_row_bytes_q8_0, q8_0, gemm_q5_0, QuantPanel<Q5_0>::bytes, QuantPanel<Q5_0>::build, q8_0};
   t.q5_1 = {x_row_bytes_q8_1, q8_1, gemm_q5_1, QuantPanel<Q5_1>::bytes, QuantPanel<Q5_1>::build, q8_1, gemv_q5_1_x4};
-  t.q8_0 = {x_row_bytes_q8_0, q8_0, gemm_q8_0, QuantPanel<Q8_0Panel>::bytes, QuantPanel<Q8_0Panel>::build, q8_0};
+  t.q8_0 = {x_row_bytes_q8_0, q8_0, gemm_q8_0, QuantPanel<Q8_0Panel>::bytes, QuantPanel<Q8_0Panel>::build, q8_0,
+            gemv_q8_0_x4};
   t.q4_0_repacked = {x_row_bytes_q8_0, q8_0, gemm_q4_0_repacked_avx2};
   t.exp_shifted = exp_shifted;
   t.libm_expf_shifted = libm_expf_choice();

@@ -399,6 +399,8 @@ const KernelTable& scalar_table() {
   return table;
 }
 
+namespace {
+
 void interleave_q5_1(const uint8_t* w, size_t w_stride, int64_t groups, int64_t k, BlockQ5_1x4* out) {
   const int64_t nb = k / kQK;
   for (int64_t g = 0; g < groups; ++g, out += nb)
@@ -415,6 +417,29 @@ void interleave_q5_1(const uint8_t* w, size_t w_stride, int64_t groups, int64_t 
         o.m[i] = row[b].m;
       }
     }
+}
+
+void interleave_q8_0(const uint8_t* w, size_t w_stride, int64_t groups, int64_t k, BlockQ8_0x4* out) {
+  const int64_t nb = k / kQK;
+  for (int64_t g = 0; g < groups; ++g, out += nb)
+    for (int i = 0; i < 4; ++i) {
+      const auto* row = reinterpret_cast<const BlockQ8_0*>(w + (4 * g + i) * w_stride);
+      for (int64_t b = 0; b < nb; ++b) {
+        BlockQ8_0x4& o = out[b];
+        for (int e = 0; e < kQK / 2; ++e) {
+          o.lo[i][e] = static_cast<uint8_t>(row[b].qs[e] + 128);
+          o.hi[i][e] = static_cast<uint8_t>(row[b].qs[kQK / 2 + e] + 128);
+        }
+        o.d[i] = row[b].d;
+      }
+    }
+}
+
+}  // namespace
+
+void interleave_rows(TensorType type, const uint8_t* w, size_t w_stride, int64_t groups, int64_t k, void* out) {
+  if (type == TensorType::Q5_1) interleave_q5_1(w, w_stride, groups, k, static_cast<BlockQ5_1x4*>(out));
+  else if (type == TensorType::Q8_0) interleave_q8_0(w, w_stride, groups, k, static_cast<BlockQ8_0x4*>(out));
 }
 
 }  // namespace thoth::asr::kernels

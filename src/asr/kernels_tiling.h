@@ -30,12 +30,25 @@ void widen_queries(const uint16_t* const* q, int64_t d, Half to_double, const do
   }
 }
 
+// rows.operator()<N>() for a decoder step's N = n activation rows (1..kInterleavedMaxRows).
+template <class Rows>
+void interleaved_rows_dispatch(int64_t n, Rows rows) {
+  static_assert(kInterleavedMaxRows == 5, "covers 1..5 activation rows");
+  switch (n) {
+    case 1: return rows.template operator()<1>();
+    case 2: return rows.template operator()<2>();
+    case 3: return rows.template operator()<3>();
+    case 4: return rows.template operator()<4>();
+    case 5: return rows.template operator()<5>();
+    default: return;
+  }
+}
+
 // A decoder step's q5_1 product over interleaved records (gemv_q5_1_x4): rows<N>() for its N
-// = t.n activation rows (1..kInterleavedMaxRows), after each row's per-block q8_1 scales
-// (d_x, s_x; to_float converts an f16 field) are widened into scales: [row][block][2].
+// = t.n activation rows, after each row's per-block q8_1 scales (d_x, s_x; to_float converts
+// an f16 field) are widened into scales: [row][block][2].
 template <class Half, class Rows>
 void gemv_interleaved_rows(const GemmTile& t, std::vector<float>& scales, Half to_float, Rows rows) {
-  static_assert(kInterleavedMaxRows == 5, "covers 1..5 activation rows");
   const int64_t nb = t.k / kQK;
   scales.resize(static_cast<size_t>(t.n) * 2 * nb);
   for (int64_t r = 0; r < t.n; ++r) {
@@ -45,14 +58,7 @@ void gemv_interleaved_rows(const GemmTile& t, std::vector<float>& scales, Half t
       scales[(r * nb + b) * 2 + 1] = to_float(x[b].s);
     }
   }
-  switch (t.n) {
-    case 1: return rows.template operator()<1>();
-    case 2: return rows.template operator()<2>();
-    case 3: return rows.template operator()<3>();
-    case 4: return rows.template operator()<4>();
-    case 5: return rows.template operator()<5>();
-    default: return;
-  }
+  interleaved_rows_dispatch(t.n, rows);
 }
 
 // K::block<RM, RN>(tile, r0, i0) computes outputs r0..r0+RM-1 of activation rows

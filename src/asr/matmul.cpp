@@ -177,7 +177,7 @@ const char* kernel_name() { return table().name; }
 
 bool reads_interleaved(TensorType type) {
   const kernels::TypeKernels* tk = table().for_type(type);
-  return type == TensorType::Q5_1 && tk != nullptr && tk->gemv_interleaved != nullptr;
+  return (type == TensorType::Q5_1 || type == TensorType::Q8_0) && tk != nullptr && tk->gemv_interleaved != nullptr;
 }
 
 void exp_shifted(const float* x, float shift, float* out, int64_t n) { table().exp_shifted(x, shift, out, n); }
@@ -328,7 +328,7 @@ void matmul_rows(const kernels::TypeKernels* tk, const MatrixView& w, const floa
   // A decoder step reads interleaved rows where there are any (tiles start at multiples of 4).
   const bool interleaved = w.interleaved != nullptr && tk->gemv_interleaved != nullptr && panel == nullptr &&
                            n <= kernels::kInterleavedMaxRows && tm % 4 == 0;
-  const size_t group_bytes = static_cast<size_t>(k / kQK) * sizeof(kernels::BlockQ5_1x4);
+  const size_t group_bytes = 4 * row_bytes(w.type, k);  // a group's records are as large as its rows
   auto run_tile = [&](int64_t t) {
     // Activation tile outer: consecutive tiles of a thread share the same activation rows.
     const int64_t it = t / m_tiles, mt = t % m_tiles;

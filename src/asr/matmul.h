@@ -33,8 +33,8 @@ struct MatrixView {
   // multiple of 8 rows, not the token embedding, which it also reads by row): their products
   // take the repacked kernels' order (see KernelTable::q4_0_repacked).
   bool repacked = false;
-  // The rows in groups of four (kernels::BlockQ5_1x4; rows past the last whole group are only
-  // in data): a decoder step's products read them there when the kernels can.
+  // The rows in groups of four (kernels::interleave_rows; rows past the last whole group are
+  // only in data): a decoder step's products read them there when the kernels can.
   const void* interleaved = nullptr;
 };
 

@@ -279,41 +279,44 @@ TEST_P(MatmulVariant, GivesTheScalarBits) {
   }
 }
 
-// A decoder step's q5_1 products read the rows' interleaved copy (kernels::BlockQ5_1x4) where
+// A decoder step's q5_1 and q8_0 products read the rows' interleaved copy (kernels::BlockQ5_1x4,
+// kernels::BlockQ8_0x4) where
 // the variant can, the rows past the last group of four from the rows themselves: the scalar
 // bits either way, for 1-5 activation rows, 1 and 2 threads, matrices with and without such
 // a tail. The copy is as large as the rows; only its part of the rows matters (the rest is
 // poisoned in the rows, so reading them there would show).
-TEST_P(MatmulVariant, InterleavedQ5_1RowsGiveTheScalarBits) {
-  for (int64_t m : {int64_t{4}, int64_t{384}, int64_t{389}, int64_t{1031}, int64_t{7}}) {
-    for (int64_t k : {int64_t{384}, int64_t{64}, int64_t{1536}}) {
-      SCOPED_TRACE("m=" + std::to_string(m) + " k=" + std::to_string(k));
-      Weights w = make_weights(TensorType::Q5_1, m, k, 21, 0);
-      const int64_t groups = m / 4;
-      std::vector<kernels::BlockQ5_1x4> il(static_cast<size_t>(groups * k / kQK));
-      kernels::interleave_q5_1(w.bytes.data(), w.stride, groups, k, il.data());
-      Weights poisoned = w;
-      for (int64_t r = 0; r < groups * 4; ++r)
-        std::memset(poisoned.bytes.data() + r * poisoned.stride, 0x5a, poisoned.stride);
-      MatrixView v = poisoned.view();
-      v.interleaved = il.data();
-      const bool used = reads_interleaved(TensorType::Q5_1);
-      for (int64_t n = 1; n <= kernels::kInterleavedMaxRows; ++n) {
-        const auto x = make_activations(n, k, static_cast<uint32_t>(n + m));
-        std::vector<float> ys(n * m);
-        ASSERT_TRUE(select_kernels("scalar").ok());
-        {
-          ThreadPool pool(1);
-          matmul(w.view(), x.data(), n, k, ys.data(), m, pool);
-        }
-        ASSERT_TRUE(select_kernels(GetParam()).ok());
-        for (int threads : {1, 2}) {
-          if (!used) break;  // the variant reads the rows themselves: nothing interleaved to check
-          ThreadPool pool(threads);
-          std::vector<float> y(n * m, -1.0f);
-          matmul(v, x.data(), n, k, y.data(), m, pool);
-          for (size_t j = 0; j < y.size(); ++j)
-            ASSERT_EQ(bits_of(y[j]), bits_of(ys[j])) << "n=" << n << " threads=" << threads << " at " << j;
+TEST_P(MatmulVariant, InterleavedRowsGiveTheScalarBits) {
+  for (TensorType type : {TensorType::Q5_1, TensorType::Q8_0}) {
+    for (int64_t m : {int64_t{4}, int64_t{384}, int64_t{389}, int64_t{1031}, int64_t{7}}) {
+      for (int64_t k : {int64_t{384}, int64_t{64}, int64_t{1536}}) {
+        SCOPED_TRACE(std::string(type_name(type)) + " m=" + std::to_string(m) + " k=" + std::to_string(k));
+        Weights w = make_weights(type, m, k, 21, 0);
+        const int64_t groups = m / 4;
+        std::vector<uint8_t> il(static_cast<size_t>(groups) * 4 * w.stride);
+        kernels::interleave_rows(type, w.bytes.data(), w.stride, groups, k, il.data());
+        Weights poisoned = w;
+        for (int64_t r = 0; r < groups * 4; ++r)
+          std::memset(poisoned.bytes.data() + r * poisoned.stride, 0x5a, poisoned.stride);
+        MatrixView v = poisoned.view();
+        v.interleaved = il.data();
+        const bool used = reads_interleaved(type);
+        for (int64_t n = 1; n <= kernels::kInterleavedMaxRows; ++n) {
+          const auto x = make_activations(n, k, static_cast<uint32_t>(n + m));
+          std::vector<float> ys(n * m);
+          ASSERT_TRUE(select_kernels("scalar").ok());
+          {
+            ThreadPool pool(1);
+            matmul(w.view(), x.data(), n, k, ys.data(), m, pool);
+          }
+          ASSERT_TRUE(select_kernels(GetParam()).ok());
+          for (int threads : {1, 2}) {
+            if (!used) break;  // the variant reads the rows themselves: nothing interleaved to check
+            ThreadPool pool(threads);
+            std::vector<float> y(n * m, -1.0f);
+            matmul(v, x.data(), n, k, y.data(), m, pool);
+            for (size_t j = 0; j < y.size(); ++j)
+              ASSERT_EQ(bits_of(y[j]), bits_of(ys[j])) << "n=" << n << " threads=" << threads << " at " << j;
+          }
         }
       }
     }

@@ -72,9 +72,9 @@ class ModelFile {
   // the file is read-only): for weights a phase will not use for a while. Ranges outside the
   // mapping (aligned copies) are left alone. Safe while other threads read the same pages.
   void release_pages(const void* data, size_t bytes) const;
-  // The decoder steps' q5_1 matrix whose rows start at `data`, its whole groups of four rows
-  // as kernels::BlockQ5_1x4 records, when the kernels read them so (matmul.h's
-  // reads_interleaved); nullptr otherwise. All of them are built on the first call, not at
+  // The decoder steps' q5_1 or q8_0 matrix whose rows start at `data`, its whole groups of
+  // four rows as kernels::BlockQ5_1x4 / BlockQ8_0x4 records, when the kernels read them so
+  // (matmul.h's reads_interleaved); nullptr otherwise. All of them are built on the first call, not at
   // load: the encoder's phase, which comes first, need not hold them. Thread-safe.
   const void* interleaved(const void* data) const;
 

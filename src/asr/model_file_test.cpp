@@ -170,30 +170,34 @@ TEST_F(ModelFileTest, TensorsHoldTheFilesBytesF32AlignedF16InPlace) {
   EXPECT_GT(odd_f16, 0) << "the test file has no f16 tensor at an odd offset";
 }
 
-// A q5_1 model's decoder matrices come with their rows interleaved by fours (what a decoder
-// step reads) when the kernels read them so; the rows themselves still read as the file's
-// bytes (a prompt's batch uses them), the encoder's are left alone.
-TEST_F(ModelFileTest, Q5_1DecoderMatricesAreInterleavedForTheKernelsThatReadThem) {
-  auto r = ModelFile::open(shared_file("models/mini.en-q5_1.bin").string());
-  ASSERT_TRUE(r) << r.error();
-  const bool expected = reads_interleaved(TensorType::Q5_1);
-  int interleaved = 0;
-  for (const TensorView& t : (*r)->tensors()) {
-    const bool decoder_matrix = t.type == TensorType::Q5_1 && t.n_dims == 2 && t.name.rfind("decoder.", 0) == 0 &&
-                                !encode_only_weight(t.name);
-    if (!expected || !decoder_matrix) {
-      EXPECT_EQ((*r)->interleaved(t.data), nullptr) << t.name;
-      continue;
+// A q5_1 or q8_0 model's decoder matrices come with their rows interleaved by fours (what a
+// decoder step reads) when the kernels read them so; the rows themselves still read as the
+// file's bytes (a prompt's batch uses them), the encoder's are left alone.
+TEST_F(ModelFileTest, DecoderMatricesAreInterleavedForTheKernelsThatReadThem) {
+  for (const auto& [file, type] : {std::pair{"models/mini.en-q5_1.bin", TensorType::Q5_1},
+                                   std::pair{"models/mini.en-q8_0.bin", TensorType::Q8_0}}) {
+    SCOPED_TRACE(file);
+    auto r = ModelFile::open(shared_file(file).string());
+    ASSERT_TRUE(r) << r.error();
+    const bool expected = reads_interleaved(type);
+    int interleaved = 0;
+    for (const TensorView& t : (*r)->tensors()) {
+      const bool decoder_matrix = t.type == type && t.n_dims == 2 && t.name.rfind("decoder.", 0) == 0 &&
+                                  !encode_only_weight(t.name);
+      if (!expected || !decoder_matrix) {
+        EXPECT_EQ((*r)->interleaved(t.data), nullptr) << t.name;
+        continue;
+      }
+      ASSERT_NE((*r)->interleaved(t.data), nullptr) << t.name;
+      ++interleaved;
+      const size_t row = row_bytes(t.type, t.cols());
+      std::vector<uint8_t> want(static_cast<size_t>(t.rows() / 4) * 4 * row);
+      kernels::interleave_rows(type, static_cast<const uint8_t*>(t.data), row, t.rows() / 4, t.cols(), want.data());
+      EXPECT_EQ(0, std::memcmp((*r)->interleaved(t.data), want.data(), want.size())) << t.name;
     }
-    ASSERT_NE((*r)->interleaved(t.data), nullptr) << t.name;
-    ++interleaved;
-    const size_t row = row_bytes(t.type, t.cols());
-    std::vector<kernels::BlockQ5_1x4> want(static_cast<size_t>(t.rows() / 4 * t.cols() / kQK));
-    kernels::interleave_q5_1(static_cast<const uint8_t*>(t.data), row, t.rows() / 4, t.cols(), want.data());
-    EXPECT_EQ(0, std::memcmp((*r)->interleaved(t.data), want.data(), want.size() * sizeof want[0])) << t.name;
-  }
-  if (expected) {
-    EXPECT_GE(interleaved, 1 + 4 * (*r)->hparams().n_text_layer);  // the embedding, 4+ per layer
+    if (expected) {
+      EXPECT_GE(interleaved, 1 + 4 * (*r)->hparams().n_text_layer);  // the embedding, 4+ per layer
+    }
   }
 }
 
