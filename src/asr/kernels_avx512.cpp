@@ -635,6 +635,9 @@ struct QuantPanel {
                                                                   _mm256_set1_epi8(static_cast<char>(Q::kOffset)), xv)));
         }
       }
+      // Each lane's start broadcast from memory (a load): left to itself, GCC kept the
+      // offsets in registers and took each lane out with two shuffles on the FMA port.
+      if constexpr (Q::kOffset != 0) asm volatile("" : : "m"(offset) : "memory");
       for (int j = 0; j < 8; ++j) {
         const __m512i lv = _mm512_load_si512(pb + j * 64);
         for (int c = 0; c < RN; ++c) {
