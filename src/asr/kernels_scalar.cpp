@@ -401,45 +401,43 @@ const KernelTable& scalar_table() {
 
 namespace {
 
-void interleave_q5_1(const uint8_t* w, size_t w_stride, int64_t groups, int64_t k, BlockQ5_1x4* out) {
+// Rows [0, groups * 4) of w into records, one per group and block: place(record, i, block)
+// puts row i's block into its group's record.
+template <class Block, class Record, class Place>
+void interleave(const uint8_t* w, size_t w_stride, int64_t groups, int64_t k, Record* out, Place place) {
   const int64_t nb = k / kQK;
   for (int64_t g = 0; g < groups; ++g, out += nb)
     for (int i = 0; i < 4; ++i) {
-      const auto* row = reinterpret_cast<const BlockQ5_1*>(w + (4 * g + i) * w_stride);
-      for (int64_t b = 0; b < nb; ++b) {
-        BlockQ5_1x4& o = out[b];
-        std::memcpy(o.qs[i], row[b].qs, sizeof row[b].qs);
-        const uint32_t qh = load_qh(row[b].qh);
-        const uint64_t keep = ~(uint64_t{0xffff} << (16 * i));  // this row's bits, set anew
-        o.qh_lo = (o.qh_lo & keep) | static_cast<uint64_t>(qh & 0xffffu) << (16 * i);
-        o.qh_hi = (o.qh_hi & keep) | static_cast<uint64_t>(qh >> 16) << (16 * i);
-        o.d[i] = row[b].d;
-        o.m[i] = row[b].m;
-      }
+      const auto* row = reinterpret_cast<const Block*>(w + (4 * g + i) * w_stride);
+      for (int64_t b = 0; b < nb; ++b) place(out[b], i, row[b]);
     }
 }
 
-void interleave_q8_0(const uint8_t* w, size_t w_stride, int64_t groups, int64_t k, BlockQ8_0x4* out) {
-  const int64_t nb = k / kQK;
-  for (int64_t g = 0; g < groups; ++g, out += nb)
-    for (int i = 0; i < 4; ++i) {
-      const auto* row = reinterpret_cast<const BlockQ8_0*>(w + (4 * g + i) * w_stride);
-      for (int64_t b = 0; b < nb; ++b) {
-        BlockQ8_0x4& o = out[b];
-        for (int e = 0; e < kQK / 2; ++e) {
-          o.lo[i][e] = static_cast<uint8_t>(row[b].qs[e] + 128);
-          o.hi[i][e] = static_cast<uint8_t>(row[b].qs[kQK / 2 + e] + 128);
-        }
-        o.d[i] = row[b].d;
-      }
-    }
+void place_q5_1(BlockQ5_1x4& o, int i, const BlockQ5_1& blk) {
+  std::memcpy(o.qs[i], blk.qs, sizeof blk.qs);
+  const uint32_t qh = load_qh(blk.qh);
+  const uint64_t keep = ~(uint64_t{0xffff} << (16 * i));  // this row's bits, set anew
+  o.qh_lo = (o.qh_lo & keep) | static_cast<uint64_t>(qh & 0xffffu) << (16 * i);
+  o.qh_hi = (o.qh_hi & keep) | static_cast<uint64_t>(qh >> 16) << (16 * i);
+  o.d[i] = blk.d;
+  o.m[i] = blk.m;
+}
+
+void place_q8_0(BlockQ8_0x4& o, int i, const BlockQ8_0& blk) {
+  for (int e = 0; e < kQK / 2; ++e) {
+    o.lo[i][e] = static_cast<uint8_t>(blk.qs[e] + 128);
+    o.hi[i][e] = static_cast<uint8_t>(blk.qs[kQK / 2 + e] + 128);
+  }
+  o.d[i] = blk.d;
 }
 
 }  // namespace
 
 void interleave_rows(TensorType type, const uint8_t* w, size_t w_stride, int64_t groups, int64_t k, void* out) {
-  if (type == TensorType::Q5_1) interleave_q5_1(w, w_stride, groups, k, static_cast<BlockQ5_1x4*>(out));
-  else if (type == TensorType::Q8_0) interleave_q8_0(w, w_stride, groups, k, static_cast<BlockQ8_0x4*>(out));
+  if (type == TensorType::Q5_1)
+    interleave<BlockQ5_1>(w, w_stride, groups, k, static_cast<BlockQ5_1x4*>(out), place_q5_1);
+  else if (type == TensorType::Q8_0)
+    interleave<BlockQ8_0>(w, w_stride, groups, k, static_cast<BlockQ8_0x4*>(out), place_q8_0);
 }
 
 }  // namespace thoth::asr::kernels
