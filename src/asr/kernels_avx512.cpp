@@ -973,12 +973,18 @@ void gemv_q5_1_x4(const GemmTile& t) {
 
 void gemm_q5_1(const GemmTile& t) { gemm_quant<Q5_1, 4, 4, UnsignedQuantKernel<Q5_1>, QuantRowKernel<UnsignedRowBlocks<Q5_1>>>(t); }
 
+// An activation block's part of a q8_0 group product: -128 * (x[4j] + .. + x[4j + 3]) for
+// j < 8 (the integer sums' starts), and d_x.
+struct Q8_0Terms {
+  int32_t start[8];
+  float d_x;
+};
+
 // q8_0 rows from their interleaved records (BlockQ8_0x4), NX activation rows, in
 // gemv_q5_1_x4_rows' lanes and order: the integer sums are Q8_0Kernel's (levels plus 128
-// against x, less 128 * sum(x) per four elements: terms[r][b] holds those eight, negated, then
-// d_x's bits), so every output is the row kernels'.
+// against x, started from terms[r][b].start), so every output is the row kernels'.
 template <int NX>
-void gemv_q8_0_x4_rows(const GemmTile& t, const int32_t* terms) {
+void gemv_q8_0_x4_rows(const GemmTile& t, const Q8_0Terms* terms) {
   const int64_t nb = t.k / kQK, groups = t.m / 4;
   const BlockQ8_0* x[NX];
   for (int r = 0; r < NX; ++r) x[r] = reinterpret_cast<const BlockQ8_0*>(t.x + r * t.x_stride);
@@ -995,16 +1001,15 @@ void gemv_q8_0_x4_rows(const GemmTile& t, const int32_t* terms) {
 #pragma GCC unroll 5
       for (int r = 0; r < NX; ++r) {
         const int8_t* qx = x[r][b].qs;
-        const int32_t* tb = terms + (r * nb + b) * 9;
+        const Q8_0Terms& tb = terms[r * nb + b];
         const __m512i x_lo = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qx)));
         const __m512i x_hi = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qx + 16)));
-        const __m512i start_lo = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tb)));
-        const __m512i start_hi = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tb + 4)));
+        const __m512i start_lo = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tb.start)));
+        const __m512i start_hi =
+            _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tb.start + 4)));
         const __m512 p_lo = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start_lo, lo, x_lo));
         const __m512 p_hi = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start_hi, hi, x_hi));
-        float d_x;
-        std::memcpy(&d_x, tb + 8, sizeof d_x);
-        const __m512 d = _mm512_mul_ps(d_w, _mm512_set1_ps(d_x));
+        const __m512 d = _mm512_mul_ps(d_w, _mm512_set1_ps(tb.d_x));
         acc_lo[r] = _mm512_fmadd_ps(d, p_lo, acc_lo[r]);
         acc_hi[r] = _mm512_fmadd_ps(d, p_hi, acc_hi[r]);
       }
@@ -1015,24 +1020,24 @@ void gemv_q8_0_x4_rows(const GemmTile& t, const int32_t* terms) {
 }
 
 void gemv_q8_0_x4(const GemmTile& t) {
-  // Per activation row and block: -128 * (x[4j] + .. + x[4j + 3]) for j < 8, then d_x.
-  thread_local std::vector<int32_t> terms;
+  thread_local std::vector<Q8_0Terms> terms;  // [activation row][block]
   const int64_t nb = t.k / kQK;
-  terms.resize(static_cast<size_t>(t.n * nb * 9));
+  terms.resize(static_cast<size_t>(t.n * nb));
   const __m256i bias = _mm256_set1_epi8(static_cast<char>(0x80));
   for (int64_t r = 0; r < t.n; ++r) {
     const auto* x = reinterpret_cast<const BlockQ8_0*>(t.x + r * t.x_stride);
     for (int64_t b = 0; b < nb; ++b) {
-      int32_t* tb = terms.data() + (r * nb + b) * 9;
+      Q8_0Terms& tb = terms[r * nb + b];
       const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs));
       const __m256i zero = _mm256_setzero_si256();
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(tb), _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, bias, xv)));
-      const float d_x = half(x[b].d);
-      std::memcpy(tb + 8, &d_x, sizeof d_x);
+      const __m256i start = _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, bias, xv));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(tb.start), start);
+      tb.d_x = half(x[b].d);
     }
   }
   interleaved_rows_dispatch(t.n, [&]<int N>() { gemv_q8_0_x4_rows<N>(t, terms.data()); });
 }
+
 void gemm_q8_0(const GemmTile& t) { gemm_quant<Q8_0Panel, 4, 3, Q8_0Kernel, QuantRowKernel<Q8_0RowBlocks>>(t); }
 
 // ---- attention element-wise loops: the scalar table's arithmetic, 16 lanes at a time --------
